@@ -1,0 +1,57 @@
+#pragma once
+// The two decisions the Redis plugin asks of the core: what to do with a value read from the store, and what to
+// write back after msal changed the cache. Pure functions of their inputs.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "msalcache/expiry.hpp"
+#include "msalcache/partition.hpp"
+#include "msalcache/token_cache.hpp"
+
+namespace msalcache {
+
+struct read_plan {
+    // Set only when the stored value held entries outside `allowed` (they are dropped): the cache to load instead.
+    // Empty when the stored text can be handed to msal unchanged.
+    std::string rewritten;
+    std::vector<std::string> home_account_ids;          // distinct, sorted, non-empty ids present after the check
+    std::vector<std::string> dropped_home_account_ids;  // see restrict_result
+};
+
+// Validates a stored cache and keeps it to `allowed`. An empty `allowed` keeps everything (the partition has no
+// owner yet). Throws cache_error when the text is not a valid cache.
+read_plan plan_read(std::string_view stored, const std::vector<partition_id>& allowed, const parse_limits& limits = {});
+
+struct write_request {
+    std::vector<partition_id> allowed;  // must not be empty
+    partition_kind kind = partition_kind::account;  // decides the TTL rule
+    expiry_options expiry;
+    ttl_policy ttl;
+    std::int64_t created_at = 0;  // when the partition was first written (epoch seconds)
+    parse_limits limits;
+};
+
+struct write_plan {
+    std::string cache;  // compact JSON to store; empty when has_tokens is false
+    bool has_tokens = false;
+    std::int64_t ttl_seconds = 0;  // 0 with has_tokens false: delete the key
+    std::vector<std::string> home_account_ids;
+    std::vector<std::string> dropped_home_account_ids;
+    std::size_t dropped_entries = 0;
+    expiry_report expiry;
+};
+
+// Validate -> restrict_to(allowed) -> expire -> partition_ttl -> dump.
+write_plan plan_write(std::string_view serialized, const write_request& request);
+
+// A description of a cache safe to show a user: no secret, no token value. JSON:
+// {"accounts":[{"home_account_id","username","environment","realm"}],
+//  "tokens":[{"kind":"AccessToken|RefreshToken|IdToken","home_account_id","realm","client_id","target",
+//             "expires_on":<int|null>,"cached_at":<int|null>,"secret_bytes":<int>}],
+//  "bytes":<size of the compact cache>}
+std::string describe(const token_cache& cache);
+
+}  // namespace msalcache

@@ -1,0 +1,17 @@
+'use strict';
+
+const { RedisTokenCache, DEFAULTS } = require('./redis-token-cache');
+const { RedisCachePlugin } = require('./redis-cache-plugin');
+const { userAssertionHash } = require('./partitions');
+const errors = require('./errors');
+const core = require('./core');
+
+module.exports = {
+  RedisTokenCache,
+  RedisCachePlugin,
+  DEFAULTS,
+  userAssertionHash,
+  ...errors,
+  // The WebAssembly core, for tools and benchmarks: planRead, planWrite, split, merge, describe.
+  core: { planRead: core.planRead, planWrite: core.planWrite, split: core.split, merge: core.merge, describe: core.describe },
+};

@@ -1,0 +1,135 @@
+'use strict';
+// The msal-node ICachePlugin: loads one partition from Redis before msal reads its cache, and after msal changed
+// it, stores back only what belongs to that partition, swept of dead tokens, with the TTL the core computed.
+
+const core = require('./core');
+const { encodeEnvelope, decodeEnvelope } = require('./envelope');
+const { CacheStoreError, CacheFormatError } = require('./errors');
+
+/** Home account ids of everything in msal's in-memory cache (accounts and credentials; "" for app tokens). */
+function homeAccountIdsInMemory(tokenCache) {
+  const ids = new Set();
+  for (const entity of Object.values(tokenCache.getKVStore())) {
+    if (entity && typeof entity.homeAccountId === 'string' && entity.homeAccountId !== '') {
+      ids.add(entity.homeAccountId);
+    }
+  }
+  return ids;
+}
+
+class RedisCachePlugin {
+  /**
+   * @param {import('./partitions').Partition} partition
+   * @param {object} settings normalized options of the RedisTokenCache that made this plugin
+   */
+  constructor(partition, settings) {
+    this.partition = partition;
+    this.settings = settings;
+    this.key = settings.prefix + partition.partitionKey;
+    // Session partitions learn their owners: accounts loaded from Redis, or signed in through this plugin.
+    this.owners = new Set();
+    // Accounts that were in msal's memory before this plugin loaded anything: never ours to write.
+    this.foreign = new Set();
+    this.createdAt = null;
+  }
+
+  async beforeCacheAccess(cacheContext) {
+    const { tokenCache } = cacheContext;
+    for (const id of homeAccountIdsInMemory(tokenCache)) {
+      if (!this.owners.has(id)) this.foreign.add(id);
+    }
+    const stored = await this.#load();
+    if (stored !== null) tokenCache.deserialize(stored);
+  }
+
+  async afterCacheAccess(cacheContext) {
+    if (!cacheContext.cacheHasChanged) return;
+    const { tokenCache } = cacheContext;
+    const allowed = this.#allowedPartitions(tokenCache);
+    const now = Math.floor(this.settings.clock() / 1000);
+    const serialized = tokenCache.serialize();
+    if (allowed.length === 0) {
+      // Nothing in memory belongs to this session (e.g. its only account was removed): the partition is empty.
+      this.#warnForeign([...homeAccountIdsInMemory(tokenCache)]);
+      await this.#redis('DEL', () => this.settings.redis.del(this.key));
+      return;
+    }
+    const plan = core.planWrite(serialized, {
+      allowed,
+      kind: this.partition.kind,
+      now,
+      skewSeconds: this.settings.skewSeconds,
+      slidingSeconds: this.settings.slidingSeconds,
+      absoluteSeconds: this.settings.absoluteSeconds,
+      createdAt: this.createdAt ?? now,
+      maxBytes: this.settings.maxValueBytes,
+    });
+    this.#warnForeign(plan.droppedHomeAccountIds);
+    if (!plan.hasTokens || plan.ttlSeconds <= 0) {
+      await this.#redis('DEL', () => this.settings.redis.del(this.key));
+      return;
+    }
+    const value = encodeEnvelope(this.createdAt ?? now, plan.cache);
+    if (value.length > this.settings.maxValueBytes) {
+      throw new CacheFormatError(
+        `partition "${this.key}" would be ${value.length} bytes, over maxValueBytes (${this.settings.maxValueBytes}); not stored`,
+      );
+    }
+    await this.#redis('SET', () => this.settings.redis.set(this.key, value, 'EX', plan.ttlSeconds));
+    this.createdAt = this.createdAt ?? now;
+  }
+
+  /** The stored cache JSON to hand msal, or null for a miss (absent, unreadable or foreign value). */
+  async #load() {
+    const value = await this.#redis('GET', () => this.settings.redis.getBuffer(this.key));
+    if (value === null) return null;
+    try {
+      if (value.length > this.settings.maxValueBytes) {
+        throw new Error(`value is ${value.length} bytes, over maxValueBytes (${this.settings.maxValueBytes})`);
+      }
+      const { createdAt, body } = decodeEnvelope(value);
+      const plan = core.planRead(body, this.partition.allowed ?? [...this.owners].map((id) => `account:${id}`), {
+        maxBytes: this.settings.maxValueBytes,
+      });
+      this.#warnForeign(plan.droppedHomeAccountIds);
+      for (const id of plan.homeAccountIds) {
+        this.owners.add(id);
+        this.foreign.delete(id);
+      }
+      this.createdAt = createdAt;
+      return plan.rewritten ?? body.toString('utf8');
+    } catch (err) {
+      this.settings.logger.warn(
+        `msal-redis-cache: ignoring unreadable cache partition "${this.key}" (treated as a cache miss): ${err.message}`,
+      );
+      return null;
+    }
+  }
+
+  #allowedPartitions(tokenCache) {
+    if (this.partition.allowed) return this.partition.allowed;
+    for (const id of homeAccountIdsInMemory(tokenCache)) {
+      if (!this.foreign.has(id)) this.owners.add(id);
+    }
+    return [...this.owners].map((id) => `account:${id}`);
+  }
+
+  #warnForeign(homeAccountIds) {
+    if (homeAccountIds.length === 0) return;
+    this.settings.logger.warn(
+      `msal-redis-cache: refused to store ${homeAccountIds.length} account(s) that do not belong to partition ` +
+        `"${this.key}". A ConfidentialClientApplication seems to be shared across users: create one per request ` +
+        '(RedisTokenCache.createClientApplication).',
+    );
+  }
+
+  async #redis(command, operation) {
+    try {
+      return await operation();
+    } catch (err) {
+      throw new CacheStoreError(`Redis ${command} failed for "${this.key}": ${err.message}`, { cause: err });
+    }
+  }
+}
+
+module.exports = { RedisCachePlugin, homeAccountIdsInMemory };

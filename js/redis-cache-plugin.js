@@ -26,8 +26,9 @@ class RedisCachePlugin {
     this.partition = partition;
     this.settings = settings;
     this.key = settings.prefix + partition.partitionKey;
-    // Session partitions learn their owners: accounts loaded from Redis, or signed in through this plugin.
-    this.owners = new Set();
+    // A session partition belongs to one account: the one loaded from Redis, or else the first signed in
+    // through this plugin. Any other account is refused, so a reused client can never mix users.
+    this.owner = null;
     // Accounts that were in msal's memory before this plugin loaded anything: never ours to write.
     this.foreign = new Set();
     this.createdAt = null;
@@ -36,7 +37,7 @@ class RedisCachePlugin {
   async beforeCacheAccess(cacheContext) {
     const { tokenCache } = cacheContext;
     for (const id of homeAccountIdsInMemory(tokenCache)) {
-      if (!this.owners.has(id)) this.foreign.add(id);
+      if (id !== this.owner) this.foreign.add(id);
     }
     const stored = await this.#load();
     if (stored !== null) tokenCache.deserialize(stored);
@@ -88,14 +89,9 @@ class RedisCachePlugin {
         throw new Error(`value is ${value.length} bytes, over maxValueBytes (${this.settings.maxValueBytes})`);
       }
       const { createdAt, body } = decodeEnvelope(value);
-      const plan = core.planRead(body, this.partition.allowed ?? [...this.owners].map((id) => `account:${id}`), {
-        maxBytes: this.settings.maxValueBytes,
-      });
+      const plan = core.planRead(body, this.#allowedToRead(), { maxBytes: this.settings.maxValueBytes });
       this.#warnForeign(plan.droppedHomeAccountIds);
-      for (const id of plan.homeAccountIds) {
-        this.owners.add(id);
-        this.foreign.delete(id);
-      }
+      if (this.partition.mode === 'session') this.#adoptStoredOwner(plan.homeAccountIds);
       this.createdAt = createdAt;
       return plan.rewritten ?? body.toString('utf8');
     } catch (err) {
@@ -106,12 +102,28 @@ class RedisCachePlugin {
     }
   }
 
+  #allowedToRead() {
+    if (this.partition.allowed) return this.partition.allowed;
+    return this.owner === null ? [] : [`account:${this.owner}`];
+  }
+
+  #adoptStoredOwner(homeAccountIds) {
+    if (homeAccountIds.length > 1) throw new Error(`a session partition holds ${homeAccountIds.length} accounts`);
+    if (homeAccountIds.length === 1) {
+      [this.owner] = homeAccountIds;
+      this.foreign.delete(this.owner);
+    }
+  }
+
   #allowedPartitions(tokenCache) {
     if (this.partition.allowed) return this.partition.allowed;
-    for (const id of homeAccountIdsInMemory(tokenCache)) {
-      if (!this.foreign.has(id)) this.owners.add(id);
+    if (this.owner === null) {
+      // Claim the session for the account signed in through it; with several candidates nobody can tell which
+      // one is this session's user, so none is stored.
+      const candidates = [...homeAccountIdsInMemory(tokenCache)].filter((id) => !this.foreign.has(id));
+      if (candidates.length === 1) [this.owner] = candidates;
     }
-    return [...this.owners].map((id) => `account:${id}`);
+    return this.owner === null ? [] : [`account:${this.owner}`];
   }
 
   #warnForeign(homeAccountIds) {

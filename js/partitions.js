@@ -45,7 +45,8 @@ function resolvePartition(selector, clientId) {
   const value = requireString(selector[name], name);
   switch (name) {
     case 'sessionId':
-      return { mode: 'session', partitionKey: `session:${value}`, allowed: null, kind: 'account' };
+      // The braces are a Redis Cluster hash tag: the session's own key can share its slot (see session store).
+      return { mode: 'session', partitionKey: `session:{${value}}`, allowed: null, kind: 'account' };
     case 'homeAccountId':
       return { mode: 'account', partitionKey: `account:${value}`, allowed: [`account:${value}`], kind: 'account' };
     case 'tenantId':

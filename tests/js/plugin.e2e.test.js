@@ -60,7 +60,7 @@ test('sign-in by code writes the session partition with a TTL', async () => {
   const result = await signIn(alice, 'session-a');
 
   expect(result.account.homeAccountId).toBe(alice.homeAccountId);
-  const key = `${prefix}session:session-a`;
+  const key = `${prefix}session:{session-a}`;
   const stored = await storedCache(key);
   expect(Object.keys(stored.RefreshToken)).toHaveLength(1);
   expect(Object.values(stored.AccessToken)[0].secret).toBe(result.accessToken);
@@ -101,7 +101,7 @@ test('an expired access token is refreshed with the cached refresh token and the
 
   expect(tokenRequests().map((r) => r.grantType)).toEqual(['authorization_code', 'refresh_token']);
   expect(refreshed.accessToken).not.toBe(signedIn.accessToken);
-  const stored = await storedCache(`${prefix}session:session-a`);
+  const stored = await storedCache(`${prefix}session:{session-a}`);
   const secrets = Object.values(stored.AccessToken).map((token) => token.secret);
   expect(secrets).toContain(refreshed.accessToken);
 
@@ -158,7 +158,7 @@ test('50 concurrent requests for 10 users each get only their own token', async 
     expect(JSON.parse(Buffer.from(result.accessToken.split('.')[1], 'base64url')).oid).toBe(users[i].oid);
   }
   for (const [i, user] of users.entries()) {
-    const stored = await storedCache(`${prefix}session:session-${i}`);
+    const stored = await storedCache(`${prefix}session:{session-${i}}`);
     expect(Object.keys(stored.Account)).toHaveLength(1);
     expect([...homeAccountIdsIn(stored)]).toEqual([user.homeAccountId]);
   }
@@ -166,7 +166,7 @@ test('50 concurrent requests for 10 users each get only their own token', async 
 });
 
 test('a corrupt value in Redis does not break sign-in', async () => {
-  const key = `${prefix}session:session-a`;
+  const key = `${prefix}session:{session-a}`;
   for (const corrupt of ['garbage', 'mrc1 1700000000\n{"Account": [', Buffer.from([0xff, 0x00, 0x13])]) {
     await redis.set(key, corrupt);
     const alice = idp.addUser();
@@ -185,7 +185,7 @@ test('a client reused for a second user never writes that user into the first se
   await shared.acquireTokenByCode({ code: idp.issueCode(alice, { scopes: SCOPES }), scopes: SCOPES, redirectUri: REDIRECT_URI });
   await shared.acquireTokenByCode({ code: idp.issueCode(bob, { scopes: SCOPES }), scopes: SCOPES, redirectUri: REDIRECT_URI });
 
-  const stored = await storedCache(`${prefix}session:session-a`);
+  const stored = await storedCache(`${prefix}session:{session-a}`);
   expect([...homeAccountIdsIn(stored)]).toEqual([alice.homeAccountId]);
   expect(warnings.join('\n')).toMatch(/refused to store 1 account/);
 });
@@ -195,11 +195,11 @@ test('removeAccount and removePartition delete the partition', async () => {
   const signedIn = await signIn(alice, 'session-a');
   const client = clientFor({ sessionId: 'session-a' });
   await client.getTokenCache().removeAccount(signedIn.account);
-  expect(await redis.exists(`${prefix}session:session-a`)).toBe(0);
+  expect(await redis.exists(`${prefix}session:{session-a}`)).toBe(0);
 
   await signIn(alice, 'session-b');
   expect(await tokenCache.removePartition({ sessionId: 'session-b' })).toBe(true);
-  expect(await redis.exists(`${prefix}session:session-b`)).toBe(0);
+  expect(await redis.exists(`${prefix}session:{session-b}`)).toBe(0);
 });
 
 test('on-behalf-of tokens are cached per incoming assertion', async () => {

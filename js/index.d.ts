@@ -7,6 +7,7 @@ import type {
   AuthenticationResult,
 } from '@azure/msal-node';
 import type { Redis, Cluster } from 'ioredis';
+import type { EventEmitter } from 'node:events';
 
 export interface RedisTokenCacheOptions {
   /** An ioredis client (Redis or Cluster), shared by the whole app. */
@@ -104,3 +105,43 @@ export declare const core: {
   merge(caches: string[]): string;
   describe(serialized: string | Uint8Array): Omit<PartitionDescription, 'key' | 'ttlSeconds' | 'createdAt' | 'storedBytes'>;
 };
+
+export interface RedisSessionStoreOptions {
+  /** An ioredis client (Redis or Cluster); the same Redis as the token cache's. */
+  redis: Redis | Cluster;
+  /** Prepended to session keys, which are `<prefix>{<session id>}`. Default "sess:". */
+  prefix?: string;
+  /** Lifetime of a session whose cookie has no expiry (no maxAge). Default 86400. */
+  ttlSeconds?: number;
+  /** The app's token cache: each session's partition then gets the session's TTL and is deleted with it. */
+  tokenCache?: RedisTokenCache;
+  /** Receives warnings (unreadable sessions). Default console. */
+  logger?: { warn(message: string): void };
+  /** Milliseconds since the epoch; for tests. Default: the token cache's clock, else Date.now. */
+  clock?: () => number;
+}
+
+type SessionCallback<T> = (err: any, value?: T) => void;
+
+/**
+ * An express-session store (`session({ store })`) over ioredis. Structurally an express-session `Store`, declared
+ * here without importing express-session's types so that apps without it still type-check.
+ */
+export declare class RedisSessionStore extends EventEmitter {
+  constructor(options: RedisSessionStoreOptions);
+  readonly prefix: string;
+  /** `<prefix>{<sid>}` */
+  sessionKey(sid: string): string;
+  /** The session's token-cache partition key, or null without `tokenCache`. */
+  partitionKey(sid: string): string | null;
+  get(sid: string, callback?: SessionCallback<any>): Promise<any | null>;
+  set(sid: string, session: any, callback?: SessionCallback<void>): Promise<void>;
+  touch(sid: string, session: any, callback?: SessionCallback<void>): Promise<void>;
+  destroy(sid: string, callback?: SessionCallback<void>): Promise<void>;
+  all(callback?: SessionCallback<any[]>): Promise<any[]>;
+  length(callback?: SessionCallback<number>): Promise<number>;
+  clear(callback?: SessionCallback<void>): Promise<void>;
+  regenerate(req: any, callback: (err?: any) => any): void;
+  load(sid: string, callback: (err: any, session?: any) => any): void;
+  createSession(req: any, session: any): any;
+}

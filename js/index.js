@@ -15,3 +15,9 @@ module.exports = {
   // The WebAssembly core, for tools and benchmarks: planRead, planWrite, split, merge, describe.
   core: { planRead: core.planRead, planWrite: core.planWrite, split: core.split, merge: core.merge, describe: core.describe },
 };
+
+// Loaded on first use, so that only apps that use express-session need it installed.
+Object.defineProperty(module.exports, 'RedisSessionStore', {
+  enumerable: true,
+  get: () => require('./session-store').RedisSessionStore,
+});

@@ -1,0 +1,95 @@
+#include "msalcache/store_plan.hpp"
+
+#include <set>
+#include <string>
+
+#include "internal.hpp"
+
+namespace msalcache {
+namespace {
+
+// Distinct, sorted, non-empty home_account_ids of accounts and credentials.
+std::vector<std::string> home_account_ids(const token_cache& cache) {
+    std::set<std::string> ids;
+    for (auto name : {section::account, section::id_token, section::access_token, section::refresh_token}) {
+        for (const auto& entry : cache.entries(name)) {
+            const auto home = string_field(entry, "home_account_id");
+            if (!home.empty()) ids.emplace(home);
+        }
+    }
+    return {ids.begin(), ids.end()};
+}
+
+// describe() must not fail on a field that the validator would have rejected: it reports null instead.
+json epoch_or_null(const json& entry, std::string_view name) {
+    const auto it = entry.find(name);
+    if (it == entry.end()) return nullptr;
+    const auto seconds = detail::parse_epoch(*it);
+    return seconds ? json(*seconds) : json(nullptr);
+}
+
+}  // namespace
+
+read_plan plan_read(std::string_view stored, const std::vector<partition_id>& allowed, const parse_limits& limits) {
+    auto cache = token_cache::parse(stored, limits);
+    read_plan plan;
+    if (!allowed.empty()) {
+        auto restricted = restrict_to(cache, allowed);
+        if (restricted.dropped_entries != 0) {
+            plan.rewritten = restricted.cache.dump();
+            plan.dropped_home_account_ids = std::move(restricted.dropped_home_account_ids);
+            cache = std::move(restricted.cache);
+        }
+    }
+    plan.home_account_ids = home_account_ids(cache);
+    return plan;
+}
+
+write_plan plan_write(std::string_view serialized, const write_request& request) {
+    if (request.allowed.empty()) throw cache_error("plan_write: no allowed partition given");
+    auto restricted = restrict_to(token_cache::parse(serialized, request.limits), request.allowed);
+    auto& cache = restricted.cache;
+
+    write_plan plan;
+    plan.dropped_home_account_ids = std::move(restricted.dropped_home_account_ids);
+    plan.dropped_entries = restricted.dropped_entries;
+    plan.expiry = expire(cache, request.expiry);
+    plan.home_account_ids = home_account_ids(cache);
+    if (plan.expiry.has_tokens) {
+        plan.ttl_seconds = partition_ttl(cache, request.kind, request.ttl, request.created_at, request.expiry.now);
+    }
+    // A partition past its absolute lifetime is deleted like an empty one: a TTL of 0 cannot be stored.
+    plan.has_tokens = plan.ttl_seconds > 0;
+    if (plan.has_tokens) plan.cache = cache.dump();
+    return plan;
+}
+
+std::string describe(const token_cache& cache) {
+    json accounts = json::array();
+    for (const auto& entry : cache.entries(section::account)) {
+        accounts.push_back({{"home_account_id", string_field(entry, "home_account_id")},
+                            {"username", string_field(entry, "username")},
+                            {"environment", string_field(entry, "environment")},
+                            {"realm", string_field(entry, "realm")}});
+    }
+    json tokens = json::array();
+    for (auto kind : {section::access_token, section::refresh_token, section::id_token}) {
+        for (const auto& entry : cache.entries(kind)) {
+            tokens.push_back({{"kind", kind},
+                              {"home_account_id", string_field(entry, "home_account_id")},
+                              {"realm", string_field(entry, "realm")},
+                              {"client_id", string_field(entry, "client_id")},
+                              {"target", string_field(entry, "target")},
+                              {"expires_on", epoch_or_null(entry, "expires_on")},
+                              {"cached_at", epoch_or_null(entry, "cached_at")},
+                              {"secret_bytes", string_field(entry, "secret").size()}});
+        }
+    }
+    const json description = {{"accounts", std::move(accounts)},
+                              {"tokens", std::move(tokens)},
+                              {"bytes", cache.dump().size()}};
+    // Replacing invalid UTF-8 keeps describe() usable on a document edited in place.
+    return description.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace msalcache

@@ -41,7 +41,8 @@ std::vector<partition_id> partitions_in(const token_cache& cache);
 struct restrict_result {
     token_cache cache;
     std::vector<std::string> dropped_home_account_ids;  // distinct, sorted; "" stands for app tokens
-    std::size_t dropped_entries = 0;
+    std::size_t dropped_entries = 0;  // Account and credential entries; AppMetadata left without credentials is not
+                                      // counted (it holds no user data), so 0 means nothing foreign was found
 };
 
 // Keeps only what belongs to one of `allowed`:

@@ -36,9 +36,11 @@ struct write_request {
 
 struct write_plan {
     std::string cache;  // compact JSON to store; empty when has_tokens is false
+    // False also when tokens remain but the TTL rule gives 0 (past the absolute lifetime): the key is deleted either
+    // way, so has_tokens == (ttl_seconds > 0) == !cache.empty(). expiry.has_tokens keeps the sweep's own answer.
     bool has_tokens = false;
     std::int64_t ttl_seconds = 0;  // 0 with has_tokens false: delete the key
-    std::vector<std::string> home_account_ids;
+    std::vector<std::string> home_account_ids;  // as in read_plan, after restriction and expiry
     std::vector<std::string> dropped_home_account_ids;
     std::size_t dropped_entries = 0;
     expiry_report expiry;

@@ -41,7 +41,8 @@ class token_cache {
 
     // Parses and validates. Throws cache_error on: input over limits, invalid JSON (with byte position), invalid
     // UTF-8, nesting deeper than max_depth, duplicate object keys, a known section that is not an object of objects,
-    // a missing or mistyped required field in a known section. Unknown sections and fields are accepted as-is.
+    // a missing or mistyped required field in a known section (an Account's home_account_id must also be non-empty:
+    // "" means app tokens). Unknown sections and fields are accepted as-is.
     static token_cache parse(std::string_view text, const parse_limits& limits = {});
 
     // Compact JSON (no whitespace), keys in their original order.

@@ -6,9 +6,7 @@ command -v emcmake >/dev/null 2>&1 || { echo "emscripten not found. Run: sudo ap
 # Debian's emscripten runs its JS tools with the system node and needs Debian's node modules (acorn).
 export NODE_PATH="${NODE_PATH:+$NODE_PATH:}/usr/share/nodejs"
 build=build/wasm
-if [ ! -f "$build/CMakeCache.txt" ]; then
-  emcmake cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-fi
+emcmake cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null
 mkdir -p js/wasm
 cp "$build/msal_cache_core.js" js/wasm/msal_cache_core.js

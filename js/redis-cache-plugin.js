@@ -32,6 +32,9 @@ class RedisCachePlugin {
     // Accounts that were in msal's memory before this plugin loaded anything: never ours to write.
     this.foreign = new Set();
     this.createdAt = null;
+    // Set while the last load failed: msal still calls afterCacheAccess, and writing then would replace the stored
+    // partition with whatever little is in memory, and hide the load error behind a second one.
+    this.loadFailed = false;
   }
 
   async beforeCacheAccess(cacheContext) {
@@ -39,12 +42,14 @@ class RedisCachePlugin {
     for (const id of homeAccountIdsInMemory(tokenCache)) {
       if (id !== this.owner) this.foreign.add(id);
     }
+    this.loadFailed = true;
     const stored = await this.#load();
+    this.loadFailed = false;
     if (stored !== null) tokenCache.deserialize(stored);
   }
 
   async afterCacheAccess(cacheContext) {
-    if (!cacheContext.cacheHasChanged) return;
+    if (!cacheContext.cacheHasChanged || this.loadFailed) return;
     const { tokenCache } = cacheContext;
     const allowed = this.#allowedPartitions(tokenCache);
     const now = Math.floor(this.settings.clock() / 1000);

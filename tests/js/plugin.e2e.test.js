@@ -3,7 +3,7 @@
 // caching through the wasm core into a real redis-server.
 
 const Redis = require('ioredis');
-const { RedisTokenCache } = require('../../js');
+const { RedisTokenCache, CacheStoreError } = require('../../js');
 const { decodeEnvelope } = require('../../js/envelope');
 const { createFakeIdentityProvider } = require('../support/fake-identity-provider');
 
@@ -220,5 +220,6 @@ test('a Redis outage surfaces as a clear CacheStoreError', async () => {
   const store = new RedisTokenCache({ redis: down, prefix });
   const alice = idp.addUser();
   await expect(signIn(alice, 'session-a', store)).rejects.toThrow(/msal-redis-cache: Redis GET failed/);
+  await expect(signIn(alice, 'session-a', store)).rejects.toBeInstanceOf(CacheStoreError);
   down.disconnect();
 });

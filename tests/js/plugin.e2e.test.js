@@ -70,6 +70,15 @@ test('sign-in by code writes the session partition with a TTL', async () => {
   expect(ttl).toBeLessThanOrEqual(24 * 3600);
 });
 
+test('the core stores exactly what msal serialized (byte for byte) when it all belongs to the partition', async () => {
+  const alice = idp.addUser({ name: 'Zoë Ångström' });
+  const client = clientFor({ sessionId: 'session-a' });
+  await client.acquireTokenByCode({ code: idp.issueCode(alice, { scopes: SCOPES }), scopes: SCOPES, redirectUri: REDIRECT_URI });
+  const serialized = client.getTokenCache().serialize();
+  const stored = decodeEnvelope(await redis.getBuffer(`${prefix}session:{session-a}`)).body.toString('utf8');
+  expect(stored).toBe(serialized);
+});
+
 test('another server (a fresh client) gets acquireTokenSilent from Redis with no network call', async () => {
   const alice = idp.addUser();
   const signedIn = await signIn(alice, 'session-a');

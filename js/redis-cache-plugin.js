@@ -70,12 +70,14 @@ class RedisCachePlugin {
       createdAt: this.createdAt ?? now,
       maxBytes: this.settings.maxValueBytes,
     });
-    this.#warnForeign(plan.droppedHomeAccountIds);
+    // Only ids with nothing kept are foreign: msal drops userAssertionHash from refresh tokens it serializes, so an
+    // on-behalf-of partition sheds its user's refresh token on every write without that being a leak.
+    this.#warnForeign(plan.droppedHomeAccountIds.filter((id) => !plan.homeAccountIds.includes(id)));
     if (!plan.hasTokens || plan.ttlSeconds <= 0) {
       await this.#redis('DEL', () => this.settings.redis.del(this.key));
       return;
     }
-    const value = encodeEnvelope(this.createdAt ?? now, plan.cache);
+    const value = encodeEnvelope(this.key, { createdAt: this.createdAt ?? now, owner: this.owner }, plan.cache);
     if (value.length > this.settings.maxValueBytes) {
       throw new CacheFormatError(
         `partition "${this.key}" would be ${value.length} bytes, over maxValueBytes (${this.settings.maxValueBytes}); not stored`,
@@ -93,30 +95,19 @@ class RedisCachePlugin {
       if (value.length > this.settings.maxValueBytes) {
         throw new Error(`value is ${value.length} bytes, over maxValueBytes (${this.settings.maxValueBytes})`);
       }
-      const { createdAt, body } = decodeEnvelope(value);
-      const plan = core.planRead(body, this.#allowedToRead(), { maxBytes: this.settings.maxValueBytes });
-      this.#warnForeign(plan.droppedHomeAccountIds);
-      if (this.partition.mode === 'session') this.#adoptStoredOwner(plan.homeAccountIds);
+      const { createdAt, owner, body } = decodeEnvelope(this.key, value);
+      if (this.partition.mode === 'session' && owner !== null) {
+        if (this.owner !== null && owner !== this.owner) throw new Error('the stored partition belongs to another account');
+        this.owner = owner;
+        this.foreign.delete(owner);
+      }
       this.createdAt = createdAt;
-      return plan.rewritten ?? body.toString('utf8');
+      return body.toString('utf8');
     } catch (err) {
       this.settings.logger.warn(
         `msal-redis-cache: ignoring unreadable cache partition "${this.key}" (treated as a cache miss): ${err.message}`,
       );
       return null;
-    }
-  }
-
-  #allowedToRead() {
-    if (this.partition.allowed) return this.partition.allowed;
-    return this.owner === null ? [] : [`account:${this.owner}`];
-  }
-
-  #adoptStoredOwner(homeAccountIds) {
-    if (homeAccountIds.length > 1) throw new Error(`a session partition holds ${homeAccountIds.length} accounts`);
-    if (homeAccountIds.length === 1) {
-      [this.owner] = homeAccountIds;
-      this.foreign.delete(this.owner);
     }
   }
 

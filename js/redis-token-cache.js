@@ -5,7 +5,7 @@
 
 const { RedisCachePlugin } = require('./redis-cache-plugin');
 const { resolvePartition } = require('./partitions');
-const { ConfigurationError, CacheStoreError } = require('./errors');
+const { ConfigurationError, CacheStoreError, CacheFormatError } = require('./errors');
 const core = require('./core');
 const { decodeEnvelope } = require('./envelope');
 
@@ -105,7 +105,13 @@ class RedisTokenCache {
       throw new CacheStoreError(`Redis GET failed for "${key}": ${err.message}`, { cause: err });
     }
     if (value === null) return null;
-    const { createdAt, body } = decodeEnvelope(value);
+    let envelope;
+    try {
+      envelope = decodeEnvelope(key, value);
+    } catch (err) {
+      throw new CacheFormatError(`partition "${key}" is unreadable: ${err.message}`);
+    }
+    const { createdAt, body } = envelope;
     return { key, ttlSeconds, createdAt, storedBytes: value.length, ...core.describe(body) };
   }
 

@@ -17,10 +17,9 @@ try {
 }
 const { ConfigurationError } = require('./errors');
 const { resolvePartition } = require('./partitions');
-const { decodeEnvelope } = require('./envelope');
+const { readHeader, MAX_HEADER_BYTES } = require('./envelope');
 
 const DEFAULT_TTL_SECONDS = 86400;
-const ENVELOPE_HEADER_BYTES = 32; // enough for "mrc1 <created_at>\n" (see envelope.js)
 const SCAN_COUNT = 100;
 
 /**
@@ -166,11 +165,11 @@ class RedisSessionStore extends Store {
     const partitionKey = this.partitionKey(sid);
     if (!partitionKey || ttl <= 0) return ttl;
     // The partition's creation time is in its header; read only those bytes, not the whole cache.
-    const head = await this.redis.getrangeBuffer(partitionKey, 0, ENVELOPE_HEADER_BYTES - 1);
+    const head = await this.redis.getrangeBuffer(partitionKey, 0, MAX_HEADER_BYTES);
     if (!head || head.length === 0) return ttl;
     let createdAt;
     try {
-      ({ createdAt } = decodeEnvelope(head));
+      ({ createdAt } = readHeader(head));
     } catch {
       return ttl; // unreadable partition: the token cache treats it as a miss and replaces it; nothing to cap
     }

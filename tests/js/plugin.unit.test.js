@@ -9,21 +9,35 @@ const { RedisTokenCache, ConfigurationError, CacheFormatError } = require('../..
 const { createFakeIdentityProvider } = require('../support/fake-identity-provider');
 
 describe('envelope', () => {
-  test('round trips the creation time and the body bytes', () => {
-    const body = Buffer.from('{"Account":{"é":1}}');
-    const { createdAt, body: decoded } = decodeEnvelope(encodeEnvelope(1700000000, body));
-    expect(createdAt).toBe(1700000000);
-    expect(decoded.equals(body)).toBe(true);
+  const body = Buffer.from('{"Account":{"é":1}}');
+
+  test('round trips the creation time, the owner and the body bytes', () => {
+    const value = encodeEnvelope('k', { createdAt: 1700000000, owner: 'uid.utid-b2c_1 x' }, body);
+    const decoded = decodeEnvelope('k', value);
+    expect(decoded).toMatchObject({ createdAt: 1700000000, owner: 'uid.utid-b2c_1 x' });
+    expect(decoded.body.equals(body)).toBe(true);
+    expect(decodeEnvelope('k', encodeEnvelope('k', { createdAt: 1, owner: null }, body)).owner).toBeNull();
+  });
+
+  test('refuses a value read under another key, or with any byte changed', () => {
+    const value = encodeEnvelope('k', { createdAt: 1700000000, owner: 'a' }, body);
+    expect(() => decodeEnvelope('other', value)).toThrow(/integrity check failed/);
+    for (let i = 0; i < value.length; i += 1) {
+      const changed = Buffer.from(value);
+      changed[i] ^= 0x04;
+      expect(() => decodeEnvelope('k', changed)).toThrow(/not a msal-redis-cache value|integrity check failed/);
+    }
   });
 
   test.each([
     ['no header', '{"Account":{}}'],
-    ['wrong magic', 'xyz1 1\n{}'],
-    ['bad time', 'mrc1 soon\n{}'],
-    ['no newline', 'mrc1 1700000000'],
+    ['wrong magic', 'xyz1 1 - d\n{}'],
+    ['bad time', 'mrc1 soon - d\n{}'],
+    ['missing fields', 'mrc1 1700000000\n{}'],
+    ['bad owner encoding', 'mrc1 1 %E0%A4%A d\n{}'],
     ['empty', ''],
   ])('rejects %s', (_, text) => {
-    expect(() => decodeEnvelope(Buffer.from(text))).toThrow(/not a msal-redis-cache value/);
+    expect(() => decodeEnvelope('k', Buffer.from(text))).toThrow(/not a msal-redis-cache value/);
   });
 });
 

@@ -93,7 +93,7 @@ test('a corrupt session value is no session, with a warning, never an error', as
 test('touch extends the session and its token partition to the same TTL', async () => {
   const store = newStore({ tokenCache: tokenCacheStub() });
   await store.set('s1', { cookie: cookie(60) });
-  await redis.set(`${prefix}msal:session:{s1}`, encodeEnvelope(Math.floor(now / 1000), Buffer.from('{}')), 'EX', 30);
+  await redis.set(`${prefix}msal:session:{s1}`, encodeEnvelope(`${prefix}msal:session:{s1}`, { createdAt: Math.floor(now / 1000), owner: null }, Buffer.from('{}')), 'EX', 30);
 
   await store.touch('s1', { cookie: cookie(7200) });
 
@@ -112,7 +112,7 @@ test('touch never creates a partition for a session that has none', async () => 
 
 test('saving a session also aligns its partition TTL', async () => {
   const store = newStore({ tokenCache: tokenCacheStub() });
-  await redis.set(`${prefix}msal:session:{s1}`, encodeEnvelope(Math.floor(now / 1000), Buffer.from('{}')), 'EX', DAY);
+  await redis.set(`${prefix}msal:session:{s1}`, encodeEnvelope(`${prefix}msal:session:{s1}`, { createdAt: Math.floor(now / 1000), owner: null }, Buffer.from('{}')), 'EX', DAY);
   await store.set('s1', { cookie: cookie(1800) });
   expect(await redis.ttl(`${prefix}msal:session:{s1}`)).toBe(await redis.ttl(`${prefix}sess:{s1}`));
 });
@@ -120,7 +120,7 @@ test('saving a session also aligns its partition TTL', async () => {
 test('neither outlives the partition\'s absolute lifetime', async () => {
   const store = newStore({ tokenCache: tokenCacheStub({ absoluteSeconds: 1000 }) });
   const createdAt = Math.floor(now / 1000) - 400; // 600 s of its absolute lifetime left
-  await redis.set(`${prefix}msal:session:{s1}`, encodeEnvelope(createdAt, Buffer.from('{}')), 'EX', 100);
+  await redis.set(`${prefix}msal:session:{s1}`, encodeEnvelope(`${prefix}msal:session:{s1}`, { createdAt: createdAt, owner: null }, Buffer.from('{}')), 'EX', 100);
   await store.set('s1', { cookie: cookie(DAY) });
   for (const key of [`${prefix}sess:{s1}`, `${prefix}msal:session:{s1}`]) {
     const ttl = await redis.ttl(key);
@@ -129,7 +129,7 @@ test('neither outlives the partition\'s absolute lifetime', async () => {
   }
 
   // Past it, the session is over.
-  await redis.set(`${prefix}msal:session:{s2}`, encodeEnvelope(createdAt - 1000, Buffer.from('{}')), 'EX', 100);
+  await redis.set(`${prefix}msal:session:{s2}`, encodeEnvelope(`${prefix}msal:session:{s2}`, { createdAt: createdAt - 1000, owner: null }, Buffer.from('{}')), 'EX', 100);
   await store.set('s2', { cookie: cookie(DAY) });
   expect(await redis.exists(`${prefix}sess:{s2}`, `${prefix}msal:session:{s2}`)).toBe(0);
 });

@@ -1,0 +1,18 @@
+'use strict';
+// Diagnostic for `npm run bench -- --js-core`: the plugin runs with its core's planRead/planWrite replaced by
+// reference-core.js (which gives the same results, checked before timing). The plugin rows then show what the
+// plugin would cost if the core were plain JavaScript; the difference from a normal run is the wasm core's share.
+// Only the module object js/core.js exports is patched, in this process; no file changes.
+
+const core = require('../js/core');
+const reference = require('./reference-core');
+
+function useReferenceCore() {
+  core.planRead = reference.planRead;
+  core.planWrite = (serialized, request) => {
+    const plan = reference.planWrite(serialized, request);
+    return { ...plan, cache: Buffer.from(plan.cache) }; // the plugin stores bytes, as the wasm core returns them
+  };
+}
+
+module.exports = { useReferenceCore };

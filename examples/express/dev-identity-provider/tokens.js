@@ -145,20 +145,13 @@ function createDevIdentityProvider({ clientId, tenantId = DEFAULT_TENANT_ID, cli
     },
   };
 
-  /**
-   * @param {object} [options]
-   * @param {string} [options.authorizationEndpoint] where browsers are sent to sign in (a `{tenant}` placeholder is
-   *   replaced by msal); by default Entra's own URL, which is right for tests that never open it.
-   */
-  function msalConfig({ cachePlugin, tenantId: tenant = tenantId, authorizationEndpoint } = {}) {
-    const metadata = openIdConfiguration('{tenant}');
-    if (authorizationEndpoint) metadata.authorization_endpoint = authorizationEndpoint;
+  function msalConfig({ cachePlugin, tenantId: tenant = tenantId } = {}) {
     return {
       auth: {
         clientId,
         clientSecret,
         authority: `https://${HOST}/${tenant}`,
-        authorityMetadata: JSON.stringify(metadata),
+        authorityMetadata: JSON.stringify(openIdConfiguration('{tenant}')),
         cloudDiscoveryMetadata: JSON.stringify(cloudDiscovery()),
       },
       system: { networkClient },
@@ -284,7 +277,7 @@ function createDevIdentityProvider({ clientId, tenantId = DEFAULT_TENANT_ID, cli
     const iat = nowSeconds();
     const exp = iat + accessTokenLifetime;
     const claims = { aud: audience, iss: issuerOf(tid), iat, nbf: iat, exp, azp: clientId, tid, uti: random(), ver: '2.0' };
-    if (user) Object.assign(claims, { oid: user.oid, sub: `sub-${user.oid}`, name: user.name, preferred_username: user.username, scp: scopes.join(' ') });
+    if (user) Object.assign(claims, { oid: user.oid, sub: `sub-${user.oid}`, name: user.name, preferred_username: user.username, scp: scopes.map(shortScope).join(' ') });
     else Object.assign(claims, { oid: `sp-${clientId}`, sub: `sp-${clientId}`, roles: [] });
     const accessToken = sign(claims);
     accessTokens.set(accessToken, { user, exp });
@@ -390,6 +383,11 @@ function audienceOf(scopes) {
   return scoped ? scoped.slice(0, scoped.lastIndexOf('/')) : GRAPH;
 }
 
+// Entra's scp claim names the scope without its resource: "api://my-api/Data.Read" -> "Data.Read".
+function shortScope(scope) {
+  return scope.slice(scope.lastIndexOf('/') + 1);
+}
+
 function tenantOf(url) {
   return new URL(url).pathname.split('/')[1] || '';
 }
@@ -402,4 +400,4 @@ function nowSeconds() {
   return Math.floor(Date.now() / 1000);
 }
 
-module.exports = { createDevIdentityProvider, DEFAULT_TENANT_ID, DEFAULT_CLIENT_SECRET, openIdConfiguration };
+module.exports = { createDevIdentityProvider, DEFAULT_TENANT_ID, DEFAULT_CLIENT_SECRET, openIdConfiguration, HOST };

@@ -1,0 +1,96 @@
+'use strict';
+// The example web app: sign-in with msal-node, sessions and token caches in Redis (one partition per session),
+// tokens never in the browser. createApp() builds it (server.js starts it; tests start several).
+
+const crypto = require('node:crypto');
+const express = require('express');
+const session = require('express-session');
+const { RedisTokenCache, RedisSessionStore } = require('../../js');
+const { identityConfig } = require('./config');
+const { createAuthRouter } = require('./auth');
+const { createPagesRouter } = require('./pages');
+const { createDownstreamApi } = require('./downstream-api');
+const { createDevIdentityProviderRouter } = require('./dev-identity-provider/http');
+const { AppError, errorHandler } = require('./errors');
+const views = require('./views');
+
+const COOKIE_NAME = 'sid';
+const DEFAULT_SESSION_SECONDS = 24 * 3600; // = the token cache's default sliding window: both expire together
+
+function securityHeaders(req, res, next) {
+  res.set({
+    'Content-Security-Policy': "default-src 'self'; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer', // the redirect URL carries the authorization code
+  });
+  next();
+}
+
+/**
+ * @param {object} options
+ * @param {object} options.redis an ioredis client (or the in-memory stand-in of memory-redis.js)
+ * @param {'redis'|'memory'} [options.storage] shown on the pages; default 'redis'
+ * @param {object|null} [options.entra] { tenantId, clientId, clientSecret, redirectUri, apiUrl, apiScopes }: real
+ *   Entra ID; without it the app runs in dev mode with the local identity provider and API
+ * @param {object} [options.identityProvider] dev mode: the provider to use (instances that share one behave as
+ *   one app); default a new one
+ * @param {string|string[]} [options.sessionSecret] signs the session cookie; instances behind one Redis must share
+ *   it; default random (every restart signs everyone out)
+ * @param {boolean|number|string} [options.trustProxy] Express "trust proxy": lets X-Forwarded-Proto mark a request as
+ *   HTTPS behind a TLS-terminating proxy, so the cookie is Secure
+ * @param {number} [options.sessionSeconds] idle lifetime of a session and of its token cache; default 86400
+ * @param {object} [options.tokenCacheOptions] more RedisTokenCache options (prefix, absoluteSeconds, ...)
+ * @param {string} [options.sessionPrefix] prefix of session keys; default "sess:"
+ * @param {{warn: Function, error: Function}} [options.logger] default console
+ */
+function createApp(options) {
+  const { redis, storage = 'redis', logger = console, sessionSeconds = DEFAULT_SESSION_SECONDS } = options;
+  if (!redis) throw new Error('createApp: options.redis is required');
+  const identity = identityConfig(options);
+  const tokenCache = new RedisTokenCache({ redis, logger, slidingSeconds: sessionSeconds, ...options.tokenCacheOptions });
+  const sessionStore = new RedisSessionStore({ redis, tokenCache, logger, ttlSeconds: sessionSeconds, prefix: options.sessionPrefix });
+  let secret = options.sessionSecret;
+  if (!secret) {
+    secret = crypto.randomBytes(32).toString('base64url');
+    logger.warn('SESSION_SECRET is not set: using a random one (sessions end on restart and are not shared between instances).');
+  }
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', options.trustProxy ?? false);
+  app.locals = Object.assign(app.locals, { tokenCache, sessionStore, identity, redis });
+  app.use(securityHeaders);
+
+  if (identity.mode === 'dev') {
+    // The stand-ins for Entra ID and a protected API: outside the session middleware, as they are other services.
+    app.use('/dev-idp', createDevIdentityProviderRouter(identity.identityProvider));
+    app.use('/dev-api', createDownstreamApi({
+      identityProvider: identity.identityProvider, audience: identity.apiAudience, scope: identity.apiScope,
+    }));
+  }
+
+  app.use(session({
+    name: COOKIE_NAME,
+    store: sessionStore,
+    secret,
+    resave: false,
+    saveUninitialized: false, // no Redis key for visitors who never sign in
+    rolling: true, // every response renews the cookie; the store renews both Redis keys with it
+    cookie: { httpOnly: true, sameSite: 'lax', secure: 'auto', maxAge: sessionSeconds * 1000, path: '/' },
+  }));
+
+  const context = (req) => ({ user: req.session && req.session.account, mode: identity.mode, storage });
+  // One ConfidentialClientApplication per request, bound to this session's partition: never shared across users.
+  const msalClient = (req) => tokenCache.createClientApplication(identity.msalConfig(req), { sessionId: req.session.id });
+  const deps = { identity, msalClient, tokenCache, sessionStore, redis, context, views, cookieName: COOKIE_NAME };
+
+  app.use('/auth', createAuthRouter(deps));
+  app.use(createPagesRouter(deps));
+  app.use((req) => {
+    throw new AppError(404, 'Not found', `There is no page at ${req.path}.`);
+  });
+  app.use(errorHandler({ logger, renderError: (req, problem) => views.errorPage(context(req), problem) }));
+  return app;
+}
+
+module.exports = { createApp, COOKIE_NAME };

@@ -1,0 +1,107 @@
+'use strict';
+// Sign-in and sign-out: the authorization code flow with PKCE, state and nonce, through msal-node.
+//
+//   GET  /auth/signin    remembers state, nonce and the PKCE verifier in the session; redirects to the IdP
+//   GET  /auth/redirect  the IdP's answer: new session id, then msal redeems the code (checking state and nonce)
+//                        and the plugin writes the new session's token-cache partition
+//   POST /auth/signout   deletes the token-cache partition and the session (GET shows a button)
+
+const crypto = require('node:crypto');
+const express = require('express');
+const { CryptoProvider } = require('@azure/msal-node');
+const { AppError } = require('./errors');
+
+const SIGN_IN_TIMEOUT_MS = 10 * 60 * 1000; // as long as the IdP's authorization code lives
+
+const promisify = (session, method) => new Promise((resolve, reject) => session[method]((err) => (err ? reject(err) : resolve())));
+
+/**
+ * @param {object} deps
+ * @param {object} deps.identity identityConfig() of config.js
+ * @param {(req) => import('@azure/msal-node').ConfidentialClientApplication} deps.msalClient one per request
+ * @param {import('../../js').RedisTokenCache} deps.tokenCache
+ * @param {string} deps.cookieName
+ * @param {(req) => object} deps.context  what the views need (user, mode, storage)
+ * @param {object} deps.views
+ */
+function createAuthRouter({ identity, msalClient, tokenCache, cookieName, context, views }) {
+  const router = express.Router();
+  const pkce = new CryptoProvider();
+
+  router.get('/signin', async (req, res) => {
+    const { verifier, challenge } = await pkce.generatePkceCodes();
+    const state = crypto.randomBytes(24).toString('base64url');
+    const nonce = crypto.randomBytes(24).toString('base64url');
+    // Kept server-side in the session: the browser carries only the session cookie.
+    req.session.authRequest = { state, nonce, verifier, startedAt: Date.now() };
+    const url = await msalClient(req).getAuthCodeUrl({
+      scopes: identity.apiScopes,
+      redirectUri: identity.redirectUri(req),
+      state,
+      nonce,
+      codeChallenge: challenge,
+      codeChallengeMethod: 'S256',
+      prompt: 'select_account',
+    });
+    res.redirect(identity.browserUrl(url, req)); // express-session saves the session before the response is sent
+  });
+
+  router.get('/redirect', async (req, res) => {
+    const { code, state, error } = req.query;
+    const pending = req.session.authRequest;
+    if (error) {
+      delete req.session.authRequest;
+      const description = String(req.query.error_description || '').split(/\r?\n/)[0];
+      throw new AppError(401, 'Sign-in was not completed', `The identity provider answered: ${error}${description ? ` (${description})` : ''}`, { signIn: true });
+    }
+    if (!pending || Date.now() - pending.startedAt > SIGN_IN_TIMEOUT_MS) {
+      // Without the stored state msal would skip its check: never redeem a code this session did not ask for.
+      throw new AppError(400, 'No sign-in in progress', 'This browser session has no sign-in waiting for an answer (it may have expired). Please sign in again.', { signIn: true });
+    }
+    if (typeof code !== 'string' || code === '') throw new AppError(400, 'Sign-in failed', 'The answer carried no authorization code.', { signIn: true });
+
+    // A new session id at sign-in, so an id planted before it (session fixation) is worth nothing. Before redeeming
+    // the code, because the token-cache partition is keyed by the session id.
+    delete req.session.authRequest;
+    await promisify(req.session, 'regenerate');
+
+    const result = await msalClient(req).acquireTokenByCode(
+      {
+        code,
+        scopes: identity.apiScopes,
+        redirectUri: identity.redirectUri(req),
+        codeVerifier: pending.verifier,
+        state: pending.state, // msal compares it with the state that came back ...
+        nonce: pending.nonce, // ... and this with the id token's nonce claim
+      },
+      { code, state: typeof state === 'string' ? state : '', client_info: req.query.client_info },
+    );
+    const { account } = result;
+    // The session keeps who signed in, never a token: tokens stay in the token cache.
+    req.session.account = {
+      homeAccountId: account.homeAccountId,
+      username: account.username,
+      name: account.name,
+      tenantId: account.tenantId,
+      localAccountId: account.localAccountId,
+      signedInAt: Date.now(),
+    };
+    res.redirect('/profile');
+  });
+
+  router.get('/signout', (req, res) => {
+    res.send(String(views.signOutPage(context(req))));
+  });
+
+  router.post('/signout', async (req, res) => {
+    // The partition first: if Redis fails here the user sees an error and the session still works for a retry.
+    await tokenCache.removePartition({ sessionId: req.session.id });
+    await promisify(req.session, 'destroy');
+    res.clearCookie(cookieName, { path: '/' });
+    res.redirect(303, identity.signOutUrl(`${req.protocol}://${req.get('host')}`));
+  });
+
+  return router;
+}
+
+module.exports = { createAuthRouter };

@@ -1,0 +1,168 @@
+'use strict';
+// A tiny in-process stand-in for an ioredis client, implementing only the commands msal-redis-cache and its session
+// store use. It lets `npm start` run on a machine with no Redis at all. FOR DEVELOPMENT ONLY: nothing is shared
+// between processes or survives a restart, so it shows none of what Redis is for (several servers, one cache).
+
+const WARNING = [
+  '',
+  '*****************************************************************************************',
+  '*  WARNING: no Redis. Sessions and token caches are kept in this process\'s memory,       *',
+  '*  for development only. They vanish on restart and are not shared between instances.   *',
+  '*  Set REDIS_URL, or install redis-server, to run the example as it is meant to run.    *',
+  '*****************************************************************************************',
+  '',
+].join('\n');
+
+/** A Redis glob (SCAN MATCH) as a RegExp: *, ?, [...] and backslash escapes. */
+function globToRegExp(pattern) {
+  let source = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\' && i + 1 < pattern.length) source += escapeRegExp(pattern[++i]);
+    else if (c === '*') source += '[\\s\\S]*';
+    else if (c === '?') source += '[\\s\\S]';
+    else if (c === '[') {
+      const end = pattern.indexOf(']', i + 1);
+      if (end < 0) source += '\\[';
+      else {
+        const body = pattern.slice(i + 1, end).replace(/\\/g, '\\\\');
+        source += body.startsWith('^') ? `[^${body.slice(1)}]` : `[${body}]`;
+        i = end;
+      }
+    } else source += escapeRegExp(c);
+  }
+  return new RegExp(`^${source}$`);
+}
+
+function escapeRegExp(c) {
+  return c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+class MemoryRedis {
+  /** @param {{ clock?: () => number }} [options] milliseconds since the epoch; for tests */
+  constructor({ clock = Date.now } = {}) {
+    this.clock = clock;
+    this.entries = new Map(); // key -> { value: Buffer, expiresAt: ms or null }
+    this.status = 'ready';
+  }
+
+  static get WARNING() {
+    return WARNING;
+  }
+
+  async getBuffer(key) {
+    const entry = this.#live(key);
+    return entry ? Buffer.from(entry.value) : null;
+  }
+
+  async get(key) {
+    const entry = this.#live(key);
+    return entry ? entry.value.toString('utf8') : null;
+  }
+
+  /** SET key value [EX seconds]: the only form the package uses. */
+  async set(key, value, ...options) {
+    let expiresAt = null;
+    if (options.length === 2 && String(options[0]).toUpperCase() === 'EX') {
+      const seconds = Number(options[1]);
+      if (!Number.isInteger(seconds) || seconds <= 0) throw new Error('ERR invalid expire time in \'set\' command');
+      expiresAt = this.clock() + seconds * 1000;
+    } else if (options.length !== 0) {
+      throw new Error(`memory store: SET ${options.join(' ')} is not supported`);
+    }
+    this.entries.set(String(key), { value: Buffer.from(value), expiresAt });
+    return 'OK';
+  }
+
+  async del(...keys) {
+    let deleted = 0;
+    for (const key of keys.flat()) if (this.#live(key) && this.entries.delete(String(key))) deleted++;
+    return deleted;
+  }
+
+  async exists(...keys) {
+    return keys.flat().filter((key) => this.#live(key)).length;
+  }
+
+  async expire(key, seconds) {
+    const entry = this.#live(key);
+    if (!entry) return 0;
+    if (Number(seconds) <= 0) this.entries.delete(String(key));
+    else entry.expiresAt = this.clock() + Number(seconds) * 1000;
+    return 1;
+  }
+
+  /** -2 for a missing key, -1 for one without expiry, else seconds left rounded as Redis does. */
+  async ttl(key) {
+    const entry = this.#live(key);
+    if (!entry) return -2;
+    if (entry.expiresAt === null) return -1;
+    return Math.floor((entry.expiresAt - this.clock() + 500) / 1000);
+  }
+
+  /** GETRANGE with an inclusive end; negative offsets count from the end. */
+  async getrangeBuffer(key, start, end) {
+    const entry = this.#live(key);
+    if (!entry) return Buffer.alloc(0);
+    const { length } = entry.value;
+    const from = start < 0 ? Math.max(length + start, 0) : start;
+    const to = end < 0 ? length + end : Math.min(end, length - 1);
+    return from > to ? Buffer.alloc(0) : Buffer.from(entry.value.subarray(from, to + 1));
+  }
+
+  /** SCAN cursor [MATCH pattern] [COUNT n]: everything in one pass. */
+  async scan(cursor, ...options) {
+    let pattern = '*';
+    for (let i = 0; i < options.length; i += 2) {
+      if (String(options[i]).toUpperCase() === 'MATCH') pattern = String(options[i + 1]);
+    }
+    const regexp = globToRegExp(pattern);
+    return ['0', [...this.entries.keys()].filter((key) => this.#live(key) && regexp.test(key))];
+  }
+
+  /** MULTI: queues commands of this client and runs them together; exec() gives ioredis's [[err, result], ...]. */
+  multi() {
+    const queued = [];
+    const transaction = {
+      exec: async () => {
+        const results = [];
+        for (const [name, args] of queued) {
+          try {
+            results.push([null, await this[name](...args)]);
+          } catch (err) {
+            results.push([err, null]);
+          }
+        }
+        return results;
+      },
+    };
+    for (const name of ['getBuffer', 'get', 'set', 'del', 'exists', 'expire', 'ttl', 'getrangeBuffer']) {
+      transaction[name] = (...args) => {
+        queued.push([name, args]);
+        return transaction;
+      };
+    }
+    return transaction;
+  }
+
+  async quit() {
+    this.status = 'end';
+    return 'OK';
+  }
+
+  disconnect() {
+    this.status = 'end';
+  }
+
+  #live(key) {
+    const entry = this.entries.get(String(key));
+    if (!entry) return null;
+    if (entry.expiresAt !== null && entry.expiresAt <= this.clock()) {
+      this.entries.delete(String(key));
+      return null;
+    }
+    return entry;
+  }
+}
+
+module.exports = { MemoryRedis, globToRegExp };

@@ -1,0 +1,91 @@
+'use strict';
+// Starts the example: `node examples/express/server.js` (or `npm start`).
+//   REDIS_URL        the Redis to use; without it a local redis-server is started when installed, else an
+//                    in-memory store (development only)
+//   PORT             default 3000
+//   SESSION_SECRET   signs session cookies; set it (the same everywhere) to run several instances
+//   TRUST_PROXY      Express "trust proxy" (e.g. 1 or loopback) behind a TLS-terminating proxy
+//   TENANT_ID, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI   use real Microsoft Entra ID instead of the dev provider
+//   API_URL, API_SCOPES                                  Entra mode: the API to call (default Graph /me, User.Read)
+
+const Redis = require('ioredis');
+const { createApp } = require('./app');
+const { entraFromEnvironment } = require('./config');
+const { startRedis } = require('./redis-server');
+const { MemoryRedis } = require('./memory-redis');
+
+/** @returns {Promise<{ redis, storage: 'redis'|'memory', description: string, stop: () => Promise<void> }>} */
+async function openStore(env) {
+  if (env.REDIS_URL) {
+    const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2 });
+    await redis.ping(); // fail at start, not at the first sign-in
+    return { redis, storage: 'redis', description: `Redis at ${env.REDIS_URL.replace(/\/\/[^@/]*@/, '//***@')}`, stop: () => redis.quit() };
+  }
+  try {
+    const server = await startRedis();
+    const redis = new Redis(server.url);
+    return {
+      redis,
+      storage: 'redis',
+      description: `a local redis-server started for this run (${server.url}, data dropped on exit)`,
+      stop: async () => {
+        await redis.quit();
+        await server.stop();
+      },
+    };
+  } catch (err) {
+    console.warn(`Could not start redis-server (${err.message}).`);
+    console.warn(MemoryRedis.WARNING);
+    return { redis: new MemoryRedis(), storage: 'memory', description: 'an in-memory store (development only)', stop: async () => {} };
+  }
+}
+
+async function main(env = process.env) {
+  const entra = entraFromEnvironment(env);
+  const store = await openStore(env);
+  const app = createApp({
+    redis: store.redis,
+    storage: store.storage,
+    entra,
+    sessionSecret: env.SESSION_SECRET,
+    trustProxy: env.TRUST_PROXY === undefined ? undefined : parseTrustProxy(env.TRUST_PROXY),
+  });
+  const port = Number(env.PORT || 3000);
+  const server = app.listen(port);
+  await new Promise((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const { port: actualPort } = server.address();
+  console.log(`Sessions and token caches: ${store.description}.`);
+  console.log(entra ? `Identity: Microsoft Entra ID, tenant ${entra.tenantId}.` : 'Identity: the local development identity provider (/dev-idp) and API (/dev-api).');
+  console.log(`Example app listening on http://localhost:${actualPort}`);
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    server.close();
+    server.closeAllConnections();
+    await store.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  return server;
+}
+
+function parseTrustProxy(value) {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  return /^\d+$/.test(value) ? Number(value) : value;
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(`Cannot start the example: ${err.message}`);
+    process.exit(1);
+  });
+}
+
+module.exports = { main, openStore };

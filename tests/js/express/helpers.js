@@ -1,0 +1,100 @@
+'use strict';
+// Shared by the example's tests: start an instance of the app on a loopback port, and sign in through the dev
+// identity provider's pages exactly as a browser would (minus the browser).
+
+const crypto = require('node:crypto');
+const Redis = require('ioredis');
+const request = require('supertest');
+const { createApp } = require('../../../examples/express/app');
+const { createDevIdentityProvider } = require('../../../examples/express/dev-identity-provider/tokens');
+const { DEV_CLIENT_ID } = require('../../../examples/express/config');
+
+const SESSION_SECRET = 'test session secret';
+
+/** A logger that keeps what the app says, so tests stay quiet and can check it. */
+function memoryLogger() {
+  const lines = { warn: [], error: [] };
+  return { lines, warn: (...args) => lines.warn.push(args.join(' ')), error: (...args) => lines.error.push(args.map(String).join(' ')) };
+}
+
+/** Unique key prefixes per test, so tests sharing the Jest run's Redis never see each other's keys. */
+function prefixesFor(name) {
+  const base = `ex:${name.replace(/\W+/g, '-').slice(0, 60)}:${Math.random().toString(36).slice(2, 8)}:`;
+  return { sessionPrefix: `${base}sess:`, tokenPrefix: `${base}msal:` };
+}
+
+/**
+ * Starts createApp() on 127.0.0.1:<free port>.
+ * @returns {Promise<{ app, server, url, idp, redis, logger, prefixes, agent: () => import('supertest').SuperAgentTest, close }>}
+ */
+async function startExample({ name, redis, identityProvider, ...options } = {}) {
+  const prefixes = prefixesFor(name || 'example');
+  const ownRedis = !redis;
+  const client = redis || new Redis(process.env.TEST_REDIS_URL);
+  const idp = identityProvider || createDevIdentityProvider({ clientId: DEV_CLIENT_ID });
+  const logger = memoryLogger();
+  const app = createApp({
+    redis: client,
+    identityProvider: idp,
+    sessionSecret: SESSION_SECRET,
+    logger,
+    sessionPrefix: prefixes.sessionPrefix,
+    tokenCacheOptions: { prefix: prefixes.tokenPrefix },
+    ...options,
+  });
+  const server = await new Promise((resolve) => {
+    const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
+  });
+  const url = `http://127.0.0.1:${server.address().port}`;
+  return {
+    app,
+    server,
+    url,
+    idp,
+    redis: client,
+    logger,
+    prefixes,
+    agent: () => request.agent(url),
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      if (ownRedis) await client.quit();
+    },
+  };
+}
+
+/**
+ * Signs in through /auth/signin, the dev identity provider's page and /auth/redirect.
+ * @returns {Promise<{ authorizeUrl: URL, callback: URL, response }>} response: the answer of /auth/redirect
+ */
+async function signIn(agent, { username = 'alice@contoso.example', name = 'Alice Example' } = {}) {
+  const start = await agent.get('/auth/signin').expect(302);
+  const authorizeUrl = new URL(start.headers.location);
+  await agent.get(authorizeUrl.pathname + authorizeUrl.search).expect(200);
+  const form = { ...Object.fromEntries(authorizeUrl.searchParams), username, name };
+  const answer = await agent.post(authorizeUrl.pathname).type('form').send(form).expect(303);
+  const callback = new URL(answer.headers.location);
+  const response = await agent.get(callback.pathname + callback.search);
+  return { authorizeUrl, callback, response };
+}
+
+/** The value of the session cookie that a response set, e.g. "s%3A<sid>.<signature>". */
+function sessionCookie(response) {
+  const header = (response.headers['set-cookie'] || []).find((c) => c.startsWith('sid='));
+  return header ? header.slice(4, header.indexOf(';')) : null;
+}
+
+/** The session id inside a signed session cookie value. */
+function sessionIdOf(cookieValue) {
+  return /^s:([^.]+)\./.exec(decodeURIComponent(cookieValue))[1];
+}
+
+/** A session cookie value as express-session signs it (cookie-signature: HMAC-SHA256, base64 without padding). */
+function signedCookie(sid, secret = SESSION_SECRET) {
+  const signature = crypto.createHmac('sha256', secret).update(sid).digest('base64').replace(/=+$/, '');
+  return encodeURIComponent(`s:${sid}.${signature}`);
+}
+
+const tokenRequests = (idp) => idp.requests.filter((r) => r.method === 'POST');
+
+module.exports = { startExample, signIn, sessionCookie, sessionIdOf, signedCookie, tokenRequests, memoryLogger };

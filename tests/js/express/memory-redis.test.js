@@ -1,0 +1,85 @@
+'use strict';
+// The in-memory stand-in for Redis that `npm start` falls back to: the commands the package uses behave as on the
+// real redis-server (same script run against both), and the whole example works on it.
+
+const Redis = require('ioredis');
+const { MemoryRedis, globToRegExp } = require('../../../examples/express/memory-redis');
+const { startExample, signIn, sessionCookie, sessionIdOf } = require('./helpers');
+
+let real;
+beforeAll(() => {
+  real = new Redis(process.env.TEST_REDIS_URL);
+});
+afterAll(() => real.quit());
+
+/** The same commands, on either client; returns what each answered. */
+async function script(client, p) {
+  const out = [];
+  out.push(await client.set(`${p}a`, 'hello', 'EX', 100));
+  out.push(await client.get(`${p}a`));
+  out.push((await client.getBuffer(`${p}a`)).toString('hex'));
+  out.push(await client.get(`${p}missing`), await client.getBuffer(`${p}missing`));
+  out.push(await client.ttl(`${p}a`), await client.ttl(`${p}missing`));
+  out.push(await client.set(`${p}b`, Buffer.from([0xff, 0x00, 0x01])));
+  out.push(await client.ttl(`${p}b`));
+  out.push((await client.getBuffer(`${p}b`)).toString('hex'));
+  out.push((await client.getrangeBuffer(`${p}a`, 0, 2)).toString(), (await client.getrangeBuffer(`${p}a`, 3, 100)).toString());
+  out.push((await client.getrangeBuffer(`${p}missing`, 0, 10)).length);
+  out.push(await client.exists(`${p}a`, `${p}b`, `${p}missing`));
+  out.push(await client.expire(`${p}b`, 50), await client.ttl(`${p}b`), await client.expire(`${p}missing`, 50));
+  out.push(await client.multi().getBuffer(`${p}a`).ttl(`${p}a`).getBuffer(`${p}missing`).exec());
+  out.push(await client.multi().set(`${p}c`, 'x', 'EX', 10).expire(`${p}c`, 20).expire(`${p}missing`, 20).exec());
+  out.push(await client.ttl(`${p}c`));
+  const [cursor, keys] = await client.scan('0', 'MATCH', `${p}[ab]`, 'COUNT', 1000);
+  out.push(cursor === '0' ? keys.sort() : 'more pages');
+  out.push(await client.del(`${p}a`, `${p}missing`, `${p}c`), await client.exists(`${p}a`));
+  out.push(await client.expire(`${p}b`, 0), await client.exists(`${p}b`));
+  return out;
+}
+
+test('answers the package\'s commands as redis-server does', async () => {
+  const prefix = `memory-parity:${Date.now()}:`;
+  expect(await script(new MemoryRedis(), prefix)).toEqual(await script(real, prefix));
+});
+
+test('keys expire with their TTL', async () => {
+  let now = 1_000_000;
+  const memory = new MemoryRedis({ clock: () => now });
+  await memory.set('k', 'v', 'EX', 10);
+  now += 9_400;
+  expect(await memory.ttl('k')).toBe(1);
+  now += 600;
+  expect(await memory.get('k')).toBeNull();
+  expect(await memory.exists('k')).toBe(0);
+});
+
+test('refuses what it does not implement rather than pretending', async () => {
+  await expect(new MemoryRedis().set('k', 'v', 'NX')).rejects.toThrow(/not supported/);
+});
+
+test('glob patterns match as Redis SCAN MATCH does', () => {
+  expect(globToRegExp('sess:{*}').test('sess:{abc}')).toBe(true);
+  expect(globToRegExp('a\\*b').test('a*b')).toBe(true);
+  expect(globToRegExp('a\\*b').test('axb')).toBe(false);
+  expect(globToRegExp('k?').test('k1')).toBe(true);
+  expect(globToRegExp('[^a]x').test('bx')).toBe(true);
+});
+
+test('the example runs on it: sign in, call the API, see the cache, sign out', async () => {
+  const memory = new MemoryRedis();
+  const example = await startExample({ name: 'memory', redis: memory, storage: 'memory' });
+  try {
+    const agent = example.agent();
+    const home = await agent.get('/').expect(200);
+    expect(home.text).toContain('in-memory store: development only');
+    const { response } = await signIn(agent);
+    const sid = sessionIdOf(sessionCookie(response));
+    await agent.get('/api/call').expect(200, /served from the token cache/);
+    await agent.get('/cache').expect(200, /RefreshToken/);
+    expect(await memory.exists(`${example.prefixes.tokenPrefix}session:{${sid}}`)).toBe(1);
+    await agent.post('/auth/signout').expect(303);
+    expect(memory.entries.size).toBe(0);
+  } finally {
+    await example.close();
+  }
+});

@@ -1,21 +1,42 @@
 #!/usr/bin/env bash
 # Makes sure the Debian packages the build and tests need are present: installs them when we can (root + apt),
-# otherwise stops with one line saying exactly what to run. Usage: ensure-tools.sh [--with-browser]
+# otherwise stops with one line saying exactly what to run.
+# Usage: ensure-tools.sh [--with-browser] [--redis-optional]
+#   --redis-optional: a missing redis-server that cannot be installed is a warning, not an error (the example's
+#   start command falls back to an in-memory store).
 set -euo pipefail
+
+with_browser=no
+redis_optional=no
+for arg in "$@"; do
+  case "$arg" in
+    --with-browser) with_browser=yes ;;
+    --redis-optional) redis_optional=yes ;;
+    *) echo "ensure-tools.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+can_install=no
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then can_install=yes; fi
 
 needed=()
 command -v emcc >/dev/null 2>&1 || needed+=(emscripten)
 [ -f /usr/include/nlohmann/json.hpp ] || needed+=(nlohmann-json3-dev)
-command -v redis-server >/dev/null 2>&1 || needed+=(redis-server)
+if ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$redis_optional" = yes ] && [ "$can_install" = no ]; then
+    echo "redis-server not found (sudo apt-get install -y redis-server); continuing without it." >&2
+  else
+    needed+=(redis-server)
+  fi
+fi
 command -v cmake >/dev/null 2>&1 || needed+=(cmake)
 command -v g++ >/dev/null 2>&1 || needed+=(g++)
 [ -f /usr/include/gtest/gtest.h ] || needed+=(libgtest-dev)
-if [ "${1:-}" = "--with-browser" ]; then
+if [ "$with_browser" = yes ]; then
   command -v chromium >/dev/null 2>&1 || needed+=(chromium)
 fi
 
 if [ ${#needed[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  if [ "$can_install" = yes ]; then
     echo "Installing Debian packages: ${needed[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >&2
@@ -26,7 +47,11 @@ if [ ${#needed[@]} -gt 0 ]; then
   fi
 fi
 
-if [ ! -d node_modules/@azure/msal-node ] || [ ! -d node_modules/ioredis ]; then
+missing_modules=no
+for module in @azure/msal-node ioredis jest express express-session supertest playwright-core; do
+  [ -d "node_modules/$module" ] || missing_modules=yes
+done
+if [ "$missing_modules" = yes ]; then
   echo "Installing npm dependencies" >&2
   if [ -f package-lock.json ]; then npm ci --no-audit --no-fund >&2; else npm install --no-audit --no-fund >&2; fi
 fi

@@ -124,9 +124,13 @@ class RedisCachePlugin {
 
   #warnForeign(homeAccountIds) {
     if (homeAccountIds.length === 0) return;
+    const accounts = homeAccountIds.filter((id) => id !== '').length;
+    const what = [accounts > 0 && `${accounts} account(s)`, accounts < homeAccountIds.length && 'app tokens']
+      .filter(Boolean)
+      .join(' and ');
     this.settings.logger.warn(
-      `msal-redis-cache: refused to store ${homeAccountIds.length} account(s) that do not belong to partition ` +
-        `"${this.key}". A ConfidentialClientApplication seems to be shared across users: create one per request ` +
+      `msal-redis-cache: refused to store ${what} that do not belong to partition "${this.key}". A ` +
+        'ConfidentialClientApplication seems to be shared across partitions: create one per request ' +
         '(RedisTokenCache.createClientApplication).',
     );
   }

@@ -158,3 +158,23 @@ describe('memory', () => {
     expect(core.allocatedBytes()).toBeLessThanOrEqual(allocatedBefore + 64 * 1024);
   }, 120000);
 });
+
+describe('host process', () => {
+  test('loading the core installs no process-wide handlers: the app keeps control of errors', () => {
+    const { spawnSync } = require('node:child_process');
+    const script = `
+      require(${JSON.stringify(require.resolve('../../js'))});
+      process.on('uncaughtException', (e) => console.log('handled:' + e.message));
+      setTimeout(() => { throw new Error('boom'); }, 5);
+      setTimeout(() => console.log('alive'), 30);`;
+    const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20000 });
+    expect(child.status).toBe(0);
+    expect(child.stdout).toBe('handled:boom\nalive\n');
+    const rejection = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(require.resolve('../../js'))}); Promise.reject(new Error('nope'));`], {
+      encoding: 'utf8',
+      timeout: 20000,
+    });
+    expect(rejection.stderr).toContain('nope');
+    expect(rejection.stderr.length).toBeLessThan(10000); // not the 300 KB generated module
+  });
+});

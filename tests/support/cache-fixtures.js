@@ -17,29 +17,42 @@ function secretOf(length, seed) {
   return out;
 }
 
+// msal parses cached id tokens, so the secret must be a JWT (unsigned is fine: msal-node does not verify it).
+function fakeIdToken({ oid, tid, clientId, now, username, name }) {
+  const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const claims = {
+    aud: clientId, iss: `https://${ENVIRONMENT}/${tid}/v2.0`, iat: now, nbf: now, exp: now + 3600,
+    name, oid, preferred_username: username, sub: `sub-${oid}`, tid, ver: '2.0',
+  };
+  return `${part({ alg: 'none', typ: 'JWT' })}.${part(claims)}.${secretOf(342, 1)}`;
+}
+
 /**
  * Adds a signed-in user: Account, IdToken, one AccessToken per scope set, one RefreshToken.
  * @returns {string} the homeAccountId
  */
 function addUser(cache, { oid, tid, clientId, now, scopeSets = [['user.read']], expiresIn = 3600, secretBytes = 1500 }) {
   const homeAccountId = `${oid}.${tid}`;
+  const username = `user-${oid.slice(0, 8)}@contoso.example`;
+  const name = `User ${oid.slice(0, 8)}`;
   cache.Account[credentialKey([homeAccountId, ENVIRONMENT, tid])] = {
     home_account_id: homeAccountId,
     environment: ENVIRONMENT,
     realm: tid,
     local_account_id: oid,
-    username: `user-${oid.slice(0, 8)}@contoso.example`,
+    username,
     authority_type: 'MSSTS',
-    name: `User ${oid.slice(0, 8)}`,
+    name,
     client_info: Buffer.from(JSON.stringify({ uid: oid, utid: tid })).toString('base64url'),
-    tenantProfiles: [{ tenantId: tid, localAccountId: oid, name: `User ${oid.slice(0, 8)}`, isHomeTenant: true }],
+    // msal-node stores each tenant profile as a JSON string.
+    tenantProfiles: [JSON.stringify({ tenantId: tid, localAccountId: oid, name, isHomeTenant: true })],
   };
   cache.IdToken[credentialKey([homeAccountId, ENVIRONMENT, 'idtoken', clientId, tid, ''])] = {
     home_account_id: homeAccountId,
     environment: ENVIRONMENT,
     credential_type: 'IdToken',
     client_id: clientId,
-    secret: secretOf(900, 1),
+    secret: fakeIdToken({ oid, tid, clientId, now, username, name }),
     realm: tid,
   };
   scopeSets.forEach((scopes, i) => {

@@ -44,7 +44,8 @@ function identityConfig({ entra = null, identityProvider } = {}) {
       redirectUri: () => entra.redirectUri,
       msalConfig: () => ({ auth: { clientId: entra.clientId, authority, clientSecret: entra.clientSecret } }),
       browserUrl: (url) => url,
-      signOutUrl: (origin) => `${authority}/oauth2/v2.0/logout?post_logout_redirect_uri=${encodeURIComponent(`${origin}/`)}`,
+      // Back to the app's registered origin (from REDIRECT_URI), never to whatever Host the request named.
+      signOutUrl: () => `${authority}/oauth2/v2.0/logout?post_logout_redirect_uri=${encodeURIComponent(`${new URL(entra.redirectUri).origin}/`)}`,
     };
   }
   const idp = identityProvider ?? createDevIdentityProvider({ clientId: DEV_CLIENT_ID });

@@ -5,6 +5,7 @@
 const express = require('express');
 const { AppError } = require('./errors');
 const { callApi } = require('./downstream-api');
+const { CacheFormatError } = require('../../js/errors');
 
 const notSignedIn = () => new AppError(401, 'You are not signed in', 'Sign in to see this page.', { signIn: true });
 
@@ -66,8 +67,9 @@ function createPagesRouter({ identity, msalClient, tokenCache, sessionStore, red
       const partition = await tokenCache.describePartition({ sessionId: sid });
       if (partition) view.partition = { ...partition, key: maskSessionId(partition.key, sid) };
     } catch (err) {
-      if (err.name === 'CacheStoreError') throw err;
-      view.unreadable = err.message.replace(sid, '<this session>');
+      // A corrupt value is what msal would treat as an empty cache: say so. Anything else (Redis down) is an error.
+      if (!(err instanceof CacheFormatError)) throw err;
+      view.unreadable = maskSessionId(err.message, sid);
     }
     const now = Math.floor(Date.now() / 1000);
     send(req, res, () => views.cachePage(context(req), { view, now }), { signedIn: Boolean(req.session.account), ...view });

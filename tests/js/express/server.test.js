@@ -89,7 +89,7 @@ test('TENANT_ID, CLIENT_ID, CLIENT_SECRET and REDIRECT_URI select real Entra ID:
   expect(identity.redirectUri()).toBe('https://app.example/auth/redirect');
   expect(identity.apiUrl()).toBe('https://graph.microsoft.com/v1.0/me');
   expect(identity.apiScopes).toEqual(['User.Read']);
-  expect(identity.signOutUrl('https://app.example')).toBe(
+  expect(identity.signOutUrl('https://forged-host.example')).toBe(
     'https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/logout?post_logout_redirect_uri=https%3A%2F%2Fapp.example%2F',
   );
 });

@@ -30,6 +30,10 @@ inline bool is_credential_section(std::string_view name) {
 // Epoch seconds from a string of 1-19 digits or a non-negative integer, within int64; nullopt for anything else.
 std::optional<std::int64_t> parse_epoch(const json& value);
 
+// The MSAL schema checks of token_cache::parse, on an already built document (known sections, required fields,
+// timestamp and userAssertionHash types). Throws cache_error naming the section, entry and field.
+void validate_document(const json& document);
+
 // A string as a JSON literal, for error messages: keys may hold quotes or control characters, and a message must
 // stay on one line and show where one key ends.
 inline std::string json_literal(std::string_view text) {

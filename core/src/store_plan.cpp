@@ -1,8 +1,11 @@
 #include "msalcache/store_plan.hpp"
 
+#include <optional>
 #include <set>
 #include <string>
+#include <utility>
 
+#include "cache_index.hpp"
 #include "internal.hpp"
 
 namespace msalcache {
@@ -28,6 +31,28 @@ json epoch_or_null(const json& entry, std::string_view name) {
     return seconds ? json(*seconds) : json(nullptr);
 }
 
+struct decided_write {
+    write_plan plan;    // everything but the cache text
+    token_cache cache;  // what to store: the input restricted to the partition, expired tokens removed
+};
+
+// restrict_to -> expire -> partition_ttl, shared by plan_write's DOM and fast paths.
+decided_write decide_write(const token_cache& parsed, const write_request& request) {
+    auto restricted = restrict_to(parsed, request.allowed);
+    decided_write out{write_plan{}, std::move(restricted.cache)};
+    auto& plan = out.plan;
+    plan.dropped_home_account_ids = std::move(restricted.dropped_home_account_ids);
+    plan.dropped_entries = restricted.dropped_entries;
+    plan.expiry = expire(out.cache, request.expiry);
+    plan.home_account_ids = home_account_ids(out.cache);
+    if (plan.expiry.has_tokens) {
+        plan.ttl_seconds = partition_ttl(out.cache, request.kind, request.ttl, request.created_at, request.expiry.now);
+    }
+    // A partition past its absolute lifetime is deleted like an empty one: a TTL of 0 cannot be stored.
+    plan.has_tokens = plan.ttl_seconds > 0;
+    return out;
+}
+
 }  // namespace
 
 read_plan plan_read(std::string_view stored, const std::vector<partition_id>& allowed, const parse_limits& limits) {
@@ -47,21 +72,38 @@ read_plan plan_read(std::string_view stored, const std::vector<partition_id>& al
 
 write_plan plan_write(std::string_view serialized, const write_request& request) {
     if (request.allowed.empty()) throw cache_error("plan_write: no allowed partition given");
-    auto restricted = restrict_to(token_cache::parse(serialized, request.limits), request.allowed);
-    auto& cache = restricted.cache;
+    if (auto plan = detail::plan_write_fast(serialized, request)) return std::move(*plan);
+    return detail::plan_write_dom(serialized, request);
+}
 
-    write_plan plan;
-    plan.dropped_home_account_ids = std::move(restricted.dropped_home_account_ids);
-    plan.dropped_entries = restricted.dropped_entries;
-    plan.expiry = expire(cache, request.expiry);
-    plan.home_account_ids = home_account_ids(cache);
-    if (plan.expiry.has_tokens) {
-        plan.ttl_seconds = partition_ttl(cache, request.kind, request.ttl, request.created_at, request.expiry.now);
-    }
-    // A partition past its absolute lifetime is deleted like an empty one: a TTL of 0 cannot be stored.
-    plan.has_tokens = plan.ttl_seconds > 0;
+write_plan detail::plan_write_dom(std::string_view serialized, const write_request& request) {
+    auto [plan, cache] = decide_write(token_cache::parse(serialized, request.limits), request);
     if (plan.has_tokens) plan.cache = cache.dump();
-    return plan;
+    return std::move(plan);
+}
+
+std::optional<write_plan> detail::plan_write_fast(std::string_view serialized, const write_request& request) {
+    if (serialized.size() > request.limits.max_bytes) return std::nullopt;
+    auto index = index_cache(serialized, request.limits.max_depth);
+    if (!index) return std::nullopt;
+    try {
+        token_cache light;
+        light.document() = std::move(index->light);
+        // The same schema checks as token_cache::parse: light entries keep every field with its type, and the text
+        // of every field the checks read.
+        validate_document(light.document());
+        auto [plan, cache] = decide_write(light, request);
+        if (plan.has_tokens) {
+            auto text = render(index->members, light.document(), cache.document());
+            if (!text) return std::nullopt;
+            plan.cache = std::move(*text);
+        }
+        return std::move(plan);
+    } catch (const cache_error&) {
+        return std::nullopt;  // the DOM path throws the same error with its full message
+    } catch (const nlohmann::json::exception&) {
+        return std::nullopt;
+    }
 }
 
 std::string describe(const token_cache& cache) {

@@ -102,7 +102,9 @@ void validate_entry(std::string_view section_name, const std::string& where, con
     require_timestamp(entry, where, "expires_on");
 }
 
-void validate(const json& document) {
+}  // namespace
+
+void detail::validate_document(const json& document) {
     if (!document.is_object()) throw cache_error(std::string("top level: expected an object, got ") + document.type_name());
     for (auto section_it = document.begin(); section_it != document.end(); ++section_it) {
         const std::string& name = section_it.key();
@@ -115,8 +117,6 @@ void validate(const json& document) {
     }
 }
 
-}  // namespace
-
 token_cache::token_cache() : document_(json::object()) {}
 
 token_cache token_cache::parse(std::string_view text, const parse_limits& limits) {
@@ -126,7 +126,7 @@ token_cache token_cache::parse(std::string_view text, const parse_limits& limits
     }
     token_cache cache;
     cache.document_ = detail::parse_strict(text, limits.max_depth);
-    validate(cache.document_);
+    detail::validate_document(cache.document_);
     return cache;
 }
 

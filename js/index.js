@@ -3,7 +3,7 @@
 const { RedisTokenCache, DEFAULTS } = require('./redis-token-cache');
 const { RedisCachePlugin } = require('./redis-cache-plugin');
 const { userAssertionHash } = require('./partitions');
-const errors = require('./errors');
+const { MsalRedisCacheError, CacheFormatError, CacheStoreError, ConfigurationError } = require('./errors');
 const core = require('./core');
 
 module.exports = {
@@ -11,7 +11,10 @@ module.exports = {
   RedisCachePlugin,
   DEFAULTS,
   userAssertionHash,
-  ...errors,
+  MsalRedisCacheError,
+  CacheFormatError,
+  CacheStoreError,
+  ConfigurationError,
   // The WebAssembly core, for tools and benchmarks: planRead, planWrite, split, merge, describe.
   core: { planRead: core.planRead, planWrite: core.planWrite, split: core.split, merge: core.merge, describe: core.describe },
 };

@@ -4,7 +4,7 @@
 
 const core = require('./core');
 const { encodeEnvelope, decodeEnvelope } = require('./envelope');
-const { CacheStoreError, CacheFormatError } = require('./errors');
+const { CacheFormatError, redisCommand } = require('./errors');
 
 /** Home account ids of everything in msal's in-memory cache (accounts and credentials; "" for app tokens). */
 function homeAccountIdsInMemory(tokenCache) {
@@ -52,44 +52,44 @@ class RedisCachePlugin {
     if (!cacheContext.cacheHasChanged || this.loadFailed) return;
     const { tokenCache } = cacheContext;
     const allowed = this.#allowedPartitions(tokenCache);
-    const now = Math.floor(this.settings.clock() / 1000);
-    const serialized = tokenCache.serialize();
     if (allowed.length === 0) {
       // Nothing in memory belongs to this session (e.g. its only account was removed): the partition is empty.
       this.#warnForeign([...homeAccountIdsInMemory(tokenCache)]);
-      await this.#redis('DEL', () => this.settings.redis.del(this.key));
+      await this.#delete();
       return;
     }
-    const plan = core.planWrite(serialized, {
+    const now = Math.floor(this.settings.clock() / 1000);
+    const createdAt = this.createdAt ?? now;
+    const plan = core.planWrite(tokenCache.serialize(), {
       allowed,
       kind: this.partition.kind,
       now,
       skewSeconds: this.settings.skewSeconds,
       slidingSeconds: this.settings.slidingSeconds,
       absoluteSeconds: this.settings.absoluteSeconds,
-      createdAt: this.createdAt ?? now,
+      createdAt,
       maxBytes: this.settings.maxValueBytes,
     });
     // Only ids with nothing kept are foreign: msal drops userAssertionHash from refresh tokens it serializes, so an
     // on-behalf-of partition sheds its user's refresh token on every write without that being a leak.
     this.#warnForeign(plan.droppedHomeAccountIds.filter((id) => !plan.homeAccountIds.includes(id)));
-    if (!plan.hasTokens || plan.ttlSeconds <= 0) {
-      await this.#redis('DEL', () => this.settings.redis.del(this.key));
+    if (!plan.hasTokens) {
+      await this.#delete(); // the core sets hasTokens only with a positive TTL
       return;
     }
-    const value = encodeEnvelope(this.key, { createdAt: this.createdAt ?? now, owner: this.owner }, plan.cache);
+    const value = encodeEnvelope(this.key, { createdAt, owner: this.owner }, plan.cache);
     if (value.length > this.settings.maxValueBytes) {
       throw new CacheFormatError(
         `partition "${this.key}" would be ${value.length} bytes, over maxValueBytes (${this.settings.maxValueBytes}); not stored`,
       );
     }
-    await this.#redis('SET', () => this.settings.redis.set(this.key, value, 'EX', plan.ttlSeconds));
-    this.createdAt = this.createdAt ?? now;
+    await redisCommand('SET', this.key, () => this.settings.redis.set(this.key, value, 'EX', plan.ttlSeconds));
+    this.createdAt = createdAt;
   }
 
   /** The stored cache JSON to hand msal, or null for a miss (absent, unreadable or foreign value). */
   async #load() {
-    const value = await this.#redis('GET', () => this.settings.redis.getBuffer(this.key));
+    const value = await redisCommand('GET', this.key, () => this.settings.redis.getBuffer(this.key));
     if (value === null) return null;
     try {
       if (value.length > this.settings.maxValueBytes) {
@@ -135,12 +135,8 @@ class RedisCachePlugin {
     );
   }
 
-  async #redis(command, operation) {
-    try {
-      return await operation();
-    } catch (err) {
-      throw new CacheStoreError(`Redis ${command} failed for "${this.key}": ${err.message}`, { cause: err });
-    }
+  #delete() {
+    return redisCommand('DEL', this.key, () => this.settings.redis.del(this.key));
   }
 }
 

@@ -5,7 +5,7 @@
 
 const { RedisCachePlugin } = require('./redis-cache-plugin');
 const { resolvePartition } = require('./partitions');
-const { ConfigurationError, CacheStoreError, CacheFormatError } = require('./errors');
+const { ConfigurationError, CacheFormatError, redisCommand } = require('./errors');
 const core = require('./core');
 const { decodeEnvelope } = require('./envelope');
 
@@ -88,11 +88,7 @@ class RedisTokenCache {
   /** Deletes a partition (sign-out). Resolves to true when a key was deleted. */
   async removePartition(selector, clientId) {
     const key = this.#key(selector, clientId);
-    try {
-      return (await this.settings.redis.del(key)) > 0;
-    } catch (err) {
-      throw new CacheStoreError(`Redis DEL failed for "${key}": ${err.message}`, { cause: err });
-    }
+    return (await redisCommand('DEL', key, () => this.settings.redis.del(key))) > 0;
   }
 
   /**
@@ -101,13 +97,9 @@ class RedisTokenCache {
    */
   async describePartition(selector, clientId) {
     const key = this.#key(selector, clientId);
-    let value;
-    let ttlSeconds;
-    try {
-      [[, value], [, ttlSeconds]] = await this.settings.redis.multi().getBuffer(key).ttl(key).exec();
-    } catch (err) {
-      throw new CacheStoreError(`Redis GET failed for "${key}": ${err.message}`, { cause: err });
-    }
+    const [[, value], [, ttlSeconds]] = await redisCommand('GET', key, () =>
+      this.settings.redis.multi().getBuffer(key).ttl(key).exec(),
+    );
     if (value === null) return null;
     let envelope;
     try {

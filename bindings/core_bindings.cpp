@@ -16,6 +16,7 @@
 #include "msalcache/expiry.hpp"
 #include "msalcache/partition.hpp"
 #include "msalcache/store_plan.hpp"
+#include "msalcache/three_way_merge.hpp"
 #include "msalcache/token_cache.hpp"
 
 namespace {
@@ -99,30 +100,76 @@ int plan_read_binding(std::size_t length, const std::string& allowed, double max
     });
 }
 
+// The arguments planWrite and planMergeWrite share, as a write_request.
+write_request write_request_of(const std::string& allowed, int kind, double now, double skew_seconds,
+                               double sliding_seconds, double absolute_seconds, double created_at, double max_bytes) {
+    // An out-of-range kind would be an enum value no switch handles: refuse it rather than guess a TTL rule.
+    if (kind < static_cast<int>(partition_kind::account) || kind > static_cast<int>(partition_kind::assertion)) {
+        throw cache_error("unknown partition kind " + std::to_string(kind));
+    }
+    write_request request;
+    request.allowed = parse_partition_ids(allowed);
+    request.kind = static_cast<partition_kind>(kind);
+    request.expiry.now = static_cast<std::int64_t>(now);
+    request.expiry.skew_seconds = static_cast<std::int64_t>(skew_seconds);
+    request.ttl.sliding_seconds = static_cast<std::int64_t>(sliding_seconds);
+    request.ttl.absolute_seconds = static_cast<std::int64_t>(absolute_seconds);
+    request.created_at = static_cast<std::int64_t>(created_at);
+    request.limits = limits_of(max_bytes);
+    return request;
+}
+
+// The head of planWrite and planMergeWrite (planMergeWrite adds "merge").
+json write_head(const write_plan& plan) {
+    return json{{"hasTokens", plan.has_tokens},
+                {"ttlSeconds", plan.ttl_seconds},
+                {"homeAccountIds", string_array(plan.home_account_ids)},
+                {"droppedHomeAccountIds", string_array(plan.dropped_home_account_ids)},
+                {"droppedEntries", plan.dropped_entries},
+                {"expired",
+                 {{"accessTokens", plan.expiry.removed_access_tokens},
+                  {"refreshTokens", plan.expiry.removed_refresh_tokens},
+                  {"idTokens", plan.expiry.removed_id_tokens},
+                  {"accounts", plan.expiry.removed_accounts}}}};
+}
+
 int plan_write_binding(std::size_t length, const std::string& allowed, int kind, double now, double skew_seconds,
                        double sliding_seconds, double absolute_seconds, double created_at, double max_bytes) {
     return guarded([&](std::string& head, std::string& payload) {
-        write_request request;
-        request.allowed = parse_partition_ids(allowed);
-        request.kind = static_cast<partition_kind>(kind);
-        request.expiry.now = static_cast<std::int64_t>(now);
-        request.expiry.skew_seconds = static_cast<std::int64_t>(skew_seconds);
-        request.ttl.sliding_seconds = static_cast<std::int64_t>(sliding_seconds);
-        request.ttl.absolute_seconds = static_cast<std::int64_t>(absolute_seconds);
-        request.created_at = static_cast<std::int64_t>(created_at);
-        request.limits = limits_of(max_bytes);
+        const write_request request = write_request_of(allowed, kind, now, skew_seconds, sliding_seconds,
+                                                       absolute_seconds, created_at, max_bytes);
         write_plan plan = plan_write(input_view(length), request);
-        head = json{{"hasTokens", plan.has_tokens},
-                    {"ttlSeconds", plan.ttl_seconds},
-                    {"homeAccountIds", string_array(plan.home_account_ids)},
-                    {"droppedHomeAccountIds", string_array(plan.dropped_home_account_ids)},
-                    {"droppedEntries", plan.dropped_entries},
-                    {"expired",
-                     {{"accessTokens", plan.expiry.removed_access_tokens},
-                      {"refreshTokens", plan.expiry.removed_refresh_tokens},
-                      {"idTokens", plan.expiry.removed_id_tokens},
-                      {"accounts", plan.expiry.removed_accounts}}}}
-                   .dump();
+        head = write_head(plan).dump();
+        payload = std::move(plan.cache);
+    });
+}
+
+// The input holds base, mine and theirs back to back; a length of 0 for base or theirs means "absent".
+int plan_merge_write_binding(std::size_t base_length, std::size_t mine_length, std::size_t theirs_length,
+                             const std::string& allowed, int kind, double now, double skew_seconds,
+                             double sliding_seconds, double absolute_seconds, double created_at, double max_bytes) {
+    return guarded([&](std::string& head, std::string& payload) {
+        const write_request request = write_request_of(allowed, kind, now, skew_seconds, sliding_seconds,
+                                                       absolute_seconds, created_at, max_bytes);
+        // Checked one by one: a sum of three hostile 32-bit lengths could wrap around.
+        std::string_view input = input_view(input_.size());
+        const auto take = [&input](std::size_t length) {
+            if (length > input.size()) throw cache_error("input lengths exceed the reserved input buffer");
+            const auto part = input.substr(0, length);
+            input.remove_prefix(length);
+            return part;
+        };
+        const auto base = take(base_length);
+        const auto mine = take(mine_length);
+        const auto theirs = take(theirs_length);
+        merge_report report;
+        write_plan plan = plan_merge_write(base, mine, theirs, request, &report);
+        json head_json = write_head(plan);
+        head_json["merge"] = {{"takenMine", report.taken_mine},
+                              {"takenTheirs", report.taken_theirs},
+                              {"conflicts", report.conflicts},
+                              {"removed", report.removed}};
+        head = head_json.dump();
         payload = std::move(plan.cache);
     });
 }
@@ -175,6 +222,7 @@ EMSCRIPTEN_BINDINGS(msal_cache_core) {
     emscripten::function("allocatedBytes", &allocated_bytes);
     emscripten::function("planRead", &plan_read_binding);
     emscripten::function("planWrite", &plan_write_binding);
+    emscripten::function("planMergeWrite", &plan_merge_write_binding);
     emscripten::function("split", &split_binding);
     emscripten::function("merge", &merge_binding);
     emscripten::function("describe", &describe_binding);

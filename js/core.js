@@ -28,22 +28,40 @@ const decoder = new TextDecoder('utf-8', { fatal: false });
 
 const PARTITION_KIND = Object.freeze({ account: 0, app: 1, obo: 2 });
 
+/**
+ * Copies strings (as UTF-8) and Buffers/Uint8Arrays back to back into the core's input buffer, with one
+ * reserveInput; returns each part's byte length.
+ */
+function putInputs(parts) {
+  // Cache JSON is nearly all ASCII: try a tight buffer first, and the worst case (3 bytes per UTF-16 unit) only
+  // when a string did not fit.
+  for (const unitBytes of [1, 3]) {
+    let capacity = 64;
+    for (const part of parts) capacity += typeof part === 'string' ? part.length * unitBytes : part.length;
+    const pointer = wasm.reserveInput(capacity);
+    const heap = wasm.HEAPU8; // reserveInput may grow memory: read HEAPU8 only after it
+    const lengths = [];
+    let offset = pointer;
+    for (const part of parts) {
+      if (typeof part !== 'string') {
+        heap.set(part, offset);
+        lengths.push(part.length);
+        offset += part.length;
+        continue;
+      }
+      const { read, written } = encoder.encodeInto(part, heap.subarray(offset, pointer + capacity));
+      if (read !== part.length) break;
+      lengths.push(written);
+      offset += written;
+    }
+    if (lengths.length === parts.length) return lengths;
+  }
+  throw new Error('msal-redis-cache: input does not fit its worst-case UTF-8 size'); // unreachable
+}
+
 /** Copies a string (as UTF-8) or a Buffer/Uint8Array into the core's input buffer; returns its byte length. */
 function putInput(data) {
-  if (typeof data !== 'string') {
-    const pointer = wasm.reserveInput(data.length);
-    wasm.HEAPU8.set(data, pointer); // reserveInput may grow memory: read HEAPU8 only after it
-    return data.length;
-  }
-  // Cache JSON is nearly all ASCII: try a tight buffer first, and the worst case (3 bytes per UTF-16 unit) only
-  // when the string did not fit.
-  let capacity = data.length + 64;
-  for (;;) {
-    const pointer = wasm.reserveInput(capacity);
-    const { read, written } = encoder.encodeInto(data, wasm.HEAPU8.subarray(pointer, pointer + capacity));
-    if (read === data.length) return written;
-    capacity = data.length * 3;
-  }
+  return putInputs([data])[0];
 }
 
 /** Runs one core operation; returns { head, payload } with payload as a zero-copy view (valid until the next call). */
@@ -72,23 +90,38 @@ function planRead(stored, allowed, { maxBytes = 0 } = {}) {
   };
 }
 
+// The request fields planWrite and planMergeWrite pass after the input lengths, in the bindings' order.
+const writeArgs = (request) => [
+  joinIds(request.allowed),
+  PARTITION_KIND[request.kind],
+  request.now,
+  request.skewSeconds,
+  request.slidingSeconds,
+  request.absoluteSeconds,
+  request.createdAt,
+  request.maxBytes || 0,
+];
+
 /**
  * Restricts a serialized cache to `allowed`, sweeps expired tokens and computes the partition's TTL.
  * @returns the core's decision, with `cache` as a Buffer ready to store (empty when hasTokens is false).
  */
 function planWrite(serialized, request) {
   const length = putInput(serialized);
-  const { head, payload } = call(wasm.planWrite, [
-    length,
-    joinIds(request.allowed),
-    PARTITION_KIND[request.kind],
-    request.now,
-    request.skewSeconds,
-    request.slidingSeconds,
-    request.absoluteSeconds,
-    request.createdAt,
-    request.maxBytes || 0,
-  ]);
+  const { head, payload } = call(wasm.planWrite, [length, ...writeArgs(request)]);
+  return { ...head, cache: Buffer.from(payload) };
+}
+
+/**
+ * planWrite after a failed compare-and-set: three-way merges `mine` (what msal holds now) with `theirs` (what is
+ * stored now) against `base` (what this request loaded), then restricts, sweeps and computes the TTL as planWrite.
+ * Strings or Buffers; a null, undefined or empty `base` or `theirs` means there was no stored cache.
+ * @returns planWrite's result plus `merge: { takenMine, takenTheirs, conflicts, removed }`.
+ */
+function planMergeWrite(base, mine, theirs, request) {
+  if (mine == null) throw new TypeError('planMergeWrite: mine (the cache msal holds) is required');
+  const [baseLength, mineLength, theirsLength] = putInputs([base || '', mine, theirs || '']);
+  const { head, payload } = call(wasm.planMergeWrite, [baseLength, mineLength, theirsLength, ...writeArgs(request)]);
   return { ...head, cache: Buffer.from(payload) };
 }
 
@@ -119,4 +152,14 @@ function memoryBytes() {
   return wasm.HEAPU8.length;
 }
 
-module.exports = { planRead, planWrite, split, merge, describe, allocatedBytes, memoryBytes, PARTITION_KIND };
+module.exports = {
+  planRead,
+  planWrite,
+  planMergeWrite,
+  split,
+  merge,
+  describe,
+  allocatedBytes,
+  memoryBytes,
+  PARTITION_KIND,
+};

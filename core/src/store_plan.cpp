@@ -53,6 +53,27 @@ decided_write decide_write(const token_cache& parsed, const write_request& reque
     return out;
 }
 
+// decide_write on a DOM, then dump: plan_write's DOM path and plan_merge_write.
+write_plan write_from_dom(const token_cache& parsed, const write_request& request) {
+    auto [plan, cache] = decide_write(parsed, request);
+    if (plan.has_tokens) plan.cache = cache.dump();
+    return std::move(plan);
+}
+
+// One of plan_merge_write's inputs; the message says which, since all three are caches with the same schema.
+token_cache parse_input(std::string_view text, std::string_view role, bool may_be_absent, const parse_limits& limits) {
+    if (text.empty() && may_be_absent) return token_cache();
+    try {
+        return token_cache::parse(text, limits);
+    } catch (const cache_error& error) {
+        throw cache_error(std::string(role) + ": " + error.what());
+    }
+}
+
+void require_allowed(const write_request& request, std::string_view operation) {
+    if (request.allowed.empty()) throw cache_error(std::string(operation) + ": no allowed partition given");
+}
+
 }  // namespace
 
 read_plan plan_read(std::string_view stored, const std::vector<partition_id>& allowed, const parse_limits& limits) {
@@ -71,15 +92,26 @@ read_plan plan_read(std::string_view stored, const std::vector<partition_id>& al
 }
 
 write_plan plan_write(std::string_view serialized, const write_request& request) {
-    if (request.allowed.empty()) throw cache_error("plan_write: no allowed partition given");
+    require_allowed(request, "plan_write");
     if (auto plan = detail::plan_write_fast(serialized, request)) return std::move(*plan);
     return detail::plan_write_dom(serialized, request);
 }
 
+write_plan plan_merge_write(std::string_view base, std::string_view mine, std::string_view theirs,
+                            const write_request& request, merge_report* report) {
+    require_allowed(request, "plan_merge_write");
+    // In sequence (not as call arguments, whose order is unspecified): with several invalid inputs the error
+    // always names the first of base, mine, theirs.
+    const auto base_cache = parse_input(base, "base", true, request.limits);
+    const auto mine_cache = parse_input(mine, "mine", false, request.limits);
+    const auto theirs_cache = parse_input(theirs, "theirs", true, request.limits);
+    auto merged = merge_three_way(base_cache, mine_cache, theirs_cache);
+    if (report != nullptr) *report = merged.report;
+    return write_from_dom(merged.cache, request);
+}
+
 write_plan detail::plan_write_dom(std::string_view serialized, const write_request& request) {
-    auto [plan, cache] = decide_write(token_cache::parse(serialized, request.limits), request);
-    if (plan.has_tokens) plan.cache = cache.dump();
-    return std::move(plan);
+    return write_from_dom(token_cache::parse(serialized, request.limits), request);
 }
 
 std::optional<write_plan> detail::plan_write_fast(std::string_view serialized, const write_request& request) {

@@ -9,6 +9,7 @@
 
 #include "msalcache/expiry.hpp"
 #include "msalcache/partition.hpp"
+#include "msalcache/three_way_merge.hpp"
 #include "msalcache/token_cache.hpp"
 
 namespace msalcache {
@@ -48,6 +49,14 @@ struct write_plan {
 
 // Validate -> restrict_to(allowed) -> expire -> partition_ttl -> dump.
 write_plan plan_write(std::string_view serialized, const write_request& request);
+
+// plan_write for a compare-and-set that failed: merge_three_way(base, mine, theirs), then the same restrict_to ->
+// expire -> partition_ttl -> dump. `base` (what this request loaded) and `theirs` (what is stored now) may be empty,
+// meaning no stored cache (`{}`); `mine` (what msal holds now) must be a cache. Each is parsed as strictly as
+// token_cache::parse with request.limits; a cache_error names which one was invalid ("theirs: invalid JSON ...").
+// `report`, when given, receives the merge's counts.
+write_plan plan_merge_write(std::string_view base, std::string_view mine, std::string_view theirs,
+                            const write_request& request, merge_report* report = nullptr);
 
 // A description of a cache safe to show a user: no secret, no token value. JSON:
 // {"accounts":[{"home_account_id","username","environment","realm"}],

@@ -1,0 +1,217 @@
+#include "msalcache/three_way_merge.hpp"
+
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "internal.hpp"
+
+namespace msalcache {
+namespace {
+
+// Name -> value of an object's members. Sections can hold thousands of entries and ordered_json's find is linear,
+// so every lookup the merge does goes through one of these (the views point into the inputs, which outlive it).
+using member_index = std::unordered_map<std::string_view, const json*>;
+
+member_index index_members(const json* object) {
+    member_index index;
+    if (object == nullptr) return index;
+    const auto& members = object->get_ref<const json::object_t&>();
+    index.reserve(members.size());
+    for (const auto& [name, value] : members) index.emplace(name, &value);
+    return index;
+}
+
+const json* find_in(const member_index& index, std::string_view name) {
+    const auto it = index.find(name);
+    return it == index.end() ? nullptr : it->second;
+}
+
+bool same_value(const json& a, const json& b);
+
+// Objects as unordered sets of members: a writer that reorders an entry's fields has not changed the entry.
+bool same_object(const json::object_t& a, const json::object_t& b) {
+    if (a.size() != b.size()) return false;
+    // Nearly always both sides come from msal and list the fields in one order: compare pairwise until they differ.
+    auto x = a.begin();
+    auto y = b.begin();
+    for (; x != a.end() && x->first == y->first; ++x, ++y) {
+        if (!same_value(x->second, y->second)) return false;
+    }
+    if (x == a.end()) return true;
+    member_index rest;
+    rest.reserve(static_cast<std::size_t>(b.end() - y));
+    for (; y != b.end(); ++y) rest.emplace(y->first, &y->second);
+    if (rest.size() != static_cast<std::size_t>(a.end() - x)) return false;  // a repeated name (hand-built document)
+    for (; x != a.end(); ++x) {
+        const json* other = find_in(rest, x->first);
+        if (other == nullptr || !same_value(x->second, *other)) return false;
+    }
+    return true;
+}
+
+bool same_value(const json& a, const json& b) {
+    if (a.is_object() && b.is_object()) {
+        return same_object(a.get_ref<const json::object_t&>(), b.get_ref<const json::object_t&>());
+    }
+    if (a.is_array() && b.is_array()) {
+        if (a.size() != b.size()) return false;
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            if (!same_value(a[i], b[i])) return false;
+        }
+        return true;
+    }
+    if (a.is_structured() || b.is_structured()) return false;
+    return a == b;  // scalars: nlohmann compares numbers by value across integer/unsigned/float
+}
+
+// Absence is a value too: two absent entries are the same.
+bool same(const json* a, const json* b) {
+    if (a == nullptr || b == nullptr) return a == b;
+    return same_value(*a, *b);
+}
+
+bool is_object_of_objects(const json* value) {
+    if (value == nullptr || !value->is_object()) return false;
+    for (const auto& [name, member] : value->get_ref<const json::object_t&>()) {
+        if (!member.is_object()) return false;
+    }
+    return true;
+}
+
+// Rule 4 for two access tokens: whether theirs was issued later. An absent timestamp sorts first.
+bool theirs_is_later(std::string_view section_name, std::string_view key, const json& mine, const json& theirs) {
+    try {
+        const auto order = [](const json& entry) {
+            return std::pair{epoch_field(entry, "expires_on"), epoch_field(entry, "cached_at")};
+        };
+        return order(theirs) > order(mine);
+    } catch (const cache_error& error) {
+        throw cache_error(detail::entry_path(section_name, key) + "." + error.what());
+    }
+}
+
+class merger {
+  public:
+    merge_report report;
+
+    // One entry (or one whole unknown section): the value to keep, nullptr for none. Counts the decision.
+    const json* decide(std::string_view section_name, std::string_view key, const json* base, const json* mine,
+                       const json* theirs) {
+        // Agreement first: it is the common case, and both copies are equal, so theirs keeps the stored bytes.
+        if (same(mine, theirs)) return theirs != nullptr ? theirs : mine;
+        const json* result = nullptr;
+        bool from_mine = false;
+        if (same(mine, base)) {
+            result = theirs;
+        } else if (same(theirs, base)) {
+            result = mine;
+            from_mine = true;
+        } else {
+            ++report.conflicts;
+            if (mine == nullptr) {
+                result = theirs;
+            } else if (theirs == nullptr) {
+                result = mine;
+                from_mine = true;
+            } else if (section_name == section::access_token && theirs_is_later(section_name, key, *mine, *theirs)) {
+                result = theirs;
+            } else {
+                result = mine;
+                from_mine = true;
+            }
+        }
+        if (result == nullptr) {
+            ++report.removed;
+        } else if (from_mine) {
+            ++report.taken_mine;
+        } else {
+            ++report.taken_theirs;
+        }
+        return result;
+    }
+
+    // A section whose three values are objects of objects (nullptr: absent, no entries), entry by entry, into out:
+    // theirs' entries in theirs' order, then those only in mine in mine's order.
+    void merge_entries(std::string_view section_name, const json* base, const json* mine, const json* theirs,
+                       json::object_t& out) {
+        const auto base_index = index_members(base);
+        const auto mine_index = index_members(mine);
+        if (theirs != nullptr) {
+            for (const auto& [key, value] : theirs->get_ref<const json::object_t&>()) {
+                const json* kept =
+                    decide(section_name, key, find_in(base_index, key), find_in(mine_index, key), &value);
+                if (kept != nullptr) out.emplace_back(key, *kept);
+            }
+        }
+        if (mine == nullptr) return;
+        const auto theirs_index = index_members(theirs);
+        for (const auto& [key, value] : mine->get_ref<const json::object_t&>()) {
+            if (find_in(theirs_index, key) != nullptr) continue;
+            const json* kept = decide(section_name, key, find_in(base_index, key), &value, nullptr);
+            if (kept != nullptr) out.emplace_back(key, *kept);
+        }
+    }
+};
+
+const json::object_t& top_level(const token_cache& cache, std::string_view role) {
+    if (!cache.document().is_object()) {
+        throw cache_error(std::string(role) + ": top level: expected an object, got " + cache.document().type_name());
+    }
+    return cache.document().get_ref<const json::object_t&>();
+}
+
+// A known section's entries, nullptr when absent; token_cache::entries throws when it is not an object.
+const json* known_section(const token_cache& cache, const member_index& top, std::string_view name) {
+    return find_in(top, name) != nullptr ? &cache.entries(name) : nullptr;
+}
+
+}  // namespace
+
+merge_result merge_three_way(const token_cache& base, const token_cache& mine, const token_cache& theirs) {
+    const auto& theirs_top = top_level(theirs, "theirs");
+    const auto& mine_top = top_level(mine, "mine");
+    top_level(base, "base");
+    const auto base_index = index_members(&base.document());
+    const auto mine_index = index_members(&mine.document());
+    const auto theirs_index = index_members(&theirs.document());
+
+    // Sections in theirs' order, then the ones only mine has, in mine's order.
+    std::vector<std::string_view> names;
+    names.reserve(theirs_top.size() + mine_top.size());
+    for (const auto& member : theirs_top) names.emplace_back(member.first);
+    for (const auto& member : mine_top) {
+        if (find_in(theirs_index, member.first) == nullptr) names.emplace_back(member.first);
+    }
+
+    merge_result result;
+    merger merge;
+    auto& out = result.cache.document().get_ref<json::object_t&>();
+    for (const auto name : names) {
+        if (detail::is_known_section(name)) {
+            // Kept even when empty: the name came from mine or theirs, and msal writes every known section.
+            json entries = json::object();
+            merge.merge_entries(name, known_section(base, base_index, name), known_section(mine, mine_index, name),
+                                known_section(theirs, theirs_index, name), entries.get_ref<json::object_t&>());
+            out.emplace_back(std::string(name), std::move(entries));
+            continue;
+        }
+        const json* base_value = find_in(base_index, name);
+        const json* mine_value = find_in(mine_index, name);
+        const json* theirs_value = find_in(theirs_index, name);
+        if (is_object_of_objects(mine_value) && is_object_of_objects(theirs_value) &&
+            (base_value == nullptr || is_object_of_objects(base_value))) {
+            json entries = json::object();
+            merge.merge_entries(name, base_value, mine_value, theirs_value, entries.get_ref<json::object_t&>());
+            out.emplace_back(std::string(name), std::move(entries));
+        } else if (const json* kept = merge.decide(name, name, base_value, mine_value, theirs_value)) {
+            out.emplace_back(std::string(name), *kept);
+        }
+    }
+    result.report = merge.report;
+    return result;
+}
+
+}  // namespace msalcache

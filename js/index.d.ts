@@ -9,7 +9,27 @@ import type {
 import type { Redis, Cluster } from 'ioredis';
 import type { EventEmitter } from 'node:events';
 
-export interface RedisTokenCacheOptions {
+/** 32 random bytes: a base64 (or base64url) string, or a Buffer/Uint8Array. */
+export type SecretKey = string | Uint8Array;
+
+/** How values are protected: encryption keys and a key-name secret, or (development only) no encryption. */
+export type StorageSecrets =
+  | {
+      /** [current, ...previous]: the first encrypts, every one decrypts (rotation). AES-256-GCM. */
+      encryptionKeys: SecretKey[];
+      /** Names Redis keys without personal data (keyed HMAC of the ids). Never rotate it: keys would change. */
+      keyNameSecret: SecretKey;
+      insecurePlaintextStorage?: false;
+    }
+  | {
+      /** Store tokens UNENCRYPTED (development only; one warning at start). */
+      insecurePlaintextStorage: true;
+      encryptionKeys?: undefined;
+      /** Optional here: without it key names are unkeyed SHA-256 of the ids. */
+      keyNameSecret?: SecretKey;
+    };
+
+export type RedisTokenCacheOptions = StorageSecrets & {
   /** An ioredis client (Redis or Cluster), shared by the whole app. */
   redis: Redis | Cluster;
   /** Prepended to every key. Default "msal:". */
@@ -28,7 +48,14 @@ export interface RedisTokenCacheOptions {
   clock?: () => number;
   /** The ConfidentialClientApplication class to instantiate; default: the one from your @azure/msal-node. */
   ConfidentialClientApplication?: typeof ConfidentialClientApplication;
-}
+  /** How long a removed partition (sign-out) stays a tombstone that refuses writes loaded before it. Default 600. */
+  tombstoneSeconds?: number;
+  /** Read version 0.1 (mrc1, unencrypted) values and sessions, and move them to the new format on their next write. Default false. */
+  migrateLegacyValues?: boolean;
+};
+
+/** What importPartition did. */
+export type ImportOutcome = 'stored' | 'removed' | 'dropped' | 'unchanged' | 'deleted';
 
 /** Exactly one: which partition a client application reads and writes. */
 export type PartitionSelector =
@@ -64,10 +91,14 @@ export declare class RedisTokenCache {
   cachePlugin(selector: PartitionSelector, clientId?: string): RedisCachePlugin;
   /** acquireTokenOnBehalfOf with its partition loaded first (msal-node does not load it for OBO). */
   acquireTokenOnBehalfOf(msalConfig: Configuration, request: OnBehalfOfRequest): Promise<AuthenticationResult | null>;
-  /** Deletes a partition (sign-out). True when a key was deleted. */
+  /** Sign-out: the partition becomes a tombstone (tombstoneSeconds). True when a partition was there. */
   removePartition(selector: PartitionSelector, clientId?: string): Promise<boolean>;
-  /** A secret-free summary of a stored partition, or null. */
+  /** A secret-free summary of a stored partition, or null. Rejects with CacheFormatError when it is unreadable. */
   describePartition(selector: PartitionSelector, clientId?: string): Promise<PartitionDescription | null>;
+  /** The partition's MSAL cache JSON, decrypted, or null when there is none. */
+  exportPartition(selector: PartitionSelector, clientId?: string): Promise<string | null>;
+  /** Stores an MSAL cache JSON as the partition, through the same checks and compare-and-set as every write. */
+  importPartition(selector: PartitionSelector, cacheJson: string, clientId?: string): Promise<ImportOutcome>;
 }
 
 export declare class RedisCachePlugin implements ICachePlugin {
@@ -77,7 +108,7 @@ export declare class RedisCachePlugin implements ICachePlugin {
 }
 
 export declare const DEFAULTS: Readonly<Required<Pick<RedisTokenCacheOptions,
-  'prefix' | 'slidingSeconds' | 'absoluteSeconds' | 'skewSeconds' | 'maxValueBytes'>>>;
+  'prefix' | 'slidingSeconds' | 'absoluteSeconds' | 'skewSeconds' | 'maxValueBytes' | 'tombstoneSeconds' | 'migrateLegacyValues'>>>;
 
 /** msal-node's userAssertionHash of an OBO assertion: base64url(SHA-256(assertion)). */
 export declare function userAssertionHash(assertion: string): string;
@@ -89,37 +120,47 @@ export declare class CacheFormatError extends MsalRedisCacheError {}
 export declare class CacheStoreError extends MsalRedisCacheError {}
 export declare class ConfigurationError extends MsalRedisCacheError {}
 
+export interface WriteRequest {
+  allowed: string[]; kind: 'account' | 'app' | 'obo'; now: number; skewSeconds: number;
+  slidingSeconds: number; absoluteSeconds: number; createdAt: number; maxBytes?: number;
+}
+
+export interface WritePlan {
+  cache: Buffer; hasTokens: boolean; ttlSeconds: number; homeAccountIds: string[];
+  droppedHomeAccountIds: string[]; droppedEntries: number;
+  expired: { accessTokens: number; refreshTokens: number; idTokens: number; accounts: number };
+}
+
 export declare const core: {
   planRead(stored: string | Uint8Array, allowed: string[], options?: { maxBytes?: number }): {
     rewritten: string | null; homeAccountIds: string[]; droppedHomeAccountIds: string[];
   };
-  planWrite(serialized: string, request: {
-    allowed: string[]; kind: 'account' | 'app' | 'obo'; now: number; skewSeconds: number;
-    slidingSeconds: number; absoluteSeconds: number; createdAt: number; maxBytes?: number;
-  }): {
-    cache: Buffer; hasTokens: boolean; ttlSeconds: number; homeAccountIds: string[];
-    droppedHomeAccountIds: string[]; droppedEntries: number;
-    expired: { accessTokens: number; refreshTokens: number; idTokens: number; accounts: number };
-  };
+  planWrite(serialized: string | Uint8Array, request: WriteRequest): WritePlan;
+  /** Three-way merge (base = what was loaded, mine = what msal holds, theirs = what is stored now), then planWrite's rules. */
+  planMergeWrite(base: string | Uint8Array | null, mine: string | Uint8Array, theirs: string | Uint8Array | null, request: WriteRequest):
+    WritePlan & { merge: { takenMine: number; takenTheirs: number; conflicts: number; removed: number } };
   split(serialized: string): Record<string, object>;
   merge(caches: string[]): string;
   describe(serialized: string | Uint8Array): Omit<PartitionDescription, 'key' | 'ttlSeconds' | 'createdAt' | 'storedBytes'>;
 };
 
-export interface RedisSessionStoreOptions {
+export type RedisSessionStoreOptions = ({ tokenCache: RedisTokenCache } | ({ tokenCache?: undefined } & StorageSecrets)) & {
   /** An ioredis client (Redis or Cluster); the same Redis as the token cache's. */
   redis: Redis | Cluster;
-  /** Prepended to session keys, which are `<prefix>{<session id>}`. Default "sess:". */
+  /** Prepended to session keys, which are `<prefix>{<keyed HMAC of the session id>}`. Default "sess:". */
   prefix?: string;
   /** Lifetime of a session whose cookie has no expiry (no maxAge). Default 86400. */
   ttlSeconds?: number;
-  /** The app's token cache: each session's partition then gets the session's TTL and is deleted with it. */
+  /**
+   * The app's token cache: sessions are encrypted with its keys, each session's partition gets the session's TTL and
+   * is removed (tombstoned) with it. Without it, give encryptionKeys and keyNameSecret here.
+   */
   tokenCache?: RedisTokenCache;
-  /** Receives warnings (unreadable sessions). Default console. */
+  /** Receives warnings (unreadable sessions). Default: the token cache's logger, else console. */
   logger?: { warn(message: string): void };
   /** Milliseconds since the epoch; for tests. Default: the token cache's clock, else Date.now. */
   clock?: () => number;
-}
+};
 
 type SessionCallback<T> = (err: any, value?: T) => void;
 
@@ -130,7 +171,7 @@ type SessionCallback<T> = (err: any, value?: T) => void;
 export declare class RedisSessionStore extends EventEmitter {
   constructor(options: RedisSessionStoreOptions);
   readonly prefix: string;
-  /** `<prefix>{<sid>}` */
+  /** `<prefix>{<keyed HMAC of sid>}` */
   sessionKey(sid: string): string;
   /** The session's token-cache partition key, or null without `tokenCache`. */
   partitionKey(sid: string): string | null;

@@ -15,8 +15,15 @@ module.exports = {
   CacheFormatError,
   CacheStoreError,
   ConfigurationError,
-  // The WebAssembly core, for tools and benchmarks: planRead, planWrite, split, merge, describe.
-  core: { planRead: core.planRead, planWrite: core.planWrite, split: core.split, merge: core.merge, describe: core.describe },
+  // The WebAssembly core, for tools and benchmarks: planRead, planWrite, planMergeWrite, split, merge, describe.
+  core: {
+    planRead: core.planRead,
+    planWrite: core.planWrite,
+    planMergeWrite: core.planMergeWrite,
+    split: core.split,
+    merge: core.merge,
+    describe: core.describe,
+  },
 };
 
 // Loaded on first use, so that only apps that use express-session need it installed.

@@ -1,5 +1,8 @@
 'use strict';
-// Which partition a client application reads and writes, from what the app knows at request time.
+// Which partition a client application reads and writes, from what the app knows at request time, and the Redis key
+// name it lives under. Key names carry no personal data: the id (session id, home account id, tenant, assertion
+// hash) is replaced by a keyed HMAC of it (keyring.js), so the same user maps to the same key on every server and
+// across rotations of the encryption keys, and reading key names reveals nothing.
 
 const { createHash } = require('node:crypto');
 const { ConfigurationError } = require('./errors');
@@ -8,6 +11,7 @@ const { ConfigurationError } = require('./errors');
  * @typedef {object} Partition
  * @property {'session'|'account'|'app'|'obo'} mode
  * @property {string} partitionKey  the Redis key without the prefix
+ * @property {string} legacyKey  the key version 0.1 used (ids in clear), read only by migrateLegacyValues
  * @property {string[]|null} allowed  core partition ids this partition may hold; null: the accounts that the
  *   session itself signed in (decided at run time)
  * @property {'account'|'app'|'obo'} kind  decides the core's TTL rule
@@ -26,13 +30,19 @@ function userAssertionHash(assertion) {
   return createHash('sha256').update(assertion).digest('base64url');
 }
 
+/** The key-name part of a session: its session key and its partition share it (one Redis Cluster hash slot). */
+function sessionTag(keyring, sessionId) {
+  return `{${keyring.name('session', requireString(sessionId, 'sessionId'))}}`;
+}
+
 /**
  * @param {{sessionId?: string, homeAccountId?: string, tenantId?: string, userAssertion?: string}} selector
  *   exactly one of the four
- * @param {string} [clientId] required for app and obo partitions (keys are per client application)
+ * @param {string|undefined} clientId required for app and obo partitions (keys are per client application)
+ * @param {{ name(kind: string, id: string): string }} keyring
  * @returns {Partition}
  */
-function resolvePartition(selector, clientId) {
+function resolvePartition(selector, clientId, keyring) {
   const given = ['sessionId', 'homeAccountId', 'tenantId', 'userAssertion'].filter(
     (name) => selector && selector[name] !== undefined,
   );
@@ -45,19 +55,42 @@ function resolvePartition(selector, clientId) {
   const value = requireString(selector[name], name);
   switch (name) {
     case 'sessionId':
-      // The braces are a Redis Cluster hash tag: the session's own key can share its slot (see session store).
-      return { mode: 'session', partitionKey: `session:{${value}}`, allowed: null, kind: 'account' };
+      return {
+        mode: 'session',
+        partitionKey: `session:${sessionTag(keyring, value)}`,
+        legacyKey: `session:{${value}}`,
+        allowed: null,
+        kind: 'account',
+      };
     case 'homeAccountId':
-      return { mode: 'account', partitionKey: `account:${value}`, allowed: [`account:${value}`], kind: 'account' };
+      return {
+        mode: 'account',
+        partitionKey: `account:${keyring.name('account', value)}`,
+        legacyKey: `account:${value}`,
+        allowed: [`account:${value}`],
+        kind: 'account',
+      };
     case 'tenantId':
       requireString(clientId, 'auth.clientId');
-      return { mode: 'app', partitionKey: `app:${clientId}:${value}`, allowed: [`app:${value}`], kind: 'app' };
+      return {
+        mode: 'app',
+        partitionKey: `app:${keyring.name('app', `${clientId}\n${value}`)}`,
+        legacyKey: `app:${clientId}:${value}`,
+        allowed: [`app:${value}`],
+        kind: 'app',
+      };
     default: {
       requireString(clientId, 'auth.clientId');
       const hash = userAssertionHash(value);
-      return { mode: 'obo', partitionKey: `obo:${clientId}:${hash}`, allowed: [`obo:${hash}`], kind: 'obo' };
+      return {
+        mode: 'obo',
+        partitionKey: `obo:${keyring.name('obo', `${clientId}\n${hash}`)}`,
+        legacyKey: `obo:${clientId}:${hash}`,
+        allowed: [`obo:${hash}`],
+        kind: 'obo',
+      };
     }
   }
 }
 
-module.exports = { resolvePartition, userAssertionHash };
+module.exports = { resolvePartition, userAssertionHash, sessionTag };

@@ -1,10 +1,9 @@
 'use strict';
-// The msal-node ICachePlugin: loads one partition from Redis before msal reads its cache, and after msal changed
-// it, stores back only what belongs to that partition, swept of dead tokens, with the TTL the core computed.
+// The msal-node ICachePlugin: before msal reads its cache, replace msal's memory with exactly the stored partition;
+// after msal changed it, hand what msal now holds to the partition writer (compare-and-set against what was loaded,
+// three-way merge on conflict). The plugin itself decides only what belongs to the partition.
 
-const core = require('./core');
-const { encodeEnvelope, decodeEnvelope } = require('./envelope');
-const { CacheFormatError, redisCommand } = require('./errors');
+const { loadPartition } = require('./partition-reader');
 
 /** Home account ids of everything in msal's in-memory cache (accounts and credentials; "" for app tokens). */
 function homeAccountIdsInMemory(tokenCache) {
@@ -17,21 +16,36 @@ function homeAccountIdsInMemory(tokenCache) {
   return ids;
 }
 
+/**
+ * msal's deserialize() merges into memory and serialize() merges the last snapshot back in, so whatever a client
+ * loaded earlier would survive a sign-out and be written back. Starting from exactly what is stored also makes
+ * msal's own check fire: a refresh whose account is gone from the cache is not stored.
+ */
+function replaceMsalMemory(tokenCache, body) {
+  tokenCache.storage.clear();
+  tokenCache.deserialize(body ?? ''); // '' leaves no snapshot for serialize() to merge
+}
+
 class RedisCachePlugin {
   /**
    * @param {import('./partitions').Partition} partition
-   * @param {object} settings normalized options of the RedisTokenCache that made this plugin
+   * @param {{ context: object, writer: import('./partition-writer').PartitionWriter }} cache the RedisTokenCache's
+   *   shared parts
    */
-  constructor(partition, settings) {
+  constructor(partition, { context, writer }) {
     this.partition = partition;
-    this.settings = settings;
-    this.key = settings.prefix + partition.partitionKey;
+    this.context = context;
+    this.writer = writer;
+    const { prefix } = context.settings;
+    this.key = prefix + partition.partitionKey;
+    this.legacyKey = prefix + partition.legacyKey;
     // A session partition belongs to one account: the one loaded from Redis, or else the first signed in
     // through this plugin. Any other account is refused, so a reused client can never mix users.
     this.owner = null;
     // Accounts that were in msal's memory before this plugin loaded anything: never ours to write.
     this.foreign = new Set();
-    this.createdAt = null;
+    // What the last load read: the base of the next write.
+    this.loaded = null;
     // Set while the last load failed: msal still calls afterCacheAccess, and writing then would replace the stored
     // partition with whatever little is in memory, and hide the load error behind a second one.
     this.loadFailed = false;
@@ -43,72 +57,43 @@ class RedisCachePlugin {
       if (id !== this.owner) this.foreign.add(id);
     }
     this.loadFailed = true;
-    const stored = await this.#load();
+    let loaded = await loadPartition(this.context, { key: this.key, legacyKey: this.legacyKey });
     this.loadFailed = false;
-    if (stored !== null) tokenCache.deserialize(stored);
+    if (this.partition.mode === 'session' && loaded.owner !== null) {
+      if (this.owner !== null && loaded.owner !== this.owner) {
+        this.context.logger.warn(
+          `msal-redis-cache: ignoring cache partition "${this.key}" (a cache miss): it belongs to another account`,
+        );
+        loaded = { ...loaded, body: null, owner: null };
+      } else {
+        this.owner = loaded.owner;
+        this.foreign.delete(loaded.owner);
+      }
+    }
+    this.loaded = loaded;
+    replaceMsalMemory(tokenCache, loaded.body);
   }
 
   async afterCacheAccess(cacheContext) {
-    if (!cacheContext.cacheHasChanged || this.loadFailed) return;
+    if (!cacheContext.cacheHasChanged || this.loadFailed || this.loaded === null) return;
     const { tokenCache } = cacheContext;
     const allowed = this.#allowedPartitions(tokenCache);
     if (allowed.length === 0) {
-      // Nothing in memory belongs to this session (e.g. its only account was removed): the partition is empty.
+      // Nothing in memory is this session's, and nothing is stored for it (a stored session has an owner).
       this.#warnForeign([...homeAccountIdsInMemory(tokenCache)]);
-      await this.#delete();
       return;
     }
-    const now = Math.floor(this.settings.clock() / 1000);
-    const createdAt = this.createdAt ?? now;
-    const plan = core.planWrite(tokenCache.serialize(), {
+    const { plan } = await this.writer.write({
+      key: this.key,
+      partition: this.partition,
       allowed,
-      kind: this.partition.kind,
-      now,
-      skewSeconds: this.settings.skewSeconds,
-      slidingSeconds: this.settings.slidingSeconds,
-      absoluteSeconds: this.settings.absoluteSeconds,
-      createdAt,
-      maxBytes: this.settings.maxValueBytes,
+      owner: this.partition.mode === 'session' ? this.owner : null,
+      loaded: this.loaded,
+      cache: tokenCache.serialize(),
     });
     // Only ids with nothing kept are foreign: msal drops userAssertionHash from refresh tokens it serializes, so an
     // on-behalf-of partition sheds its user's refresh token on every write without that being a leak.
     this.#warnForeign(plan.droppedHomeAccountIds.filter((id) => !plan.homeAccountIds.includes(id)));
-    if (!plan.hasTokens) {
-      await this.#delete(); // the core sets hasTokens only with a positive TTL
-      return;
-    }
-    const value = encodeEnvelope(this.key, { createdAt, owner: this.owner }, plan.cache);
-    if (value.length > this.settings.maxValueBytes) {
-      throw new CacheFormatError(
-        `partition "${this.key}" would be ${value.length} bytes, over maxValueBytes (${this.settings.maxValueBytes}); not stored`,
-      );
-    }
-    await redisCommand('SET', this.key, () => this.settings.redis.set(this.key, value, 'EX', plan.ttlSeconds));
-    this.createdAt = createdAt;
-  }
-
-  /** The stored cache JSON to hand msal, or null for a miss (absent, unreadable or foreign value). */
-  async #load() {
-    const value = await redisCommand('GET', this.key, () => this.settings.redis.getBuffer(this.key));
-    if (value === null) return null;
-    try {
-      if (value.length > this.settings.maxValueBytes) {
-        throw new Error(`value is ${value.length} bytes, over maxValueBytes (${this.settings.maxValueBytes})`);
-      }
-      const { createdAt, owner, body } = decodeEnvelope(this.key, value);
-      if (this.partition.mode === 'session' && owner !== null) {
-        if (this.owner !== null && owner !== this.owner) throw new Error('the stored partition belongs to another account');
-        this.owner = owner;
-        this.foreign.delete(owner);
-      }
-      this.createdAt = createdAt;
-      return body.toString('utf8');
-    } catch (err) {
-      this.settings.logger.warn(
-        `msal-redis-cache: ignoring unreadable cache partition "${this.key}" (treated as a cache miss): ${err.message}`,
-      );
-      return null;
-    }
   }
 
   #allowedPartitions(tokenCache) {
@@ -128,15 +113,11 @@ class RedisCachePlugin {
     const what = [accounts > 0 && `${accounts} account(s)`, accounts < homeAccountIds.length && 'app tokens']
       .filter(Boolean)
       .join(' and ');
-    this.settings.logger.warn(
+    this.context.logger.warn(
       `msal-redis-cache: refused to store ${what} that do not belong to partition "${this.key}". A ` +
         'ConfidentialClientApplication seems to be shared across partitions: create one per request ' +
         '(RedisTokenCache.createClientApplication).',
     );
-  }
-
-  #delete() {
-    return redisCommand('DEL', this.key, () => this.settings.redis.del(this.key));
   }
 }
 

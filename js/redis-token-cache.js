@@ -1,46 +1,16 @@
 'use strict';
-// The package's entry point: one RedisTokenCache per app (it holds the Redis client and the policy), and from it
-// one ConfidentialClientApplication per request, bound to that request's cache partition. That per-request pattern
-// is the one Microsoft recommends; this class makes it a one-liner.
+// The package's entry point: one RedisTokenCache per app (it holds the Redis client, the keys and the policy), and
+// from it one ConfidentialClientApplication per request, bound to that request's cache partition. That per-request
+// pattern is the one Microsoft recommends; this class makes it a one-liner.
 
 const { RedisCachePlugin } = require('./redis-cache-plugin');
 const { resolvePartition } = require('./partitions');
-const { ConfigurationError, CacheFormatError, redisCommand } = require('./errors');
+const { ConfigurationError, CacheFormatError } = require('./errors');
+const { normalizeOptions, DEFAULTS } = require('./options');
+const { PartitionStore } = require('./partition-store');
+const { PartitionWriter } = require('./partition-writer');
+const { loadPartition } = require('./partition-reader');
 const core = require('./core');
-const { decodeEnvelope } = require('./envelope');
-
-const DEFAULTS = Object.freeze({
-  prefix: 'msal:',
-  slidingSeconds: 24 * 3600,
-  absoluteSeconds: 14 * 24 * 3600,
-  skewSeconds: 300,
-  maxValueBytes: 16 * 1024 * 1024,
-});
-
-function positiveInteger(value, name) {
-  if (!Number.isSafeInteger(value) || value <= 0) throw new ConfigurationError(`${name} must be a positive integer`);
-  return value;
-}
-
-function normalizeOptions(options) {
-  if (!options || typeof options !== 'object') throw new ConfigurationError('options must be an object');
-  const { redis } = options;
-  if (!redis || typeof redis.getBuffer !== 'function' || typeof redis.set !== 'function') {
-    throw new ConfigurationError('options.redis must be an ioredis client (Redis or Cluster)');
-  }
-  const settings = { ...DEFAULTS, ...options };
-  if (typeof settings.prefix !== 'string') throw new ConfigurationError('prefix must be a string');
-  positiveInteger(settings.slidingSeconds, 'slidingSeconds');
-  positiveInteger(settings.absoluteSeconds, 'absoluteSeconds');
-  positiveInteger(settings.maxValueBytes, 'maxValueBytes');
-  if (!Number.isSafeInteger(settings.skewSeconds) || settings.skewSeconds < 0) {
-    throw new ConfigurationError('skewSeconds must be a non-negative integer');
-  }
-  settings.logger = options.logger ?? console;
-  settings.clock = options.clock ?? Date.now;
-  settings.ConfidentialClientApplication = options.ConfidentialClientApplication ?? null;
-  return settings;
-}
 
 let msalClientClass = null;
 // Resolved once, on first use: require() per request costs ~100 µs in a full request.
@@ -57,12 +27,22 @@ function loadMsal() {
 class RedisTokenCache {
   /** @param {import('./index').RedisTokenCacheOptions} options */
   constructor(options) {
-    this.settings = normalizeOptions(options);
+    const settings = normalizeOptions(options);
+    this.settings = settings;
+    const context = {
+      settings,
+      keyring: settings.keyring,
+      logger: settings.logger,
+      clock: settings.clock,
+      migrateLegacyValues: settings.migrateLegacyValues,
+      store: new PartitionStore(settings.redis, settings),
+    };
+    this.shared = { context, writer: new PartitionWriter(context) };
   }
 
   /** An ICachePlugin for one partition, for apps that build their own client application. */
   cachePlugin(selector, clientId) {
-    return new RedisCachePlugin(resolvePartition(selector, clientId), this.settings);
+    return new RedisCachePlugin(this.#partition(selector, clientId), this.shared);
   }
 
   /** A new ConfidentialClientApplication whose cache is the selected partition. Create one per request. */
@@ -85,10 +65,15 @@ class RedisTokenCache {
     return client.acquireTokenOnBehalfOf(request);
   }
 
-  /** Deletes a partition (sign-out). Resolves to true when a key was deleted. */
+  /**
+   * Sign-out: the partition becomes a tombstone for tombstoneSeconds, so that no request that loaded it earlier
+   * can write it back. Resolves to true when a partition was there.
+   */
   async removePartition(selector, clientId) {
-    const key = this.#key(selector, clientId);
-    return (await redisCommand('DEL', key, () => this.settings.redis.del(key))) > 0;
+    const partition = this.#partition(selector, clientId);
+    const { prefix } = this.settings;
+    const legacyKey = this.settings.migrateLegacyValues ? prefix + partition.legacyKey : null;
+    return this.shared.writer.remove(prefix + partition.partitionKey, legacyKey);
   }
 
   /**
@@ -96,23 +81,53 @@ class RedisTokenCache {
    * null when there is none.
    */
   async describePartition(selector, clientId) {
-    const key = this.#key(selector, clientId);
-    const [[, value], [, ttlSeconds]] = await redisCommand('GET', key, () =>
-      this.settings.redis.multi().getBuffer(key).ttl(key).exec(),
-    );
-    if (value === null) return null;
-    let envelope;
-    try {
-      envelope = decodeEnvelope(key, value);
-    } catch (err) {
-      throw new CacheFormatError(`partition "${key}" is unreadable: ${err.message}`);
-    }
-    const { createdAt, body } = envelope;
-    return { key, ttlSeconds, createdAt, storedBytes: value.length, ...core.describe(body) };
+    const { key, loaded } = await this.#load(selector, clientId);
+    if (loaded.problem) throw new CacheFormatError(`partition "${key}" is unreadable: ${loaded.problem}`);
+    if (loaded.body === null) return null;
+    const ttlSeconds = await this.settings.redis.ttl(key);
+    return { key, ttlSeconds, createdAt: loaded.createdAt, storedBytes: loaded.storedBytes, ...core.describe(loaded.body) };
   }
 
-  #key(selector, clientId) {
-    return this.settings.prefix + resolvePartition(selector, clientId).partitionKey;
+  /** The partition's MSAL cache JSON, decrypted (for tooling, migration, other MSAL libraries), or null. */
+  async exportPartition(selector, clientId) {
+    return (await this.#load(selector, clientId)).loaded.body;
+  }
+
+  /**
+   * Stores an MSAL cache JSON as the partition, through the same checks and compare-and-set as every write: only
+   * what belongs to the partition is kept, expired tokens are swept. A session partition takes the one account the
+   * cache holds. Resolves to what happened: "stored", "removed" (nothing usable in it), "dropped" or "unchanged".
+   */
+  async importPartition(selector, cacheJson, clientId) {
+    const partition = this.#partition(selector, clientId);
+    const { key, loaded } = await this.#load(selector, clientId);
+    let { allowed } = partition;
+    let owner = null;
+    if (partition.mode === 'session') {
+      const { homeAccountIds } = core.planRead(cacheJson, []);
+      if (homeAccountIds.length !== 1) {
+        throw new CacheFormatError(`a session partition holds exactly one account; this cache holds ${homeAccountIds.length}`);
+      }
+      [owner] = homeAccountIds;
+      if (loaded.owner !== null && loaded.owner !== owner) {
+        throw new CacheFormatError('the stored session partition belongs to another account');
+      }
+      allowed = [`account:${owner}`];
+    }
+    const { outcome } = await this.shared.writer.write({ key, partition, allowed, owner, loaded, cache: cacheJson });
+    return outcome;
+  }
+
+  #partition(selector, clientId) {
+    return resolvePartition(selector, clientId, this.settings.keyring);
+  }
+
+  async #load(selector, clientId) {
+    const partition = this.#partition(selector, clientId);
+    const { prefix } = this.settings;
+    const key = prefix + partition.partitionKey;
+    const loaded = await loadPartition(this.shared.context, { key, legacyKey: prefix + partition.legacyKey });
+    return { key, loaded };
   }
 }
 

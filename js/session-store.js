@@ -1,11 +1,14 @@
 'use strict';
 // An express-session store over ioredis (connect-redis dropped ioredis), that keeps a session and its token-cache
 // partition together:
-//   - keys `<prefix>{<sid>}` and `<token cache prefix>session:{<sid>}`: the braces are a Redis Cluster hash tag, so
-//     both live in one hash slot and one MULTI / one DEL can touch both;
+//   - keys `<prefix>{<tag>}` and `<token cache prefix>session:{<tag>}`, where tag is the keyed HMAC of the session id
+//     (partitions.js): no session id in clear in Redis, and the braces are a Redis Cluster hash tag, so both live in
+//     one hash slot;
+//   - session values are encrypted and bound to their key like partitions (stored-value.js, type "s"); one that
+//     cannot be decrypted is no session (a warning), never an error;
 //   - touching or saving the session gives both the same TTL, so they expire together (capped by the partition's
 //     absolute lifetime, which the token cache promises);
-//   - destroying the session deletes both.
+//   - destroying the session deletes it and tombstones its partition (the token cache's sign-out).
 // Modelled on connect-redis: every method returns a promise and also calls express-session's callback.
 
 let Store;
@@ -16,8 +19,9 @@ try {
   throw new ConfigurationError('RedisSessionStore needs express-session: npm install express-session');
 }
 const { ConfigurationError } = require('./errors');
-const { resolvePartition } = require('./partitions');
-const { readHeader, MAX_HEADER_BYTES } = require('./envelope');
+const { sessionTag } = require('./partitions');
+const { seal, open, readHeader, UnreadableValue, TYPE, MAX_HEADER_BYTES } = require('./stored-value');
+const { createKeyring } = require('./keyring');
 
 const DEFAULT_TTL_SECONDS = 86400;
 const SCAN_COUNT = 100;
@@ -32,6 +36,9 @@ function withCallback(promise, callback) {
   }
   return promise;
 }
+
+/** A value of another Redis type at a key of ours (WRONGTYPE): unusable, like a corrupt value, never a failure. */
+const isWrongType = (err) => /^WRONGTYPE/.test(err && err.message);
 
 /** `*`, `?`, `[`, `]` and `\` are glob characters in SCAN MATCH patterns. */
 function escapeGlob(text) {
@@ -48,35 +55,44 @@ class RedisSessionStore extends Store {
    *   partitions then expire and are deleted with their sessions
    * @param {{warn(message: string): void}} [options.logger] receives warnings; default console
    * @param {() => number} [options.clock] milliseconds since the epoch; default Date.now
+   * Without a tokenCache: encryptionKeys, keyNameSecret and insecurePlaintextStorage as for RedisTokenCache.
    */
   constructor(options = {}) {
     super();
     const { redis, prefix = 'sess:', ttlSeconds = DEFAULT_TTL_SECONDS, tokenCache = null } = options;
-    if (!redis || typeof redis.get !== 'function' || typeof redis.set !== 'function') {
+    if (!redis || typeof redis.getBuffer !== 'function' || typeof redis.set !== 'function') {
       throw new ConfigurationError('options.redis must be an ioredis client (Redis or Cluster)');
     }
     if (typeof prefix !== 'string') throw new ConfigurationError('prefix must be a string');
     if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) throw new ConfigurationError('ttlSeconds must be a positive integer');
-    if (tokenCache !== null && !(tokenCache.settings && typeof tokenCache.settings.prefix === 'string')) {
+    if (tokenCache !== null && !(tokenCache.settings && tokenCache.shared)) {
       throw new ConfigurationError('tokenCache must be a RedisTokenCache');
     }
     this.redis = redis;
     this.prefix = prefix;
     this.ttlSeconds = ttlSeconds;
     this.tokenCache = tokenCache;
-    this.logger = options.logger ?? console;
+    this.keyring = tokenCache ? tokenCache.settings.keyring : createKeyring(options);
+    this.migrateLegacyValues = tokenCache ? tokenCache.settings.migrateLegacyValues : false;
+    this.logger = options.logger ?? (tokenCache ? tokenCache.settings.logger : console);
+    if (!tokenCache && this.keyring.plaintext) {
+      this.logger.warn('msal-redis-cache: insecurePlaintextStorage is on: sessions are stored UNENCRYPTED in Redis.');
+    }
     this.clock = options.clock ?? (tokenCache ? tokenCache.settings.clock : Date.now);
   }
 
   /** The Redis key of a session. */
   sessionKey(sid) {
-    return `${this.prefix}{${sid}}`;
+    return this.prefix + sessionTag(this.keyring, sid);
   }
 
   /** The Redis key of a session's token-cache partition, or null without a tokenCache. */
   partitionKey(sid) {
-    if (!this.tokenCache) return null;
-    return this.tokenCache.settings.prefix + resolvePartition({ sessionId: sid }).partitionKey;
+    return this.#partitionKeyOfTag(sessionTag(this.keyring, sid));
+  }
+
+  #partitionKeyOfTag(tag) {
+    return this.tokenCache ? `${this.tokenCache.settings.prefix}session:${tag}` : null;
   }
 
   get(sid, callback) {
@@ -92,17 +108,16 @@ class RedisSessionStore extends Store {
   }
 
   destroy(sid, callback) {
-    const keys = [this.sessionKey(sid), this.partitionKey(sid)].filter(Boolean);
-    return withCallback(this.redis.del(...keys).then(() => undefined), callback);
+    return withCallback((async () => this.#destroyTag(sessionTag(this.keyring, sid)))(), callback);
   }
 
   /** Every readable session, as an array (express-session's optional `all`). Scans; for tools, not requests. */
   all(callback) {
     const read = async () => {
       const sessions = [];
-      for (const sid of await this.#scanIds()) {
-        const session = await this.#get(sid);
-        if (session) sessions.push({ ...session, id: sid });
+      for (const key of await this.#scanKeys()) {
+        const found = await this.#read(key);
+        if (found) sessions.push({ ...found.session, id: found.sid });
       }
       return sessions;
     };
@@ -110,32 +125,76 @@ class RedisSessionStore extends Store {
   }
 
   length(callback) {
-    return withCallback(this.#scanIds().then((ids) => ids.length), callback);
+    return withCallback(this.#scanKeys().then((keys) => keys.length), callback);
   }
 
-  /** Deletes every session (and their token-cache partitions). */
+  /** Deletes every session (and tombstones their token-cache partitions). */
   clear(callback) {
     const clearAll = async () => {
-      for (const sid of await this.#scanIds()) await this.destroy(sid);
+      for (const key of await this.#scanKeys()) await this.#destroyTag(key.slice(this.prefix.length));
     };
     return withCallback(clearAll(), callback);
   }
 
+  async #destroyTag(tag) {
+    await this.redis.del(this.prefix + tag);
+    const partitionKey = this.#partitionKeyOfTag(tag);
+    if (partitionKey) await this.tokenCache.shared.writer.remove(partitionKey);
+  }
+
   async #get(sid) {
-    const json = await this.redis.get(this.sessionKey(sid));
+    const found = await this.#read(this.sessionKey(sid));
+    if (found) return found.sid === sid ? found.session : null;
+    return this.migrateLegacyValues ? this.#readLegacy(sid) : null;
+  }
+
+  /** Version 0.1 kept the session as clear JSON at `<prefix>{<sid>}`; its next save moves it (see #save). */
+  async #readLegacy(sid) {
+    const json = await this.redis.get(this.#legacyKey(sid));
     if (json === null) return null;
+    try {
+      const session = JSON.parse(json);
+      if (session && typeof session === 'object' && session.cookie && typeof session.cookie === 'object') return session;
+    } catch {
+      // falls through to the warning
+    }
+    this.logger.warn('msal-redis-cache: ignoring unreadable version 0.1 session (treated as no session)');
+    return null;
+  }
+
+  #legacyKey(sid) {
+    return `${this.prefix}{${sid}}`;
+  }
+
+  /** The session stored at `key` and its id, or null (missing or unreadable: no session, with a warning). */
+  async #read(key) {
+    const unreadable = (reason) => {
+      this.logger.warn(`msal-redis-cache: ignoring unreadable session "${key}" (treated as no session): ${reason}`);
+      return null;
+    };
+    let value;
+    try {
+      value = await this.redis.getBuffer(key);
+    } catch (err) {
+      if (isWrongType(err)) return unreadable('holds another Redis type than a string');
+      throw err;
+    }
+    if (value === null) return null;
+    let opened;
     let session;
     try {
-      session = JSON.parse(json);
-    } catch {
-      session = null;
+      opened = open(this.keyring, key, value);
+      if (opened.type !== TYPE.session) return unreadable('not a session');
+      session = JSON.parse(opened.body.toString('utf8'));
+    } catch (err) {
+      if (err instanceof UnreadableValue || err instanceof SyntaxError) return unreadable(err.message);
+      throw err;
     }
     // express-session dereferences session.cookie: anything else would crash the request, so it is no session.
     if (!session || typeof session !== 'object' || !session.cookie || typeof session.cookie !== 'object') {
-      this.logger.warn(`msal-redis-cache: ignoring unreadable session "${this.sessionKey(sid)}" (treated as no session)`);
-      return null;
+      return unreadable('not an express-session session');
     }
-    return session;
+    return { sid: opened.meta, session };
   }
 
   async #save(sid, session, write) {
@@ -147,14 +206,25 @@ class RedisSessionStore extends Store {
       return;
     }
     const transaction = this.redis.multi();
-    if (write) transaction.set(sessionKey, JSON.stringify(session), 'EX', ttl);
-    else transaction.expire(sessionKey, ttl);
+    if (write) {
+      const { value } = seal(this.keyring, sessionKey, {
+        type: TYPE.session,
+        createdAt: Math.floor(this.clock() / 1000),
+        meta: sid,
+        body: JSON.stringify(session),
+      });
+      transaction.set(sessionKey, value, 'EX', ttl);
+    } else {
+      transaction.expire(sessionKey, ttl);
+    }
     // EXPIRE does nothing to a missing key: a session that never signed in has no partition to extend.
     const partitionKey = this.partitionKey(sid);
     if (partitionKey) transaction.expire(partitionKey, ttl);
     const results = await transaction.exec();
     const failed = results.find(([err]) => err);
     if (failed) throw failed[0];
+    // Another hash slot than the new keys on a Cluster, so not in the transaction.
+    if (this.migrateLegacyValues && write) await this.redis.del(this.#legacyKey(sid));
   }
 
   /** The session's TTL: from its cookie, else ttlSeconds; never past its partition's absolute lifetime. */
@@ -165,28 +235,36 @@ class RedisSessionStore extends Store {
     const partitionKey = this.partitionKey(sid);
     if (!partitionKey || ttl <= 0) return ttl;
     // The partition's creation time is in its header; read only those bytes, not the whole cache.
-    const head = await this.redis.getrangeBuffer(partitionKey, 0, MAX_HEADER_BYTES);
-    if (!head || head.length === 0) return ttl;
-    let createdAt;
+    let head;
     try {
-      ({ createdAt } = readHeader(head));
+      head = await this.redis.getrangeBuffer(partitionKey, 0, MAX_HEADER_BYTES);
+    } catch (err) {
+      if (isWrongType(err)) return ttl; // not a partition: the token cache treats it as a miss; nothing to cap
+      throw err;
+    }
+    if (!head || head.length === 0) return ttl;
+    let header;
+    try {
+      header = readHeader(head);
     } catch {
       return ttl; // unreadable partition: the token cache treats it as a miss and replaces it; nothing to cap
     }
+    if (header.type !== TYPE.partition) return ttl;
+    const { createdAt } = header;
     const remaining = createdAt + this.tokenCache.settings.absoluteSeconds - Math.floor(this.clock() / 1000);
     return Math.min(ttl, remaining);
   }
 
-  async #scanIds() {
+  async #scanKeys() {
     const match = `${escapeGlob(this.prefix)}{*}`;
-    const ids = new Set();
+    const found = new Set();
     let cursor = '0';
     do {
       const [next, keys] = await this.redis.scan(cursor, 'MATCH', match, 'COUNT', SCAN_COUNT);
       cursor = next;
-      for (const key of keys) ids.add(key.slice(this.prefix.length + 1, -1));
+      for (const key of keys) found.add(key);
     } while (cursor !== '0');
-    return [...ids];
+    return [...found];
   }
 }
 

@@ -27,6 +27,20 @@ function securityHeaders(req, res, next) {
 }
 
 /**
+ * The token cache's keys: from the options (ENCRYPTION_KEYS and KEY_NAME_SECRET in server.js), else made up for this
+ * run, like the session secret, with a warning: encrypted data then cannot be read after a restart.
+ */
+function tokenCacheSecrets({ encryptionKeys, keyNameSecret }, logger) {
+  if (encryptionKeys && keyNameSecret) return { encryptionKeys, keyNameSecret };
+  if (encryptionKeys || keyNameSecret) throw new Error('set both ENCRYPTION_KEYS and KEY_NAME_SECRET, or neither');
+  logger.warn(
+    'ENCRYPTION_KEYS and KEY_NAME_SECRET are not set: using random development keys (cached tokens are unreadable ' +
+      'after a restart and not shared between instances).',
+  );
+  return { encryptionKeys: [crypto.randomBytes(32)], keyNameSecret: crypto.randomBytes(32) };
+}
+
+/**
  * @param {object} options
  * @param {object} options.redis an ioredis client (or the in-memory stand-in of memory-redis.js)
  * @param {'redis'|'memory'} [options.storage] shown on the pages; default 'redis'
@@ -39,6 +53,9 @@ function securityHeaders(req, res, next) {
  * @param {boolean|number|string} [options.trustProxy] Express "trust proxy": lets X-Forwarded-Proto mark a request as
  *   HTTPS behind a TLS-terminating proxy, so the cookie is Secure
  * @param {number} [options.sessionSeconds] idle lifetime of a session and of its token cache; default 86400
+ * @param {Array<string|Buffer>} [options.encryptionKeys] the token cache's encryption keys, current first; with
+ *   keyNameSecret; default random keys for this run
+ * @param {string|Buffer} [options.keyNameSecret] names Redis keys without personal data
  * @param {object} [options.tokenCacheOptions] more RedisTokenCache options (prefix, absoluteSeconds, ...)
  * @param {string} [options.sessionPrefix] prefix of session keys; default "sess:"
  * @param {{warn: Function, error: Function}} [options.logger] default console
@@ -47,7 +64,9 @@ function createApp(options) {
   const { redis, storage = 'redis', logger = console, sessionSeconds = DEFAULT_SESSION_SECONDS } = options;
   if (!redis) throw new Error('createApp: options.redis is required');
   const identity = identityConfig(options);
-  const tokenCache = new RedisTokenCache({ redis, logger, slidingSeconds: sessionSeconds, ...options.tokenCacheOptions });
+  const tokenCache = new RedisTokenCache({
+    redis, logger, slidingSeconds: sessionSeconds, ...tokenCacheSecrets(options, logger), ...options.tokenCacheOptions,
+  });
   const sessionStore = new RedisSessionStore({ redis, tokenCache, logger, ttlSeconds: sessionSeconds, prefix: options.sessionPrefix });
   let secret = options.sessionSecret;
   if (!secret) {

@@ -38,6 +38,8 @@ function escapeRegExp(c) {
   return c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
+const { SCRIPTS, etagOf } = require('../../js/partition-store');
+
 class MemoryRedis {
   /** @param {{ clock?: () => number }} [options] milliseconds since the epoch; for tests */
   constructor({ clock = Date.now } = {}) {
@@ -118,6 +120,35 @@ class MemoryRedis {
     }
     const regexp = globToRegExp(pattern);
     return ['0', [...this.entries.keys()].filter((key) => this.#live(key) && regexp.test(key))];
+  }
+
+  /**
+   * The package's two Lua scripts (partition-store.js), by their SHA-1, done in JavaScript: this store runs no Lua.
+   * Same replies as Redis gives for them.
+   */
+  async evalshaBuffer(sha, numberOfKeys, key, ...args) {
+    const entry = this.#live(key);
+    const value = entry ? Buffer.from(entry.value) : null;
+    const inspect = (maxBytes) => {
+      const etag = Buffer.from(etagOf(value));
+      if (value === null) return [Buffer.from('none'), etag];
+      if (value.length > Number(maxBytes)) return [Buffer.from('size'), etag, value.length];
+      return [Buffer.from('value'), etag, value];
+    };
+    if (sha === SCRIPTS.READ.sha) return inspect(args[0]);
+    if (sha !== SCRIPTS.COMPARE_AND_SET.sha) throw new Error('NOSCRIPT memory store: unknown script');
+    const [expected, newValue, ttlSeconds, maxBytes] = args;
+    if (String(expected) !== '*' && etagOf(value) !== String(expected)) return inspect(maxBytes);
+    const replaced = Buffer.from(value ? /^mrc2 ([cst]) /.exec(value.toString('latin1', 0, 7))?.[1] ?? '' : '');
+    if (newValue.length === 0) await this.del(key);
+    else await this.set(key, newValue, 'EX', ttlSeconds);
+    return [Buffer.from('written'), replaced];
+  }
+
+  async evalBuffer(lua, numberOfKeys, key, ...args) {
+    const script = Object.values(SCRIPTS).find((known) => known.lua === lua);
+    if (!script) throw new Error('memory store: EVAL of an unknown script');
+    return this.evalshaBuffer(script.sha, numberOfKeys, key, ...args);
   }
 
   /** MULTI: queues commands of this client and runs them together; exec() gives ioredis's [[err, result], ...]. */

@@ -2,10 +2,16 @@
 // End to end: real ConfidentialClientApplications (msal-node) against the in-process fake identity provider,
 // caching through the wasm core into a real redis-server.
 
+const crypto = require('node:crypto');
 const Redis = require('ioredis');
 const { RedisTokenCache, CacheStoreError } = require('../../js');
-const { decodeEnvelope } = require('../../js/envelope');
+const { resolvePartition } = require('../../js/partitions');
+const { createKeyring } = require('../../js/keyring');
+const { seal, readHeader, TYPE } = require('../../js/stored-value');
+const { encodeLegacyValue } = require('../../js/legacy-value');
 const { createFakeIdentityProvider } = require('../support/fake-identity-provider');
+const { testSecrets, TEST_KEY_NAME_SECRET } = require('../support/test-secrets');
+const { storedPartition, storedPartitionText, isTombstone, testKeyring } = require('../support/stored');
 
 const CLIENT_ID = '00000000-0000-4000-8000-00000000c0de';
 const SCOPES = ['user.read'];
@@ -17,7 +23,10 @@ let idp;
 let warnings;
 let tokenCache;
 const newTokenCache = (options = {}) =>
-  new RedisTokenCache({ redis, prefix, logger: { warn: (m) => warnings.push(m) }, ...options });
+  new RedisTokenCache({ redis, prefix, logger: { warn: (m) => warnings.push(m) }, ...testSecrets(), ...options });
+
+/** The Redis key of a partition, as every RedisTokenCache with the test secrets names it. */
+const keyOf = (selector, clientId) => prefix + resolvePartition(selector, clientId, testKeyring).partitionKey;
 
 beforeAll(() => {
   redis = new Redis(process.env.TEST_REDIS_URL);
@@ -43,10 +52,7 @@ async function signIn(user, sessionId, cache = tokenCache) {
   return result;
 }
 
-async function storedCache(key) {
-  const value = await redis.getBuffer(key);
-  return value && JSON.parse(decodeEnvelope(key, value).body.toString('utf8'));
-}
+const storedCache = (key) => storedPartition(redis, key);
 
 const homeAccountIdsIn = (cache) =>
   new Set(
@@ -60,7 +66,10 @@ test('sign-in by code writes the session partition with a TTL', async () => {
   const result = await signIn(alice, 'session-a');
 
   expect(result.account.homeAccountId).toBe(alice.homeAccountId);
-  const key = `${prefix}session:{session-a}`;
+  const key = keyOf({ sessionId: 'session-a' });
+  expect(key).toBe(`${prefix}session:{${testKeyring.name('session', 'session-a')}}`);
+  expect(key).not.toContain('session-a'); // the session id is never in clear in a key name
+  expect(await redis.keys(`${prefix}*`)).toEqual([key]);
   const stored = await storedCache(key);
   expect(Object.keys(stored.RefreshToken)).toHaveLength(1);
   expect(Object.values(stored.AccessToken)[0].secret).toBe(result.accessToken);
@@ -75,9 +84,14 @@ test('the core stores exactly what msal serialized (byte for byte) when it all b
   const client = clientFor({ sessionId: 'session-a' });
   await client.acquireTokenByCode({ code: idp.issueCode(alice, { scopes: SCOPES }), scopes: SCOPES, redirectUri: REDIRECT_URI });
   const serialized = client.getTokenCache().serialize();
-  const key = `${prefix}session:{session-a}`;
-  const stored = decodeEnvelope(key, await redis.getBuffer(key)).body.toString('utf8');
+  const key = keyOf({ sessionId: 'session-a' });
+  const stored = await storedPartitionText(redis, key);
   expect(stored).toBe(serialized);
+  // Encrypted at rest: no token, and not the user's name, in clear in Redis.
+  const raw = await redis.getBuffer(key);
+  const [accessToken] = Object.values(JSON.parse(serialized).AccessToken);
+  expect(raw.includes(accessToken.secret)).toBe(false);
+  expect(raw.includes('Zoë Ångström')).toBe(false);
 });
 
 test('another server (a fresh client) gets acquireTokenSilent from Redis with no network call', async () => {
@@ -111,7 +125,7 @@ test('an expired access token is refreshed with the cached refresh token and the
 
   expect(tokenRequests().map((r) => r.grantType)).toEqual(['authorization_code', 'refresh_token']);
   expect(refreshed.accessToken).not.toBe(signedIn.accessToken);
-  const stored = await storedCache(`${prefix}session:{session-a}`);
+  const stored = await storedCache(keyOf({ sessionId: 'session-a' }));
   const secrets = Object.values(stored.AccessToken).map((token) => token.secret);
   expect(secrets).toContain(refreshed.accessToken);
 
@@ -134,7 +148,8 @@ test('client-credential tokens for several tenants land in separate partitions t
     results.push(await client.acquireTokenByClientCredential({ scopes }));
   }
   for (const [i, tenantId] of tenants.entries()) {
-    const key = `${prefix}app:${CLIENT_ID}:${tenantId}`;
+    const key = keyOf({ tenantId }, CLIENT_ID);
+    expect(key).not.toContain(tenantId);
     const stored = await storedCache(key);
     const tokens = Object.values(stored.AccessToken);
     expect(tokens).toHaveLength(1);
@@ -168,31 +183,80 @@ test('50 concurrent requests for 10 users each get only their own token', async 
     expect(JSON.parse(Buffer.from(result.accessToken.split('.')[1], 'base64url')).oid).toBe(users[i].oid);
   }
   for (const [i, user] of users.entries()) {
-    const stored = await storedCache(`${prefix}session:{session-${i}}`);
+    const stored = await storedCache(keyOf({ sessionId: `session-${i}` }));
     expect(Object.keys(stored.Account)).toHaveLength(1);
     expect([...homeAccountIdsIn(stored)]).toEqual([user.homeAccountId]);
   }
   expect(warnings).toEqual([]);
 });
 
-test('a corrupt value in Redis does not break sign-in', async () => {
-  const key = `${prefix}session:{session-a}`;
+test('a corrupt or foreign value in Redis is a cache miss with a warning and does not break sign-in', async () => {
+  const key = keyOf({ sessionId: 'session-a' });
   const bob = idp.addUser();
-  await signIn(bob, 'session-b');
-  const bobsValue = await redis.getBuffer(`${prefix}session:{session-b}`);
-  const flipped = Buffer.from(bobsValue);
-  flipped[flipped.length - 20] ^= 0x01;
-  const corruptValues = ['garbage', 'mrc1 1700000000 - x\n{"Account": [', Buffer.from([0xff, 0x00, 0x13]), bobsValue, flipped];
-  for (const corrupt of corruptValues) {
-    await redis.set(key, corrupt);
+  const bobsSignIn = await signIn(bob, 'session-b');
+  const bobsKey = keyOf({ sessionId: 'session-b' });
+  const bobsValue = await redis.getBuffer(bobsKey);
+  const bobsCache = await storedPartitionText(redis, bobsKey);
+  const flip = (value, index) => {
+    const copy = Buffer.from(value);
+    copy[index] ^= 0x01;
+    return copy;
+  };
+  const withHeader = (value, change) => {
+    const { head, bodyStart } = readHeader(value);
+    return Buffer.concat([Buffer.from(`${change(head.split(' ')).join(' ')}\n`, 'latin1'), value.subarray(bodyStart)]);
+  };
+  // Bob's tokens, sealed for session-a's key by someone without the encryption key (or with another one).
+  const bobsCacheSealedWith = (keyring) =>
+    seal(keyring, key, { type: TYPE.partition, createdAt: Math.floor(Date.now() / 1000), meta: bob.homeAccountId, body: bobsCache }).value;
+  const otherKeyring = createKeyring({ encryptionKeys: [crypto.randomBytes(32)], keyNameSecret: TEST_KEY_NAME_SECRET });
+  const plainKeyring = createKeyring({ insecurePlaintextStorage: true });
+
+  // [what, value to store (given what session-a holds now: a valid partition after the first sign-in), reason]
+  const corruptValues = [
+    ['garbage', () => 'garbage', /not a msal-redis-cache value/],
+    ['a corrupt version 0.1 value', () => 'mrc1 1700000000 - x\n{"Account": [', /an mrc1 value/],
+    [
+      'an intact version 0.1 value',
+      () => encodeLegacyValue(key, { createdAt: Math.floor(Date.now() / 1000), owner: bob.homeAccountId }, Buffer.from(bobsCache)),
+      /an mrc1 value \(from version 0\.1\)/,
+    ],
+    ['binary bytes', () => Buffer.from([0xff, 0x00, 0x13]), /not a msal-redis-cache value/],
+    ['a value copied from another key', () => bobsValue, /does not decrypt \(altered, truncated, or copied from another key\)/],
+    ['a flipped byte in the ciphertext', (current) => flip(current, current.length - 20), /does not decrypt/],
+    ['a flipped byte in the tag', (current) => flip(current, current.length - 1), /does not decrypt/],
+    ['a changed createdAt', (current) => withHeader(current, (f) => [...f.slice(0, 3), String(Number(f[3]) + 1000), f[4]]), /does not decrypt/],
+    ['a truncated value', (current) => current.subarray(0, current.length - 1), /does not decrypt/],
+    ['a value under an unknown key', () => bobsCacheSealedWith(otherKeyring), /encrypted under key id .* not in encryptionKeys/],
+    ['an unencrypted value', () => bobsCacheSealedWith(plainKeyring), /stored unencrypted .*refused/],
+    [
+      'a session value at a partition key',
+      () => seal(testKeyring, key, { type: TYPE.session, createdAt: 1, meta: 'session-a', body: bobsCache }).value,
+      /holds a session, not a token cache/,
+    ],
+    ['a Redis hash', null, /holds a Redis hash, not a string/],
+  ];
+  const signedIn = [];
+  for (const [what, corrupt] of corruptValues) {
+    const current = await redis.getBuffer(key);
+    await redis.del(key);
+    if (corrupt) await redis.set(key, corrupt(current));
+    else await redis.hset(key, 'Account', bobsCache);
     const alice = idp.addUser();
     const result = await signIn(alice, 'session-a');
-    expect(result.account.homeAccountId).toBe(alice.homeAccountId);
-    expect([...homeAccountIdsIn(await storedCache(key))]).toEqual([alice.homeAccountId]);
+    expect([what, result.account.homeAccountId]).toEqual([what, alice.homeAccountId]);
+    expect([what, [...homeAccountIdsIn(await storedCache(key))]]).toEqual([what, [alice.homeAccountId]]);
+    signedIn.push(alice);
   }
   expect(warnings).toHaveLength(corruptValues.length);
-  expect(warnings[0]).toMatch(/unreadable cache partition .*session-a.* cache miss/);
-  expect(warnings[3]).toMatch(/integrity check failed/);
+  corruptValues.forEach(([what, , reason], i) => {
+    expect([what, warnings[i]]).toEqual([what, expect.stringContaining(`unreadable cache partition "${key}" (treated as a cache miss)`)]);
+    expect([what, warnings[i]]).toEqual([what, expect.stringMatching(reason)]);
+    expect(warnings[i]).not.toContain('session-a');
+  });
+  // Bob's own partition was only read, never changed.
+  expect(await redis.getBuffer(bobsKey)).toEqual(bobsValue);
+  expect(signedIn.map((user) => user.homeAccountId)).not.toContain(bobsSignIn.account.homeAccountId);
 });
 
 test('a client reused for a second user never writes that user into the first session', async () => {
@@ -202,21 +266,37 @@ test('a client reused for a second user never writes that user into the first se
   await shared.acquireTokenByCode({ code: idp.issueCode(alice, { scopes: SCOPES }), scopes: SCOPES, redirectUri: REDIRECT_URI });
   await shared.acquireTokenByCode({ code: idp.issueCode(bob, { scopes: SCOPES }), scopes: SCOPES, redirectUri: REDIRECT_URI });
 
-  const stored = await storedCache(`${prefix}session:{session-a}`);
+  const stored = await storedCache(keyOf({ sessionId: 'session-a' }));
   expect([...homeAccountIdsIn(stored)]).toEqual([alice.homeAccountId]);
   expect(warnings.join('\n')).toMatch(/refused to store 1 account/);
 });
 
-test('removeAccount and removePartition delete the partition', async () => {
+test('removeAccount and removePartition leave a tombstone: no server sees the account any more', async () => {
+  const accountsSeenByAFreshServer = (sessionId) =>
+    clientFor({ sessionId }, newTokenCache()).getTokenCache().getAllAccounts();
   const alice = idp.addUser();
   const signedIn = await signIn(alice, 'session-a');
+  expect(await accountsSeenByAFreshServer('session-a')).toHaveLength(1);
   const client = clientFor({ sessionId: 'session-a' });
   await client.getTokenCache().removeAccount(signedIn.account);
-  expect(await redis.exists(`${prefix}session:{session-a}`)).toBe(0);
+  const keyA = keyOf({ sessionId: 'session-a' });
+  expect(await isTombstone(redis, keyA)).toBe(true);
+  const ttlA = await redis.ttl(keyA);
+  expect(ttlA).toBeGreaterThan(0);
+  expect(ttlA).toBeLessThanOrEqual(600); // tombstoneSeconds, not the partition's lifetime
+  expect(await accountsSeenByAFreshServer('session-a')).toEqual([]);
 
   await signIn(alice, 'session-b');
+  const keyB = keyOf({ sessionId: 'session-b' });
+  expect(await accountsSeenByAFreshServer('session-b')).toHaveLength(1);
   expect(await tokenCache.removePartition({ sessionId: 'session-b' })).toBe(true);
-  expect(await redis.exists(`${prefix}session:{session-b}`)).toBe(0);
+  expect(await isTombstone(redis, keyB)).toBe(true);
+  expect(await storedCache(keyB)).toBeNull();
+  expect(await accountsSeenByAFreshServer('session-b')).toEqual([]);
+  expect(await newTokenCache().exportPartition({ sessionId: 'session-b' })).toBeNull();
+  // Nothing left to remove.
+  expect(await tokenCache.removePartition({ sessionId: 'session-b' })).toBe(false);
+  expect(warnings).toEqual([]);
 });
 
 test('on-behalf-of tokens are cached per incoming assertion', async () => {
@@ -230,12 +310,13 @@ test('on-behalf-of tokens are cached per incoming assertion', async () => {
   expect(second.accessToken).toBe(first.accessToken);
   expect(tokenRequests().length).toBe(count);
   const keys = await redis.keys(`${prefix}obo:*`);
-  expect(keys).toHaveLength(1);
+  expect(keys).toEqual([keyOf({ userAssertion: assertion }, CLIENT_ID)]);
+  expect(keys[0]).not.toContain(alice.oid); // neither the assertion nor its user in clear
 });
 
 test('a Redis outage surfaces as a clear CacheStoreError', async () => {
   const down = new Redis({ port: 1, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false });
-  const store = new RedisTokenCache({ redis: down, prefix });
+  const store = new RedisTokenCache({ redis: down, prefix, ...testSecrets() });
   const alice = idp.addUser();
   await expect(signIn(alice, 'session-a', store)).rejects.toThrow(/msal-redis-cache: Redis GET failed/);
   await expect(signIn(alice, 'session-a', store)).rejects.toBeInstanceOf(CacheStoreError);

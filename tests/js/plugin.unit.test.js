@@ -1,63 +1,162 @@
 'use strict';
-// Unit tests of the JS layer's small pieces: envelope, partition selection, options, and the plugin's behaviour
-// when Redis misbehaves (one ioredis method replaced, everything else real).
+// Unit tests of the JS layer's small pieces: the stored value format, the keyring, partition selection and key
+// names, options, and the plugin's behaviour when Redis misbehaves (one ioredis method replaced, everything else
+// real).
 
+const crypto = require('node:crypto');
 const Redis = require('ioredis');
-const { encodeEnvelope, decodeEnvelope } = require('../../js/envelope');
+const { seal, open, tombstone, readHeader, UnreadableValue, TYPE } = require('../../js/stored-value');
+const { createKeyring } = require('../../js/keyring');
+const { decodeLegacyValue, encodeLegacyValue } = require('../../js/legacy-value');
 const { resolvePartition, userAssertionHash } = require('../../js/partitions');
+const { etagOf } = require('../../js/partition-store');
 const { RedisTokenCache, ConfigurationError, CacheFormatError } = require('../../js');
 const { createFakeIdentityProvider } = require('../support/fake-identity-provider');
+const { testSecrets } = require('../support/test-secrets');
 
-describe('envelope', () => {
+const newKey = () => crypto.randomBytes(32).toString('base64');
+const ring = (...keys) => createKeyring({ encryptionKeys: keys, keyNameSecret: 'n'.repeat(43) + '=' });
+
+describe('stored value (mrc2)', () => {
+  const k1 = newKey();
   const body = Buffer.from('{"Account":{"é":1}}');
 
-  test('round trips the creation time, the owner and the body bytes', () => {
-    const value = encodeEnvelope('k', { createdAt: 1700000000, owner: 'uid.utid-b2c_1 x' }, body);
-    const decoded = decodeEnvelope('k', value);
-    expect(decoded).toMatchObject({ createdAt: 1700000000, owner: 'uid.utid-b2c_1 x' });
-    expect(decoded.body.equals(body)).toBe(true);
-    expect(decodeEnvelope('k', encodeEnvelope('k', { createdAt: 1, owner: null }, body)).owner).toBeNull();
+  test('round trips type, creation time, owner and body; the header names the key id, never the key', () => {
+    const keyring = ring(k1);
+    const { value, etag } = seal(keyring, 'k', { type: TYPE.partition, createdAt: 1700000000, meta: 'uid.utid x', body });
+    const opened = open(keyring, 'k', value);
+    expect(opened).toMatchObject({ type: 'c', etag, createdAt: 1700000000, meta: 'uid.utid x', keyId: keyring.current.id });
+    expect(opened.body.equals(body)).toBe(true);
+    expect(open(keyring, 'k', seal(keyring, 'k', { type: 's', createdAt: 1, body }).value).meta).toBeNull();
+    expect(value.toString('latin1')).not.toContain('uid.utid');
+    expect(value.toString('latin1')).not.toContain('Account');
+    expect(value.includes(Buffer.from(k1, 'base64'))).toBe(false);
+    expect(etagOf(value)).toBe(etag);
   });
 
-  test('refuses a value read under another key, or with any byte changed', () => {
-    const value = encodeEnvelope('k', { createdAt: 1700000000, owner: 'a' }, body);
-    expect(() => decodeEnvelope('other', value)).toThrow(/integrity check failed/);
+  test('every write draws a new etag (the GCM nonce)', () => {
+    const keyring = ring(k1);
+    const etags = new Set(Array.from({ length: 100 }, () => seal(keyring, 'k', { type: 'c', createdAt: 1, body }).etag));
+    expect(etags.size).toBe(100);
+  });
+
+  test('refuses a value opened under another key name, or with any byte changed', () => {
+    const keyring = ring(k1);
+    const { value } = seal(keyring, 'k', { type: TYPE.partition, createdAt: 1700000000, meta: 'a', body });
+    expect(() => open(keyring, 'other', value)).toThrow(UnreadableValue);
     for (let i = 0; i < value.length; i += 1) {
       const changed = Buffer.from(value);
       changed[i] ^= 0x04;
-      expect(() => decodeEnvelope('k', changed)).toThrow(/not a msal-redis-cache value|integrity check failed/);
+      expect(() => open(keyring, 'k', changed)).toThrow(UnreadableValue);
     }
+    for (let length = 0; length < value.length; length += 1) {
+      expect(() => open(keyring, 'k', value.subarray(0, length))).toThrow(UnreadableValue);
+    }
+  });
+
+  test('a value under a key not in the ring is refused, naming the key id', () => {
+    const { value } = seal(ring(k1), 'k', { type: 'c', createdAt: 1, body });
+    expect(() => open(ring(newKey()), 'k', value)).toThrow(new RegExp(`key id ${ring(k1).current.id}, which is not in encryptionKeys`));
+  });
+
+  test('plaintext values (insecurePlaintextStorage) are checked, and refused by an encrypting cache', () => {
+    const plain = createKeyring({ insecurePlaintextStorage: true });
+    const { value } = seal(plain, 'k', { type: 'c', createdAt: 1, meta: 'o', body });
+    expect(open(plain, 'k', value).body.equals(body)).toBe(true);
+    expect(() => open(plain, 'other', value)).toThrow(/integrity check failed/);
+    expect(() => open(ring(k1), 'k', value)).toThrow(/stored unencrypted/);
+  });
+
+  test('a tombstone has a header and nothing else', () => {
+    const { value, etag } = tombstone(1700000000);
+    expect(value.toString('latin1')).toBe(`mrc2 t ${etag} 1700000000 -\n`);
+    expect(open(ring(k1), 'any key', value)).toMatchObject({ type: 't', etag, body: null });
+    expect(() => open(ring(k1), 'k', Buffer.concat([value, Buffer.from('x')]))).toThrow(/malformed tombstone/);
   });
 
   test.each([
     ['no header', '{"Account":{}}'],
-    ['wrong magic', 'xyz1 1 - d\n{}'],
-    ['bad time', 'mrc1 soon - d\n{}'],
-    ['missing fields', 'mrc1 1700000000\n{}'],
-    ['bad owner encoding', 'mrc1 1 %E0%A4%A d\n{}'],
+    ['an mrc1 value', 'mrc1 1 - d\n{}'],
+    ['an unknown version', 'mrc3 c AAAAAAAAAAAAAAAA 1 abc\nxx'],
+    ['an unknown type', 'mrc2 x AAAAAAAAAAAAAAAA 1 abc\nxx'],
+    ['a bad time', 'mrc2 c AAAAAAAAAAAAAAAA soon abc\nxx'],
     ['empty', ''],
-  ])('rejects %s', (_, text) => {
-    expect(() => decodeEnvelope('k', Buffer.from(text))).toThrow(/not a msal-redis-cache value/);
+  ])('refuses %s', (_, text) => {
+    expect(() => open(ring(k1), 'k', Buffer.from(text))).toThrow(UnreadableValue);
+    expect(etagOf(Buffer.from(text))).toMatch(/^(!foreign|AAAAAAAAAAAAAAAA)$/);
+  });
+
+  test('readHeader gives the creation time without the key (for the session store)', () => {
+    const { value } = seal(ring(k1), 'k', { type: 'c', createdAt: 1234, body });
+    expect(readHeader(value.subarray(0, 64))).toMatchObject({ type: 'c', createdAt: 1234 });
+  });
+});
+
+describe('legacy values (mrc1, read only)', () => {
+  test('decodes an intact value of its key, refuses a changed or moved one', () => {
+    const value = encodeLegacyValue('k', { createdAt: 5, owner: 'o' }, Buffer.from('{}'));
+    expect(decodeLegacyValue('k', value)).toMatchObject({ createdAt: 5, owner: 'o' });
+    expect(() => decodeLegacyValue('other', value)).toThrow(/integrity/);
+  });
+});
+
+describe('keyring', () => {
+  test('accepts base64, base64url and Buffers of 32 bytes; the first key encrypts', () => {
+    const bytes = crypto.randomBytes(32);
+    const keyring = ring(bytes.toString('base64url'), newKey(), new Uint8Array(crypto.randomBytes(32)));
+    expect(keyring.byId.size).toBe(3);
+    expect(keyring.current.id).toBe(ring(bytes).current.id);
+  });
+
+  test.each([
+    [{}, /encryptionKeys is required.*randomBytes\(32\)/],
+    [{ encryptionKeys: [] }, /non-empty array/],
+    [{ encryptionKeys: ['c2hvcnQ='] }, /32 random bytes.*got 5 bytes/],
+    [{ encryptionKeys: ['not base64!'] }, /32 random bytes/],
+    [{ encryptionKeys: [newKey()] }, /keyNameSecret is required/],
+    [{ encryptionKeys: [newKey()], keyNameSecret: 'x' }, /keyNameSecret must be 32 random bytes/],
+    [{ encryptionKeys: [newKey()], insecurePlaintextStorage: true }, /choose one/],
+    [{ insecurePlaintextStorage: 'yes' }, /true or false/],
+  ])('refuses %p', (options, message) => {
+    expect(() => createKeyring(options)).toThrow(message);
+  });
+
+  test('refuses a repeated key, and a key-name secret equal to an encryption key', () => {
+    const key = newKey();
+    expect(() => createKeyring({ encryptionKeys: [key, key], keyNameSecret: newKey() })).toThrow(/repeats/);
+    expect(() => createKeyring({ encryptionKeys: [key], keyNameSecret: key })).toThrow(/must differ/);
+  });
+
+  test('key names depend on the key-name secret only: stable across a rotation of the encryption keys', () => {
+    const nameSecret = newKey();
+    const before = createKeyring({ encryptionKeys: [newKey()], keyNameSecret: nameSecret });
+    const after = createKeyring({ encryptionKeys: [newKey(), newKey()], keyNameSecret: nameSecret });
+    expect(after.name('account', 'u.t')).toBe(before.name('account', 'u.t'));
+    expect(createKeyring({ encryptionKeys: [newKey()], keyNameSecret: newKey() }).name('account', 'u.t')).not.toBe(
+      before.name('account', 'u.t'),
+    );
+    expect(before.name('account', 'u.t')).not.toBe(before.name('session', 'u.t'));
   });
 });
 
 describe('resolvePartition', () => {
-  test('maps each selector to its key and allowed core partitions', () => {
-    expect(resolvePartition({ sessionId: 's1' })).toMatchObject({ partitionKey: 'session:{s1}', allowed: null });
-    expect(resolvePartition({ homeAccountId: 'u.t' })).toMatchObject({
-      partitionKey: 'account:u.t',
-      allowed: ['account:u.t'],
-    });
-    expect(resolvePartition({ tenantId: 't1' }, 'c1')).toMatchObject({
-      partitionKey: 'app:c1:t1',
-      allowed: ['app:t1'],
-      kind: 'app',
-    });
+  const keyring = createKeyring(testSecrets());
+
+  test('maps each selector to a key without the id in it, and to its allowed core partitions', () => {
+    const session = resolvePartition({ sessionId: 's1' }, undefined, keyring);
+    expect(session).toMatchObject({ allowed: null, legacyKey: 'session:{s1}' });
+    expect(session.partitionKey).toMatch(/^session:\{[\w-]{27}\}$/);
+    const account = resolvePartition({ homeAccountId: 'u.t' }, undefined, keyring);
+    expect(account).toMatchObject({ allowed: ['account:u.t'], legacyKey: 'account:u.t' });
+    expect(account.partitionKey).toMatch(/^account:[\w-]{27}$/);
+    const app = resolvePartition({ tenantId: 't1' }, 'c1', keyring);
+    expect(app).toMatchObject({ allowed: ['app:t1'], kind: 'app', legacyKey: 'app:c1:t1' });
+    expect(app.partitionKey).not.toContain('t1');
+    expect(resolvePartition({ tenantId: 't1' }, 'c2', keyring).partitionKey).not.toBe(app.partitionKey);
     const hash = userAssertionHash('assertion');
-    expect(resolvePartition({ userAssertion: 'assertion' }, 'c1')).toMatchObject({
-      partitionKey: `obo:c1:${hash}`,
-      allowed: [`obo:${hash}`],
-    });
+    const obo = resolvePartition({ userAssertion: 'assertion' }, 'c1', keyring);
+    expect(obo).toMatchObject({ allowed: [`obo:${hash}`] });
+    expect(obo.partitionKey).not.toContain(hash);
   });
 
   test('matches msal-node userAssertionHash (base64url SHA-256, no padding)', () => {
@@ -67,24 +166,47 @@ describe('resolvePartition', () => {
   test.each([[{}], [{ sessionId: 's', homeAccountId: 'h' }], [{ sessionId: '' }], [{ sessionId: 'a\nb' }], [{ tenantId: 't' }]])(
     'refuses %p',
     (selector) => {
-      expect(() => resolvePartition(selector)).toThrow(ConfigurationError);
+      expect(() => resolvePartition(selector, undefined, keyring)).toThrow(ConfigurationError);
     },
   );
 });
 
 describe('RedisTokenCache options', () => {
-  const redis = { getBuffer() {}, set() {} };
+  const redis = new Redis({ lazyConnect: true });
+  afterAll(() => redis.disconnect());
+
   test.each([
-    [undefined],
-    [{}],
-    [{ redis: {} }],
-    [{ redis, slidingSeconds: 0 }],
-    [{ redis, absoluteSeconds: 1.5 }],
-    [{ redis, skewSeconds: -1 }],
-    [{ redis, maxValueBytes: 'big' }],
-    [{ redis, prefix: 3 }],
-  ])('refuses %p with a ConfigurationError', (options) => {
-    expect(() => new RedisTokenCache(options)).toThrow(ConfigurationError);
+    [undefined, /options must be an object/],
+    [{}, /ioredis client/],
+    [{ redis: {} }, /ioredis client.*got Object/],
+    [{ redis, slidingSeconds: 0 }, /slidingSeconds/],
+    [{ redis, absoluteSeconds: 1.5 }, /absoluteSeconds/],
+    [{ redis, skewSeconds: -1 }, /skewSeconds/],
+    [{ redis, maxValueBytes: 'big' }, /maxValueBytes/],
+    [{ redis, prefix: 3 }, /prefix/],
+    [{ redis, tombstoneSeconds: 0 }, /tombstoneSeconds/],
+    [{ redis, slidingSeconds: 100, absoluteSeconds: 50 }, /absoluteSeconds \(50\) must not be below slidingSeconds/],
+    [{ redis, logger: {} }, /logger must have a warn/],
+    [{ redis, ttl: 60 }, /unknown option "ttl"; did you mean slidingSeconds/],
+    [{ redis, client: redis }, /unknown option "client"; did you mean redis/],
+    [{ redis, encryptionKey: 'k' }, /did you mean encryptionKeys/],
+  ])('refuses %p with a ConfigurationError', (options, message) => {
+    const make = () => new RedisTokenCache(options && { ...testSecrets(), ...options });
+    expect(make).toThrow(ConfigurationError);
+    expect(make).toThrow(message);
+  });
+
+  test('is secure by default: without encryptionKeys it refuses, showing the command that makes a key', () => {
+    const make = () => new RedisTokenCache({ redis });
+    expect(make).toThrow(ConfigurationError);
+    expect(make).toThrow(/encryptionKeys is required.*node -e .*randomBytes\(32\)\.toString\('base64'\)/);
+  });
+
+  test('insecurePlaintextStorage works and says so once', () => {
+    const warnings = [];
+    const cache = new RedisTokenCache({ redis, insecurePlaintextStorage: true, logger: { warn: (m) => warnings.push(m) } });
+    expect(cache.settings.keyring.plaintext).toBe(true);
+    expect(warnings).toEqual([expect.stringMatching(/UNENCRYPTED/)]);
   });
 });
 
@@ -99,37 +221,59 @@ describe('plugin against a real Redis with one failure injected', () => {
   function setup(prefix, options = {}) {
     const idp = createFakeIdentityProvider({ clientId: CLIENT_ID });
     const warnings = [];
-    const cache = new RedisTokenCache({ redis, prefix, logger: { warn: (m) => warnings.push(m) }, ...options });
+    const cache = new RedisTokenCache({ redis, prefix, logger: { warn: (m) => warnings.push(m) }, ...testSecrets(), ...options });
     const signIn = (user) =>
       cache
         .createClientApplication(idp.msalConfig(), { sessionId: 's' })
         .acquireTokenByCode({ code: idp.issueCode(user, { scopes: ['user.read'] }), scopes: ['user.read'], redirectUri: 'http://localhost/r' });
-    return { idp, cache, warnings, signIn };
+    const key = prefix + resolvePartition({ sessionId: 's' }, undefined, cache.settings.keyring).partitionKey;
+    return { idp, cache, warnings, signIn, key };
   }
 
   test('a failed read never overwrites the stored partition', async () => {
-    const { idp, signIn } = setup('unit-failed-read:');
+    const { idp, signIn, key } = setup('unit-failed-read:');
     const alice = idp.addUser();
     await signIn(alice);
-    const key = 'unit-failed-read:session:{s}';
     const before = await redis.getBuffer(key);
 
-    const realGet = redis.getBuffer;
-    redis.getBuffer = () => Promise.reject(new Error('connection reset'));
+    const realEval = redis.evalshaBuffer;
+    redis.evalshaBuffer = () => Promise.reject(new Error('connection reset'));
     try {
       await expect(signIn(alice)).rejects.toThrow(/Redis GET failed .*connection reset/);
     } finally {
-      redis.getBuffer = realGet;
+      redis.evalshaBuffer = realEval;
     }
     expect((await redis.getBuffer(key)).equals(before)).toBe(true);
   });
 
-  test('an oversized stored value is a miss with a warning; an oversized write is a clear error', async () => {
-    const { idp, signIn, warnings } = setup('unit-oversized:', { maxValueBytes: 4096 });
-    await redis.set('unit-oversized:session:{s}', Buffer.alloc(5000, 0x41));
-    await expect(signIn(idp.addUser())).rejects.toThrow(CacheFormatError);
+  test('an oversized stored value is a miss with a warning, checked in Redis before it is transferred', async () => {
+    const { idp, signIn, warnings, key } = setup('unit-oversized:', { maxValueBytes: 4096 });
+    await redis.set(key, Buffer.alloc(5000, 0x41));
+    const realEval = redis.evalshaBuffer;
+    const replies = [];
+    redis.evalshaBuffer = async (...args) => {
+      const reply = await realEval.apply(redis, args);
+      replies.push(reply);
+      return reply;
+    };
+    try {
+      await expect(signIn(idp.addUser())).rejects.toThrow(CacheFormatError); // the new partition is over 4096 too
+    } finally {
+      redis.evalshaBuffer = realEval;
+    }
     expect(warnings[0]).toMatch(/5000 bytes, over maxValueBytes/);
-    expect(await redis.strlen('unit-oversized:session:{s}')).toBe(5000);
+    expect(replies.every((reply) => reply.every((part) => !(Buffer.isBuffer(part) && part.length >= 5000)))).toBe(true);
+    expect(await redis.strlen(key)).toBe(5000);
+  });
+
+  test('a Redis hash at the partition key is a miss with a warning, and sign-in replaces it', async () => {
+    const { idp, signIn, warnings, key, cache } = setup('unit-wrongtype:');
+    await redis.hset(key, 'field', 'value');
+    const alice = idp.addUser();
+    await signIn(alice);
+    expect(warnings[0]).toMatch(/holds a Redis hash, not a string/);
+    expect(await redis.type(key)).toBe('string');
+    expect((await cache.describePartition({ sessionId: 's' })).accounts[0].home_account_id).toBe(alice.homeAccountId);
   });
 
   test('describePartition shows token kinds and expiry, never a secret', async () => {
@@ -144,4 +288,11 @@ describe('plugin against a real Redis with one failure injected', () => {
     expect(text).not.toContain(result.idToken);
     expect(await cache.describePartition({ sessionId: 'nobody' })).toBeNull();
   });
+});
+
+test('an mrc1 value is named as such whatever its header length', () => {
+  for (const owner of [null, 'uid.utid']) {
+    const value = encodeLegacyValue('msal:app:c:t', { createdAt: 1700000000, owner }, Buffer.from('{}'));
+    expect(() => readHeader(value)).toThrow(/an mrc1 value \(from version 0\.1\)/);
+  }
 });

@@ -1,36 +1,59 @@
 'use strict';
-// RedisSessionStore against the real redis-server of the Jest run: keys, TTLs shared with the token-cache
-// partition, destroy, corrupt values, and express-session driving it.
+// RedisSessionStore against the real redis-server of the Jest run: keys, encryption, TTLs shared with the
+// token-cache partition, destroy, corrupt values, and express-session driving it.
 
+const crypto = require('node:crypto');
 const express = require('express');
 const session = require('express-session');
 const request = require('supertest');
 const Redis = require('ioredis');
 const { RedisSessionStore } = require('../../js/session-store');
+const { RedisTokenCache } = require('../../js/redis-token-cache');
 const { ConfigurationError } = require('../../js/errors');
-const { encodeEnvelope } = require('../../js/envelope');
+const { resolvePartition } = require('../../js/partitions');
+const { createKeyring } = require('../../js/keyring');
+const { seal, tombstone, TYPE } = require('../../js/stored-value');
+const { testSecrets, TEST_KEY_NAME_SECRET } = require('../support/test-secrets');
+const { storedValue, storedSession, storedPartition, isTombstone, testKeyring } = require('../support/stored');
+const { typicalUserCache } = require('../support/cache-fixtures');
 
 const DAY = 86400;
+const TOMBSTONE_SECONDS = 600; // RedisTokenCache's default tombstoneSeconds
 let redis;
 let prefix;
 let warnings;
 let now;
+const logger = { warn: (m) => warnings.push(m) };
+const nowSeconds = () => Math.floor(now / 1000);
 
-// The store reads only the token cache's settings (key prefix, absolute lifetime, clock); this stand-in keeps the
-// test independent of the WebAssembly core. The example's tests use a real RedisTokenCache.
-const tokenCacheStub = (settings = {}) => ({
-  settings: { prefix: `${prefix}msal:`, absoluteSeconds: 14 * DAY, clock: () => now, ...settings },
-});
+// A real token cache (the store tombstones partitions through its writer), on the test clock.
+const newTokenCache = (options = {}) =>
+  new RedisTokenCache({ redis, prefix: `${prefix}msal:`, logger, clock: () => now, ...testSecrets(), ...options });
 
+/** A store with the test secrets (its own, or its token cache's). */
 function newStore(options = {}) {
-  return new RedisSessionStore({
-    redis, prefix: `${prefix}sess:`, logger: { warn: (m) => warnings.push(m) }, clock: () => now, ...options,
-  });
+  const secrets = options.tokenCache || options.insecurePlaintextStorage ? {} : testSecrets();
+  return new RedisSessionStore({ redis, prefix: `${prefix}sess:`, logger, clock: () => now, ...secrets, ...options });
 }
 
 const cookie = (maxAgeSeconds) => ({
   originalMaxAge: maxAgeSeconds * 1000, expires: new Date(now + maxAgeSeconds * 1000).toISOString(), httpOnly: true, path: '/',
 });
+
+/** A token-cache partition value as the token cache would store it at `key` (only its header matters here). */
+const partitionValue = (key, createdAt, body = '{}') =>
+  seal(testKeyring, key, { type: TYPE.partition, createdAt, meta: 'owner-oid.owner-tid', body }).value;
+
+const flip = (value, index) => {
+  const copy = Buffer.from(value);
+  copy[index] ^= 0x01;
+  return copy;
+};
+
+const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** One user's msal cache, to import as a session partition. */
+const userCache = () => JSON.stringify(typicalUserCache({ now: nowSeconds() }).cache);
 
 beforeAll(() => {
   redis = new Redis(process.env.TEST_REDIS_URL);
@@ -42,32 +65,67 @@ beforeEach(() => {
   now = Date.now();
 });
 
-test('keys a session as <prefix>{sid} and its partition as <token prefix>session:{sid}: one hash slot', async () => {
-  const store = newStore({ tokenCache: tokenCacheStub() });
-  expect(store.sessionKey('abc')).toBe(`${prefix}sess:{abc}`);
-  expect(store.partitionKey('abc')).toBe(`${prefix}msal:session:{abc}`);
+test('keys a session as <prefix>{<HMAC of sid>} and its partition as <token prefix>session:{<same>}: one hash slot', async () => {
+  const tokenCache = newTokenCache();
+  const store = newStore({ tokenCache });
+  const tag = testKeyring.name('session', 'abc');
+  expect(store.sessionKey('abc')).toBe(`${prefix}sess:{${tag}}`);
+  expect(store.partitionKey('abc')).toBe(`${prefix}msal:session:{${tag}}`);
+  // The very key the token cache uses for { sessionId }.
+  expect(store.partitionKey('abc')).toBe(`${prefix}msal:${resolvePartition({ sessionId: 'abc' }, undefined, testKeyring).partitionKey}`);
   expect(newStore().partitionKey('abc')).toBeNull();
+  expect(newStore().sessionKey('abc')).toBe(store.sessionKey('abc')); // same keyNameSecret, same names
   // Redis Cluster hashes only the part between the first "{" and the next "}" when it is not empty.
   const hashTag = (key) => /\{([^}]+)\}/.exec(key)[1];
-  expect(hashTag(store.sessionKey('abc'))).toBe('abc');
-  expect(hashTag(store.partitionKey('abc'))).toBe('abc');
+  expect(hashTag(store.sessionKey('abc'))).toBe(tag);
+  expect(hashTag(store.partitionKey('abc'))).toBe(tag);
+  expect(store.sessionKey('abc')).not.toMatch(/abc/);
+  expect(store.sessionKey('abd')).not.toBe(store.sessionKey('abc'));
+  // Another keyNameSecret, other names: key names cannot be computed without the secret.
+  const otherSecret = crypto.randomBytes(32).toString('base64');
+  expect(newStore({ keyNameSecret: otherSecret }).sessionKey('abc')).not.toBe(store.sessionKey('abc'));
 });
 
-test('set then get round-trips the session with the cookie maxAge as TTL', async () => {
+test('set then get round-trips the session, encrypted, with the cookie maxAge as TTL', async () => {
   const store = newStore();
   const data = { cookie: cookie(3600), user: { name: 'Alice' } };
   await store.set('s1', data);
   expect(await store.get('s1')).toEqual(data);
-  const ttl = await redis.ttl(`${prefix}sess:{s1}`);
+  const key = store.sessionKey('s1');
+  const ttl = await redis.ttl(key);
   expect(ttl).toBeGreaterThan(3590);
   expect(ttl).toBeLessThanOrEqual(3600);
+  expect(await storedSession(redis, key)).toEqual(data);
+  const opened = await storedValue(redis, key);
+  expect([opened.type, opened.meta]).toEqual([TYPE.session, 's1']);
+  expect(opened.keyId).toBe(testKeyring.current.id);
+  expect((await redis.getBuffer(key)).includes('Alice')).toBe(false);
+  expect(warnings).toEqual([]);
+});
+
+test('insecurePlaintextStorage stores sessions readable but still bound to their key', async () => {
+  // Plain SHA-256 key names without a keyNameSecret; with it, the same names as the encrypting store's.
+  expect(newStore({ insecurePlaintextStorage: true }).sessionKey('s1')).not.toBe(newStore().sessionKey('s1'));
+  const store = newStore({ insecurePlaintextStorage: true, keyNameSecret: TEST_KEY_NAME_SECRET });
+  expect(store.sessionKey('s1')).toBe(newStore().sessionKey('s1'));
+  const encrypting = newStore();
+  warnings = [];
+  const data = { cookie: cookie(60), user: 'Alice' };
+  await store.set('s1', data);
+  expect(await store.get('s1')).toEqual(data);
+  const raw = await redis.getBuffer(store.sessionKey('s1'));
+  expect(raw.toString('latin1')).toMatch(/^mrc2 s \S{16} \d+ plain\n/);
+  // A store that encrypts refuses it.
+  expect(await encrypting.get('s1')).toBeNull();
+  expect(warnings).toEqual([expect.stringMatching(/stored unencrypted .*refused/)]);
 });
 
 test('a session without cookie expiry lives ttlSeconds', async () => {
-  await newStore({ ttlSeconds: 120 }).set('s1', { cookie: { path: '/' } });
-  expect(await redis.ttl(`${prefix}sess:{s1}`)).toBe(120);
+  const store = newStore({ ttlSeconds: 120 });
+  await store.set('s1', { cookie: { path: '/' } });
+  expect(await redis.ttl(store.sessionKey('s1'))).toBe(120);
   await newStore().set('s2', { cookie: { path: '/' } });
-  expect(await redis.ttl(`${prefix}sess:{s2}`)).toBe(DAY);
+  expect(await redis.ttl(store.sessionKey('s2'))).toBe(DAY);
 });
 
 test('callbacks get express-session\'s arguments: (null, null) for a missing session', async () => {
@@ -78,94 +136,226 @@ test('callbacks get express-session\'s arguments: (null, null) for a missing ses
   expect(saved).toEqual([null, undefined]);
 });
 
-test('a corrupt session value is no session, with a warning, never an error', async () => {
+test('an unreadable session value (corrupt, undecryptable, another key) is no session, with a warning, never an error', async () => {
   const store = newStore();
-  const values = ['{not json', 'null', '42', '"text"', '{"user":"no cookie"}', '{"cookie":"not an object"}'];
-  for (const [i, value] of values.entries()) {
-    await redis.set(`${prefix}sess:{bad${i}}`, value);
+  const sealed = (sid, body, { keyring = testKeyring, type = TYPE.session } = {}) =>
+    seal(keyring, store.sessionKey(sid), { type, createdAt: nowSeconds(), meta: sid, body }).value;
+  const intact = (sid) => sealed(sid, JSON.stringify({ cookie: cookie(60) }));
+  const otherKeyring = createKeyring({ encryptionKeys: [crypto.randomBytes(32)], keyNameSecret: TEST_KEY_NAME_SECRET });
+  const plainKeyring = createKeyring({ insecurePlaintextStorage: true });
+  // [what, value for the session id, reason in the warning]
+  const values = [
+    // Intact and decrypted, but not an express-session session.
+    ['bad JSON', (sid) => sealed(sid, '{not json'), /JSON/],
+    ['null', (sid) => sealed(sid, 'null'), /not an express-session session/],
+    ['a number', (sid) => sealed(sid, '42'), /not an express-session session/],
+    ['a string', (sid) => sealed(sid, '"text"'), /not an express-session session/],
+    ['no cookie', (sid) => sealed(sid, '{"user":"no cookie"}'), /not an express-session session/],
+    ['a cookie that is not an object', (sid) => sealed(sid, '{"cookie":"not an object"}'), /not an express-session session/],
+    // Not this package's value, or not one that opens.
+    ['a session in clear JSON', () => JSON.stringify({ cookie: cookie(60) }), /not a msal-redis-cache value/],
+    ['garbage', () => 'garbage', /not a msal-redis-cache value/],
+    ['a flipped byte', (sid) => flip(intact(sid), intact(sid).length - 20), /does not decrypt/],
+    ['a flipped tag byte', (sid) => { const v = intact(sid); return flip(v, v.length - 1); }, /does not decrypt/],
+    ['a truncated value', (sid) => { const v = intact(sid); return v.subarray(0, v.length - 5); }, /does not decrypt/],
+    ['a value under an unknown key', (sid) => sealed(sid, JSON.stringify({ cookie: cookie(60) }), { keyring: otherKeyring }), /not in encryptionKeys/],
+    ['an unencrypted value', (sid) => sealed(sid, JSON.stringify({ cookie: cookie(60) }), { keyring: plainKeyring }), /stored unencrypted .*refused/],
+    ['a token-cache partition', (sid) => sealed(sid, '{"cookie":{}}', { type: TYPE.partition }), /not a session/],
+    ['a tombstone', () => tombstone(nowSeconds()).value, /not a session/],
+  ];
+  for (const [i, [what, valueFor]] of values.entries()) {
+    await redis.set(store.sessionKey(`bad${i}`), valueFor(`bad${i}`));
     const args = await new Promise((resolve) => store.get(`bad${i}`, (...a) => resolve(a)));
-    expect(args).toEqual([null, null]);
+    expect([what, args]).toEqual([what, [null, null]]);
   }
   expect(warnings).toHaveLength(values.length);
-  expect(warnings[0]).toMatch(/ignoring unreadable session ".*\{bad0\}" \(treated as no session\)/);
+  values.forEach(([what, , reason], i) => {
+    const start = new RegExp(`^msal-redis-cache: ignoring unreadable session "${escapeRegExp(store.sessionKey(`bad${i}`))}" \\(treated as no session\\): `);
+    expect([what, warnings[i]]).toEqual([what, expect.stringMatching(start)]);
+    expect([what, warnings[i]]).toEqual([what, expect.stringMatching(reason)]);
+    expect(warnings[i]).not.toContain(`bad${i}`);
+  });
+  // The same value intact is a session: the failures above are the corruption, not the test's sealing.
+  await redis.set(store.sessionKey('good'), intact('good'));
+  expect(await store.get('good')).toEqual({ cookie: cookie(60) });
+  expect(warnings).toHaveLength(values.length);
+});
+
+test('a session value copied to another session\'s key is refused', async () => {
+  for (const [mode, options, reason] of [
+    ['encrypted', {}, /does not decrypt \(altered, truncated, or copied from another key\)/],
+    ['insecurePlaintextStorage', { insecurePlaintextStorage: true }, /integrity check failed \(corrupted, truncated, or copied from another key\)/],
+  ]) {
+    const store = newStore({ prefix: `${prefix}${mode}:`, ...options });
+    warnings = [];
+    const alice = { cookie: cookie(600), user: 'alice' };
+    await store.set('alice-sid', alice);
+    await store.set('mallory-sid', { cookie: cookie(600), user: 'mallory' });
+    await redis.set(store.sessionKey('mallory-sid'), await redis.getBuffer(store.sessionKey('alice-sid')));
+
+    const args = await new Promise((resolve) => store.get('mallory-sid', (...a) => resolve(a)));
+    expect([mode, args]).toEqual([mode, [null, null]]);
+    expect([mode, warnings]).toEqual([mode, [expect.stringMatching(reason)]]);
+    expect(warnings[0]).toContain(store.sessionKey('mallory-sid'));
+    expect(await store.get('alice-sid')).toEqual(alice);
+    // Nor does all() list it (as alice's or anyone's).
+    expect((await store.all()).map((s) => [s.id, s.user])).toEqual([['alice-sid', 'alice']]);
+  }
+});
+
+test('the session id never appears in clear in Redis: not in key names, not in values', async () => {
+  const tokenCache = newTokenCache();
+  const store = newStore({ tokenCache });
+  // Like express-session's ids (uid-safe: base64url), with a marker that is no accident.
+  const sid = `SiD-${crypto.randomBytes(24).toString('base64url')}`;
+  const forms = [sid, encodeURIComponent(sid), Buffer.from(sid).toString('base64'), Buffer.from(sid).toString('base64url'),
+    Buffer.from(sid).toString('hex')];
+  /** True when the bytes hold the id in clear, or base64 that decodes (at any alignment) to bytes holding it. */
+  const reveals = (bytes) => {
+    const text = bytes.toString('latin1');
+    if (forms.some((form) => text.includes(form))) return true;
+    for (const [run] of text.matchAll(/[A-Za-z0-9+/_-]{8,}/g)) {
+      for (let shift = 0; shift < 4; shift++) {
+        if (Buffer.from(run.slice(shift), 'base64').includes(sid)) return true;
+      }
+    }
+    return false;
+  };
+  // The check finds what version 0.1 stored, and base64 within other text.
+  expect(reveals(Buffer.from(`sess:{${sid}}`))).toBe(true);
+  expect(reveals(Buffer.from(`x:${Buffer.from(JSON.stringify({ id: sid })).toString('base64')}.y`))).toBe(true);
+  expect(reveals(Buffer.from(`.${Buffer.from(`ab${sid}`).toString('base64url')}`))).toBe(true);
+
+  async function expectNoSessionIdInRedis(expectedKeys) {
+    const keys = [];
+    let cursor = '0';
+    do {
+      const [next, found] = await redis.scanBuffer(cursor, 'MATCH', `${prefix}*`, 'COUNT', 100);
+      cursor = next.toString();
+      keys.push(...found);
+    } while (cursor !== '0');
+    expect(keys.map(String).sort()).toEqual([...expectedKeys].sort());
+    for (const key of keys) {
+      expect([String(key), reveals(key)]).toEqual([String(key), false]);
+      expect(await redis.type(key)).toBe('string');
+      const value = await redis.getBuffer(key);
+      expect([String(key), reveals(value)]).toEqual([String(key), false]);
+    }
+  }
+
+  await store.set(sid, { cookie: cookie(600), user: 'alice', note: `I am ${sid}` });
+  expect(await tokenCache.importPartition({ sessionId: sid }, userCache())).toBe('stored');
+  await store.touch(sid, { cookie: cookie(900), user: 'alice', note: `I am ${sid}` });
+  expect((await store.all()).map((s) => s.id)).toEqual([sid]); // the id is stored, encrypted
+  await expectNoSessionIdInRedis([store.sessionKey(sid), store.partitionKey(sid)]);
+
+  await store.destroy(sid);
+  expect(await isTombstone(redis, store.partitionKey(sid))).toBe(true);
+  await expectNoSessionIdInRedis([store.partitionKey(sid)]);
+  expect(warnings).toEqual([]);
 });
 
 test('touch extends the session and its token partition to the same TTL', async () => {
-  const store = newStore({ tokenCache: tokenCacheStub() });
+  const store = newStore({ tokenCache: newTokenCache() });
   await store.set('s1', { cookie: cookie(60) });
-  await redis.set(`${prefix}msal:session:{s1}`, encodeEnvelope(`${prefix}msal:session:{s1}`, { createdAt: Math.floor(now / 1000), owner: null }, Buffer.from('{}')), 'EX', 30);
+  const partitionKey = store.partitionKey('s1');
+  await redis.set(partitionKey, partitionValue(partitionKey, nowSeconds()), 'EX', 30);
 
   await store.touch('s1', { cookie: cookie(7200) });
 
-  const [sessionTtl, partitionTtl] = await Promise.all([redis.ttl(`${prefix}sess:{s1}`), redis.ttl(`${prefix}msal:session:{s1}`)]);
+  const [sessionTtl, partitionTtl] = await Promise.all([redis.ttl(store.sessionKey('s1')), redis.ttl(partitionKey)]);
   expect(sessionTtl).toBeGreaterThan(7190);
   expect(partitionTtl).toBe(sessionTtl);
 });
 
 test('touch never creates a partition for a session that has none', async () => {
-  const store = newStore({ tokenCache: tokenCacheStub() });
+  const store = newStore({ tokenCache: newTokenCache() });
   await store.set('s1', { cookie: cookie(60) });
   await store.touch('s1', { cookie: cookie(600) });
-  expect(await redis.exists(`${prefix}msal:session:{s1}`)).toBe(0);
-  expect(await redis.ttl(`${prefix}sess:{s1}`)).toBeGreaterThan(590);
+  expect(await redis.exists(store.partitionKey('s1'))).toBe(0);
+  expect(await redis.ttl(store.sessionKey('s1'))).toBeGreaterThan(590);
 });
 
 test('saving a session also aligns its partition TTL', async () => {
-  const store = newStore({ tokenCache: tokenCacheStub() });
-  await redis.set(`${prefix}msal:session:{s1}`, encodeEnvelope(`${prefix}msal:session:{s1}`, { createdAt: Math.floor(now / 1000), owner: null }, Buffer.from('{}')), 'EX', DAY);
+  const store = newStore({ tokenCache: newTokenCache() });
+  const partitionKey = store.partitionKey('s1');
+  await redis.set(partitionKey, partitionValue(partitionKey, nowSeconds()), 'EX', DAY);
   await store.set('s1', { cookie: cookie(1800) });
-  expect(await redis.ttl(`${prefix}msal:session:{s1}`)).toBe(await redis.ttl(`${prefix}sess:{s1}`));
+  const ttl = await redis.ttl(store.sessionKey('s1'));
+  expect(ttl).toBeGreaterThan(1790);
+  expect(await redis.ttl(partitionKey)).toBe(ttl);
 });
 
-test('neither outlives the partition\'s absolute lifetime', async () => {
-  const store = newStore({ tokenCache: tokenCacheStub({ absoluteSeconds: 1000 }) });
-  const createdAt = Math.floor(now / 1000) - 400; // 600 s of its absolute lifetime left
-  await redis.set(`${prefix}msal:session:{s1}`, encodeEnvelope(`${prefix}msal:session:{s1}`, { createdAt: createdAt, owner: null }, Buffer.from('{}')), 'EX', 100);
+test('neither outlives the partition\'s absolute lifetime (its createdAt, from the mrc2 header)', async () => {
+  const store = newStore({ tokenCache: newTokenCache({ absoluteSeconds: 1000, slidingSeconds: 1000 }) });
+  const createdAt = nowSeconds() - 400; // 600 s of its absolute lifetime left
+  const partitionKey = store.partitionKey('s1');
+  await redis.set(partitionKey, partitionValue(partitionKey, createdAt), 'EX', 100);
   await store.set('s1', { cookie: cookie(DAY) });
-  for (const key of [`${prefix}sess:{s1}`, `${prefix}msal:session:{s1}`]) {
+  for (const key of [store.sessionKey('s1'), partitionKey]) {
     const ttl = await redis.ttl(key);
     expect(ttl).toBeGreaterThan(590);
     expect(ttl).toBeLessThanOrEqual(600);
   }
 
-  // Past it, the session is over.
-  await redis.set(`${prefix}msal:session:{s2}`, encodeEnvelope(`${prefix}msal:session:{s2}`, { createdAt: createdAt - 1000, owner: null }, Buffer.from('{}')), 'EX', 100);
+  // Past it, the session is over: deleted, and its partition removed (a tombstone).
+  const partitionKey2 = store.partitionKey('s2');
+  await redis.set(partitionKey2, partitionValue(partitionKey2, createdAt - 1000), 'EX', 100);
   await store.set('s2', { cookie: cookie(DAY) });
-  expect(await redis.exists(`${prefix}sess:{s2}`, `${prefix}msal:session:{s2}`)).toBe(0);
+  expect(await redis.exists(store.sessionKey('s2'))).toBe(0);
+  expect(await isTombstone(redis, partitionKey2)).toBe(true);
+  expect(await storedPartition(redis, partitionKey2)).toBeNull();
 });
 
 test('an unreadable partition header does not stop the session from being saved', async () => {
-  const store = newStore({ tokenCache: tokenCacheStub() });
-  await redis.set(`${prefix}msal:session:{s1}`, 'garbage', 'EX', 100);
+  const store = newStore({ tokenCache: newTokenCache() });
+  await redis.set(store.partitionKey('s1'), 'garbage', 'EX', 100);
   await store.set('s1', { cookie: cookie(900) });
-  expect(await redis.ttl(`${prefix}sess:{s1}`)).toBeGreaterThan(890);
-  expect(await redis.ttl(`${prefix}msal:session:{s1}`)).toBeGreaterThan(890);
+  expect(await redis.ttl(store.sessionKey('s1'))).toBeGreaterThan(890);
+  expect(await redis.ttl(store.partitionKey('s1'))).toBeGreaterThan(890);
 });
 
 test('a session whose cookie already expired is deleted, not stored', async () => {
-  const store = newStore({ tokenCache: tokenCacheStub() });
+  const store = newStore({ tokenCache: newTokenCache() });
   await store.set('s1', { cookie: cookie(60) });
   await store.set('s1', { cookie: cookie(-5) });
-  expect(await redis.exists(`${prefix}sess:{s1}`)).toBe(0);
+  expect(await redis.exists(store.sessionKey('s1'))).toBe(0);
+  // Destroyed as by destroy(): its partition (none yet) is a tombstone, so no sign-in still in flight can create it.
+  expect(await isTombstone(redis, store.partitionKey('s1'))).toBe(true);
 });
 
-test('destroy deletes the session and its token partition', async () => {
-  const store = newStore({ tokenCache: tokenCacheStub() });
+test('destroy deletes the session and tombstones its token partition', async () => {
+  const tokenCache = newTokenCache();
+  const store = newStore({ tokenCache });
   await store.set('s1', { cookie: cookie(60) });
-  await redis.set(`${prefix}msal:session:{s1}`, 'x');
-  await redis.set(`${prefix}msal:session:{s2}`, 'other session');
+  expect(await tokenCache.importPartition({ sessionId: 's1' }, userCache())).toBe('stored');
+  expect(await tokenCache.importPartition({ sessionId: 's2' }, userCache())).toBe('stored');
+  const otherSession = await redis.getBuffer(store.partitionKey('s2'));
+  await redis.set(store.partitionKey('s3'), 'x'); // a foreign value is removed too
+
   await new Promise((resolve, reject) => store.destroy('s1', (err) => (err ? reject(err) : resolve())));
-  expect(await redis.exists(`${prefix}sess:{s1}`, `${prefix}msal:session:{s1}`)).toBe(0);
-  expect(await redis.get(`${prefix}msal:session:{s2}`)).toBe('other session');
+  await store.destroy('s3');
+
+  expect(await redis.exists(store.sessionKey('s1'))).toBe(0);
+  for (const sid of ['s1', 's3']) {
+    expect([sid, await isTombstone(redis, store.partitionKey(sid))]).toEqual([sid, true]);
+    const ttl = await redis.ttl(store.partitionKey(sid));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(TOMBSTONE_SECONDS);
+  }
+  expect(await tokenCache.exportPartition({ sessionId: 's1' })).toBeNull();
+  expect(await redis.getBuffer(store.partitionKey('s2'))).toEqual(otherSession);
+  expect(await tokenCache.exportPartition({ sessionId: 's2' })).not.toBeNull();
 });
 
 test('all, length and clear see only this prefix, even with glob characters in it', async () => {
-  const store = newStore({ prefix: `${prefix}s*[x]:`, tokenCache: tokenCacheStub() });
+  const tokenCache = newTokenCache();
+  const store = newStore({ prefix: `${prefix}s*[x]:`, tokenCache });
   const neighbour = newStore({ prefix: `${prefix}s-other:` });
   await store.set('a', { cookie: cookie(60), n: 1 });
   await store.set('b', { cookie: cookie(60), n: 2 });
   await neighbour.set('c', { cookie: cookie(60) });
-  await redis.set(`${prefix}msal:session:{a}`, 'x');
+  expect(await tokenCache.importPartition({ sessionId: 'a' }, userCache())).toBe('stored');
 
   expect(await store.length()).toBe(2);
   const all = await store.all();
@@ -173,13 +363,15 @@ test('all, length and clear see only this prefix, even with glob characters in i
 
   await store.clear();
   expect(await store.length()).toBe(0);
-  expect(await redis.exists(`${prefix}msal:session:{a}`)).toBe(0);
+  expect(await isTombstone(redis, store.partitionKey('a'))).toBe(true);
+  expect(await tokenCache.exportPartition({ sessionId: 'a' })).toBeNull();
   expect(await neighbour.length()).toBe(1);
+  expect(await neighbour.get('c')).toEqual({ cookie: cookie(60) });
 });
 
 test('Redis errors reach express-session as errors', async () => {
   const down = new Redis({ port: 1, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false });
-  const store = new RedisSessionStore({ redis: down });
+  const store = new RedisSessionStore({ redis: down, ...testSecrets() });
   const [err] = await new Promise((resolve) => store.get('s1', (...args) => resolve(args)));
   expect(err).toBeInstanceOf(Error);
   await expect(store.set('s1', { cookie: cookie(60) })).rejects.toThrow();
@@ -190,6 +382,16 @@ test('options are checked', () => {
   expect(() => new RedisSessionStore({})).toThrow(ConfigurationError);
   expect(() => newStore({ ttlSeconds: 0 })).toThrow(/ttlSeconds/);
   expect(() => newStore({ tokenCache: {} })).toThrow(/RedisTokenCache/);
+  // Sessions are encrypted: keys (or the token cache's), or an explicit choice of plaintext.
+  expect(() => new RedisSessionStore({ redis })).toThrow(ConfigurationError);
+  expect(() => new RedisSessionStore({ redis })).toThrow(/encryptionKeys is required/);
+  const { encryptionKeys } = testSecrets();
+  expect(() => new RedisSessionStore({ redis, encryptionKeys })).toThrow(/keyNameSecret is required/);
+  expect(() => new RedisSessionStore({ redis, encryptionKeys: ['too short'], keyNameSecret: TEST_KEY_NAME_SECRET })).toThrow(/32 random bytes/);
+  expect(() => new RedisSessionStore({ redis, ...testSecrets(), insecurePlaintextStorage: true })).toThrow(/choose one/);
+  expect(() => new RedisSessionStore({ redis, insecurePlaintextStorage: true })).not.toThrow();
+  expect(() => new RedisSessionStore({ redis, ...testSecrets() })).not.toThrow();
+  expect(() => new RedisSessionStore({ redis, tokenCache: newTokenCache() })).not.toThrow();
 });
 
 describe('with express-session', () => {
@@ -205,24 +407,46 @@ describe('with express-session', () => {
   }
 
   test('keeps a session across requests and touches it when unchanged', async () => {
-    const store = newStore({ tokenCache: tokenCacheStub() });
+    const store = newStore({ tokenCache: newTokenCache() });
     const agent = request.agent(app(store));
     await agent.get('/count').expect(200, /"count":1/);
     const { body } = await agent.get('/count').expect(200);
     expect(body.count).toBe(2);
-    await redis.expire(`${prefix}sess:{${body.id}}`, 30);
+    await redis.expire(store.sessionKey(body.id), 30);
     await agent.get('/peek').expect(200, { count: 2 }); // unchanged: touch, not set
-    expect(await redis.ttl(`${prefix}sess:{${body.id}}`)).toBeGreaterThan(590);
+    expect(await redis.ttl(store.sessionKey(body.id))).toBeGreaterThan(590);
   });
 
   test('a corrupt stored session starts a fresh one instead of failing the request', async () => {
     const store = newStore();
     const agent = request.agent(app(store));
     const { body } = await agent.get('/count').expect(200);
-    await redis.set(`${prefix}sess:{${body.id}}`, '{"cookie":');
+    const key = store.sessionKey(body.id);
+    const value = await redis.getBuffer(key);
+    await redis.set(key, flip(value, value.length - 20));
     const again = await agent.get('/count').expect(200);
     expect(again.body.count).toBe(1);
     expect(again.body.id).not.toBe(body.id);
     expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/ignoring unreadable session .*does not decrypt/);
+  });
+});
+
+describe('values of another Redis type', () => {
+  test('a hash at a session key is no session (a warning), never an error', async () => {
+    const warned = [];
+    const store = new RedisSessionStore({ redis, prefix: 'wrongtype-a:sess:', logger: { warn: (m) => warned.push(m) }, ...testSecrets() });
+    await redis.hset(store.sessionKey('s1'), 'cookie', '{}');
+    await expect(store.get('s1')).resolves.toBeNull();
+    expect(warned).toEqual([expect.stringMatching(/holds another Redis type/)]);
+    await store.set('s1', { cookie: { path: '/' } }); // a save replaces it
+    expect(await store.get('s1')).toMatchObject({ cookie: { path: '/' } });
+  });
+
+  test('a hash at the partition key does not stop a save', async () => {
+    const tokenCache = new RedisTokenCache({ redis, prefix: 'wrongtype-b:msal:', logger: { warn() {} }, ...testSecrets() });
+    const store = new RedisSessionStore({ redis, prefix: 'wrongtype-b:sess:', tokenCache });
+    await redis.hset(store.partitionKey('s1'), 'x', 'y');
+    await expect(store.set('s1', { cookie: { path: '/' } })).resolves.toBeUndefined();
   });
 });

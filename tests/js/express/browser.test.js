@@ -7,6 +7,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { isTombstone } = require('../../support/stored');
 const { chromium } = require('playwright-core');
 const { startExample, sessionIdOf } = require('./helpers');
 
@@ -54,8 +55,8 @@ test('sign in, profile, API call, cache page, sign out: and Redis forgets the se
   expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Lax', secure: false });
   expect(await page.evaluate(() => document.cookie)).toBe(''); // nothing readable by scripts
   const sid = sessionIdOf(cookie.value);
-  const sessionKey = `${example.prefixes.sessionPrefix}{${sid}}`;
-  const partitionKey = `${example.prefixes.tokenPrefix}session:{${sid}}`;
+  const sessionKey = example.sessionKey(sid);
+  const partitionKey = example.partitionKey(sid);
   expect(await example.redis.exists(sessionKey, partitionKey)).toBe(2);
 
   await page.getByRole('link', { name: 'Call the API' }).first().click();
@@ -73,7 +74,8 @@ test('sign in, profile, API call, cache page, sign out: and Redis forgets the se
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.waitForURL(`${example.url}/?signedout=1`);
   await expectText(page, 'You are signed out');
-  expect(await example.redis.exists(sessionKey, partitionKey)).toBe(0);
+  expect(await example.redis.exists(sessionKey)).toBe(0);
+  expect(await isTombstone(example.redis, partitionKey)).toBe(true); // signed out, and stays so
   expect((await context.cookies(example.url)).filter((c) => c.name === 'sid')).toEqual([]);
 
   // Signed out means signed out: the API call now asks to sign in.

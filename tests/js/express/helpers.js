@@ -8,6 +8,7 @@ const request = require('supertest');
 const { createApp } = require('../../../examples/express/app');
 const { createDevIdentityProvider } = require('../../../examples/express/dev-identity-provider/tokens');
 const { DEV_CLIENT_ID } = require('../../../examples/express/config');
+const { testSecrets } = require('../../support/test-secrets');
 
 const SESSION_SECRET = 'test session secret';
 
@@ -37,6 +38,7 @@ async function startExample({ name, redis, identityProvider, ...options } = {}) 
     redis: client,
     identityProvider: idp,
     sessionSecret: SESSION_SECRET,
+    ...testSecrets(),
     logger,
     sessionPrefix: prefixes.sessionPrefix,
     tokenCacheOptions: { prefix: prefixes.tokenPrefix },
@@ -46,10 +48,13 @@ async function startExample({ name, redis, identityProvider, ...options } = {}) 
     const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
   });
   const url = `http://127.0.0.1:${server.address().port}`;
+  const { sessionStore } = app.locals;
   return {
     app,
     server,
     url,
+    sessionKey: (sid) => sessionStore.sessionKey(sid),
+    partitionKey: (sid) => sessionStore.partitionKey(sid),
     idp,
     redis: client,
     logger,

@@ -7,6 +7,7 @@ const request = require('supertest');
 const { createDevIdentityProvider } = require('../../../examples/express/dev-identity-provider/tokens');
 const { DEV_CLIENT_ID } = require('../../../examples/express/config');
 const { startExample, signIn, sessionCookie, sessionIdOf, tokenRequests } = require('./helpers');
+const { isTombstone } = require('../../support/stored');
 
 let redis;
 let idp;
@@ -57,6 +58,7 @@ test('a refresh on one instance is seen by the other, and sign-out on one signs 
   expect(tokenRequests(idp).length).toBe(count);
 
   await request(b.url).post('/auth/signout').set('Cookie', cookie).expect(303);
-  expect(await redis.exists(`${a.prefixes.sessionPrefix}{${sid}}`, `${a.prefixes.tokenPrefix}session:{${sid}}`)).toBe(0);
+  expect(await redis.exists(a.sessionKey(sid))).toBe(0);
+  expect(await isTombstone(redis, a.partitionKey(sid))).toBe(true);
   await request(a.url).get('/api/call').set('Cookie', cookie).expect(401);
 });

@@ -4,7 +4,7 @@
 
 const Redis = require('ioredis');
 const { startExample, signIn, sessionCookie, sessionIdOf, signedCookie, tokenRequests } = require('./helpers');
-const { decodeEnvelope } = require('../../../js/envelope');
+const { storedPartition, storedSession, isTombstone } = require('../../support/stored');
 
 let example;
 let agent;
@@ -15,8 +15,8 @@ beforeEach(async () => {
 });
 afterEach(() => example.close());
 
-const sessionKey = (sid) => `${example.prefixes.sessionPrefix}{${sid}}`;
-const partitionKey = (sid) => `${example.prefixes.tokenPrefix}session:{${sid}}`;
+const sessionKey = (sid) => example.sessionKey(sid);
+const partitionKey = (sid) => example.partitionKey(sid);
 const json = (path) => agent.get(path).set('accept', 'application/json');
 
 /** Signs in and returns the session id the app settled on. */
@@ -65,7 +65,7 @@ describe('sign-in', () => {
     expect(query.get('scope')).toContain('offline_access');
     // The verifier stays on the server, in the session in Redis.
     const sid = sessionIdOf(sessionCookie(response));
-    const stored = JSON.parse(await example.redis.get(sessionKey(sid)));
+    const stored = await storedSession(example.redis, sessionKey(sid));
     expect(stored.authRequest).toMatchObject({ state: query.get('state'), nonce: query.get('nonce') });
     expect(response.headers.location).not.toContain(stored.authRequest.verifier);
   });
@@ -82,10 +82,10 @@ describe('sign-in', () => {
     expect(profile.text).toContain('alice@contoso.example');
     expect(profile.text).toContain('Alice Example');
 
-    const stored = JSON.parse(decodeEnvelope(partitionKey(after), await example.redis.getBuffer(partitionKey(after))).body);
+    const stored = await storedPartition(example.redis, partitionKey(after));
     expect(Object.keys(stored.RefreshToken)).toHaveLength(1);
     // The session itself holds who signed in, never a token.
-    const session = await example.redis.get(sessionKey(after));
+    const session = JSON.stringify(await storedSession(example.redis, sessionKey(after)));
     expect(session).toContain('alice@contoso.example');
     for (const token of Object.values(stored.AccessToken).concat(Object.values(stored.RefreshToken))) {
       expect(session).not.toContain(token.secret);
@@ -238,7 +238,7 @@ describe('the cache page', () => {
     }
     expect(page.text).not.toContain('bob@contoso.example');
     expect(page.text).not.toContain(sid);
-    const stored = JSON.parse(decodeEnvelope(partitionKey(sid), await example.redis.getBuffer(partitionKey(sid))).body);
+    const stored = await storedPartition(example.redis, partitionKey(sid));
     for (const section of ['AccessToken', 'RefreshToken', 'IdToken']) {
       for (const entry of Object.values(stored[section])) expect(page.text).not.toContain(entry.secret);
     }
@@ -276,7 +276,8 @@ describe('sessions that end', () => {
     const response = await agent.post('/auth/signout').expect(303);
     expect(response.headers.location).toBe('/?signedout=1');
     expect(response.headers['set-cookie'].join()).toMatch(/sid=;/);
-    expect(await example.redis.exists(sessionKey(sid), partitionKey(sid))).toBe(0);
+    expect(await example.redis.exists(sessionKey(sid))).toBe(0);
+    expect(await isTombstone(example.redis, partitionKey(sid))).toBe(true); // signed out, and stays so
 
     // The old cookie, replayed, is worth nothing.
     const replay = await example.agent().get('/api/call').set('Cookie', cookie).expect(401);

@@ -1,0 +1,130 @@
+'use strict';
+// Redis access for token-cache partitions: a read and a compare-and-set write, each one Lua script on one key (one
+// round trip; Cluster-safe, since a script on one key runs on that key's node). Nothing else reads or writes a
+// partition's value.
+//
+// The version a compare-and-set checks is the value's etag (see stored-value.js), read from its header inside the
+// script: "" for a missing key, "!foreign" for anything this package did not write (another type, a corrupt
+// header, an old format). Both scripts check the type and size before transferring a value, so a hash at a
+// partition key or a huge value costs nothing and is reported instead of failing or being fetched.
+
+const crypto = require('node:crypto');
+const { redisCommand } = require('./errors');
+
+const ABSENT = '';
+const FOREIGN = '!foreign';
+const ETAG_CHARS = 16;
+
+// etag_of and inspect are shared by both scripts. The header pattern must accept exactly what etagOf() accepts.
+const LUA_FUNCTIONS = `
+local etag_pattern = '^mrc2 ([cst]) (' .. string.rep('[%w_%-]', ${ETAG_CHARS}) .. ') '
+-- Returns the etag, the Redis type, and the value's own type ("c", "s", "t"; "" when there is none).
+local function etag_of(key)
+  local kind = redis.call('TYPE', key)['ok']
+  if kind == 'none' then return '', kind, '' end
+  if kind ~= 'string' then return '${FOREIGN}', kind, '' end
+  local value_type, etag = string.match(redis.call('GETRANGE', key, 0, 31), etag_pattern)
+  return etag or '${FOREIGN}', kind, value_type or ''
+end
+local function inspect(key, max_bytes)
+  local etag, kind = etag_of(key)
+  if kind == 'none' then return {'none', etag} end
+  if kind ~= 'string' then return {'type', etag, kind} end
+  local size = redis.call('STRLEN', key)
+  if size > max_bytes then return {'size', etag, size} end
+  return {'value', etag, redis.call('GET', key)}
+end
+`;
+
+// KEYS[1] the partition; ARGV[1] the largest value to transfer.
+const READ = script(`${LUA_FUNCTIONS}
+return inspect(KEYS[1], tonumber(ARGV[1]))`);
+
+// KEYS[1] the partition; ARGV[1] the etag the writer loaded ("*": unconditional), ARGV[2] the new value ("" deletes
+// the key), ARGV[3] its TTL in seconds, ARGV[4] the largest value to return on a conflict.
+// Returns {'written', <type of the value replaced: "c", "s", "t" or "">}, or on a conflict what READ returns, so
+// the writer can merge without another round trip.
+const COMPARE_AND_SET = script(`${LUA_FUNCTIONS}
+local etag, _, replaced = etag_of(KEYS[1])
+if ARGV[1] ~= '*' and etag ~= ARGV[1] then return inspect(KEYS[1], tonumber(ARGV[4])) end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) end
+return {'written', replaced}`);
+
+function script(lua) {
+  return { lua, sha: crypto.createHash('sha1').update(lua).digest('hex') };
+}
+
+/** The etag of a raw value exactly as the scripts compute it. */
+function etagOf(value) {
+  if (value === null) return ABSENT;
+  const match = /^mrc2 [cst] ([A-Za-z0-9_-]{16}) /.exec(value.toString('latin1', 0, Math.min(value.length, 32)));
+  return match ? match[1] : FOREIGN;
+}
+
+/**
+ * What a key holds, from a script's reply.
+ * @typedef {object} StoredState
+ * @property {string} etag  the version a compare-and-set of this state must name
+ * @property {Buffer|null} value  null when there is no usable value (see problem)
+ * @property {string|null} problem  null, or why the value was not transferred ("holds a Redis hash", ...)
+ */
+function stateOf(reply) {
+  const [status, etag, detail] = reply;
+  const state = { etag: etag.toString('latin1'), value: null, problem: null };
+  switch (status.toString('latin1')) {
+    case 'value':
+      state.value = detail;
+      break;
+    case 'type':
+      state.problem = `holds a Redis ${detail.toString('latin1')}, not a string`;
+      break;
+    case 'size':
+      state.problem = `value is ${detail} bytes, over maxValueBytes`;
+      break;
+    default:
+  }
+  return state;
+}
+
+class PartitionStore {
+  /**
+   * @param {import('ioredis').Redis|import('ioredis').Cluster} redis
+   * @param {{ maxValueBytes: number }} limits
+   */
+  constructor(redis, { maxValueBytes }) {
+    this.redis = redis;
+    this.maxValueBytes = maxValueBytes;
+  }
+
+  /** @returns {Promise<StoredState>} */
+  async read(key) {
+    return stateOf(await this.#run('GET', READ, key, [this.maxValueBytes]));
+  }
+
+  /**
+   * Stores `value` (or deletes the key when value is null) if the key still holds the version `expectedEtag`
+   * ("*": whatever it holds).
+   * @returns {Promise<{ written: true, replaced: string } | { written: false, current: StoredState }>} replaced: the
+   *   stored-value type the write replaced ("c" a partition, "t" a tombstone, "" nothing or a foreign value)
+   */
+  async compareAndSet(key, expectedEtag, value, ttlSeconds) {
+    const args = [expectedEtag, value ?? '', value ? ttlSeconds : 0, this.maxValueBytes];
+    const reply = await this.#run('SET', COMPARE_AND_SET, key, args);
+    if (reply[0].toString('latin1') === 'written') return { written: true, replaced: reply[1].toString('latin1') };
+    return { written: false, current: stateOf(reply) };
+  }
+
+  async #run(command, { lua, sha }, key, args) {
+    return redisCommand(command, key, async () => {
+      try {
+        return await this.redis.evalshaBuffer(sha, 1, key, ...args);
+      } catch (err) {
+        // The script cache is empty after a restart or failover (or on a node never used): send the script itself.
+        if (!/^NOSCRIPT/.test(err && err.message)) throw err;
+        return this.redis.evalBuffer(lua, 1, key, ...args);
+      }
+    });
+  }
+}
+
+module.exports = { PartitionStore, etagOf, SCRIPTS: { READ, COMPARE_AND_SET }, ABSENT, FOREIGN };

@@ -1,0 +1,138 @@
+'use strict';
+// The one path that changes a stored partition (the plugin after msal changed its cache, importPartition, sign-out
+// and the session store's destroy all come here), so its rules hold everywhere:
+//   - a write is a compare-and-set against the version the request loaded: no lock, one round trip;
+//   - on a conflict the core merges three ways (base = what this request loaded, mine = what it now holds, theirs =
+//     what is stored now), applies the partition rules again, and the write is retried a bounded number of times;
+//   - a partition removed meanwhile (a tombstone, or gone) is never brought back by a write based on an older load;
+//   - a removal is a tombstone, written whatever the stored version: a sign-out always wins.
+
+const core = require('./core');
+const { seal, tombstone, TYPE } = require('./stored-value');
+const { interpret } = require('./partition-reader');
+const { CacheFormatError } = require('./errors');
+
+// Every failed attempt means another writer succeeded, so n servers writing one partition at once need at most n
+// attempts; past this many, something is looping and the write is dropped with a warning.
+const MAX_WRITE_ATTEMPTS = 16;
+// After a few conflicts in a row, writers that keep colliding wait a random moment (up to this many ms, growing
+// with the attempt) so they stop arriving together.
+const BACKOFF_AFTER_ATTEMPT = 2;
+const BACKOFF_MS_PER_ATTEMPT = 2;
+const EMPTY_CACHE = '{}';
+
+/** What the writer did: "stored", "deleted", "removed" (tombstoned), "dropped" (not stored), "unchanged". */
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+class PartitionWriter {
+  /**
+   * @param {{ store: import('./partition-store').PartitionStore, keyring: object, logger: object,
+   *   clock: () => number, settings: object }} context
+   */
+  constructor(context) {
+    this.context = context;
+  }
+
+  /**
+   * Stores `cache` (msal's serialized cache, or an imported one) as the partition `key`, based on `loaded`.
+   * @param {object} write
+   * @param {string} write.key
+   * @param {{ allowed: string[], kind: string, mode: string }} write.partition
+   * @param {string[]} write.allowed the core partition ids to keep
+   * @param {string|null} write.owner the account a session partition belongs to
+   * @param {import('./partition-reader').LoadedPartition} write.loaded
+   * @param {string|Uint8Array} write.cache
+   * @returns {Promise<{ outcome: string, plan: object }>} plan: the core's decision on `cache` itself (what was
+   *   restricted away)
+   */
+  async write({ key, partition, allowed, owner, loaded, cache }) {
+    const now = this.#now();
+    let base = loaded;
+    let createdAt = loaded.createdAt ?? now;
+    const firstPlan = core.planWrite(cache, this.#request(partition, allowed, now, createdAt));
+    let plan = firstPlan;
+    // Nothing swept and nothing left: msal removed the account (removeAccount), or the partition is past its
+    // lifetime. Either way it is over: a tombstone. Tokens that merely expired are a conditional delete instead, so
+    // that another server's fresh tokens win.
+    const swept = Object.values(firstPlan.expired).some((count) => count > 0);
+    const removal = !firstPlan.hasTokens && !swept;
+    for (let attempt = 1; ; attempt++) {
+      if (!plan.hasTokens && base.body === null) return { outcome: 'unchanged', plan: firstPlan };
+      if (removal) {
+        const removed = await this.remove(key, base.legacy && base.legacy.key);
+        return { outcome: removed ? 'removed' : 'unchanged', plan: firstPlan };
+      }
+      const sealed = plan.hasTokens
+        ? seal(this.context.keyring, key, { type: TYPE.partition, createdAt, meta: owner, body: plan.cache })
+        : null;
+      const { maxValueBytes } = this.context.settings;
+      if (sealed && sealed.value.length > maxValueBytes) {
+        throw new CacheFormatError(
+          `partition "${key}" would be ${sealed.value.length} bytes, over maxValueBytes (${maxValueBytes}); not stored`,
+        );
+      }
+      const result = await this.context.store.compareAndSet(key, base.etag, sealed && sealed.value, plan.ttlSeconds);
+      if (result.written) {
+        if (base.legacy) await this.context.store.compareAndSet(base.legacy.key, base.legacy.etag, null, 0);
+        return { outcome: sealed ? 'stored' : 'deleted', plan: firstPlan };
+      }
+      const theirs = interpret(this.context, key, result.current);
+      const reason = this.#reasonToDrop(partition, base, theirs, owner, attempt);
+      if (reason) {
+        if (reason !== 'removed') this.context.logger.warn(`msal-redis-cache: partition "${key}" not stored: ${reason}`);
+        return { outcome: 'dropped', plan: firstPlan };
+      }
+      // Nothing readable stored (a tombstone that expired, a foreign or corrupt value): nothing to merge, replace it.
+      if (theirs.body !== null) {
+        const mine = plan.hasTokens ? plan.cache : EMPTY_CACHE;
+        createdAt = theirs.createdAt;
+        plan = core.planMergeWrite(base.body, mine, theirs.body, this.#request(partition, allowed, this.#now(), createdAt));
+        owner = owner ?? theirs.owner;
+      }
+      base = theirs;
+      if (attempt >= BACKOFF_AFTER_ATTEMPT) await sleep(Math.random() * BACKOFF_MS_PER_ATTEMPT * attempt);
+    }
+  }
+
+  /**
+   * Tombstones a partition (sign-out), and deletes its version 0.1 key when there may be one (else a migrating
+   * reader would bring it back once the tombstone expires). Resolves to true when it held a partition.
+   */
+  async remove(key, legacyKey = null) {
+    const { store, settings } = this.context;
+    const result = await store.compareAndSet(key, '*', tombstone(this.#now()).value, settings.tombstoneSeconds);
+    if (legacyKey) await store.compareAndSet(legacyKey, '*', null, 0);
+    return result.replaced === TYPE.partition;
+  }
+
+  /** Why a write that lost its compare-and-set to `theirs` must not be retried; null to merge and retry. */
+  #reasonToDrop(partition, base, theirs, owner, attempt) {
+    // Removed meanwhile: signed out (a tombstone), or deleted or expired after this request loaded it.
+    if (theirs.removed || (theirs.etag === '' && base.body !== null)) return 'removed';
+    if (partition.mode === 'session' && owner && theirs.owner && theirs.owner !== owner) {
+      return 'the session now belongs to another account';
+    }
+    if (attempt >= MAX_WRITE_ATTEMPTS) return `still conflicting after ${attempt} attempts (other servers keep writing it)`;
+    return null;
+  }
+
+  #request(partition, allowed, now, createdAt) {
+    const { skewSeconds, slidingSeconds, absoluteSeconds, maxValueBytes } = this.context.settings;
+    return {
+      allowed,
+      kind: partition.kind,
+      now,
+      skewSeconds,
+      slidingSeconds,
+      absoluteSeconds,
+      createdAt,
+      maxBytes: maxValueBytes,
+    };
+  }
+
+  #now() {
+    return Math.floor(this.context.clock() / 1000);
+  }
+}
+
+module.exports = { PartitionWriter, MAX_WRITE_ATTEMPTS };

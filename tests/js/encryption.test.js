@@ -1,0 +1,241 @@
+'use strict';
+// Encryption at rest, end to end against the Jest run's redis-server with real msal-node clients: what someone who
+// can read Redis sees, what someone who can write it (without the key) can do, key rotation, the upgrade from 0.1
+// values, export and import.
+
+const crypto = require('node:crypto');
+const Redis = require('ioredis');
+const session = require('express-session');
+const { RedisTokenCache, RedisSessionStore, CacheFormatError } = require('../../js');
+const { encodeLegacyValue } = require('../../js/legacy-value');
+const { resolvePartition } = require('../../js/partitions');
+const { createFakeIdentityProvider } = require('../support/fake-identity-provider');
+
+const CLIENT_ID = '00000000-0000-4000-8000-0000000e4c00';
+const SCOPES = ['user.read'];
+const newKey = () => crypto.randomBytes(32).toString('base64');
+const NAME_SECRET = newKey();
+
+let redis;
+let prefix;
+let idp;
+let warnings;
+const logger = { warn: (m) => warnings.push(m) };
+const tokenCacheWith = (encryptionKeys, options = {}) =>
+  new RedisTokenCache({ redis, prefix, logger, encryptionKeys, keyNameSecret: NAME_SECRET, ...options });
+
+beforeAll(() => {
+  redis = new Redis(process.env.TEST_REDIS_URL);
+});
+afterAll(() => redis.quit());
+beforeEach(() => {
+  prefix = `enc:${expect.getState().currentTestName.replace(/\W+/g, '-').slice(0, 50)}:`;
+  idp = createFakeIdentityProvider({ clientId: CLIENT_ID });
+  warnings = [];
+});
+
+const client = (cache, selector) => cache.createClientApplication(idp.msalConfig(), selector);
+const tokenRequests = () => idp.requests.filter((r) => r.method === 'POST').length;
+
+async function signIn(cache, user, selector) {
+  return client(cache, selector).acquireTokenByCode({ code: idp.issueCode(user, { scopes: SCOPES }), scopes: SCOPES, redirectUri: 'http://localhost/r' });
+}
+
+/** A silent token for `account` through a new client: { fromCache } or null when the cache has no account. */
+async function silent(cache, selector, account) {
+  const c = client(cache, selector);
+  const accounts = await c.getTokenCache().getAllAccounts();
+  if (!accounts.some((a) => a.homeAccountId === account.homeAccountId)) return null;
+  return c.acquireTokenSilent({ account, scopes: SCOPES });
+}
+
+async function keysAndValues() {
+  const keys = await redis.keys(`${prefix}*`);
+  return Promise.all(keys.map(async (key) => ({ key, value: (await redis.type(key)) === 'string' ? await redis.getBuffer(key) : Buffer.alloc(0) })));
+}
+
+/** Every way a secret could show: the raw bytes, and base64/base64url decodings of the value and its fields. */
+function readableForms(buffer) {
+  const text = buffer.toString('latin1');
+  const pieces = [text, ...text.split(/[\s]+/)];
+  return pieces.flatMap((piece) => [piece, Buffer.from(piece, 'base64').toString('latin1'), Buffer.from(piece, 'base64url').toString('latin1')]);
+}
+
+test('a reader of Redis sees no token, e-mail, name, object id or home account id, in any key or value', async () => {
+  const cache = tokenCacheWith([newKey()]);
+  const alice = idp.addUser({ username: 'alice.secret@contoso.example', name: 'Alice Secretname' });
+  const bob = idp.addUser({ username: 'bob.secret@contoso.example', name: 'Bob Secretname' });
+  const results = [await signIn(cache, alice, { sessionId: 'session-of-alice' }), await signIn(cache, bob, { homeAccountId: bob.homeAccountId })];
+  results.push(await client(cache, { tenantId: idp.tenantId }).acquireTokenByClientCredential({ scopes: ['https://graph.microsoft.com/.default'] }));
+  const assertion = idp.issueAccessToken(alice);
+  results.push(await cache.acquireTokenOnBehalfOf(idp.msalConfig(), { oboAssertion: assertion, scopes: SCOPES }));
+  const store = new RedisSessionStore({ redis, tokenCache: cache, prefix: `${prefix}sess:` });
+  const sessionData = { cookie: { originalMaxAge: 1000, expires: new Date(Date.now() + 100000).toISOString() }, user: { name: alice.name, username: alice.username, homeAccountId: alice.homeAccountId } };
+  await store.set('session-of-alice', sessionData);
+  expect(await store.get('session-of-alice')).toMatchObject({ user: { username: alice.username } });
+
+  const secrets = [alice.username, bob.username, alice.name, bob.name, alice.oid, bob.oid, alice.homeAccountId, bob.homeAccountId, 'session-of-alice', assertion];
+  for (const result of results) secrets.push(result.accessToken, ...(result.idToken ? [result.idToken] : []));
+  const stored = await keysAndValues();
+  expect(stored.length).toBe(5); // 4 partitions and 1 session
+  for (const { key, value } of stored) {
+    for (const form of [key, ...readableForms(value)]) {
+      for (const secret of secrets) expect(form.includes(secret)).toBe(false);
+    }
+    expect(value.length).toBeGreaterThan(0);
+  }
+  // And the tokens are all there for a server with the keys.
+  expect((await silent(cache, { sessionId: 'session-of-alice' }, results[0].account)).fromCache).toBe(true);
+});
+
+describe('a writer without the key', () => {
+  async function setUp() {
+    const cache = tokenCacheWith([newKey()]);
+    const alice = idp.addUser();
+    const mallory = idp.addUser();
+    const result = await signIn(cache, alice, { sessionId: 'alice' });
+    await signIn(cache, mallory, { sessionId: 'mallory' });
+    const keyOf = (sid) => prefix + resolvePartition({ sessionId: sid }, undefined, cache.settings.keyring).partitionKey;
+    return { cache, alice, account: result.account, keyOf };
+  }
+
+  async function expectRefused(cache, account, reason) {
+    const requestsBefore = tokenRequests();
+    expect(await silent(cache, { sessionId: 'alice' }, account)).toBeNull(); // never served: no account in the cache
+    expect(tokenRequests()).toBe(requestsBefore);
+    expect(warnings.join('\n')).toMatch(reason);
+  }
+
+  test('cannot move another session\'s value into this session', async () => {
+    const { cache, account, keyOf } = await setUp();
+    await redis.set(keyOf('alice'), await redis.getBuffer(keyOf('mallory')));
+    await expectRefused(cache, account, /does not decrypt/);
+  });
+
+  test('cannot flip a byte anywhere', async () => {
+    const { cache, account, keyOf } = await setUp();
+    const original = await redis.getBuffer(keyOf('alice'));
+    for (const position of [7, 30, original.length - 100, original.length - 1]) {
+      const changed = Buffer.from(original);
+      changed[position] ^= 0x01;
+      await redis.set(keyOf('alice'), changed);
+      await expectRefused(cache, account, /does not decrypt|not a msal-redis-cache value/);
+    }
+  });
+
+  test('cannot plant a forged 0.1 (mrc1) value with a recomputed digest, nor an unencrypted mrc2 one', async () => {
+    const { cache, account, keyOf } = await setUp();
+    const forged = JSON.stringify({ Account: {}, AccessToken: {} });
+    await redis.set(keyOf('alice'), encodeLegacyValue(keyOf('alice'), { createdAt: 1, owner: account.homeAccountId }, Buffer.from(forged)));
+    await expectRefused(cache, account, /an mrc1 value/);
+    const head = `mrc2 c ${crypto.randomBytes(12).toString('base64url')} 1 plain`;
+    const payload = Buffer.from(`${encodeURIComponent(account.homeAccountId)}\n${forged}`);
+    const digest = crypto.createHash('sha256').update(`${keyOf('alice')}\n${head}`).update(payload).digest();
+    await redis.set(keyOf('alice'), Buffer.concat([Buffer.from(`${head}\n`), payload, digest]));
+    await expectRefused(cache, account, /stored unencrypted/);
+  });
+
+  test('a value under a key not in the ring is a miss naming the key id, and the user signs in again', async () => {
+    const { account, keyOf } = await setUp();
+    const other = tokenCacheWith([newKey()]);
+    await expectRefused(other, account, /encrypted under key id [\w-]{11}, which is not in encryptionKeys/);
+    const again = await signIn(other, idp.addUser(), { sessionId: 'alice' });
+    expect((await silent(other, { sessionId: 'alice' }, again.account)).fromCache).toBe(true);
+    expect(await redis.exists(keyOf('alice'))).toBe(1);
+  });
+});
+
+test('rotation: [k1] writes, [k2, k1] reads and rewrites under k2, [k2] reads, [k3] misses with a warning', async () => {
+  const [k1, k2, k3] = [newKey(), newKey(), newKey()];
+  const alice = idp.addUser();
+  const { account } = await signIn(tokenCacheWith([k1]), alice, { sessionId: 's' });
+  const keyIdIn = async () => (await redis.getBuffer((await redis.keys(`${prefix}*`))[0])).toString('latin1').split('\n')[0].split(' ')[4];
+  const id = (key) => tokenCacheWith([key]).settings.keyring.current.id;
+  expect(await keyIdIn()).toBe(id(k1));
+
+  const rotating = tokenCacheWith([k2, k1]);
+  expect((await silent(rotating, { sessionId: 's' }, account)).fromCache).toBe(true);
+  // The next write (here: a token for another scope) re-encrypts under k2.
+  await client(rotating, { sessionId: 's' }).acquireTokenSilent({ account, scopes: ['other.read'] });
+  expect(await keyIdIn()).toBe(id(k2));
+
+  expect((await silent(tokenCacheWith([k2]), { sessionId: 's' }, account)).fromCache).toBe(true);
+  expect(warnings).toEqual([]);
+  expect(await silent(tokenCacheWith([k3]), { sessionId: 's' }, account)).toBeNull();
+  expect(warnings.join()).toContain(`key id ${id(k2)}`);
+});
+
+describe('upgrade from 0.1 (mrc1) values', () => {
+  async function plantLegacy() {
+    const alice = idp.addUser();
+    const plain = new RedisTokenCache({ redis, prefix: `${prefix}scratch:`, logger, insecurePlaintextStorage: true });
+    warnings = [];
+    const { account } = await signIn(plain, alice, { sessionId: 'old' });
+    const cacheJson = await plain.exportPartition({ sessionId: 'old' });
+    const legacyKey = `${prefix}session:{old}`;
+    await redis.set(legacyKey, encodeLegacyValue(legacyKey, { createdAt: Math.floor(Date.now() / 1000), owner: account.homeAccountId }, Buffer.from(cacheJson)), 'EX', 3600);
+    await redis.del(...(await redis.keys(`${prefix}scratch:*`)));
+    return { account, legacyKey };
+  }
+
+  test('are misses unless migrateLegacyValues is set', async () => {
+    const { account } = await plantLegacy();
+    expect(await silent(tokenCacheWith([newKey()]), { sessionId: 'old' }, account)).toBeNull();
+  });
+
+  test('with migrateLegacyValues: served, rewritten encrypted on the next write, and the old key removed', async () => {
+    const { account, legacyKey } = await plantLegacy();
+    const cache = tokenCacheWith([newKey()], { migrateLegacyValues: true });
+    expect((await silent(cache, { sessionId: 'old' }, account)).fromCache).toBe(true);
+    await client(cache, { sessionId: 'old' }).acquireTokenSilent({ account, scopes: ['other.read'] });
+    expect(await redis.exists(legacyKey)).toBe(0);
+    const keys = await redis.keys(`${prefix}*`);
+    expect(keys).toHaveLength(1);
+    expect((await redis.getBuffer(keys[0])).toString('latin1')).toMatch(/^mrc2 c /);
+    expect((await silent(cache, { sessionId: 'old' }, account)).fromCache).toBe(true);
+  });
+});
+
+describe('export and import', () => {
+  test('export gives the decrypted MSAL cache JSON (null when there is none); import stores one through the checks', async () => {
+    const cache = tokenCacheWith([newKey()]);
+    const alice = idp.addUser();
+    const { account } = await signIn(cache, alice, { sessionId: 's' });
+    const exported = await cache.exportPartition({ sessionId: 's' });
+    expect(Object.keys(JSON.parse(exported).RefreshToken)).toHaveLength(1);
+    expect(await cache.exportPartition({ sessionId: 'none' })).toBeNull();
+
+    expect(await cache.importPartition({ homeAccountId: alice.homeAccountId }, exported)).toBe('stored');
+    expect((await silent(cache, { homeAccountId: alice.homeAccountId }, account)).fromCache).toBe(true);
+    // Into another user's account partition: nothing of alice belongs there.
+    const bob = idp.addUser();
+    expect(await cache.importPartition({ homeAccountId: bob.homeAccountId }, exported)).toBe('unchanged');
+    expect(await cache.exportPartition({ homeAccountId: bob.homeAccountId })).toBeNull();
+    expect(warnings).toEqual([]);
+  });
+
+  test('import refuses a malformed cache, and a session cache with two accounts', async () => {
+    const cache = tokenCacheWith([newKey()]);
+    await expect(cache.importPartition({ sessionId: 's' }, '{"Account": [')).rejects.toThrow(CacheFormatError);
+    const exportAfterSignIn = async (sessionId) => {
+      await signIn(cache, idp.addUser(), { sessionId });
+      return JSON.parse(await cache.exportPartition({ sessionId }));
+    };
+    const [a, b] = [await exportAfterSignIn('a'), await exportAfterSignIn('b')];
+    const both = JSON.stringify(Object.fromEntries(['Account', 'IdToken', 'AccessToken', 'RefreshToken', 'AppMetadata'].map((s) => [s, { ...a[s], ...b[s] }])));
+    await expect(cache.importPartition({ sessionId: 'c' }, both)).rejects.toThrow(/exactly one account; this cache holds 2/);
+  });
+});
+
+test('the session store encrypts sessions with the token cache\'s keys; an undecryptable session is no session', async () => {
+  const cache = tokenCacheWith([newKey()]);
+  const store = new RedisSessionStore({ redis, tokenCache: cache, prefix: `${prefix}sess:` });
+  const data = { cookie: new session.Cookie({ maxAge: 60000 }).toJSON(), secretNote: 'only for this session' };
+  await store.set('sid-1', data);
+  const [key] = await redis.keys(`${prefix}sess:*`);
+  expect((await redis.getBuffer(key)).toString('latin1')).not.toContain('only for this session');
+  expect((await store.get('sid-1')).secretNote).toBe('only for this session');
+  const otherKeys = new RedisSessionStore({ redis, tokenCache: tokenCacheWith([newKey()]), prefix: `${prefix}sess:` });
+  expect(await otherKeys.get('sid-1')).toBeNull();
+  expect(warnings.join()).toMatch(/unreadable session .* not in encryptionKeys/);
+});

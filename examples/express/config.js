@@ -4,7 +4,9 @@
 //     Microsoft Graph's /me unless API_URL / API_SCOPES say otherwise.
 //   - dev mode (otherwise): the local development identity provider, reached by msal in-process (its
 //     networkClient), and the local downstream API at /dev-api.
+// And the ioredis options for REDIS_URL (redisOptionsFromEnvironment).
 
+const fs = require('node:fs');
 const { createDevIdentityProvider, HOST } = require('./dev-identity-provider/tokens');
 
 const ENTRA_VARIABLES = ['TENANT_ID', 'CLIENT_ID', 'CLIENT_SECRET', 'REDIRECT_URI'];
@@ -68,4 +70,17 @@ function identityConfig({ entra = null, identityProvider } = {}) {
   };
 }
 
-module.exports = { entraFromEnvironment, identityConfig, ENTRA_VARIABLES, DEV_CLIENT_ID };
+/**
+ * ioredis options for REDIS_URL. A rediss:// URL is TLS, verified against Node's CA list (plus NODE_EXTRA_CA_CERTS);
+ * REDIS_CA_FILE (PEM) trusts a private CA for the Redis connection only.
+ */
+function redisOptionsFromEnvironment(env = process.env) {
+  const options = { maxRetriesPerRequest: 2 };
+  if (env.REDIS_CA_FILE) {
+    if (!/^rediss:\/\//i.test(env.REDIS_URL || '')) throw new Error('REDIS_CA_FILE needs a rediss:// REDIS_URL');
+    options.tls = { ca: fs.readFileSync(env.REDIS_CA_FILE) };
+  }
+  return options;
+}
+
+module.exports = { entraFromEnvironment, identityConfig, redisOptionsFromEnvironment, ENTRA_VARIABLES, DEV_CLIENT_ID };

@@ -1,23 +1,27 @@
 'use strict';
 // Starts the example: `node examples/express/server.js` (or `npm start`).
 //   REDIS_URL        the Redis to use; without it a local redis-server is started when installed, else an
-//                    in-memory store (development only)
+//                    in-memory store (development only). rediss://user:password@host:port for TLS and an ACL user
+//   REDIS_CA_FILE    PEM CA certificate trusted for a rediss:// REDIS_URL (only for it; NODE_EXTRA_CA_CERTS
+//                    would trust it for every TLS connection of the process)
 //   PORT             default 3000
 //   SESSION_SECRET   signs session cookies; set it (the same everywhere) to run several instances
+//   ENCRYPTION_KEYS  the token cache's keys, base64, comma-separated, current first; with KEY_NAME_SECRET. Random
+//                    per run when unset (make one: node -e "console.log(require('node:crypto').randomBytes(32).toString('base64'))")
 //   TRUST_PROXY      Express "trust proxy" (e.g. 1 or loopback) behind a TLS-terminating proxy
 //   TENANT_ID, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI   use real Microsoft Entra ID instead of the dev provider
 //   API_URL, API_SCOPES                                  Entra mode: the API to call (default Graph /me, User.Read)
 
 const Redis = require('ioredis');
 const { createApp } = require('./app');
-const { entraFromEnvironment } = require('./config');
+const { entraFromEnvironment, redisOptionsFromEnvironment } = require('./config');
 const { startRedis } = require('./redis-server');
 const { MemoryRedis } = require('./memory-redis');
 
 /** @returns {Promise<{ redis, storage: 'redis'|'memory', description: string, stop: () => Promise<void> }>} */
 async function openStore(env) {
   if (env.REDIS_URL) {
-    const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2 });
+    const redis = new Redis(env.REDIS_URL, redisOptionsFromEnvironment(env));
     await redis.ping(); // fail at start, not at the first sign-in
     return { redis, storage: 'redis', description: `Redis at ${env.REDIS_URL.replace(/\/\/[^@/]*@/, '//***@')}`, stop: () => redis.quit() };
   }
@@ -48,6 +52,8 @@ async function main(env = process.env) {
     storage: store.storage,
     entra,
     sessionSecret: env.SESSION_SECRET,
+    encryptionKeys: env.ENCRYPTION_KEYS ? env.ENCRYPTION_KEYS.split(',') : undefined,
+    keyNameSecret: env.KEY_NAME_SECRET,
     trustProxy: env.TRUST_PROXY === undefined ? undefined : parseTrustProxy(env.TRUST_PROXY),
   });
   const port = Number(env.PORT || 3000);

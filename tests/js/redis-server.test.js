@@ -55,6 +55,51 @@ describe('startRedis', () => {
     }
   });
 
+  test('tls: a TLS-only server with a throw-away CA; clients must trust caFile', async () => {
+    const server = await startRedis({ tls: true });
+    try {
+      expect(server.url).toBe(`rediss://127.0.0.1:${server.port}`);
+      for (const file of [server.caFile, server.certFile, server.keyFile]) expect(file.startsWith(server.dir)).toBe(true);
+      const ca = fs.readFileSync(server.caFile);
+      expect(await ping(server.port)).toBe(false); // no plain text on the TLS port
+      expect(await ping(server.port, { ca })).toBe(true);
+      const client = new Redis(server.url, { tls: { ca } });
+      await client.set('k', 'v');
+      expect(await client.get('k')).toBe('v');
+      expect(await client.config('GET', 'port')).toEqual(['port', '0']); // no plain-TCP listener
+      await client.quit();
+    } finally {
+      await server.stop();
+    }
+    expect(fs.existsSync(server.dir)).toBe(false);
+  });
+
+  test('aclUsers: the users of an ACL file; the default user keeps admin rights behind a random password', async () => {
+    const server = await startRedis({ aclUsers: ['user app on >app-password ~app:* resetchannels -@all +get +set +info'] });
+    try {
+      expect(server.url).toBe(`redis://127.0.0.1:${server.port}`);
+      expect(server.admin).toEqual({ username: 'default', password: expect.stringMatching(/^[0-9a-f]{48}$/) });
+      expect(fs.readFileSync(server.aclFile, 'utf8')).toContain('user app on >app-password');
+      expect(await ping(server.port)).toBe(false); // NOAUTH: nothing without credentials
+      expect(await ping(server.port, { auth: server.admin })).toBe(true);
+
+      const app = new Redis(server.url, { username: 'app', password: 'app-password' });
+      await app.set('app:k', 'v');
+      await expect(app.get('other:k')).rejects.toThrow(/NOPERM/);
+      await app.quit();
+      const admin = new Redis(server.url, server.admin);
+      expect(await admin.get('app:k')).toBe('v');
+      await admin.quit();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('a rejected ACL line fails at once with redis-server\'s reason, not after port retries', async () => {
+    await expect(startRedis({ aclUsers: ['user app on +nosuchcommand'] })).rejects.toThrow(/Error in applying operation '\+nosuchcommand'/);
+    await expect(startRedis({ aclUsers: ['app on +get'] })).rejects.toThrow(/aclUsers must be an array of ACL file lines/);
+  });
+
   test('jest globalSetup publishes a running server in TEST_REDIS_URL', async () => {
     expect(process.env.TEST_REDIS_URL).toMatch(/^redis:\/\/127\.0\.0\.1:\d+$/);
     const client = new Redis(process.env.TEST_REDIS_URL);

@@ -1,0 +1,274 @@
+'use strict';
+// The package against a production-like Redis: TLS only (a throw-away CA), and the least-privilege ACL user that
+// README.md documents (read from README.md, see tests/support/redis-acl.js). The whole public flow runs as that
+// user: sign-in by code, refresh, silent cache hit, the session store, sign-out. A command the package needs that
+// the line lacks fails it; so does a command in the line that the flow does not need.
+
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const Redis = require('ioredis');
+const { RedisTokenCache, RedisSessionStore } = require('../../js');
+const { startRedis, ping } = require('../support/redis-server');
+const { createFakeIdentityProvider } = require('../support/fake-identity-provider');
+const { documentedAclUser } = require('../support/redis-acl');
+
+const CLIENT_ID = '00000000-0000-4000-8000-00000000c0de';
+const SCOPES = ['user.read'];
+const REDIRECT_URI = 'http://localhost/auth/redirect';
+const ENCRYPTION_KEY = crypto.randomBytes(32).toString('base64');
+const KEY_NAME_SECRET = crypto.randomBytes(32).toString('base64');
+
+
+const password = crypto.randomBytes(24).toString('base64url');
+let user;
+let server;
+let ca;
+let admin; // the harness's own access (startRedis keeps the default user, with a random password)
+
+beforeAll(async () => {
+  user = documentedAclUser(password);
+  server = await startRedis({ tls: true, aclUsers: [user.line] });
+  ca = fs.readFileSync(server.caFile);
+  admin = new Redis(server.url, { ...server.admin, tls: { ca } });
+});
+afterAll(async () => {
+  if (admin) await admin.quit();
+  if (server) await server.stop();
+});
+/** An empty Redis, as after a restart: no keys, no cached scripts (so EVAL runs before EVALSHA), no ACL LOG. */
+async function resetServer() {
+  await admin.flushall();
+  await admin.script('FLUSH');
+  await admin.acl('LOG', 'RESET');
+}
+beforeEach(resetServer);
+
+/** A client as an app would make it: the documented user, trusting the private CA. */
+const connectAsApp = (options = {}) =>
+  new Redis(server.url, { username: user.username, password, tls: { ca }, ...options });
+
+// Options for a client that must fail: no retries, no offline queue. disconnectTimeout: ioredis otherwise keeps a
+// 2 s timer for a TLS stream that already closed, and Jest would wait for it.
+const failFast = {
+  lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, disconnectTimeout: 50,
+};
+/** Keeps a client's 'error' events (the reason a connection failed) out of the console, in redis.errors. */
+function quietly(redis) {
+  redis.errors = [];
+  return redis.on('error', (err) => redis.errors.push(err));
+}
+
+/** Connects a failFast client that must fail; resolves the error it emitted (connect() only says "closed"). */
+async function connectionError(redis, command = () => redis.ping()) {
+  try {
+    await expect(redis.connect().then(command)).rejects.toThrow();
+    return redis.errors[0] ?? null;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+const aclLog = async () =>
+  (await admin.acl('LOG')).map((entry) => {
+    const fields = {};
+    for (let i = 0; i < entry.length; i += 2) fields[entry[i]] = entry[i + 1];
+    return `${fields.reason} ${fields.object} (${fields.context})`;
+  });
+
+/** Sign-in, refresh, cache hit, session store, sign-out: everything the package does, as an app does it. */
+async function runPublicFlow(redis) {
+  const idp = createFakeIdentityProvider({ clientId: CLIENT_ID });
+  const warnings = [];
+  const logger = { warn: (message) => warnings.push(message) };
+  // skewSeconds 0: the store keeps a token msal considers expired, so that msal must refresh it.
+  const tokenCache = new RedisTokenCache({
+    redis, logger, skewSeconds: 0, encryptionKeys: [ENCRYPTION_KEY], keyNameSecret: KEY_NAME_SECRET,
+  });
+  const sessions = new RedisSessionStore({ redis, tokenCache, logger });
+  const sid = crypto.randomBytes(18).toString('base64url');
+  const client = () => tokenCache.createClientApplication(idp.msalConfig(), { sessionId: sid });
+  const grants = () => idp.requests.filter((r) => r.method === 'POST').map((r) => r.grantType);
+  const cookie = (seconds) => ({ originalMaxAge: seconds * 1000, expires: new Date(Date.now() + seconds * 1000).toISOString(), httpOnly: true, path: '/' });
+
+  expect(await redis.ping()).toBe('PONG'); // an app's health check (the Express example pings at start)
+
+  // Sign-in by code. The access token lives 200 s: expired for msal, which refreshes 300 s early.
+  idp.setAccessTokenLifetime(200);
+  const alice = idp.addUser({ username: 'alice@contoso.example' });
+  const signedIn = await client().acquireTokenByCode({ code: idp.issueCode(alice, { scopes: SCOPES }), scopes: SCOPES, redirectUri: REDIRECT_URI });
+  idp.setAccessTokenLifetime(3600);
+  const session = { cookie: cookie(3600), user: { username: 'alice@contoso.example' } };
+  await sessions.set(sid, session);
+
+  // Refresh: a new request, a new client; the cached refresh token redeemed, the new tokens stored.
+  const refreshed = await client().acquireTokenSilent({ account: signedIn.account, scopes: SCOPES });
+  expect(refreshed.fromCache).toBe(false);
+  expect(grants()).toEqual(['authorization_code', 'refresh_token']);
+
+  // Cache hit: from Redis, no token request.
+  const hit = await client().acquireTokenSilent({ account: signedIn.account, scopes: SCOPES });
+  expect(hit.fromCache).toBe(true);
+  expect(hit.accessToken).toBe(refreshed.accessToken);
+  expect(grants()).toHaveLength(2);
+
+  // The session store: get, touch (the session and its partition get the same TTL), length and all (SCAN).
+  expect(await sessions.get(sid)).toEqual(session);
+  await sessions.touch(sid, { ...session, cookie: cookie(7200) });
+  const partition = await tokenCache.describePartition({ sessionId: sid });
+  expect(partition.ttlSeconds).toBeGreaterThan(7100);
+  expect(partition.ttlSeconds).toBeLessThanOrEqual(7200);
+  expect(await sessions.length()).toBe(1);
+  expect((await sessions.all()).map((s) => s.id)).toEqual([sid]);
+
+  // Sign-out: the partition, then the session.
+  expect(await tokenCache.removePartition({ sessionId: sid })).toBe(true);
+  await expect(client().acquireTokenSilent({ account: signedIn.account, scopes: SCOPES })).rejects.toThrow();
+  await sessions.destroy(sid);
+  expect(await sessions.get(sid)).toBeNull();
+  expect(await sessions.length()).toBe(0);
+  expect(warnings).toEqual([]);
+}
+
+describe('the documented ACL line', () => {
+  test('is least privilege by construction: two key prefixes, no channels, single commands, no admin command', () => {
+    const { rules, commands } = user;
+    expect(rules[0]).toBe('on');
+    expect(rules.filter((rule) => rule.startsWith('~'))).toEqual(['~msal:*', '~sess:*']);
+    expect(rules).toContain('resetchannels');
+    const firstGrant = rules.findIndex((rule) => rule.startsWith('+'));
+    expect(rules.indexOf('-@all')).toBeGreaterThanOrEqual(0);
+    expect(rules.indexOf('-@all')).toBeLessThan(firstGrant);
+    // Every grant is one command or subcommand: no category (+@...), no allcommands / allkeys / allchannels.
+    for (const rule of rules.slice(firstGrant)) expect(rule).toMatch(/^\+[a-z]+(\|[a-z]+)?$/);
+    for (const rule of rules) expect(rule).not.toMatch(/^(allkeys|allcommands|allchannels|nopass|%|&|~\*$)/);
+    for (const forbidden of ['keys', 'flushall', 'flushdb', 'config', 'acl', 'debug', 'shutdown', 'monitor', 'client', 'module']) {
+      expect(commands.filter((command) => command.split('|')[0] === forbidden)).toEqual([]);
+    }
+  });
+});
+
+describe('over TLS as the documented user', () => {
+  test('sign-in, refresh, cache hit, session store and sign-out work, and the ACL refuses nothing', async () => {
+    const redis = connectAsApp();
+    try {
+      await runPublicFlow(redis);
+    } finally {
+      await redis.quit();
+    }
+    expect(await aclLog()).toEqual([]);
+  });
+
+  test('every command of the line is needed: without any one of them the ACL refuses something in the flow', async () => {
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => {}); // ioredis on a refused ready check
+    const needed = {};
+    try {
+      for (const command of user.commands) {
+        await resetServer();
+        await admin.acl('SETUSER', user.username, `-${command}`);
+        const redis = quietly(connectAsApp());
+        let failure = null;
+        try {
+          await runPublicFlow(redis);
+        } catch (err) {
+          failure = err;
+        } finally {
+          redis.disconnect();
+          await admin.acl('SETUSER', user.username, `+${command}`);
+        }
+        const refused = await aclLog();
+        // A failure the ACL did not cause is this test's problem, not a finding.
+        if (failure && refused.length === 0) throw failure;
+        needed[command] = refused.length > 0;
+      }
+    } finally {
+      warn.mockRestore();
+    }
+    const notNeeded = Object.keys(needed).filter((command) => !needed[command]);
+    expect(notNeeded).toEqual([]);
+  });
+
+  test('the user cannot reach other keys, channels or admin commands, not even from a script', async () => {
+    await admin.set('other:secret', 'not yours');
+    const redis = connectAsApp();
+    try {
+      const refused = [
+        () => redis.get('other:secret'),
+        () => redis.set('other:key', 'x'),
+        () => redis.keys('*'),
+        () => redis.flushall(),
+        () => redis.flushdb(),
+        () => redis.config('GET', 'requirepass'),
+        () => redis.acl('LIST'),
+        () => redis.publish('channel', 'x'),
+        () => redis.eval("return redis.call('GET', KEYS[1])", 1, 'other:secret'),
+        () => redis.eval("return redis.call('GET', 'other:secret')", 0),
+        () => redis.eval("return redis.call('FLUSHALL')", 0),
+      ];
+      // Redis 7.0 words refusals inside a script "ERR The user executing the script can't access / run ..."
+      for (const call of refused) await expect(call()).rejects.toThrow(/NOPERM|The user executing the script can't/);
+    } finally {
+      await redis.quit();
+    }
+    expect(await admin.get('other:secret')).toBe('not yours');
+  });
+});
+
+describe('the transport', () => {
+  test('Redis listens on the TLS port only: no plain-TCP listener, plain text on the TLS port gets no answer', async () => {
+    expect(server.url).toBe(`rediss://127.0.0.1:${server.port}`);
+    expect(await admin.config('GET', 'port')).toEqual(['port', '0']);
+    expect(await admin.config('GET', 'tls-port')).toEqual(['tls-port', String(server.port)]);
+    if (fs.existsSync(`/proc/${server.pid}/fd`)) expect(listeningPorts(server.pid)).toEqual([server.port]);
+
+    expect(await ping(server.port)).toBe(false); // plain-text PING
+    expect(await ping(server.port, { ca, auth: server.admin })).toBe(true);
+    const plain = quietly(new Redis(`redis://127.0.0.1:${server.port}`, { username: user.username, password, ...failFast }));
+    await connectionError(plain);
+  });
+
+  test('a client that does not trust the CA, or expects another host name, is refused', async () => {
+    // What a rediss:// URL alone gives: Node's public CA list.
+    const untrusting = quietly(new Redis(server.url, { username: user.username, password, ...failFast }));
+    expect(await connectionError(untrusting)).toMatchObject({ code: 'SELF_SIGNED_CERT_IN_CHAIN' });
+
+    const wrongName = quietly(connectAsApp({ ...failFast, tls: { ca, servername: 'redis.example' } }));
+    expect(await connectionError(wrongName)).toMatchObject({ code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
+
+    // The certificate names both 127.0.0.1 and localhost.
+    const byName = new Redis(`rediss://localhost:${server.port}`, { username: user.username, password, tls: { ca } });
+    expect(await byName.ping()).toBe('PONG');
+    await byName.quit();
+  });
+
+  test('without credentials, or with a wrong password, nothing is reachable', async () => {
+    const anonymous = quietly(new Redis(server.url, { tls: { ca }, ...failFast, enableReadyCheck: false }));
+    await anonymous.connect();
+    await expect(anonymous.get('msal:x')).rejects.toThrow(/NOAUTH/);
+    anonymous.disconnect();
+
+    const wrong = quietly(connectAsApp({ ...failFast, password: 'wrong' }));
+    expect((await connectionError(wrong)).message).toMatch(/WRONGPASS/);
+  });
+});
+
+/** The TCP ports a process listens on (Linux: its socket inodes matched against /proc/net/tcp{,6}). */
+function listeningPorts(pid) {
+  const inodes = new Set();
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const match = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (match) inodes.add(match[1]);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  const ports = new Set();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    if (!fs.existsSync(table)) continue;
+    for (const row of fs.readFileSync(table, 'utf8').trim().split('\n').slice(1)) {
+      const [, local, , state, , , , , , inode] = row.trim().split(/\s+/);
+      if (state === '0A' && inodes.has(inode)) ports.add(parseInt(local.split(':')[1], 16)); // 0A: LISTEN
+    }
+  }
+  return [...ports].sort((a, b) => a - b);
+}

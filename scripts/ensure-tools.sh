@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Makes sure the Debian packages the build and tests need are present: installs them when we can (root + apt),
 # otherwise stops with one line saying exactly what to run.
-# Usage: ensure-tools.sh [--with-browser] [--redis-optional]
+# Usage: ensure-tools.sh [--with-browser] [--with-fuzzer] [--redis-optional]
+#   --with-fuzzer: also clang-14 and libclang-rt-14-dev for scripts/fuzz.sh (npm test runs it; npm start does not).
 #   --redis-optional: a missing redis-server that cannot be installed is a warning, not an error (the example's
 #   start command falls back to an in-memory store).
 set -euo pipefail
 
 with_browser=no
+with_fuzzer=no
 redis_optional=no
 for arg in "$@"; do
   case "$arg" in
     --with-browser) with_browser=yes ;;
+    --with-fuzzer) with_fuzzer=yes ;;
     --redis-optional) redis_optional=yes ;;
     *) echo "ensure-tools.sh: unknown option $arg" >&2; exit 2 ;;
   esac
@@ -31,6 +34,12 @@ fi
 command -v cmake >/dev/null 2>&1 || needed+=(cmake)
 command -v g++ >/dev/null 2>&1 || needed+=(g++)
 [ -f /usr/include/gtest/gtest.h ] || needed+=(libgtest-dev)
+if [ "$with_fuzzer" = yes ]; then
+  # scripts/fuzz.sh: clang-14 and its runtime libraries (libFuzzer, sanitizers), named by machine architecture.
+  command -v clang++-14 >/dev/null 2>&1 || needed+=(clang-14)
+  ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-"$(uname -m)".a >/dev/null 2>&1 ||
+    needed+=(libclang-rt-14-dev)
+fi
 if [ "$with_browser" = yes ]; then
   command -v chromium >/dev/null 2>&1 || needed+=(chromium)
 fi

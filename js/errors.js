@@ -18,13 +18,4 @@ class CacheStoreError extends MsalRedisCacheError {}
 /** Invalid options passed to this package. */
 class ConfigurationError extends MsalRedisCacheError {}
 
-/** Runs one Redis command, turning its failure into a CacheStoreError that names the command and the key. */
-async function redisCommand(command, key, operation) {
-  try {
-    return await operation();
-  } catch (err) {
-    throw new CacheStoreError(`Redis ${command} failed for "${key}": ${err.message}`, { cause: err });
-  }
-}
-
-module.exports = { MsalRedisCacheError, CacheFormatError, CacheStoreError, ConfigurationError, redisCommand };
+module.exports = { MsalRedisCacheError, CacheFormatError, CacheStoreError, ConfigurationError };

@@ -13,6 +13,9 @@ const DEFAULTS = Object.freeze({
   maxValueBytes: 16 * 1024 * 1024,
   tombstoneSeconds: 600,
   migrateLegacyValues: false,
+  commandTimeoutMs: 1000,
+  writeFailure: 'open',
+  localCache: Object.freeze({ maxBytes: 64 * 1024 * 1024, maxEntries: 10000, staleIfErrorSeconds: 300 }),
 });
 
 const KNOWN = new Set([
@@ -44,11 +47,11 @@ function positiveInteger(value, name) {
 }
 
 /** Throws a ConfigurationError naming the first option this package does not know, with a hint when there is one. */
-function rejectUnknown(options, known, hints) {
+function rejectUnknown(options, known, hints, path = '') {
   for (const name of Object.keys(options)) {
     if (known.has(name)) continue;
     const hint = hints[name] ? `; did you mean ${hints[name]}?` : '';
-    throw new ConfigurationError(`unknown option "${name}"${hint}`);
+    throw new ConfigurationError(`unknown option "${path}${name}"${hint}`);
   }
 }
 
@@ -71,6 +74,18 @@ function checkRedisClient(redis) {
   return redis;
 }
 
+/** false, or the in-process cache's settings with their defaults. */
+function localCacheOptions(value) {
+  if (value === false) return false;
+  if (!value || typeof value !== 'object') {
+    throw new ConfigurationError('localCache must be false or { maxBytes, maxEntries, staleIfErrorSeconds }');
+  }
+  rejectUnknown(value, new Set(Object.keys(DEFAULTS.localCache)), {}, 'localCache.');
+  const merged = { ...DEFAULTS.localCache, ...value };
+  for (const name of Object.keys(merged)) positiveInteger(merged[name], `localCache.${name}`);
+  return merged;
+}
+
 function normalizeOptions(options) {
   if (!options || typeof options !== 'object') throw new ConfigurationError('options must be an object');
   rejectUnknown(options, KNOWN, HINTS);
@@ -91,6 +106,11 @@ function normalizeOptions(options) {
   if (typeof settings.migrateLegacyValues !== 'boolean') {
     throw new ConfigurationError('migrateLegacyValues must be true or false');
   }
+  positiveInteger(settings.commandTimeoutMs, 'commandTimeoutMs');
+  if (!['open', 'closed'].includes(settings.writeFailure)) {
+    throw new ConfigurationError('writeFailure must be "open" (not stored, counted) or "closed" (a CacheStoreError)');
+  }
+  settings.localCache = localCacheOptions(settings.localCache);
   settings.logger = checkLogger(options.logger ?? console);
   settings.clock = options.clock ?? Date.now;
   settings.ConfidentialClientApplication = options.ConfidentialClientApplication ?? null;

@@ -1,10 +1,16 @@
 'use strict';
-// Loads one partition: reads it (partition-store.js), verifies and decrypts it (stored-value.js), and says what a
-// request loaded: the base its next write is checked and merged against. Anything unusable is a cache miss with a
-// warning, never an exception: a stuck user is worse than a sign-in.
+// Loads one partition: from the in-process cache when it holds a coherent copy (no Redis round trip), else reads it
+// (partition-store.js), verifies and decrypts it (stored-value.js), and says what a request loaded: the base its next
+// write is checked and merged against. Anything unusable is a cache miss with a warning, never an exception: a stuck
+// user is worse than a sign-in. When Redis fails, the read fails open: to the last copy this server saw (counted),
+// else to a miss whose base is unknown (its write then merges with whatever is stored).
 
 const { open, UnreadableValue, TYPE } = require('./stored-value');
 const { decodeLegacyValue } = require('./legacy-value');
+const { CacheStoreError } = require('./errors');
+
+// The etag of a base that could not be read: it matches nothing, so the write merges with what is stored.
+const UNKNOWN_ETAG = '!unknown';
 
 /**
  * @typedef {object} LoadedPartition
@@ -61,13 +67,41 @@ function interpret({ keyring, logger }, key, state) {
 
 /**
  * @param {{ store: import('./partition-store').PartitionStore, keyring: object, logger: object,
- *   migrateLegacyValues: boolean }} context
+ *   migrateLegacyValues: boolean, localCache: import('./local-cache').LocalCache|null,
+ *   counters: { staleReads: number, missedReads: number } }} context
  * @param {{ key: string, legacyKey: string }} target full Redis keys (with the prefix)
  * @returns {Promise<LoadedPartition>}
  */
-async function loadPartition(context, { key, legacyKey }) {
-  const loaded = interpret(context, key, await context.store.read(key));
-  if (loaded.etag !== '' || !context.migrateLegacyValues) return loaded;
+async function loadPartition(context, target) {
+  const { localCache, counters } = context;
+  if (context.listener) context.listener.start();
+  const cached = localCache && localCache.get(target.key);
+  if (cached) return cached;
+  const read = localCache && localCache.beginRead(target.key);
+  let result = null;
+  try {
+    result = await readPartitionWithTtl(context, target);
+    return result.loaded;
+  } catch (err) {
+    if (!(err instanceof CacheStoreError)) throw err;
+    const stale = localCache && localCache.getStale(target.key);
+    if (stale) counters.staleReads++;
+    else counters.missedReads++;
+    return stale || missing(UNKNOWN_ETAG, 'Redis is unavailable');
+  } finally {
+    // Legacy values are not cached: their next write moves them to another key.
+    if (read) localCache.endRead(read, result && !result.loaded.legacy ? result.loaded : null, result ? result.ttlMs : 0);
+  }
+}
+
+async function readPartitionWithTtl(context, { key, legacyKey }) {
+  const state = await context.store.read(key);
+  const loaded = interpret(context, key, state);
+  if (loaded.etag !== '' || !context.migrateLegacyValues) return { loaded, ttlMs: state.ttlMs };
+  return { loaded: await readLegacy(context, loaded, legacyKey), ttlMs: 0 };
+}
+
+async function readLegacy(context, loaded, legacyKey) {
   const legacyState = await context.store.read(legacyKey);
   if (legacyState.value === null) return loaded;
   try {
@@ -80,4 +114,4 @@ async function loadPartition(context, { key, legacyKey }) {
   }
 }
 
-module.exports = { loadPartition, interpret, missing };
+module.exports = { loadPartition, interpret, missing, UNKNOWN_ETAG };

@@ -9,7 +9,6 @@
 // partition key or a huge value costs nothing and is reported instead of failing or being fetched.
 
 const crypto = require('node:crypto');
-const { redisCommand } = require('./errors');
 
 const ABSENT = '';
 const FOREIGN = '!foreign';
@@ -32,7 +31,7 @@ local function inspect(key, max_bytes)
   if kind ~= 'string' then return {'type', etag, kind} end
   local size = redis.call('STRLEN', key)
   if size > max_bytes then return {'size', etag, size} end
-  return {'value', etag, redis.call('GET', key)}
+  return {'value', etag, redis.call('GET', key), redis.call('PTTL', key)}
 end
 `;
 
@@ -67,13 +66,15 @@ function etagOf(value) {
  * @property {string} etag  the version a compare-and-set of this state must name
  * @property {Buffer|null} value  null when there is no usable value (see problem)
  * @property {string|null} problem  null, or why the value was not transferred ("holds a Redis hash", ...)
+ * @property {number} ttlMs  the value's remaining time to live (0 when there is no value)
  */
 function stateOf(reply) {
-  const [status, etag, detail] = reply;
-  const state = { etag: etag.toString('latin1'), value: null, problem: null };
+  const [status, etag, detail, ttlMs] = reply;
+  const state = { etag: etag.toString('latin1'), value: null, problem: null, ttlMs: 0 };
   switch (status.toString('latin1')) {
     case 'value':
       state.value = detail;
+      state.ttlMs = ttlMs;
       break;
     case 'type':
       state.problem = `holds a Redis ${detail.toString('latin1')}, not a string`;
@@ -89,10 +90,12 @@ function stateOf(reply) {
 class PartitionStore {
   /**
    * @param {import('ioredis').Redis|import('ioredis').Cluster} redis
+   * @param {import('./redis-guard').RedisGuard} guard every call goes through it (timeout, circuit breaker)
    * @param {{ maxValueBytes: number }} limits
    */
-  constructor(redis, { maxValueBytes }) {
+  constructor(redis, guard, { maxValueBytes }) {
     this.redis = redis;
+    this.guard = guard;
     this.maxValueBytes = maxValueBytes;
   }
 
@@ -115,7 +118,7 @@ class PartitionStore {
   }
 
   async #run(command, { lua, sha }, key, args) {
-    return redisCommand(command, key, async () => {
+    return this.guard.run(command, key, async () => {
       try {
         return await this.redis.evalshaBuffer(sha, 1, key, ...args);
       } catch (err) {

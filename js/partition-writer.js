@@ -5,12 +5,14 @@
 //   - on a conflict the core merges three ways (base = what this request loaded, mine = what it now holds, theirs =
 //     what is stored now), applies the partition rules again, and the write is retried a bounded number of times;
 //   - a partition removed meanwhile (a tombstone, or gone) is never brought back by a write based on an older load;
-//   - a removal is a tombstone, written whatever the stored version: a sign-out always wins.
+//   - a removal is a tombstone, written whatever the stored version: a sign-out always wins;
+//   - when Redis fails, a write fails open (writeFailure "open": not stored, counted; the caller keeps its token) or
+//     closed (a CacheStoreError); a sign-out always fails closed: nobody may believe they signed out when they did not.
 
 const core = require('./core');
 const { seal, tombstone, TYPE } = require('./stored-value');
 const { interpret } = require('./partition-reader');
-const { CacheFormatError } = require('./errors');
+const { CacheFormatError, CacheStoreError } = require('./errors');
 
 // Every failed attempt means another writer succeeded, so n servers writing one partition at once need at most n
 // attempts; past this many, something is looping and the write is dropped with a warning.
@@ -21,7 +23,10 @@ const BACKOFF_AFTER_ATTEMPT = 2;
 const BACKOFF_MS_PER_ATTEMPT = 2;
 const EMPTY_CACHE = '{}';
 
-/** What the writer did: "stored", "deleted", "removed" (tombstoned), "dropped" (not stored), "unchanged". */
+/**
+ * What the writer did: "stored", "deleted", "removed" (tombstoned), "dropped" (not stored: removed meanwhile, or
+ * conflicting too long), "failed" (Redis failed, writeFailure "open"), "unchanged".
+ */
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 class PartitionWriter {
@@ -71,9 +76,17 @@ class PartitionWriter {
           `partition "${key}" would be ${sealed.value.length} bytes, over maxValueBytes (${maxValueBytes}); not stored`,
         );
       }
-      const result = await this.context.store.compareAndSet(key, base.etag, sealed && sealed.value, plan.ttlSeconds);
+      let result;
+      try {
+        result = await this.#compareAndSet(key, base.etag, sealed && sealed.value, plan.ttlSeconds);
+      } catch (err) {
+        if (!(err instanceof CacheStoreError) || this.context.settings.writeFailure === 'closed') throw err;
+        this.context.counters.failedWrites++;
+        return { outcome: 'failed', plan: firstPlan };
+      }
       if (result.written) {
-        if (base.legacy) await this.context.store.compareAndSet(base.legacy.key, base.legacy.etag, null, 0);
+        // Best effort: once the new key exists the old one is never read again, and it expires with its TTL.
+        if (base.legacy) await this.context.store.compareAndSet(base.legacy.key, base.legacy.etag, null, 0).catch(() => {});
         return { outcome: sealed ? 'stored' : 'deleted', plan: firstPlan };
       }
       const theirs = interpret(this.context, key, result.current);
@@ -99,10 +112,18 @@ class PartitionWriter {
    * reader would bring it back once the tombstone expires). Resolves to true when it held a partition.
    */
   async remove(key, legacyKey = null) {
-    const { store, settings } = this.context;
-    const result = await store.compareAndSet(key, '*', tombstone(this.#now()).value, settings.tombstoneSeconds);
-    if (legacyKey) await store.compareAndSet(legacyKey, '*', null, 0);
+    const result = await this.#compareAndSet(key, '*', tombstone(this.#now()).value, this.context.settings.tombstoneSeconds);
+    if (legacyKey) await this.context.store.compareAndSet(legacyKey, '*', null, 0);
     return result.replaced === TYPE.partition;
+  }
+
+  /** Every write attempt makes this server's in-process copy of the key stale, whatever its outcome. */
+  async #compareAndSet(key, expectedEtag, value, ttlSeconds) {
+    try {
+      return await this.context.store.compareAndSet(key, expectedEtag, value, ttlSeconds);
+    } finally {
+      if (this.context.localCache) this.context.localCache.invalidate(key);
+    }
   }
 
   /** Why a write that lost its compare-and-set to `theirs` must not be retried; null to merge and retry. */

@@ -10,7 +10,18 @@ const { normalizeOptions, DEFAULTS } = require('./options');
 const { PartitionStore } = require('./partition-store');
 const { PartitionWriter } = require('./partition-writer');
 const { loadPartition } = require('./partition-reader');
+const { RedisGuard } = require('./redis-guard');
+const { LocalCache } = require('./local-cache');
+const { InvalidationListener } = require('./invalidation-listener');
 const core = require('./core');
+
+/**
+ * The in-process cache needs a tracking connection of its own: a standalone ioredis client can make one
+ * (duplicate); a Cluster would need one per master, so there it stays off and every read goes to Redis.
+ */
+function supportsLocalCache(redis) {
+  return typeof redis.duplicate === 'function' && !redis.isCluster;
+}
 
 let msalClientClass = null;
 // Resolved once, on first use: require() per request costs ~100 µs in a full request.
@@ -29,15 +40,50 @@ class RedisTokenCache {
   constructor(options) {
     const settings = normalizeOptions(options);
     this.settings = settings;
+    const guard = new RedisGuard(settings);
+    const localCache =
+      settings.localCache && supportsLocalCache(settings.redis)
+        ? new LocalCache({ ...settings.localCache, clock: settings.clock })
+        : null;
     const context = {
       settings,
       keyring: settings.keyring,
       logger: settings.logger,
       clock: settings.clock,
       migrateLegacyValues: settings.migrateLegacyValues,
-      store: new PartitionStore(settings.redis, settings),
+      guard,
+      store: new PartitionStore(settings.redis, guard, settings),
+      localCache,
+      counters: { staleReads: 0, missedReads: 0, failedWrites: 0 },
     };
+    context.listener = localCache
+      ? new InvalidationListener(settings.redis, { prefix: settings.prefix, localCache, logger: settings.logger })
+      : null;
     this.shared = { context, writer: new PartitionWriter(context) };
+  }
+
+  /** Stops the in-process cache's invalidation connection. The app's own Redis client is left alone. */
+  async close() {
+    if (this.shared.context.listener) await this.shared.context.listener.close();
+  }
+
+  /**
+   * Counters and state, for health checks and tests: the in-process cache (hits, misses, stale copies served,
+   * invalidations, evictions, bytes, entries, coherent), reads that failed open, writes that failed open, and the
+   * circuit breaker.
+   */
+  stats() {
+    const { localCache, guard, counters } = this.shared.context;
+    return {
+      localCache: localCache && {
+        ...localCache.stats,
+        entries: localCache.entries.size,
+        bytes: localCache.bytes,
+        coherent: localCache.coherent,
+      },
+      ...counters,
+      redis: { ...guard.stats, breaker: guard.state },
+    };
   }
 
   /** An ICachePlugin for one partition, for apps that build their own client application. */

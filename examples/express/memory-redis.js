@@ -133,7 +133,7 @@ class MemoryRedis {
       const etag = Buffer.from(etagOf(value));
       if (value === null) return [Buffer.from('none'), etag];
       if (value.length > Number(maxBytes)) return [Buffer.from('size'), etag, value.length];
-      return [Buffer.from('value'), etag, value];
+      return [Buffer.from('value'), etag, value, entry.expiresAt === null ? -1 : entry.expiresAt - this.clock()];
     };
     if (sha === SCRIPTS.READ.sha) return inspect(args[0]);
     if (sha !== SCRIPTS.COMPARE_AND_SET.sha) throw new Error('NOSCRIPT memory store: unknown script');

@@ -314,11 +314,47 @@ test('on-behalf-of tokens are cached per incoming assertion', async () => {
   expect(keys[0]).not.toContain(alice.oid); // neither the assertion nor its user in clear
 });
 
-test('a Redis outage surfaces as a clear CacheStoreError', async () => {
-  const down = new Redis({ port: 1, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false });
-  const store = new RedisTokenCache({ redis: down, prefix, ...testSecrets() });
-  const alice = idp.addUser();
-  await expect(signIn(alice, 'session-a', store)).rejects.toThrow(/msal-redis-cache: Redis GET failed/);
-  await expect(signIn(alice, 'session-a', store)).rejects.toBeInstanceOf(CacheStoreError);
-  down.disconnect();
+describe('a Redis outage', () => {
+  const unreachable = () => new Redis({ port: 1, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false });
+
+  test('fails writes closed with writeFailure "closed": a clear CacheStoreError', async () => {
+    const down = unreachable();
+    const store = newTokenCache({ redis: down, writeFailure: 'closed' });
+    try {
+      const alice = idp.addUser();
+      await expect(signIn(alice, 'session-a', store)).rejects.toThrow(/msal-redis-cache: Redis SET failed/);
+      await expect(signIn(alice, 'session-a', store)).rejects.toBeInstanceOf(CacheStoreError);
+      // One warning for the outage, not one per call.
+      expect(warnings.filter((m) => /Redis .* failed/.test(m))).toHaveLength(1);
+    } finally {
+      await store.close();
+      down.disconnect();
+    }
+  });
+
+  test('fails open by default: reads miss, the caller gets its token, the write is counted, nothing waits', async () => {
+    const down = unreachable();
+    const store = newTokenCache({ redis: down });
+    try {
+      const started = Date.now();
+      const result = await signIn(idp.addUser(), 'session-a', store);
+      expect(result.accessToken).toBeTruthy();
+      expect(Date.now() - started).toBeLessThan(store.settings.commandTimeoutMs);
+      expect(store.stats()).toMatchObject({ missedReads: 1, failedWrites: 1 }); // acquireTokenByCode loads once
+    } finally {
+      await store.close();
+      down.disconnect();
+    }
+  });
+
+  test('a sign-out always fails closed', async () => {
+    const down = unreachable();
+    const store = newTokenCache({ redis: down });
+    try {
+      await expect(store.removePartition({ sessionId: 'session-a' })).rejects.toBeInstanceOf(CacheStoreError);
+    } finally {
+      await store.close();
+      down.disconnect();
+    }
+  });
 });

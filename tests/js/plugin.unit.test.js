@@ -230,21 +230,27 @@ describe('plugin against a real Redis with one failure injected', () => {
     return { idp, cache, warnings, signIn, key };
   }
 
-  test('a failed read never overwrites the stored partition', async () => {
-    const { idp, signIn, key } = setup('unit-failed-read:');
-    const alice = idp.addUser();
-    await signIn(alice);
-    const before = await redis.getBuffer(key);
+  test('a failed read is a miss whose write never overwrites the stored partition', async () => {
+    for (const writeFailure of ['open', 'closed']) {
+      const { idp, signIn, key, cache } = setup(`unit-failed-read-${writeFailure}:`, { writeFailure, localCache: false });
+      const alice = idp.addUser();
+      await signIn(alice);
+      const before = await redis.getBuffer(key);
 
-    const realEval = redis.evalshaBuffer;
-    redis.evalshaBuffer = () => Promise.reject(new Error('connection reset'));
-    try {
-      await expect(signIn(alice)).rejects.toThrow(/Redis GET failed .*connection reset/);
-    } finally {
-      redis.evalshaBuffer = realEval;
+      const realEval = redis.evalshaBuffer;
+      redis.evalshaBuffer = () => Promise.reject(new Error('connection reset'));
+      try {
+        if (writeFailure === 'closed') await expect(signIn(alice)).rejects.toThrow(/Redis SET failed .*connection reset/);
+        else await expect(signIn(alice)).resolves.toMatchObject({ account: { homeAccountId: alice.homeAccountId } });
+      } finally {
+        redis.evalshaBuffer = realEval;
+      }
+      expect((await redis.getBuffer(key)).equals(before)).toBe(true);
+      expect(cache.stats()).toMatchObject({ missedReads: 1, failedWrites: writeFailure === 'open' ? 1 : 0 });
+      await cache.close();
     }
-    expect((await redis.getBuffer(key)).equals(before)).toBe(true);
   });
+
 
   test('an oversized stored value is a miss with a warning, checked in Redis before it is transferred', async () => {
     const { idp, signIn, warnings, key } = setup('unit-oversized:', { maxValueBytes: 4096 });

@@ -1,0 +1,125 @@
+'use strict';
+// The in-process cache (L1) of loaded partitions, kept coherent by Redis's invalidation messages
+// (invalidation-listener.js). Bounded in bytes and entries (least recently used goes first); no entry outlives the
+// Redis TTL it was read with. Two rules keep it from ever serving what Redis no longer holds:
+//   - a read whose key was invalidated while it was in flight is not cached (the invalidation may have overtaken
+//     the reply, which then carries the old value);
+//   - while the invalidation connection is down, nothing is served as a hit (an invalidation may be missed); the
+//     entries stay only as the last known copies that a read may fall back to when Redis itself fails
+//     (staleIfErrorSeconds), and an invalidation still removes them.
+
+const ENTRY_OVERHEAD_BYTES = 256; // the entry object, its key and the Map slot, roughly
+
+class LocalCache {
+  /**
+   * @param {{ maxBytes: number, maxEntries: number, staleIfErrorSeconds: number, clock: () => number }} options
+   */
+  constructor({ maxBytes, maxEntries, staleIfErrorSeconds, clock }) {
+    this.maxBytes = maxBytes;
+    this.maxEntries = maxEntries;
+    this.staleIfErrorMs = staleIfErrorSeconds * 1000;
+    this.clock = clock;
+    this.entries = new Map(); // key -> { loaded, bytes, expiresAt, verifiedAt, epoch }; Map order = LRU order
+    this.bytes = 0;
+    this.inflight = new Map(); // key -> { readers, invalidated }
+    this.coherent = false; // the invalidation connection is up and tracking
+    this.epoch = 0; // bumped whenever coherence is lost: entries and reads of an older epoch are not trusted
+    this.stats = { hits: 0, misses: 0, staleServed: 0, invalidations: 0, evictions: 0, flushes: 0 };
+  }
+
+  /** The entry for `key` if it can be served without asking Redis, else undefined. */
+  get(key) {
+    const entry = this.entries.get(key);
+    if (!entry || !this.coherent || entry.epoch !== this.epoch || entry.expiresAt <= this.clock()) {
+      this.stats.misses++;
+      return undefined;
+    }
+    this.entries.delete(key); // most recently used goes last
+    this.entries.set(key, entry);
+    this.stats.hits++;
+    return entry.loaded;
+  }
+
+  /** The last known copy of `key`, for when Redis cannot be reached; undefined when there is none fresh enough. */
+  getStale(key) {
+    const entry = this.entries.get(key);
+    const now = this.clock();
+    if (!entry || entry.expiresAt <= now || now - entry.verifiedAt > this.staleIfErrorMs) return undefined;
+    this.stats.staleServed++;
+    return entry.loaded;
+  }
+
+  /** Call before reading `key` from Redis; hand the result to endRead. */
+  beginRead(key) {
+    let flight = this.inflight.get(key);
+    if (!flight) {
+      flight = { readers: 0, invalidated: false };
+      this.inflight.set(key, flight);
+    }
+    flight.readers++;
+    return { key, flight, epoch: this.epoch };
+  }
+
+  /**
+   * @param {{ key: string, flight: object, epoch: number }} read from beginRead
+   * @param {object|null} loaded what was read (null: a failed read, nothing to cache)
+   * @param {number} ttlMs the key's remaining time to live in Redis, as read with it (<= 0: do not cache)
+   */
+  endRead({ key, flight, epoch }, loaded, ttlMs) {
+    flight.readers--;
+    if (flight.readers === 0 && this.inflight.get(key) === flight) this.inflight.delete(key);
+    if (loaded === null || ttlMs <= 0 || flight.invalidated || !this.coherent || epoch !== this.epoch) return;
+    this.#store(key, loaded, ttlMs);
+  }
+
+  /** Redis says `key` changed (or expired): forget it, and do not cache reads of it that are in flight. */
+  invalidate(key) {
+    this.stats.invalidations++;
+    const flight = this.inflight.get(key);
+    if (flight) flight.invalidated = true;
+    this.#remove(key);
+  }
+
+  /** Everything may have changed (FLUSHALL, FLUSHDB): forget everything. */
+  flush() {
+    this.stats.flushes++;
+    for (const flight of this.inflight.values()) flight.invalidated = true;
+    this.entries.clear();
+    this.bytes = 0;
+  }
+
+  /** The invalidation connection is down: stop serving hits until it is back (entries stay as stale copies). */
+  suspend() {
+    this.coherent = false;
+    this.epoch++;
+  }
+
+  /** Tracking is on again: new reads may be cached and served. Older entries stay stale copies only. */
+  resume() {
+    this.coherent = true;
+    this.epoch++;
+  }
+
+  #store(key, loaded, ttlMs) {
+    const bytes = ENTRY_OVERHEAD_BYTES + key.length + (loaded.body ? loaded.body.length : 0);
+    if (bytes > this.maxBytes) return;
+    this.#remove(key);
+    const now = this.clock();
+    this.entries.set(key, { loaded, bytes, expiresAt: now + ttlMs, verifiedAt: now, epoch: this.epoch });
+    this.bytes += bytes;
+    for (const [oldest] of this.entries) {
+      if (this.bytes <= this.maxBytes && this.entries.size <= this.maxEntries) break;
+      this.#remove(oldest);
+      this.stats.evictions++;
+    }
+  }
+
+  #remove(key) {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    this.entries.delete(key);
+    this.bytes -= entry.bytes;
+  }
+}
+
+module.exports = { LocalCache };

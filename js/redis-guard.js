@@ -1,0 +1,90 @@
+'use strict';
+// Every Redis call of the package goes through one guard, so that a dead or hung Redis costs a request at most
+// commandTimeoutMs, whatever the ioredis client's own settings (its defaults wait 10 s to minutes):
+//   - each call has its own timeout;
+//   - a circuit breaker: after BREAKER_FAILURES failures in a row it opens, and calls fail at once instead of
+//     waiting; every BREAKER_PROBE_MS one call goes through as a probe, and its success closes the breaker;
+//   - every failure is a CacheStoreError naming the command and the key (never a token or an id in clear);
+//   - one warning when calls start failing, one when Redis answers again: an outage is two log lines, not one per
+//     request.
+
+const { CacheStoreError } = require('./errors');
+
+const BREAKER_FAILURES = 3;
+const BREAKER_PROBE_MS = 1000;
+
+class RedisGuard {
+  /** @param {{ commandTimeoutMs: number, clock: () => number, logger: { warn(m: string): void } }} options */
+  constructor({ commandTimeoutMs, clock, logger }) {
+    this.timeoutMs = commandTimeoutMs;
+    this.clock = clock;
+    this.logger = logger;
+    this.inOutage = false;
+    this.failures = 0;
+    this.openUntil = 0; // while open: calls fail at once until then, when one probe goes through
+    this.probing = false;
+    this.stats = { calls: 0, failures: 0, timeouts: 0, rejectedWhileOpen: 0, breakerOpened: 0 };
+  }
+
+  /** "closed" (calls go through), "open" (they fail at once) or "half-open" (a probe is under way). */
+  get state() {
+    if (this.failures < BREAKER_FAILURES) return 'closed';
+    return this.probing ? 'half-open' : 'open';
+  }
+
+  /**
+   * Runs `operation` (a function returning the ioredis call's promise) under the timeout and the breaker.
+   * @throws {CacheStoreError}
+   */
+  async run(command, key, operation) {
+    const open = this.failures >= BREAKER_FAILURES;
+    if (open && (this.probing || this.clock() < this.openUntil)) {
+      this.stats.rejectedWhileOpen++;
+      throw new CacheStoreError(`Redis ${command} not sent for "${key}": Redis is unavailable (circuit breaker open)`);
+    }
+    if (open) this.probing = true;
+    this.stats.calls++;
+    let timer;
+    try {
+      const result = await Promise.race([
+        operation(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new TimeoutError(this.timeoutMs)), this.timeoutMs);
+        }),
+      ]);
+      this.failures = 0;
+      if (this.inOutage) {
+        this.inOutage = false;
+        this.logger.warn('msal-redis-cache: Redis answers again.');
+      }
+      return result;
+    } catch (err) {
+      this.stats.failures++;
+      if (err instanceof TimeoutError) this.stats.timeouts++;
+      this.failures++;
+      if (!this.inOutage) {
+        this.inOutage = true;
+        this.logger.warn(
+          `msal-redis-cache: Redis ${command} failed for "${key}" (${err.message}). Until Redis answers again, reads ` +
+            'use the last copy this server saw or miss, and writes follow writeFailure.',
+        );
+      }
+      if (this.failures >= BREAKER_FAILURES) {
+        if (!open) this.stats.breakerOpened++;
+        this.openUntil = this.clock() + BREAKER_PROBE_MS;
+      }
+      throw new CacheStoreError(`Redis ${command} failed for "${key}": ${err.message}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
+      if (open) this.probing = false;
+    }
+  }
+}
+
+class TimeoutError extends Error {
+  constructor(ms) {
+    super(`no answer within ${ms} ms (commandTimeoutMs)`);
+  }
+}
+
+module.exports = { RedisGuard, BREAKER_FAILURES, BREAKER_PROBE_MS };

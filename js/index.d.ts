@@ -52,10 +52,38 @@ export type RedisTokenCacheOptions = StorageSecrets & {
   tombstoneSeconds?: number;
   /** Read version 0.1 (mrc1, unencrypted) values and sessions, and move them to the new format on their next write. Default false. */
   migrateLegacyValues?: boolean;
+  /**
+   * The in-process cache of partitions, kept coherent by Redis invalidation tracking (off on a Cluster). false turns
+   * it off. Defaults: maxBytes 64 MiB, maxEntries 10000, staleIfErrorSeconds 300 (how old a copy may be that a read
+   * falls back to when Redis fails).
+   */
+  localCache?: false | { maxBytes?: number; maxEntries?: number; staleIfErrorSeconds?: number };
+  /** Every Redis call of the package gives up after this many milliseconds. Default 1000. */
+  commandTimeoutMs?: number;
+  /** When Redis fails during a token write: "open" (not stored, counted; the caller keeps its token) or "closed" (CacheStoreError). Default "open". Sign-outs always fail closed. */
+  writeFailure?: 'open' | 'closed';
 };
 
+export interface RedisTokenCacheStats {
+  /** null when the in-process cache is off. */
+  localCache: null | {
+    hits: number; misses: number; staleServed: number; invalidations: number; evictions: number; flushes: number;
+    entries: number; bytes: number; coherent: boolean;
+  };
+  /** Reads that failed and fell back to the last copy this server saw. */
+  staleReads: number;
+  /** Reads that failed with no copy to fall back to: a cache miss. */
+  missedReads: number;
+  /** Writes not stored because Redis failed (writeFailure "open"). */
+  failedWrites: number;
+  redis: {
+    calls: number; failures: number; timeouts: number; rejectedWhileOpen: number; breakerOpened: number;
+    breaker: 'closed' | 'open' | 'half-open';
+  };
+}
+
 /** What importPartition did. */
-export type ImportOutcome = 'stored' | 'removed' | 'dropped' | 'unchanged' | 'deleted';
+export type ImportOutcome = 'stored' | 'removed' | 'dropped' | 'unchanged' | 'deleted' | 'failed';
 
 /** Exactly one: which partition a client application reads and writes. */
 export type PartitionSelector =
@@ -99,6 +127,10 @@ export declare class RedisTokenCache {
   exportPartition(selector: PartitionSelector, clientId?: string): Promise<string | null>;
   /** Stores an MSAL cache JSON as the partition, through the same checks and compare-and-set as every write. */
   importPartition(selector: PartitionSelector, cacheJson: string, clientId?: string): Promise<ImportOutcome>;
+  /** Counters and state: the in-process cache, reads and writes that failed open, the circuit breaker. */
+  stats(): RedisTokenCacheStats;
+  /** Closes the in-process cache's invalidation connection (the app's Redis client is left alone). */
+  close(): Promise<void>;
 }
 
 export declare class RedisCachePlugin implements ICachePlugin {
@@ -108,7 +140,8 @@ export declare class RedisCachePlugin implements ICachePlugin {
 }
 
 export declare const DEFAULTS: Readonly<Required<Pick<RedisTokenCacheOptions,
-  'prefix' | 'slidingSeconds' | 'absoluteSeconds' | 'skewSeconds' | 'maxValueBytes' | 'tombstoneSeconds' | 'migrateLegacyValues'>>>;
+  'prefix' | 'slidingSeconds' | 'absoluteSeconds' | 'skewSeconds' | 'maxValueBytes' | 'tombstoneSeconds' | 'migrateLegacyValues' |
+  'commandTimeoutMs' | 'writeFailure' | 'localCache'>>>;
 
 /** msal-node's userAssertionHash of an OBO assertion: base64url(SHA-256(assertion)). */
 export declare function userAssertionHash(assertion: string): string;

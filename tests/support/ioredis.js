@@ -1,0 +1,10 @@
+'use strict';
+// The ioredis the tests run against: 5 by default, 6 when TEST_IOREDIS_MAJOR=6 (npm test runs the Redis suites on
+// both majors the peer range allows). Tests require this module instead of 'ioredis'.
+
+const major = process.env.TEST_IOREDIS_MAJOR || '5';
+const modules = { 5: 'ioredis', 6: 'ioredis6' };
+if (!modules[major]) throw new Error(`TEST_IOREDIS_MAJOR must be 5 or 6, not ${major}`);
+
+// eslint-disable-next-line import/no-dynamic-require
+module.exports = require(modules[major]);

@@ -52,14 +52,15 @@ class RedisGuard {
           timer = setTimeout(() => reject(new TimeoutError(this.timeoutMs)), this.timeoutMs);
         }),
       ]);
-      this.failures = 0;
-      if (this.inOutage) {
-        this.inOutage = false;
-        this.logger.warn('msal-redis-cache: Redis answers again.');
-      }
+      this.#answered();
       return result;
     } catch (err) {
       this.stats.failures++;
+      if (isReplyError(err)) {
+        // Redis answered (WRONGTYPE, NOPERM, ...): it is alive; the caller decides what the answer means.
+        this.#answered();
+        throw new CacheStoreError(`Redis ${command} failed for "${key}": ${err.message}`, { cause: err });
+      }
       if (err instanceof TimeoutError) this.stats.timeouts++;
       this.failures++;
       if (!this.inOutage) {
@@ -79,7 +80,18 @@ class RedisGuard {
       if (open) this.probing = false;
     }
   }
+
+  #answered() {
+    this.failures = 0;
+    if (this.inOutage) {
+      this.inOutage = false;
+      this.logger.warn('msal-redis-cache: Redis answers again.');
+    }
+  }
 }
+
+/** An error reply from Redis itself (ioredis's ReplyError), as opposed to no answer. */
+const isReplyError = (err) => Boolean(err) && err.name === 'ReplyError';
 
 class TimeoutError extends Error {
   constructor(ms) {

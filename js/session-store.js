@@ -18,7 +18,9 @@ try {
   const { ConfigurationError } = require('./errors');
   throw new ConfigurationError('RedisSessionStore needs express-session: npm install express-session');
 }
-const { ConfigurationError } = require('./errors');
+const { ConfigurationError, CacheStoreError } = require('./errors');
+const { RedisGuard } = require('./redis-guard');
+const { DEFAULTS } = require('./options');
 const { sessionTag } = require('./partitions');
 const { seal, open, readHeader, UnreadableValue, TYPE, MAX_HEADER_BYTES } = require('./stored-value');
 const { createKeyring } = require('./keyring');
@@ -38,7 +40,7 @@ function withCallback(promise, callback) {
 }
 
 /** A value of another Redis type at a key of ours (WRONGTYPE): unusable, like a corrupt value, never a failure. */
-const isWrongType = (err) => /^WRONGTYPE/.test(err && err.message);
+const isWrongType = (err) => err instanceof CacheStoreError && /^WRONGTYPE/.test(err.cause && err.cause.message);
 
 /** `*`, `?`, `[`, `]` and `\` are glob characters in SCAN MATCH patterns. */
 function escapeGlob(text) {
@@ -79,6 +81,10 @@ class RedisSessionStore extends Store {
       this.logger.warn('msal-redis-cache: insecurePlaintextStorage is on: sessions are stored UNENCRYPTED in Redis.');
     }
     this.clock = options.clock ?? (tokenCache ? tokenCache.settings.clock : Date.now);
+    // The token cache's guard when there is one: one breaker for one Redis.
+    this.guard = tokenCache
+      ? tokenCache.shared.context.guard
+      : new RedisGuard({ commandTimeoutMs: DEFAULTS.commandTimeoutMs, clock: this.clock, logger: this.logger });
   }
 
   /** The Redis key of a session. */
@@ -136,8 +142,13 @@ class RedisSessionStore extends Store {
     return withCallback(clearAll(), callback);
   }
 
+  /** Every Redis call goes through the guard: bounded in time, a CacheStoreError when it fails. */
+  #call(command, key, operation) {
+    return this.guard.run(command, key, operation);
+  }
+
   async #destroyTag(tag) {
-    await this.redis.del(this.prefix + tag);
+    await this.#call('DEL', this.prefix + tag, () => this.redis.del(this.prefix + tag));
     const partitionKey = this.#partitionKeyOfTag(tag);
     if (partitionKey) await this.tokenCache.shared.writer.remove(partitionKey);
   }
@@ -150,7 +161,7 @@ class RedisSessionStore extends Store {
 
   /** Version 0.1 kept the session as clear JSON at `<prefix>{<sid>}`; its next save moves it (see #save). */
   async #readLegacy(sid) {
-    const json = await this.redis.get(this.#legacyKey(sid));
+    const json = await this.#call('GET', this.#legacyKey(sid), () => this.redis.get(this.#legacyKey(sid)));
     if (json === null) return null;
     try {
       const session = JSON.parse(json);
@@ -174,7 +185,7 @@ class RedisSessionStore extends Store {
     };
     let value;
     try {
-      value = await this.redis.getBuffer(key);
+      value = await this.#call('GET', key, () => this.redis.getBuffer(key));
     } catch (err) {
       if (isWrongType(err)) return unreadable('holds another Redis type than a string');
       throw err;
@@ -220,11 +231,15 @@ class RedisSessionStore extends Store {
     // EXPIRE does nothing to a missing key: a session that never signed in has no partition to extend.
     const partitionKey = this.partitionKey(sid);
     if (partitionKey) transaction.expire(partitionKey, ttl);
-    const results = await transaction.exec();
-    const failed = results.find(([err]) => err);
-    if (failed) throw failed[0];
+    await this.#call(write ? 'SET' : 'EXPIRE', sessionKey, async () => {
+      const results = await transaction.exec();
+      const failed = results.find(([err]) => err);
+      if (failed) throw failed[0];
+    });
     // Another hash slot than the new keys on a Cluster, so not in the transaction.
-    if (this.migrateLegacyValues && write) await this.redis.del(this.#legacyKey(sid));
+    if (this.migrateLegacyValues && write) {
+      await this.#call('DEL', this.#legacyKey(sid), () => this.redis.del(this.#legacyKey(sid)));
+    }
   }
 
   /** The session's TTL: from its cookie, else ttlSeconds; never past its partition's absolute lifetime. */
@@ -237,7 +252,7 @@ class RedisSessionStore extends Store {
     // The partition's creation time is in its header; read only those bytes, not the whole cache.
     let head;
     try {
-      head = await this.redis.getrangeBuffer(partitionKey, 0, MAX_HEADER_BYTES);
+      head = await this.#call('GETRANGE', partitionKey, () => this.redis.getrangeBuffer(partitionKey, 0, MAX_HEADER_BYTES));
     } catch (err) {
       if (isWrongType(err)) return ttl; // not a partition: the token cache treats it as a miss; nothing to cap
       throw err;
@@ -260,7 +275,7 @@ class RedisSessionStore extends Store {
     const found = new Set();
     let cursor = '0';
     do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', match, 'COUNT', SCAN_COUNT);
+      const [next, keys] = await this.#call('SCAN', match, () => this.redis.scan(cursor, 'MATCH', match, 'COUNT', SCAN_COUNT));
       cursor = next;
       for (const key of keys) found.add(key);
     } while (cursor !== '0');

@@ -122,7 +122,9 @@ function open(keyring, key, value) {
     decipher.setAAD(aad);
     decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
     try {
-      payload = Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES)), decipher.final()]);
+      payload = decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES));
+      const rest = decipher.final(); // GCM returns nothing here (a stream cipher): no copy of the payload
+      if (rest.length > 0) payload = Buffer.concat([payload, rest]);
     } catch {
       throw new UnreadableValue('does not decrypt (altered, truncated, or copied from another key)');
     }

@@ -1,7 +1,7 @@
 'use strict';
 // The baseline: msal-node's own DistributedCachePlugin over a plain ioredis client, with the two tiny adapters it
 // needs (ICacheClient {get, set} and IPartitionManager {getKey, extractKey}), written the way msal-node's docs and
-// samples do. It stores msal's serialized cache as is: no envelope, no validation, no TTL.
+// samples do. It stores msal's serialized cache as is: no encryption, no validation, no TTL.
 
 const { DistributedCachePlugin } = require('@azure/msal-node');
 

@@ -3,17 +3,21 @@
 // identity provider, the fixtures, and the seeded keys (bench/seed.js). Every key either side reads exists before
 // timing starts.
 
+const crypto = require('node:crypto');
 const Redis = require('ioredis');
 const { RedisTokenCache } = require('../js');
 const { startRedis } = require('../tests/support/redis-server');
 const { createFakeIdentityProvider } = require('../tests/support/fake-identity-provider');
 const { RedisCacheClient } = require('./distributed-baseline');
-const { CLIENT_ID, USER_OID, USER_TENANT, userFixture, appFixture } = require('./msal-fixtures');
+const { CLIENT_ID, USER_OID, USER_TENANT, userFixture, sizedUserFixture, appFixture } = require('./msal-fixtures');
 const { seed } = require('./seed');
 
 const BLOB_TENANTS = 8; // the 1,000-tenant value is stored under this many of our per-tenant keys
+// The partition sizes of the cost-of-encryption cases.
+const SIZED_USERS = [{ name: 'user8k', label: '8 KB', bytes: 8 * 1024 }, { name: 'user100k', label: '100 KB', bytes: 100 * 1024 }];
 
-// Key layout. Ours: RedisTokenCache prefixes + its own partition keys. Theirs: the same shapes, raw msal JSON.
+// Key layout. Ours: RedisTokenCache prefixes + its own partition keys (HMAC names, AES-256-GCM values). Theirs: the
+// same shapes (one key per user, one per tenant), raw msal JSON.
 const PREFIX = {
   ours: 'bench:ours:', // read cases: session partition, 1,000 per-tenant partitions
   oursBlob: 'bench:ours-blob:', // read case: a 1,000-tenant value under a per-tenant key
@@ -22,32 +26,60 @@ const PREFIX = {
   theirs: 'bench:theirs:',
   theirsWrite: 'bench:theirs-w:',
   theirsSignIn: 'bench:theirs-code:',
+  oursPlain: 'bench:ours-plain:', // encryption cost: the same partitions with insecurePlaintextStorage: true
+  oursToken: 'bench:ours-token:', // writes after a real token response (refresh / client credentials)
+  theirsToken: 'bench:theirs-token:',
 };
+
+// The app's secrets, as every server of one app shares them: drawn for this run (the bench keeps nothing).
+const SECRETS = Object.freeze({
+  encryptionKeys: [crypto.randomBytes(32).toString('base64')],
+  keyNameSecret: crypto.randomBytes(32).toString('base64'),
+});
+// The one warning a plaintext cache logs at construction (by design); any other warning is counted.
+const PLAINTEXT_NOTICE = /insecurePlaintextStorage is on/;
 
 async function createEnvironment({ now = Math.floor(Date.now() / 1000), tenants = 1000 } = {}) {
   const server = await startRedis();
   const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
   // The plugin's warnings are counted (per case, see run.js), not printed: one case provokes them on purpose.
   const warnings = { count: 0, last: null };
-  const logger = { warn: (message) => { warnings.count += 1; warnings.last = message; } };
+  const logger = {
+    warn: (message) => {
+      if (PLAINTEXT_NOTICE.test(message)) return;
+      warnings.count += 1;
+      warnings.last = message;
+    },
+  };
   const idp = createFakeIdentityProvider({ clientId: CLIENT_ID, tenantId: USER_TENANT });
   const user = userFixture({ now });
   const app = appFixture({ now, tenants });
+  // Ours as an app deploys it: encrypted (AES-256-GCM) with HMAC key names; and one plaintext cache, only for the
+  // cost-of-encryption cases.
   const caches = Object.fromEntries(
-    ['ours', 'oursBlob', 'oursWrite', 'oursSignIn'].map((name) => [name, new RedisTokenCache({ redis, prefix: PREFIX[name], logger })]),
+    ['ours', 'oursBlob', 'oursWrite', 'oursSignIn', 'oursToken'].map((name) => [name, new RedisTokenCache({ redis, prefix: PREFIX[name], logger, ...SECRETS })]),
   );
+  caches.oursPlain = new RedisTokenCache({ redis, prefix: PREFIX.oursPlain, logger, insecurePlaintextStorage: true });
   const env = {
-    server, redis, idp, user, app, now, warnings, caches,
+    server, redis, idp, user, app, now, warnings, caches, logger,
+    secrets: SECRETS,
     client: new RedisCacheClient(redis),
     clientId: CLIENT_ID,
     blobTenants: app.tenantIds.slice(0, BLOB_TENANTS),
+    // { name, label, bytes, cache, json, homeAccountId, readSession, writeSession }
+    sizedUsers: SIZED_USERS.map(({ name, label, bytes }) => ({
+      name, label, ...sizedUserFixture({ now, bytes }), readSession: `${name}-read`, writeSession: `${name}-write`,
+    })),
     theirsUserKey: (prefix, homeAccountId = user.homeAccountId) => `${prefix}account:${homeAccountId}`,
     theirsAppKey: (prefix, tenant) => (tenant ? `${prefix}app:${CLIENT_ID}:${tenant}` : `${prefix}app:${CLIENT_ID}`),
     oursKey: (name, selector) => caches[name].cachePlugin(selector, CLIENT_ID).key,
+    keyringOf: (name) => caches[name].settings.keyring,
     userConfig: idp.msalConfig(),
     // One msal configuration per tenant (authority https://login.microsoftonline.com/<tenant>), built up front.
     appConfigs: new Map(app.tenantIds.map((tenantId) => [tenantId, idp.msalConfig({ tenantId })])),
     async stop() {
+      // A RedisTokenCache with connections of its own has close(); the committed one has none.
+      await Promise.all(Object.values(caches).map((c) => (typeof c.close === 'function' ? c.close() : undefined)));
       await redis.quit();
       await server.stop();
     },
@@ -62,4 +94,4 @@ async function createEnvironment({ now = Math.floor(Date.now() / 1000), tenants 
   return env;
 }
 
-module.exports = { createEnvironment, PREFIX };
+module.exports = { createEnvironment, PREFIX, SECRETS };

@@ -2,7 +2,7 @@
 // The benchmark's caches, built by tests/support/cache-fixtures.js in msal-node 7's own serialized shape, so that a
 // real ConfidentialClientApplication can load them and serve tokens from them.
 
-const { typicalUserCache, appCache, guid } = require('../tests/support/cache-fixtures');
+const { typicalUserCache, appCache, emptyCache, addUser, guid } = require('../tests/support/cache-fixtures');
 
 const CLIENT_ID = guid(7);
 const USER_OID = guid(1);
@@ -12,6 +12,26 @@ function userFixture({ now }) {
   const { cache, homeAccountId } = typicalUserCache({ clientId: CLIENT_ID, now });
   const accessToken = Object.values(cache.AccessToken).find((t) => t.target.startsWith('user.read '));
   return { cache, json: JSON.stringify(cache), homeAccountId, oid: USER_OID, tid: USER_TENANT, accessToken };
+}
+
+/**
+ * The same user with as many scope sets (one access token each) as it takes to make a partition of about `bytes`
+ * bytes of msal JSON (within a few bytes): for the cost-of-encryption cases (8 KB, 100 KB).
+ */
+function sizedUserFixture({ now, bytes }) {
+  const build = (scopeCount, secretBytes) => {
+    const cache = emptyCache();
+    const scopeSets = Array.from({ length: scopeCount }, (_, i) => [`api://bench-${i}/data.read`]);
+    const homeAccountId = addUser(cache, { oid: USER_OID, tid: USER_TENANT, clientId: CLIENT_ID, now, scopeSets, secretBytes });
+    return { cache, homeAccountId, json: JSON.stringify(cache) };
+  };
+  const oneToken = Buffer.byteLength(build(1, 1500).json);
+  const perToken = Buffer.byteLength(build(2, 1500).json) - oneToken;
+  const scopeCount = Math.max(1, Math.round((bytes - oneToken) / perToken) + 1);
+  const first = build(scopeCount, 1500);
+  const secretBytes = 1500 + Math.round((bytes - Buffer.byteLength(first.json)) / scopeCount);
+  const fixture = build(scopeCount, secretBytes);
+  return { ...fixture, scopeCount, bytes: Buffer.byteLength(fixture.json) };
 }
 
 /** A client-credentials cache with one token per tenant, and each tenant's own one-token cache. */
@@ -41,4 +61,4 @@ function withNewAccessToken(cache, pick, { now, serial }) {
   return { json: JSON.stringify({ ...cache, AccessToken: accessTokens }), secret };
 }
 
-module.exports = { CLIENT_ID, USER_OID, USER_TENANT, userFixture, appFixture, withNewAccessToken };
+module.exports = { CLIENT_ID, USER_OID, USER_TENANT, userFixture, sizedUserFixture, appFixture, withNewAccessToken };

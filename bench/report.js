@@ -18,7 +18,7 @@ function pluginTable(results) {
   return table(
     ['case', 'partition', 'size', 'ours µs', 'msal DCP µs', 'ours/DCP', 'n'],
     results.map((r) => [
-      `${r.id.split('.')[1].padEnd(6)} ${r.what}`,
+      `${r.id.split('.')[1].padEnd(7)} ${r.what}`,
       r.shape,
       fmtBytes(r.bytes),
       fmtUs(r.ours.medianUs),
@@ -26,6 +26,53 @@ function pluginTable(results) {
       fmtRatio(r.ratio),
       `${r.ours.samples}/${r.theirs.samples}`,
     ]),
+  );
+}
+
+/** encryptionKeys vs insecurePlaintextStorage: the same plugin calls (enc.*) and seal/open alone (crypto.*). */
+function encryptionTable(results) {
+  return table(
+    ['operation', 'partition', 'size', 'encrypted µs', 'plaintext µs', 'enc/plain', 'Δ µs', 'n'],
+    results.map((r) => [
+      r.what,
+      r.shape,
+      fmtBytes(r.bytes),
+      fmtUs(r.encrypted.medianUs),
+      fmtUs(r.plaintext.medianUs),
+      fmtRatio(r.ratio),
+      `${r.encrypted.medianUs >= r.plaintext.medianUs ? '+' : ''}${(r.encrypted.medianUs - r.plaintext.medianUs).toFixed(1)}`,
+      `${r.encrypted.samples}/${r.plaintext.samples}`,
+    ]),
+  );
+}
+
+/** Writes under contention, per mode: one row per side. */
+function contentionTable(results) {
+  const pct = (x) => `${(100 * x).toFixed(1)} %`;
+  const rows = [];
+  for (const r of results) {
+    for (const side of ['ours', 'theirs']) {
+      const t = r[side];
+      rows.push([
+        `${r.mode === 'async' ? `${r.writers} async writers, 1 process` : `${r.writers} processes`}`,
+        side === 'ours' ? 'ours' : 'msal DCP',
+        t.writes,
+        t.perSecond.writes.toFixed(0),
+        t.perSecond.kept.toFixed(0),
+        side === 'ours' ? t.perSecond.conflicts.toFixed(0) : 'n/a',
+        side === 'ours' ? t.perSecond.retries.toFixed(0) : 'n/a',
+        side === 'ours' ? t.perSecond.merges.toFixed(0) : 'n/a',
+        pct(t.storedRate),
+        `${t.lost} (${pct(t.lostRate)})`,
+        t.silentlyLost,
+        fmtUs(t.afterUs.medianUs),
+        fmtUs(t.afterUs.p90Us),
+      ]);
+    }
+  }
+  return table(
+    ['contention (same partition)', 'side', 'writes', 'writes/s', 'kept/s', 'conflicts/s', 'retries/s', 'merges/s', 'stored', 'lost', 'silently lost', 'after µs p50', 'p90'],
+    rows,
   );
 }
 
@@ -58,4 +105,4 @@ function machine() {
   };
 }
 
-module.exports = { pluginTable, coreTable, machine, fmtUs };
+module.exports = { pluginTable, encryptionTable, contentionTable, coreTable, machine, fmtUs };

@@ -1,50 +1,72 @@
 #!/usr/bin/env node
 'use strict';
-// npm run bench [-- --quick] [-- --only=<case id prefix>] [-- --js-core]
+// npm run bench [-- --quick] [-- --only=<case id prefix>] [-- --js-core] [-- --writers=<n>]
 //
-// One run, one throw-away Redis: this package's plugin versus msal-node's DistributedCachePlugin (per-call cost of
-// a cache-hit token request and of a token write, per partition shape), then the wasm core versus the same logic in
-// plain JavaScript. Prints tables; writes test-output/bench.json. See bench/README.md.
-//   --quick    a short run (about 20 s): few samples, indicative only
-//   --only=    only the cases whose id starts with this (user., tenant., blob., core.)
-//   --js-core  diagnostic: the plugin cases with the plugin's core swapped for reference-core.js (see js-core-swap.js);
-//              writes test-output/bench-js-core.json instead
+// One run, one throw-away Redis: this package's plugin (encrypted, as deployed) versus msal-node's
+// DistributedCachePlugin (per-call cost of a cache-hit token request and of a token write, per partition shape);
+// the cost of encryption (the same plugin with encryptionKeys versus insecurePlaintextStorage, and seal/open alone);
+// writes under contention (N concurrent writers on one partition: conflicts, retries, merges, lost writes); then
+// the wasm core versus the same logic in plain JavaScript. Prints tables; writes test-output/bench.json. See
+// bench/README.md.
+//   --quick      a short run (about 40 s): few samples, indicative only
+//   --only=      only the cases whose id starts with this (user., tenant., blob., enc., crypto., contention., core.)
+//   --js-core    diagnostic: the plugin and encryption cases with the plugin's core swapped for reference-core.js
+//                (see js-core-swap.js); writes test-output/bench-js-core.json instead
+//   --writers=   writers of the contention cases (default 8)
 
 const fs = require('node:fs');
 const path = require('node:path');
 const { measurePair } = require('./harness');
 const { createEnvironment } = require('./environment');
 const { pluginCases } = require('./plugin-cases');
+const { encryptionCases, cryptoCases } = require('./encryption-cases');
+const { runContention } = require('./contention');
 const { coreInputs, coreCases, checkEquivalence } = require('./core-cases');
-const { pluginTable, coreTable, machine } = require('./report');
+const { pluginTable, encryptionTable, contentionTable, coreTable, machine } = require('./report');
 const { useReferenceCore } = require('./js-core-swap');
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const only = (args.find((a) => a.startsWith('--only=')) || '').slice('--only='.length);
 const jsCore = args.includes('--js-core');
+const writers = Number((args.find((a) => a.startsWith('--writers=')) || '--writers=8').slice('--writers='.length));
 // Time per case (both implementations together, warm-up excluded) and the fewest timed calls per implementation.
+// contention: rounds of both sides together, per mode.
 const BUDGET = quick
-  ? { plugin: { budgetMs: 800, warmupMs: 150, minSamples: 8 }, core: { budgetMs: 300, warmupMs: 50, minSamples: 8 } }
-  : { plugin: { budgetMs: 7000, warmupMs: 800, minSamples: 40 }, core: { budgetMs: 2500, warmupMs: 300, minSamples: 40 } };
+  ? { plugin: { budgetMs: 800, warmupMs: 150, minSamples: 8 }, core: { budgetMs: 300, warmupMs: 50, minSamples: 8 }, contention: { budgetMs: 1000 } }
+  : { plugin: { budgetMs: 7000, warmupMs: 800, minSamples: 40 }, core: { budgetMs: 2500, warmupMs: 300, minSamples: 40 }, contention: { budgetMs: 8000 } };
 const OUTPUT = path.join(__dirname, '..', 'test-output', jsCore ? 'bench-js-core.json' : 'bench.json');
 
 const selected = (cases) => cases.filter((c) => c.id.startsWith(only));
 const log = (message) => process.stderr.write(`${message}\n`);
 
-async function runCases(cases, budget, names, warnings) {
+/**
+ * Verifies and measures each case. With `env`: the plugin may log warnings only in cases marked `warns`, and the
+ * identity provider may see token requests only of the grant types a case lists in `grants` (every read is a
+ * cache hit).
+ */
+async function runCases(cases, budget, env) {
   const results = [];
   for (const c of cases) {
-    const warningsBefore = warnings ? warnings.count : 0;
-    if (c.verify) await c.verify();
+    const warningsBefore = env ? env.warnings.count : 0;
+    const requestsBefore = env ? env.idp.requests.length : 0;
+    if (c.verify) await c.verify.call(c);
     const started = performance.now();
     const measured = await measurePair(c.impls, budget);
-    const { impls, verify, ...described } = c;
-    if (warnings && warnings.count !== warningsBefore && !c.warns) {
-      throw new Error(`${c.id}: the plugin logged ${warnings.count - warningsBefore} warning(s), e.g.: ${warnings.last}`);
+    const { impls, verify, stats, ...described } = c;
+    if (env && env.warnings.count !== warningsBefore && !c.warns) {
+      throw new Error(`${c.id}: the plugin logged ${env.warnings.count - warningsBefore} warning(s), e.g.: ${env.warnings.last}`);
     }
-    results.push({ ...described, ...measured, ...(c.warns ? { warnings: warnings.count - warningsBefore } : {}) });
-    const [a, b] = names;
+    if (env) {
+      const unexpected = env.idp.requests.slice(requestsBefore).filter((r) => r.method === 'POST' && !(c.grants || []).includes(r.grantType));
+      if (unexpected.length) throw new Error(`${c.id}: ${unexpected.length} unexpected token request(s), e.g. ${unexpected[0].grantType}`);
+    }
+    results.push({
+      ...described, ...measured,
+      ...(c.warns ? { warnings: env.warnings.count - warningsBefore } : {}),
+      ...(typeof stats === 'function' ? { stats: stats() } : {}),
+    });
+    const [a, b] = c.names || Object.keys(c.impls);
     log(`  ${c.id.padEnd(34)} ${a} ${measured[a].medianUs.toFixed(1)} µs, ${b} ${measured[b].medianUs.toFixed(1)} µs, ` +
       `ratio ${measured.ratio.toFixed(2)} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
   }
@@ -56,6 +78,9 @@ async function main() {
   log(`msal-redis-cache bench${quick ? ' (--quick)' : ''}: starting redis-server and seeding fixtures`);
   const env = await createEnvironment();
   let plugin;
+  let encryption = [];
+  let cryptoResults = [];
+  const contention = [];
   let coreResults;
   try {
     // The wasm core and the JS reference must agree before either is timed.
@@ -64,13 +89,25 @@ async function main() {
     log('wasm core and reference-core.js agree on every fixture and operation');
 
     if (jsCore) useReferenceCore();
-    log(`plugin: ours (RedisTokenCache${jsCore ? ' with reference-core.js' : ''}) vs msal DistributedCachePlugin`);
-    plugin = await runCases(selected(pluginCases(env)), BUDGET.plugin, ['ours', 'theirs'], env.warnings);
-    // Every timed read was a cache hit: the identity provider saw sign-ins (authorization codes) and nothing else.
-    const unexpected = env.idp.requests.filter((r) => r.method === 'POST' && r.grantType !== 'authorization_code');
-    if (unexpected.length) throw new Error(`${unexpected.length} token request(s) besides sign-ins, e.g. ${unexpected[0].grantType}`);
+    log(`plugin: ours (RedisTokenCache, encrypted${jsCore ? ', with reference-core.js' : ''}) vs msal DistributedCachePlugin`);
+    plugin = await runCases(selected(pluginCases(env)), BUDGET.plugin, env);
+    log('encryption: encryptionKeys vs insecurePlaintextStorage (same plugin)');
+    encryption = await runCases(selected(encryptionCases(env)), BUDGET.plugin, env);
+    if (!jsCore) {
+      log('crypto alone: seal/open (js/stored-value.js), AES-256-GCM vs plaintext digest');
+      cryptoResults = await runCases(selected(cryptoCases(env)), BUDGET.core);
+      for (const mode of ['async', 'process']) {
+        if (!`contention.${mode}`.startsWith(only)) continue;
+        const started = performance.now();
+        const result = await runContention(env, { mode, writers, budgetMs: BUDGET.contention.budgetMs });
+        contention.push(result);
+        const side = (t) => `${t.perSecond.writes.toFixed(0)} writes/s, ${t.perSecond.conflicts.toFixed(0)} conflicts/s, ` +
+          `${t.perSecond.merges.toFixed(0)} merges/s, stored ${(100 * t.storedRate).toFixed(1)} %, lost ${t.lost}/${t.writes}`;
+        log(`  contention.${mode.padEnd(23)} ours: ${side(result.ours)}; theirs: ${side(result.theirs)} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+      }
+    }
     log('core: wasm vs plain JavaScript');
-    coreResults = jsCore ? [] : await runCases(selected(coreCases(inputs)), BUDGET.core, ['wasm', 'js']);
+    coreResults = jsCore ? [] : await runCases(selected(coreCases(inputs)), BUDGET.core);
   } finally {
     await env.stop();
   }
@@ -83,7 +120,11 @@ async function main() {
     budget: BUDGET,
     unit: 'microseconds per call (median over all timed calls)',
     storedBytes: env.stored,
+    encryptionKeyNames: 'ours: AES-256-GCM values, HMAC key names (random keys per run)',
     plugin,
+    encryption,
+    crypto: cryptoResults,
+    contention,
     core: coreResults,
     seconds: Math.round((performance.now() - started) / 100) / 10,
   };
@@ -95,6 +136,8 @@ async function main() {
   console.log(`median µs per call; ratio < 1 means ours is faster${quick ? '; --quick: few samples, indicative only' : ''}`);
   console.log(jsCore ? 'DIAGNOSTIC --js-core: "ours" runs with reference-core.js instead of the wasm core\n' : '');
   if (plugin.length) console.log(`${pluginTable(plugin)}\n`);
+  if (encryption.length || cryptoResults.length) console.log(`${encryptionTable([...encryption, ...cryptoResults])}\n`);
+  if (contention.length) console.log(`${contentionTable(contention)}\n`);
   if (coreResults.length) console.log(`${coreTable(coreResults)}\n`);
   console.log(`total ${report.seconds} s; results in ${path.relative(process.cwd(), OUTPUT)}`);
 }

@@ -1,15 +1,19 @@
 'use strict';
-// Seeds the keys the read cases read. Each plugin's keys are written by that plugin's own afterCacheAccess from an
-// msal TokenCache loaded with the fixture, so every read case reads exactly what its plugin would have stored.
+// Seeds the keys the read cases read. Each plugin's keys are written by that plugin's own write path (msal's:
+// beforeCacheAccess, then the cache changes in memory, then afterCacheAccess) from an msal TokenCache loaded with
+// the fixture, so every read case reads exactly what its plugin would have stored.
 // One exception, said where it is used: the 1,000-tenant value under our per-tenant keys, a value our plugin never
-// writes (its app partitions hold one tenant); it carries the same bytes as the baseline's value, in our envelope.
+// writes (its app partitions hold one tenant); it carries the same bytes as the baseline's value, sealed as ours
+// (AES-256-GCM under the cache's key, see js/stored-value.js).
 
 const { ConfidentialClientApplication, TokenCacheContext } = require('@azure/msal-node');
-const { encodeEnvelope } = require('../js/envelope');
+const { seal, TYPE } = require('../js/stored-value');
 const { distributedPlugin } = require('./distributed-baseline');
 
+/** msal's write path through `plugin`: load (our writes are compare-and-set against what was loaded), change, store. */
 async function writeThrough(plugin, config, json) {
   const tokenCache = new ConfidentialClientApplication(config).getTokenCache();
+  await plugin.beforeCacheAccess(new TokenCacheContext(tokenCache, false));
   tokenCache.deserialize(json);
   await plugin.afterCacheAccess(new TokenCacheContext(tokenCache, true));
 }
@@ -23,6 +27,12 @@ async function seed(env, PREFIX) {
     await writeThrough(caches[oursCache].cachePlugin({ sessionId }), env.userConfig, user.json);
     await writeThrough(distributedPlugin(client, env.theirsUserKey(theirsPrefix), userKeyOf(theirsPrefix)), env.userConfig, user.json);
   }
+  // The cost-of-encryption partitions (8 KB, 100 KB): the same user, encrypted and in plaintext.
+  for (const sized of env.sizedUsers) {
+    for (const cacheName of ['ours', 'oursPlain']) {
+      await writeThrough(caches[cacheName].cachePlugin({ sessionId: sized.readSession }), env.userConfig, sized.json);
+    }
+  }
   for (const tenantId of app.tenantIds) {
     const json = JSON.stringify(app.tenantCache(tenantId));
     const config = env.appConfigs.get(tenantId);
@@ -34,15 +44,24 @@ async function seed(env, PREFIX) {
   const blob = await redis.getBuffer(blobKey);
   for (const tenantId of env.blobTenants) {
     const key = env.oursKey('oursBlob', { tenantId });
-    await redis.set(key, encodeEnvelope(key, { createdAt: now, owner: null }, blob), 'EX', 3600);
+    const { value } = seal(env.keyringOf('oursBlob'), key, { type: TYPE.partition, createdAt: now, meta: null, body: blob });
+    await redis.set(key, value, 'EX', 3600);
   }
 
   const size = (key) => redis.strlen(key);
+  const sized = {};
+  for (const { name, readSession } of env.sizedUsers) {
+    sized[name] = {
+      encrypted: await size(env.oursKey('ours', { sessionId: readSession })),
+      plaintext: await size(env.oursKey('oursPlain', { sessionId: readSession })),
+    };
+  }
   return {
     user: { ours: await size(env.oursKey('ours', { sessionId: 'user-read' })), theirs: await size(env.theirsUserKey(PREFIX.theirs)) },
     tenant: { ours: await size(env.oursKey('ours', { tenantId: app.tenantIds[0] })), theirs: await size(env.theirsAppKey(PREFIX.theirs, app.tenantIds[0])) },
     blob: { ours: await size(env.oursKey('oursBlob', { tenantId: env.blobTenants[0] })), theirs: await size(blobKey) },
+    ...sized,
   };
 }
 
-module.exports = { seed };
+module.exports = { seed, writeThrough };

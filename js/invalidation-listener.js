@@ -38,6 +38,7 @@ class InvalidationListener {
     // ioredis's own reconnect timers would keep the process alive: this class reconnects itself, on unref'd timers.
     const connection = this.redis.duplicate({
       protocol: 2, // ioredis 6 (ignored by ioredis 5, which speaks RESP2 only)
+      replyMapping: 'legacy', // ioredis 6: an app's 'resp3' mapping would not parse on RESP2
       autoResubscribe: false, // tracking must be on before subscribing again: done in #track()
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,

@@ -74,7 +74,7 @@ function stateOf(reply) {
   switch (status.toString('latin1')) {
     case 'value':
       state.value = detail;
-      state.ttlMs = ttlMs;
+      state.ttlMs = Number(ttlMs); // a string with ioredis's stringNumbers option
       break;
     case 'type':
       state.problem = `holds a Redis ${detail.toString('latin1')}, not a string`;

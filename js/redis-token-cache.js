@@ -130,7 +130,7 @@ class RedisTokenCache {
     const { key, loaded } = await this.#load(selector, clientId);
     if (loaded.problem) throw new CacheFormatError(`partition "${key}" is unreadable: ${loaded.problem}`);
     if (loaded.body === null) return null;
-    const ttlSeconds = await this.settings.redis.ttl(key);
+    const ttlSeconds = Number(await this.shared.context.guard.run('TTL', key, () => this.settings.redis.ttl(key)));
     return { key, ttlSeconds, createdAt: loaded.createdAt, storedBytes: loaded.storedBytes, ...core.describe(loaded.body) };
   }
 

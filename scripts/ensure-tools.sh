@@ -57,7 +57,7 @@ if [ ${#needed[@]} -gt 0 ]; then
 fi
 
 missing_modules=no
-for module in @azure/msal-node ioredis jest express express-session supertest playwright-core; do
+for module in @azure/msal-node ioredis ioredis6 jest express express-session supertest playwright-core; do
   [ -d "node_modules/$module" ] || missing_modules=yes
 done
 if [ "$missing_modules" = yes ]; then

@@ -43,7 +43,9 @@ function createAuthRouter({ identity, msalClient, tokenCache, cookieName, contex
       codeChallengeMethod: 'S256',
       prompt: 'select_account',
     });
-    res.redirect(identity.browserUrl(url, req)); // express-session saves the session before the response is sent
+    // Saved before the redirect is sent: express-session's own save can finish after the browser has followed it.
+    await promisify(req.session, 'save');
+    res.redirect(identity.browserUrl(url, req));
   });
 
   router.get('/redirect', async (req, res) => {
@@ -86,6 +88,7 @@ function createAuthRouter({ identity, msalClient, tokenCache, cookieName, contex
       localAccountId: account.localAccountId,
       signedInAt: Date.now(),
     };
+    await promisify(req.session, 'save'); // before the browser follows the redirect (see /signin)
     res.redirect('/profile');
   });
 

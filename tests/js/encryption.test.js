@@ -4,7 +4,7 @@
 // values, export and import.
 
 const crypto = require('node:crypto');
-const Redis = require('ioredis');
+const Redis = require('../support/ioredis');
 const session = require('express-session');
 const { RedisTokenCache, RedisSessionStore, CacheFormatError } = require('../../js');
 const { encodeLegacyValue } = require('../../js/legacy-value');

@@ -3,7 +3,7 @@
 // caching through the wasm core into a real redis-server.
 
 const crypto = require('node:crypto');
-const Redis = require('ioredis');
+const Redis = require('../support/ioredis');
 const { RedisTokenCache, CacheStoreError } = require('../../js');
 const { resolvePartition } = require('../../js/partitions');
 const { createKeyring } = require('../../js/keyring');

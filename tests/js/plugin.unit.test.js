@@ -4,7 +4,7 @@
 // real).
 
 const crypto = require('node:crypto');
-const Redis = require('ioredis');
+const Redis = require('../support/ioredis');
 const { seal, open, tombstone, readHeader, UnreadableValue, TYPE } = require('../../js/stored-value');
 const { createKeyring } = require('../../js/keyring');
 const { decodeLegacyValue, encodeLegacyValue } = require('../../js/legacy-value');

@@ -9,7 +9,7 @@
 // prefix and secrets), never by reading raw Redis values. Counts go to test-output/race-express-summary.json.
 
 const crypto = require('node:crypto');
-const Redis = require('ioredis');
+const Redis = require('../support/ioredis');
 const request = require('supertest');
 const { RedisTokenCache } = require('../../js');
 const { DEV_CLIENT_ID, identityConfig } = require('../../examples/express/config');

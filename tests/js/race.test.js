@@ -11,7 +11,7 @@
 // The counts of every scenario are printed and written to test-output/race-summary.json.
 
 const crypto = require('node:crypto');
-const Redis = require('ioredis');
+const Redis = require('../support/ioredis');
 const { RedisTokenCache } = require('../../js');
 const { startSharedIdentityProvider } = require('../support/shared-identity-provider');
 const { startRaceWorkers, stopRaceWorkers } = require('../support/race-workers');

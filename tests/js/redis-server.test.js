@@ -1,7 +1,7 @@
 'use strict';
 
 const fs = require('node:fs');
-const Redis = require('ioredis');
+const Redis = require('../support/ioredis');
 const { startRedis, ping } = require('../support/redis-server');
 
 function isRunning(pid) {

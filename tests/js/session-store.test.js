@@ -6,7 +6,7 @@ const crypto = require('node:crypto');
 const express = require('express');
 const session = require('express-session');
 const request = require('supertest');
-const Redis = require('ioredis');
+const Redis = require('../support/ioredis');
 const { RedisSessionStore } = require('../../js/session-store');
 const { RedisTokenCache } = require('../../js/redis-token-cache');
 const { ConfigurationError } = require('../../js/errors');
@@ -449,4 +449,20 @@ describe('values of another Redis type', () => {
     await redis.hset(store.partitionKey('s1'), 'x', 'y');
     await expect(store.set('s1', { cookie: { path: '/' } })).resolves.toBeUndefined();
   });
+});
+
+test('with Redis unreachable every method fails with a CacheStoreError, promptly, and calls its callback', async () => {
+  const { CacheStoreError } = require('../../js/errors');
+  const down = new Redis({ port: 1, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+  const store = new RedisSessionStore({ redis: down, logger: { warn() {} }, ...testSecrets() });
+  const started = Date.now();
+  try {
+    for (const call of [(cb) => store.get('s', cb), (cb) => store.set('s', { cookie: {} }, cb), (cb) => store.destroy('s', cb), (cb) => store.length(cb)]) {
+      const viaCallback = new Promise((resolve) => call((err) => resolve(err)));
+      expect(await viaCallback).toBeInstanceOf(CacheStoreError);
+    }
+    expect(Date.now() - started).toBeLessThan(1000);
+  } finally {
+    down.disconnect();
+  }
 });

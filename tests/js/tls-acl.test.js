@@ -6,7 +6,7 @@
 
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const Redis = require('ioredis');
+const Redis = require('../support/ioredis');
 const { RedisTokenCache, RedisSessionStore } = require('../../js');
 const { startRedis, ping } = require('../support/redis-server');
 const { createFakeIdentityProvider } = require('../support/fake-identity-provider');
@@ -268,10 +268,14 @@ describe('the transport', () => {
   });
 
   test('without credentials, or with a wrong password, nothing is reachable', async () => {
-    const anonymous = quietly(new Redis(server.url, { tls: { ca }, ...failFast, enableReadyCheck: false }));
+    // Over RESP2 (ioredis 5; ioredis 6 with protocol 2) the connection opens and every command is refused.
+    const anonymous = quietly(new Redis(server.url, { tls: { ca }, ...failFast, enableReadyCheck: false, protocol: 2 }));
     await anonymous.connect();
     await expect(anonymous.get('msal:x')).rejects.toThrow(/NOAUTH/);
     anonymous.disconnect();
+    // As a client connects by default (ioredis 6: HELLO 3 first, refused; ioredis 5: the ready check's INFO).
+    const anonymousDefault = quietly(new Redis(server.url, { tls: { ca }, ...failFast }));
+    expect((await connectionError(anonymousDefault)).message).toMatch(/NOAUTH/);
 
     const wrong = quietly(connectAsApp({ ...failFast, password: 'wrong' }));
     expect((await connectionError(wrong)).message).toMatch(/WRONGPASS/);

@@ -63,7 +63,7 @@ function startExampleProcess({ idpUrl, jwks, sessionPrefix, tokenPrefix, session
 }
 
 async function runChild() {
-  const Redis = require('ioredis');
+  const Redis = require('./ioredis');
   const { createApp } = require('../../examples/express/app');
   const { DEV_CLIENT_ID } = require('../../examples/express/config');
   const { createDevIdentityProvider } = require('../../examples/express/dev-identity-provider/tokens');

@@ -3,7 +3,7 @@
 // identity provider's pages exactly as a browser would (minus the browser).
 
 const crypto = require('node:crypto');
-const Redis = require('ioredis');
+const Redis = require('../../support/ioredis');
 const request = require('supertest');
 const { createApp } = require('../../../examples/express/app');
 const { createDevIdentityProvider } = require('../../../examples/express/dev-identity-provider/tokens');

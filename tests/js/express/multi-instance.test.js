@@ -2,7 +2,7 @@
 // Two instances of the example on two ports, sharing one Redis (and, in dev mode, one identity provider, as two
 // servers share Entra ID): they behave as one app. A user signed in on one is served from the cache on the other.
 
-const Redis = require('ioredis');
+const Redis = require('../../support/ioredis');
 const request = require('supertest');
 const { createDevIdentityProvider } = require('../../../examples/express/dev-identity-provider/tokens');
 const { DEV_CLIENT_ID } = require('../../../examples/express/config');

@@ -2,7 +2,7 @@
 // Every route of the example app, over HTTP (supertest), against the Jest run's redis-server and the in-process dev
 // identity provider: the happy path and the ways it goes wrong.
 
-const Redis = require('ioredis');
+const Redis = require('../../support/ioredis');
 const { startExample, signIn, sessionCookie, sessionIdOf, signedCookie, tokenRequests } = require('./helpers');
 const { storedPartition, storedSession, isTombstone } = require('../../support/stored');
 
@@ -307,8 +307,9 @@ test('with Redis down every page answers a clear error page, never a stack trace
   const broken = await startExample({ name: 'down', redis: down });
   try {
     // A well-signed cookie, so that express-session asks the store (and so Redis) for the session.
-    const response = await broken.agent().get('/profile').set('Cookie', `sid=${signedCookie('some-session')}`).expect(500);
-    expect(response.text).toContain('Something went wrong');
+    // The session store's failure is a CacheStoreError, which the app answers with its own 503 page.
+    const response = await broken.agent().get('/profile').set('Cookie', `sid=${signedCookie('some-session')}`).expect(503);
+    expect(response.text).toContain('Token cache unavailable');
     expectNoStackTrace(response);
     expect(broken.logger.lines.error).toHaveLength(1);
   } finally {

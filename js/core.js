@@ -1,7 +1,8 @@
 'use strict';
-// The WebAssembly core, loaded synchronously at require() time. Payloads cross the boundary as UTF-8 bytes copied
+// The WebAssembly core, loaded synchronously at require() time. Text crosses the boundary as UTF-8 bytes copied
 // straight into and out of wasm memory (TextEncoder.encodeInto / Buffer copies), never through Embind's per-byte
-// string marshalling; only partition ids, numbers and error text use Embind conversions.
+// string marshalling: the caches and the allowed partition ids go into one input buffer, back to back; only numbers
+// and error text use Embind conversions.
 
 const path = require('node:path');
 const { CacheFormatError } = require('./errors');
@@ -68,10 +69,13 @@ function putInput(data) {
 function call(operation, args) {
   const headLength = operation(...args);
   if (headLength < 0) throw new CacheFormatError(wasm.lastError());
-  const pointer = wasm.outputPointer();
-  const length = wasm.outputLength();
-  const bytes = wasm.HEAPU8.subarray(pointer, pointer + length);
-  return { head: JSON.parse(decoder.decode(bytes.subarray(0, headLength)) || 'null'), payload: bytes.subarray(headLength) };
+  const heap = wasm.HEAPU8;
+  const headPointer = wasm.headPointer();
+  const payloadPointer = wasm.payloadPointer();
+  return {
+    head: JSON.parse(decoder.decode(heap.subarray(headPointer, headPointer + headLength)) || 'null'),
+    payload: heap.subarray(payloadPointer, payloadPointer + wasm.payloadLength()),
+  };
 }
 
 const joinIds = (ids) => ids.join('\n');
@@ -81,8 +85,8 @@ const joinIds = (ids) => ids.join('\n');
  * @returns {{ rewritten: string|null, homeAccountIds: string[], droppedHomeAccountIds: string[] }}
  */
 function planRead(stored, allowed, { maxBytes = 0 } = {}) {
-  const length = putInput(stored);
-  const { head, payload } = call(wasm.planRead, [length, joinIds(allowed), maxBytes]);
+  const [length, allowedLength] = putInputs([stored, joinIds(allowed)]);
+  const { head, payload } = call(wasm.planRead, [length, allowedLength, maxBytes]);
   return {
     rewritten: head.rewritten ? decoder.decode(payload) : null,
     homeAccountIds: head.homeAccountIds,
@@ -90,9 +94,9 @@ function planRead(stored, allowed, { maxBytes = 0 } = {}) {
   };
 }
 
-// The request fields planWrite and planMergeWrite pass after the input lengths, in the bindings' order.
+// The request fields planWrite and planMergeWrite pass after the input lengths (the allowed ids are the last input
+// part), in the bindings' order.
 const writeArgs = (request) => [
-  joinIds(request.allowed),
   PARTITION_KIND[request.kind],
   request.now,
   request.skewSeconds,
@@ -107,8 +111,8 @@ const writeArgs = (request) => [
  * @returns the core's decision, with `cache` as a Buffer ready to store (empty when hasTokens is false).
  */
 function planWrite(serialized, request) {
-  const length = putInput(serialized);
-  const { head, payload } = call(wasm.planWrite, [length, ...writeArgs(request)]);
+  const [length, allowedLength] = putInputs([serialized, joinIds(request.allowed)]);
+  const { head, payload } = call(wasm.planWrite, [length, allowedLength, ...writeArgs(request)]);
   return { ...head, cache: Buffer.from(payload) };
 }
 
@@ -120,8 +124,8 @@ function planWrite(serialized, request) {
  */
 function planMergeWrite(base, mine, theirs, request) {
   if (mine == null) throw new TypeError('planMergeWrite: mine (the cache msal holds) is required');
-  const [baseLength, mineLength, theirsLength] = putInputs([base || '', mine, theirs || '']);
-  const { head, payload } = call(wasm.planMergeWrite, [baseLength, mineLength, theirsLength, ...writeArgs(request)]);
+  const lengths = putInputs([base || '', mine, theirs || '', joinIds(request.allowed)]);
+  const { head, payload } = call(wasm.planMergeWrite, [...lengths, ...writeArgs(request)]);
   return { ...head, cache: Buffer.from(payload) };
 }
 

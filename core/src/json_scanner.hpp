@@ -11,6 +11,10 @@
 #include <utility>
 #include <vector>
 
+#if defined(__wasm_simd128__)
+#include <wasm_simd128.h>
+#endif
+
 #include "msalcache/token_cache.hpp"
 
 namespace msalcache::detail {
@@ -28,6 +32,53 @@ constexpr std::array<bool, 256> make_string_stops() {
     return stops;
 }
 inline constexpr auto string_stops = make_string_stops();
+
+// String equality, eight bytes at a time. Keys and ids are long (70+ bytes) and often equal or share long prefixes,
+// and in wasm memcmp is a byte loop.
+inline bool same_text(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    if (a.data() == b.data()) return true;
+    const char* x = a.data();
+    const char* y = b.data();
+    std::size_t n = a.size();
+    for (; n >= 8; n -= 8, x += 8, y += 8) {
+        std::uint64_t u = 0, v = 0;
+        std::memcpy(&u, x, 8);
+        std::memcpy(&v, y, 8);
+        if (u != v) return false;
+    }
+    for (; n != 0; --n, ++x, ++y) {
+        if (*x != *y) return false;
+    }
+    return true;
+}
+
+// A hash of a key eight bytes at a time, for the duplicate check of large objects (a section of many entries): keys
+// are long (150+ bytes), and std::hash reads four bytes per step in wasm. With same_text as equality.
+struct text_hash {
+    std::size_t operator()(std::string_view text) const {
+        constexpr std::uint64_t multiplier = 0x9E3779B97F4A7C15u;
+        std::uint64_t hash = text.size() * multiplier;
+        const char* p = text.data();
+        std::size_t n = text.size();
+        for (; n >= 8; n -= 8, p += 8) {
+            std::uint64_t word = 0;
+            std::memcpy(&word, p, 8);
+            hash = (hash ^ word) * multiplier;
+            hash ^= hash >> 29;
+        }
+        std::uint64_t tail = 0;
+        if (n != 0) std::memcpy(&tail, p, n);
+        hash = (hash ^ tail) * multiplier;
+        return static_cast<std::size_t>(hash ^ (hash >> 32));
+    }
+};
+
+struct text_equal {
+    bool operator()(std::string_view a, std::string_view b) const { return same_text(a, b); }
+};
+
+using text_set = std::unordered_set<std::string_view, text_hash, text_equal>;
 
 inline void append_utf8(std::string& out, std::uint32_t code_point) {
     if (code_point < 0x80) {
@@ -72,7 +123,7 @@ class json_scanner {
         ++depth_;
         ++p_;
         const std::size_t base = keys_.size();  // this object's keys are keys_[base..] until it grows large
-        std::unordered_set<std::string_view> many;
+        text_set many;
         skip_whitespace();
         if (at('}')) {
             ++p_;
@@ -103,10 +154,10 @@ class json_scanner {
         }
     }
 
-    bool insert_key(std::size_t base, std::unordered_set<std::string_view>& many, std::string_view key) {
+    bool insert_key(std::size_t base, text_set& many, std::string_view key) {
         if (!many.empty()) return many.insert(key).second;
         for (std::size_t i = base; i < keys_.size(); ++i) {
-            if (keys_[i] == key) return false;
+            if (same_text(keys_[i], key)) return false;
         }
         keys_.push_back(key);
         if (keys_.size() - base > linear_search_limit) {
@@ -117,20 +168,24 @@ class json_scanner {
     }
 
     // A key as decoded text: a view of the input when it holds no escape (the usual case), else a decoded copy.
-    bool object_key(std::string_view& key) {
+    bool object_key(std::string_view& key) { return string_value(key, decoded_keys_); }
+
+    // At '"'. A string as decoded text: a view of the input when it holds no escape, else a copy decoded into
+    // `decoded` (a deque: earlier copies do not move), valid while `decoded` lives.
+    bool string_value(std::string_view& text, std::deque<std::string>& decoded) {
         const char* begin = p_;
         bool escaped = false;
         if (!string(nullptr, &escaped)) return false;
         if (!escaped) {
-            key = std::string_view(begin + 1, static_cast<std::size_t>(p_ - begin - 2));
+            text = std::string_view(begin + 1, static_cast<std::size_t>(p_ - begin - 2));
             return true;
         }
         const char* end = p_;
         p_ = begin;
-        auto& decoded = decoded_keys_.emplace_back();  // a deque: earlier keys do not move
-        string(&decoded, &escaped);
+        auto& copy = decoded.emplace_back();
+        string(&copy, &escaped);
         p_ = end;
-        key = decoded;
+        text = copy;
         return true;
     }
 
@@ -242,8 +297,23 @@ class json_scanner {
     }
 
     // Advances over plain string bytes (no quote, backslash, control or non-ASCII byte). Token secrets are most of a
-    // cache: eight bytes are tested at once while none of them stops the run.
+    // cache: sixteen bytes are tested at once with wasm SIMD (the wasm build), eight with scalar 64-bit arithmetic
+    // otherwise, while none of them stops the run.
     void skip_plain() {
+#if defined(__wasm_simd128__)
+        const v128_t space = wasm_i8x16_splat(0x20), quote = wasm_i8x16_splat('"'), backslash = wasm_i8x16_splat('\\');
+        while (end_ - p_ >= 16) {
+            const v128_t bytes = wasm_v128_load(p_);
+            // A signed compare: bytes >= 0x80 are negative, so one test finds control characters and non-ASCII.
+            const v128_t stops = wasm_v128_or(wasm_i8x16_lt(bytes, space),
+                                              wasm_v128_or(wasm_i8x16_eq(bytes, quote), wasm_i8x16_eq(bytes, backslash)));
+            if (wasm_v128_any_true(stops)) {
+                p_ += __builtin_ctz(static_cast<unsigned>(wasm_i8x16_bitmask(stops)));
+                return;
+            }
+            p_ += 16;
+        }
+#else
         constexpr std::uint64_t ones = 0x0101010101010101u, high_bits = 0x8080808080808080u;
         const auto has_zero_byte = [&](std::uint64_t v) { return (v - ones) & ~v & high_bits; };
         while (end_ - p_ >= 8) {
@@ -254,6 +324,7 @@ class json_scanner {
             if (stops != 0) break;
             p_ += 8;
         }
+#endif
         while (p_ != end_ && !string_stops[byte(*p_)]) ++p_;
     }
 

@@ -36,7 +36,8 @@ struct decided_write {
     token_cache cache;  // what to store: the input restricted to the partition, expired tokens removed
 };
 
-// restrict_to -> expire -> partition_ttl, shared by plan_write's DOM and fast paths.
+// restrict_to -> expire -> partition_ttl: plan_write's DOM path and plan_merge_write (the fast path in
+// cache_index.cpp takes the same steps on its light entries).
 decided_write decide_write(const token_cache& parsed, const write_request& request) {
     auto restricted = restrict_to(parsed, request.allowed);
     decided_write out{write_plan{}, std::move(restricted.cache)};
@@ -112,30 +113,6 @@ write_plan plan_merge_write(std::string_view base, std::string_view mine, std::s
 
 write_plan detail::plan_write_dom(std::string_view serialized, const write_request& request) {
     return write_from_dom(token_cache::parse(serialized, request.limits), request);
-}
-
-std::optional<write_plan> detail::plan_write_fast(std::string_view serialized, const write_request& request) {
-    if (serialized.size() > request.limits.max_bytes) return std::nullopt;
-    auto index = index_cache(serialized, request.limits.max_depth);
-    if (!index) return std::nullopt;
-    try {
-        token_cache light;
-        light.document() = std::move(index->light);
-        // The same schema checks as token_cache::parse: light entries keep every field with its type, and the text
-        // of every field the checks read.
-        validate_document(light.document());
-        auto [plan, cache] = decide_write(light, request);
-        if (plan.has_tokens) {
-            auto text = render(index->members, light.document(), cache.document());
-            if (!text) return std::nullopt;
-            plan.cache = std::move(*text);
-        }
-        return std::move(plan);
-    } catch (const cache_error&) {
-        return std::nullopt;  // the DOM path throws the same error with its full message
-    } catch (const nlohmann::json::exception&) {
-        return std::nullopt;
-    }
 }
 
 std::string describe(const token_cache& cache) {

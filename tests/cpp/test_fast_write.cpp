@@ -138,6 +138,68 @@ TEST(FastWrite, NonCanonicalTextGivesTheSameValue) {
     }
 }
 
+TEST(FastWrite, ManyAllowedIdsAndAssertionRouting) {
+    // More than a handful of allowed ids (looked up by binary search), of every kind, some matching nothing.
+    std::vector<partition_id> many = {app("t9"), obo("zz"), account("a"), account(bob), app("t1"), obo("aa"),
+                                      account("zzz"), app(""), obo(""), account(carol), app("t3")};
+    // An assertion credential with an empty home account id, and an IdToken with the same empty home: the router
+    // sends that IdToken to the assertion partition too. An empty userAssertionHash counts as none.
+    auto doc = json::parse(fixtures::cache_builder()
+                               .account(alice).id_token(alice).user_token(alice, now + 3600)
+                               .obo_token(alice, "h1", now + 3600).refresh_token(alice, std::nullopt, "h1")
+                               .id_token("").obo_token("", "h2", now + 3600).obo_token(bob, "", now + 3600)
+                               .app_token("t1", now + 3600).app_token("t3", now + 3600, "other").app_metadata()
+                               .app_metadata("other")
+                               .text());
+    const auto text = doc.dump();
+    for (auto extra : {obo("h1"), obo("h2"), account(alice), app("t3"), account("")}) {
+        auto allowed = many;
+        allowed.push_back(extra);
+        for (auto at : {now, now + 4000}) expect_fast_agrees(text, request_for(allowed, at));
+        expect_fast_agrees(text, request_for({extra}, now));
+    }
+}
+
+TEST(FastWrite, EscapedIdsAndOddButValidTimestamps) {
+    // Ids and timestamps written with escapes decode to the same values; integer timestamps include -0 and the
+    // int64 limits; an app partition's TTL comes from numeric expires_on values.
+    const std::string text =
+        R"({"Account":{"k":{"home_account_id":"\u0061lice.t","environment":"e","realm":"t"}},)"
+        R"("IdToken":{"i":{"home_account_id":"alice.\u0074","environment":"e","credential_type":"IdToken",)"
+        R"("client_id":"c\u002f1","secret":"s","realm":"t"}},)"
+        R"("AccessToken":{"a":{"home_account_id":"alice.t","environment":"e","credential_type":"AccessToken",)"
+        R"("client_id":"c/1","secret":"s","realm":"t","target":"x","cached_at":-0,)"
+        R"("expires_on":"\u0039999999999","refresh_on":9223372036854775807},)"
+        R"("b":{"home_account_id":"","environment":"e","credential_type":"AccessToken","client_id":"c/1",)"
+        R"("secret":"s","realm":"t\"1","target":"x","cached_at":"0","expires_on":1700003600,)"
+        R"("userAssertionHash":""}},)"
+        R"("RefreshToken":{"r":{"home_account_id":"alice.t","environment":"e","credential_type":"RefreshToken",)"
+        R"("client_id":"c/1","secret":"s","expires_on":"9223372036854775807","last_modification_time":0}},)"
+        R"("AppMetadata":{"m":{"client_id":"c\/1","environment":"e"}}})";
+    for (const auto& allowed : std::vector<std::vector<partition_id>>{
+             {account("alice.t")}, {app("t\"1")}, {app("t\"1"), account("alice.t")}, {account("alice")}}) {
+        for (auto at : {now - 100, now + 3400, now + 4000}) {
+            auto request = request_for(allowed, at);
+            expect_fast_agrees(text, request, false);
+            request.kind = partition_kind::app_tenant;
+            expect_fast_agrees(text, request, false);
+        }
+    }
+    // Timestamps the schema refuses: both paths reject.
+    for (std::string bad : {"-1", "1.0", "1e3", "9223372036854775808", "-9223372036854775809", "\"\"", "\"12a\"",
+                            "\"12345678901234567890\"", "true", "null", "[]"}) {
+        auto doc = json::parse(several_users_cache());
+        auto modified = doc.dump();
+        const auto field = modified.find("\"cached_at\":\"");
+        ASSERT_NE(field, std::string::npos);
+        const auto value = field + std::string("\"cached_at\":").size();
+        modified.replace(value, modified.find('"', value + 1) + 1 - value, bad);
+        const auto request = request_for({account(alice)});
+        EXPECT_FALSE(detail::plan_write_fast(modified, request).has_value()) << bad;
+        EXPECT_THROW(plan_write(modified, request), cache_error) << bad;
+    }
+}
+
 TEST(FastWrite, DepthLimitMatchesTheDomParser) {
     for (int levels = 58; levels <= 66; ++levels) {
         const std::string text =

@@ -69,19 +69,6 @@ field_id classify(std::string_view name) {
     return field_id::other;
 }
 
-// parse_epoch on a string's decoded text: 1-19 digits within int64.
-std::optional<std::int64_t> epoch_of_text(std::string_view text) {
-    constexpr auto max = std::numeric_limits<std::int64_t>::max();
-    if (text.empty() || text.size() > 19) return std::nullopt;
-    std::int64_t result = 0;
-    for (char c : text) {
-        if (c < '0' || c > '9') return std::nullopt;
-        const int digit = c - '0';
-        if (result > (max - digit) / 10) return std::nullopt;
-        result = result * 10 + digit;
-    }
-    return result;
-}
 
 // What the core reads of one entry of a known section. The strings are decoded values as string_field reads them:
 // "" when the field is absent or not a string.
@@ -181,7 +168,7 @@ class cache_scanner : public json_scanner {
                     *slot = text;
                     return true;
                 }
-                return timestamp(field, epoch_of_text(text), entry);
+                return timestamp(field, detail::parse_epoch_text(text), entry);
             }
             if (is_timestamp(field)) {
                 json number;  // anything but an integer is an invalid timestamp; number() rejects a non-number

@@ -30,6 +30,9 @@ inline bool is_credential_section(std::string_view name) {
 // Epoch seconds from a string of 1-19 digits or a non-negative integer, within int64; nullopt for anything else.
 std::optional<std::int64_t> parse_epoch(const json& value);
 
+// parse_epoch of a string's decoded text: 1-19 digits within int64 (the fast write path reads timestamps as text).
+std::optional<std::int64_t> parse_epoch_text(std::string_view text);
+
 // The MSAL schema checks of token_cache::parse, on an already built document (known sections, required fields,
 // timestamp and userAssertionHash types). Throws cache_error naming the section, entry and field.
 void validate_document(const json& document);

@@ -9,20 +9,22 @@
 
 namespace msalcache {
 
+std::optional<std::int64_t> detail::parse_epoch_text(std::string_view text) {
+    constexpr auto max = std::numeric_limits<std::int64_t>::max();
+    if (text.empty() || text.size() > 19) return std::nullopt;
+    std::int64_t result = 0;
+    for (char c : text) {
+        if (c < '0' || c > '9') return std::nullopt;
+        const int digit = c - '0';
+        if (result > (max - digit) / 10) return std::nullopt;
+        result = result * 10 + digit;
+    }
+    return result;
+}
+
 std::optional<std::int64_t> detail::parse_epoch(const json& value) {
     constexpr auto max = std::numeric_limits<std::int64_t>::max();
-    if (value.is_string()) {
-        const auto& text = value.get_ref<const std::string&>();
-        if (text.empty() || text.size() > 19) return std::nullopt;
-        std::int64_t result = 0;
-        for (char c : text) {
-            if (c < '0' || c > '9') return std::nullopt;
-            const int digit = c - '0';
-            if (result > (max - digit) / 10) return std::nullopt;
-            result = result * 10 + digit;
-        }
-        return result;
-    }
+    if (value.is_string()) return parse_epoch_text(value.get_ref<const std::string&>());
     if (value.is_number_unsigned()) {
         const auto number = value.get<std::uint64_t>();
         if (number > static_cast<std::uint64_t>(max)) return std::nullopt;

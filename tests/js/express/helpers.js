@@ -3,6 +3,8 @@
 // identity provider's pages exactly as a browser would (minus the browser).
 
 const crypto = require('node:crypto');
+const { spawn } = require('node:child_process');
+const path = require('node:path');
 const Redis = require('../../support/ioredis');
 const request = require('supertest');
 const { createApp } = require('../../../examples/express/app');
@@ -100,6 +102,36 @@ function signedCookie(sid, secret = SESSION_SECRET) {
   return encodeURIComponent(`s:${sid}.${signature}`);
 }
 
+/**
+ * Starts examples/express/server.js as `npm start` does, in a process of its own with exactly `env` (plus PORT 0);
+ * `started` resolves to its URL once it printed it, and rejects if it exits first.
+ */
+function startServerProcess(env) {
+  const server = path.join(__dirname, '../../../examples/express/server.js');
+  const child = spawn(process.execPath, [server], { env: { PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  const started = new Promise((resolve, reject) => {
+    const onData = (chunk) => {
+      output += chunk;
+      const match = /listening on (http:\/\/localhost:\d+)/.exec(output);
+      if (match) resolve(match[1]);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    exited.then((code) => reject(new Error(`server exited (${code}):\n${output}`)));
+  });
+  return {
+    started,
+    exited,
+    output: () => output,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
 const tokenRequests = (idp) => idp.requests.filter((r) => r.method === 'POST');
 
-module.exports = { startExample, signIn, sessionCookie, sessionIdOf, signedCookie, tokenRequests, memoryLogger };
+module.exports = { startServerProcess, startExample, signIn, sessionCookie, sessionIdOf, signedCookie, tokenRequests, memoryLogger };

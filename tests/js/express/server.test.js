@@ -1,37 +1,10 @@
 'use strict';
 // examples/express/server.js as `npm start` runs it: a real process, each way of finding a store.
 
-const { spawn } = require('node:child_process');
-const path = require('node:path');
 const request = require('supertest');
+const { startServerProcess } = require('./helpers');
 
-const SERVER = path.join(__dirname, '../../../examples/express/server.js');
-
-/** Starts server.js; resolves once it printed its URL. */
-function startServer(env) {
-  const child = spawn(process.execPath, [SERVER], { env: { PORT: '0', SESSION_SECRET: 'server test', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-  const started = new Promise((resolve, reject) => {
-    const onData = (chunk) => {
-      output += chunk;
-      const match = /listening on (http:\/\/localhost:\d+)/.exec(output);
-      if (match) resolve(match[1]);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    exited.then((code) => reject(new Error(`server exited (${code}):\n${output}`)));
-  });
-  return {
-    started,
-    exited,
-    output: () => output,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-  };
-}
+const startServer = (env) => startServerProcess({ SESSION_SECRET: 'server test', ...env });
 
 test('with REDIS_URL it uses that Redis and prints the URL', async () => {
   const server = startServer({ REDIS_URL: process.env.TEST_REDIS_URL, PATH: process.env.PATH });

@@ -3,18 +3,15 @@
 // ACL user (tests/support/redis-acl.js): REDIS_URL=rediss://user:password@host:port, and the CA trusted through
 // REDIS_CA_FILE (for Redis only) or NODE_EXTRA_CA_CERTS (Node's own, for the whole process).
 
-const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const path = require('node:path');
 const Redis = require('../../support/ioredis');
 const request = require('supertest');
 const { startRedis } = require('../../support/redis-server');
 const { documentedAclUser } = require('../../support/redis-acl');
 const { redisOptionsFromEnvironment } = require('../../../examples/express/config');
-const { signIn, sessionCookie } = require('./helpers');
+const { signIn, sessionCookie, startServerProcess } = require('./helpers');
 
-const SERVER = path.join(__dirname, '../../../examples/express/server.js');
 const password = crypto.randomBytes(24).toString('base64url');
 let user;
 let redisServer;
@@ -33,34 +30,8 @@ afterAll(async () => {
 });
 beforeEach(() => admin.acl('LOG', 'RESET'));
 
-/** Starts server.js with env (and nothing else from this process's environment); resolves once it listens. */
-function startServer(env) {
-  const child = spawn(process.execPath, [SERVER], {
-    env: { PATH: process.env.PATH, PORT: '0', SESSION_SECRET: 'tls test', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-  const started = new Promise((resolve, reject) => {
-    const onData = (chunk) => {
-      output += chunk;
-      const match = /listening on (http:\/\/localhost:\d+)/.exec(output);
-      if (match) resolve(match[1]);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    exited.then((code) => reject(new Error(`server exited (${code}):\n${output}`)));
-  });
-  return {
-    started,
-    exited,
-    output: () => output,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-  };
-}
+/** server.js with env and nothing else from this process's environment but PATH. */
+const startServer = (env) => startServerProcess({ PATH: process.env.PATH, SESSION_SECRET: 'tls test', ...env });
 
 /** Sign-in, a cached API call, the cache page and sign-out through the running example. */
 async function signInCallAndSignOut(url) {

@@ -18,10 +18,12 @@ const RECONNECT_MAX_MS = 2000;
 class InvalidationListener {
   /**
    * @param {import('ioredis').Redis} redis the app's client, duplicated for the listener's own connection
-   * @param {{ prefix: string, localCache: import('./local-cache').LocalCache, logger: { warn(m: string): void } }} options
+   * @param {{ prefix: string, localCache: import('./local-cache').LocalCache, logger: { warn(m: string): void },
+   *   onTracking?: () => void }} options onTracking: called each time tracking is on (again)
    */
-  constructor(redis, { prefix, localCache, logger }) {
+  constructor(redis, { prefix, localCache, logger, onTracking = () => {} }) {
     this.redis = redis;
+    this.onTracking = onTracking;
     this.prefix = prefix;
     this.localCache = localCache;
     this.logger = logger;
@@ -34,7 +36,7 @@ class InvalidationListener {
 
   /** Connects on first use: a token cache that is never read opens nothing. */
   start() {
-    if (this.connection || this.closed) return;
+    if (this.connection || this.reconnectTimer || this.closed) return; // connected, connecting, or waiting to retry
     // ioredis's own reconnect timers would keep the process alive: this class reconnects itself, on unref'd timers.
     const connection = this.redis.duplicate({
       protocol: 2, // ioredis 6 (ignored by ioredis 5, which speaks RESP2 only)
@@ -66,7 +68,10 @@ class InvalidationListener {
     this.localCache.suspend();
     if (this.closed || this.connection !== connection) return;
     this.connection = null;
-    this.reconnectTimer = setTimeout(() => this.start(), this.reconnectDelay);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.start();
+    }, this.reconnectDelay);
     this.reconnectTimer.unref();
     this.reconnectDelay = Math.min(this.reconnectDelay * 2, RECONNECT_MAX_MS);
   }
@@ -81,6 +86,7 @@ class InvalidationListener {
       this.warnedSinceReady = false;
       this.reconnectDelay = RECONNECT_MIN_MS;
       this.localCache.resume();
+      this.onTracking();
     } catch (err) {
       this.#warn(`cannot turn on invalidation tracking (${err.message}); the in-process cache stays off until it can`);
       connection.disconnect(); // and try again later (an ACL or a Redis without tracking: each time, quietly)

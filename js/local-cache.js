@@ -6,7 +6,8 @@
 //     the reply, which then carries the old value);
 //   - while the invalidation connection is down, nothing is served as a hit (an invalidation may be missed); the
 //     entries stay only as the last known copies that a read may fall back to when Redis itself fails
-//     (staleIfErrorSeconds), and an invalidation still removes them.
+//     (staleIfErrorSeconds), and an invalidation still removes them. Once tracking is back they are dropped: they
+//     may have missed an invalidation meanwhile (a sign-out elsewhere), and must not come back in a later outage.
 
 const ENTRY_OVERHEAD_BYTES = 256; // the entry object, its key and the Map slot, roughly
 
@@ -57,19 +58,35 @@ class LocalCache {
       this.inflight.set(key, flight);
     }
     flight.readers++;
-    return { key, flight, epoch: this.epoch };
+    // The TTL counts from when the read was sent: the reply may be handled late in a busy process.
+    return { key, flight, epoch: this.epoch, startedAt: this.clock() };
   }
 
   /**
-   * @param {{ key: string, flight: object, epoch: number }} read from beginRead
+   * @param {{ key: string, flight: object, epoch: number, startedAt: number }} read from beginRead
    * @param {object|null} loaded what was read (null: a failed read, nothing to cache)
    * @param {number} ttlMs the key's remaining time to live in Redis, as read with it (<= 0: do not cache)
    */
-  endRead({ key, flight, epoch }, loaded, ttlMs) {
+  endRead({ key, flight, epoch, startedAt }, loaded, ttlMs) {
     flight.readers--;
     if (flight.readers === 0 && this.inflight.get(key) === flight) this.inflight.delete(key);
-    if (loaded === null || ttlMs <= 0 || flight.invalidated || !this.coherent || epoch !== this.epoch) return;
-    this.#store(key, loaded, ttlMs);
+    if (loaded === null) return;
+    if (ttlMs <= 0 || flight.invalidated || !this.coherent || epoch !== this.epoch) {
+      this.#remove(key); // what is kept for this key is older than what was just read, and no better
+      return;
+    }
+    this.#store(key, loaded, startedAt + ttlMs);
+  }
+
+  /**
+   * A write of `key` failed, and may or may not have reached Redis: the copy is no longer served as a hit, but stays
+   * as the last known copy for reads while Redis fails.
+   */
+  demote(key) {
+    const flight = this.inflight.get(key);
+    if (flight) flight.invalidated = true;
+    const entry = this.entries.get(key);
+    if (entry) entry.epoch = -1;
   }
 
   /** Redis says `key` changed (or expired): forget it, and do not cache reads of it that are in flight. */
@@ -94,18 +111,23 @@ class LocalCache {
     this.epoch++;
   }
 
-  /** Tracking is on again: new reads may be cached and served. Older entries stay stale copies only. */
+  /**
+   * Tracking is on again: new reads may be cached and served. Entries from before may have missed an invalidation
+   * (a sign-out, say) while it was off, so they are dropped, not kept even as outage copies.
+   */
   resume() {
     this.coherent = true;
     this.epoch++;
+    this.entries.clear();
+    this.bytes = 0;
   }
 
-  #store(key, loaded, ttlMs) {
+  #store(key, loaded, expiresAt) {
     const bytes = ENTRY_OVERHEAD_BYTES + key.length + (loaded.body ? loaded.body.length : 0);
     if (bytes > this.maxBytes) return;
     this.#remove(key);
     const now = this.clock();
-    this.entries.set(key, { loaded, bytes, expiresAt: now + ttlMs, verifiedAt: now, epoch: this.epoch });
+    this.entries.set(key, { loaded, bytes, expiresAt, verifiedAt: now, epoch: this.epoch });
     this.bytes += bytes;
     for (const [oldest] of this.entries) {
       if (this.bytes <= this.maxBytes && this.entries.size <= this.maxEntries) break;

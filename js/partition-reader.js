@@ -11,6 +11,7 @@ const { CacheStoreError } = require('./errors');
 
 // The etag of a base that could not be read: it matches nothing, so the write merges with what is stored.
 const UNKNOWN_ETAG = '!unknown';
+const REDIS_UNAVAILABLE = 'Redis is unavailable';
 
 /**
  * @typedef {object} LoadedPartition
@@ -22,6 +23,7 @@ const UNKNOWN_ETAG = '!unknown';
  * @property {{ key: string, etag: string }|null} legacy  the version 0.1 value it was migrated from
  * @property {number} storedBytes  the size of the stored value
  * @property {string|null} problem  why a stored value was ignored (unreadable, foreign, too large), else null
+ * @property {boolean} offline  Redis could not be asked: this is the last copy this server saw, or a miss
  */
 
 const missing = (etag, problem = null) => ({
@@ -33,6 +35,7 @@ const missing = (etag, problem = null) => ({
   legacy: null,
   storedBytes: 0,
   problem,
+  offline: false,
 });
 
 /**
@@ -70,13 +73,16 @@ function interpret({ keyring, logger }, key, state) {
  *   migrateLegacyValues: boolean, localCache: import('./local-cache').LocalCache|null,
  *   counters: { staleReads: number, missedReads: number } }} context
  * @param {{ key: string, legacyKey: string }} target full Redis keys (with the prefix)
+ * @param {{ offline?: boolean }} [options] offline: a Redis call of this request already failed; do not wait on
+ *   another one (one request waits at most one commandTimeoutMs)
  * @returns {Promise<LoadedPartition>}
  */
-async function loadPartition(context, target) {
-  const { localCache, counters } = context;
+async function loadPartition(context, target, { offline = false } = {}) {
+  const { localCache } = context;
   if (context.listener) context.listener.start();
   const cached = localCache && localCache.get(target.key);
   if (cached) return cached;
+  if (offline) return withoutRedis(context, target.key);
   const read = localCache && localCache.beginRead(target.key);
   let result = null;
   try {
@@ -84,14 +90,19 @@ async function loadPartition(context, target) {
     return result.loaded;
   } catch (err) {
     if (!(err instanceof CacheStoreError)) throw err;
-    const stale = localCache && localCache.getStale(target.key);
-    if (stale) counters.staleReads++;
-    else counters.missedReads++;
-    return stale || missing(UNKNOWN_ETAG, 'Redis is unavailable');
+    return withoutRedis(context, target.key);
   } finally {
     // Legacy values are not cached: their next write moves them to another key.
     if (read) localCache.endRead(read, result && !result.loaded.legacy ? result.loaded : null, result ? result.ttlMs : 0);
   }
+}
+
+/** What a read gives when Redis cannot answer: the last copy this server saw (counted), else a miss. */
+function withoutRedis({ localCache, counters }, key) {
+  const stale = localCache && localCache.getStale(key);
+  if (stale) counters.staleReads++;
+  else counters.missedReads++;
+  return { ...(stale || missing(UNKNOWN_ETAG, REDIS_UNAVAILABLE)), offline: true };
 }
 
 async function readPartitionWithTtl(context, { key, legacyKey }) {

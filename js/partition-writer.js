@@ -47,10 +47,11 @@ class PartitionWriter {
    * @param {string|null} write.owner the account a session partition belongs to
    * @param {import('./partition-reader').LoadedPartition} write.loaded
    * @param {string|Uint8Array} write.cache
+   * @param {boolean} [write.offline] a Redis call of this request already failed: fail now, do not wait again
    * @returns {Promise<{ outcome: string, plan: object }>} plan: the core's decision on `cache` itself (what was
    *   restricted away)
    */
-  async write({ key, partition, allowed, owner, loaded, cache }) {
+  async write({ key, partition, allowed, owner, loaded, cache, offline = false }) {
     const now = this.#now();
     let base = loaded;
     let createdAt = loaded.createdAt ?? now;
@@ -78,12 +79,18 @@ class PartitionWriter {
       }
       let result;
       try {
-        result = await this.#compareAndSet(key, base.etag, sealed && sealed.value, plan.ttlSeconds);
+        if (offline) throw new CacheStoreError(`Redis SET not sent for "${key}": Redis failed earlier in this request`);
+        result = await this.context.store.compareAndSet(key, base.etag, sealed && sealed.value, plan.ttlSeconds);
       } catch (err) {
-        if (!(err instanceof CacheStoreError) || this.context.settings.writeFailure === 'closed') throw err;
+        if (!(err instanceof CacheStoreError)) throw err;
+        // The write may or may not have reached Redis: this server's copy is no longer a hit, but stays the
+        // last known copy for reads while Redis fails.
+        if (this.context.localCache) this.context.localCache.demote(key);
+        if (this.context.settings.writeFailure === 'closed') throw err;
         this.context.counters.failedWrites++;
         return { outcome: 'failed', plan: firstPlan };
       }
+      if (this.context.localCache) this.context.localCache.invalidate(key); // Redis holds another version now
       if (result.written) {
         // Best effort: once the new key exists the old one is never read again, and it expires with its TTL.
         if (base.legacy) await this.context.store.compareAndSet(base.legacy.key, base.legacy.etag, null, 0).catch(() => {});
@@ -112,17 +119,13 @@ class PartitionWriter {
    * reader would bring it back once the tombstone expires). Resolves to true when it held a partition.
    */
   async remove(key, legacyKey = null) {
-    const result = await this.#compareAndSet(key, '*', tombstone(this.#now()).value, this.context.settings.tombstoneSeconds);
-    if (legacyKey) await this.context.store.compareAndSet(legacyKey, '*', null, 0);
-    return result.replaced === TYPE.partition;
-  }
-
-  /** Every write attempt makes this server's in-process copy of the key stale, whatever its outcome. */
-  async #compareAndSet(key, expectedEtag, value, ttlSeconds) {
+    const { store, settings, localCache } = this.context;
     try {
-      return await this.context.store.compareAndSet(key, expectedEtag, value, ttlSeconds);
+      const result = await store.compareAndSet(key, '*', tombstone(this.#now()).value, settings.tombstoneSeconds);
+      if (legacyKey) await store.compareAndSet(legacyKey, '*', null, 0);
+      return result.replaced === TYPE.partition;
     } finally {
-      if (this.context.localCache) this.context.localCache.invalidate(key);
+      if (localCache) localCache.invalidate(key); // signed out here, whatever Redis said: never serve it again
     }
   }
 

@@ -49,6 +49,9 @@ class RedisCachePlugin {
     // Set while the last load failed: msal still calls afterCacheAccess, and writing then would replace the stored
     // partition with whatever little is in memory, and hide the load error behind a second one.
     this.loadFailed = false;
+    // Set once a Redis call of this client (one request) failed: its later calls do not wait on Redis again, so a
+    // request waits at most one commandTimeoutMs.
+    this.redisFailed = false;
   }
 
   async beforeCacheAccess(cacheContext) {
@@ -57,8 +60,13 @@ class RedisCachePlugin {
       if (id !== this.owner) this.foreign.add(id);
     }
     this.loadFailed = true;
-    let loaded = await loadPartition(this.context, { key: this.key, legacyKey: this.legacyKey });
+    let loaded = await loadPartition(
+      this.context,
+      { key: this.key, legacyKey: this.legacyKey },
+      { offline: this.redisFailed },
+    );
     this.loadFailed = false;
+    if (loaded.offline) this.redisFailed = true;
     if (this.partition.mode === 'session' && loaded.owner !== null) {
       if (this.owner !== null && loaded.owner !== this.owner) {
         this.context.logger.warn(
@@ -83,14 +91,16 @@ class RedisCachePlugin {
       this.#warnForeign([...homeAccountIdsInMemory(tokenCache)]);
       return;
     }
-    const { plan } = await this.writer.write({
+    const { plan, outcome } = await this.writer.write({
       key: this.key,
       partition: this.partition,
       allowed,
       owner: this.partition.mode === 'session' ? this.owner : null,
       loaded: this.loaded,
       cache: tokenCache.serialize(),
+      offline: this.redisFailed,
     });
+    if (outcome === 'failed') this.redisFailed = true;
     // Only ids with nothing kept are foreign: msal drops userAssertionHash from refresh tokens it serializes, so an
     // on-behalf-of partition sheds its user's refresh token on every write without that being a leak.
     this.#warnForeign(plan.droppedHomeAccountIds.filter((id) => !plan.homeAccountIds.includes(id)));

@@ -52,13 +52,13 @@ class RedisGuard {
           timer = setTimeout(() => reject(new TimeoutError(this.timeoutMs)), this.timeoutMs);
         }),
       ]);
-      this.#answered();
+      this.reachable();
       return result;
     } catch (err) {
       this.stats.failures++;
       if (isReplyError(err)) {
         // Redis answered (WRONGTYPE, NOPERM, ...): it is alive; the caller decides what the answer means.
-        this.#answered();
+        this.reachable();
         throw new CacheStoreError(`Redis ${command} failed for "${key}": ${err.message}`, { cause: err });
       }
       if (err instanceof TimeoutError) this.stats.timeouts++;
@@ -81,7 +81,8 @@ class RedisGuard {
     }
   }
 
-  #answered() {
+  /** Redis answered (here, or on another of the package's connections): close the breaker. */
+  reachable() {
     this.failures = 0;
     if (this.inOutage) {
       this.inOutage = false;

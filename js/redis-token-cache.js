@@ -5,7 +5,7 @@
 
 const { RedisCachePlugin } = require('./redis-cache-plugin');
 const { resolvePartition } = require('./partitions');
-const { ConfigurationError, CacheFormatError } = require('./errors');
+const { ConfigurationError, CacheFormatError, CacheStoreError } = require('./errors');
 const { normalizeOptions, DEFAULTS } = require('./options');
 const { PartitionStore } = require('./partition-store');
 const { PartitionWriter } = require('./partition-writer');
@@ -56,8 +56,14 @@ class RedisTokenCache {
       localCache,
       counters: { staleReads: 0, missedReads: 0, failedWrites: 0 },
     };
+    // A listener that tracks again has proved Redis answers: the breaker need not wait for its next probe.
     context.listener = localCache
-      ? new InvalidationListener(settings.redis, { prefix: settings.prefix, localCache, logger: settings.logger })
+      ? new InvalidationListener(settings.redis, {
+          prefix: settings.prefix,
+          localCache,
+          logger: settings.logger,
+          onTracking: () => guard.reachable(),
+        })
       : null;
     this.shared = { context, writer: new PartitionWriter(context) };
   }
@@ -168,11 +174,13 @@ class RedisTokenCache {
     return resolvePartition(selector, clientId, this.settings.keyring);
   }
 
+  /** A partition as Redis holds it now: tools get an error, not a request's fallback, when Redis fails. */
   async #load(selector, clientId) {
     const partition = this.#partition(selector, clientId);
     const { prefix } = this.settings;
     const key = prefix + partition.partitionKey;
     const loaded = await loadPartition(this.shared.context, { key, legacyKey: prefix + partition.legacyKey });
+    if (loaded.offline) throw new CacheStoreError(`Redis is unavailable: partition "${key}" could not be read`);
     return { key, loaded };
   }
 }

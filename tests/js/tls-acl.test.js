@@ -4,6 +4,7 @@
 // user: sign-in by code, refresh, silent cache hit, the session store, sign-out. A command the package needs that
 // the line lacks fails it; so does a command in the line that the flow does not need.
 
+const { tcpSocketsOf } = require('../support/process-sockets');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const Redis = require('../support/ioredis');
@@ -282,24 +283,8 @@ describe('the transport', () => {
   });
 });
 
-/** The TCP ports a process listens on (Linux: its socket inodes matched against /proc/net/tcp{,6}). */
+/** The TCP ports a process listens on. */
 function listeningPorts(pid) {
-  const inodes = new Set();
-  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      const match = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (match) inodes.add(match[1]);
-    } catch {
-      // closed meanwhile
-    }
-  }
-  const ports = new Set();
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    if (!fs.existsSync(table)) continue;
-    for (const row of fs.readFileSync(table, 'utf8').trim().split('\n').slice(1)) {
-      const [, local, , state, , , , , , inode] = row.trim().split(/\s+/);
-      if (state === '0A' && inodes.has(inode)) ports.add(parseInt(local.split(':')[1], 16)); // 0A: LISTEN
-    }
-  }
-  return [...ports].sort((a, b) => a - b);
+  const ports = tcpSocketsOf(pid).filter((socket) => socket.listening).map((socket) => socket.port);
+  return [...new Set(ports)].sort((a, b) => a - b);
 }

@@ -4,6 +4,9 @@
 //   const workers = await startRaceWorkers(8, { idpUrl: shared.url, msalAuth: shared.msalAuth(), secrets });
 //   const { ok, result, error, warnings } = await workers[0].call('silent', { prefix, sessionId, account, scopes });
 //   await stopRaceWorkers(workers);
+//
+// Tests of the in-process cache and of Redis faults also pass redisUrl (a redis-server of their own, which they may
+// kill and restart), redisOptions (the children's ioredis options) and monitorProblems (see race-worker.js).
 
 const { fork } = require('node:child_process');
 const path = require('node:path');
@@ -50,6 +53,11 @@ class RaceWorker {
     });
   }
 
+  /** True while the child process runs. */
+  get alive() {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   stop() {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return Promise.resolve();
     return new Promise((resolve) => {
@@ -69,9 +77,14 @@ class RaceWorker {
  * @param {string} options.idpUrl the shared identity provider
  * @param {object} options.msalAuth msal's `auth` section (JSON-able)
  * @param {{ encryptionKey: string, keyNameSecret: string }} options.secrets the app's secrets, same for all
+ * @param {string} [options.redisUrl] the Redis the children use; default TEST_REDIS_URL (the run's shared one)
+ * @param {object} [options.redisOptions] the children's ioredis options (JSON-able); default
+ *   { maxRetriesPerRequest: 2 }. "{index}" in connectionName becomes each child's index.
+ * @param {boolean} [options.monitorProblems] children record unhandled rejections, uncaught exceptions,
+ *   console.error lines and process warnings (the `problems` operation) instead of crashing on them
  * @returns {Promise<RaceWorker[]>}
  */
-async function startRaceWorkers(count, { idpUrl, msalAuth, secrets }) {
+async function startRaceWorkers(count, { idpUrl, msalAuth, secrets, redisUrl, redisOptions, monitorProblems = false }) {
   const env = {
     ...process.env,
     TEST_ENCRYPTION_KEY: secrets.encryptionKey,
@@ -79,9 +92,16 @@ async function startRaceWorkers(count, { idpUrl, msalAuth, secrets }) {
     RACE_IDP_URL: idpUrl,
     RACE_MSAL_AUTH: JSON.stringify(msalAuth),
   };
+  if (redisUrl) env.RACE_REDIS_URL = redisUrl;
+  if (redisOptions) env.RACE_REDIS_OPTIONS = JSON.stringify(redisOptions);
+  if (monitorProblems) env.RACE_MONITOR_PROBLEMS = '1';
   const started = Array.from({ length: count }, (_, index) => {
     // 'advanced' serialization (structured clone) keeps msal's AccountInfo intact, Map of tenant profiles included.
-    const child = fork(WORKER_SCRIPT, [], { env, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(WORKER_SCRIPT, [], {
+      env: { ...env, RACE_WORKER_INDEX: String(index) },
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL');

@@ -24,6 +24,7 @@ const { runContention } = require('./contention');
 const { coreInputs, coreCases, checkEquivalence } = require('./core-cases');
 const { pluginTable, encryptionTable, contentionTable, coreTable, machine } = require('./report');
 const { useReferenceCore } = require('./js-core-swap');
+const { runLocalCacheCases, localCacheTable } = require('./l1-cases');
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -82,6 +83,7 @@ async function main() {
   let cryptoResults = [];
   const contention = [];
   let coreResults;
+  let localCache = null;
   try {
     // The wasm core and the JS reference must agree before either is timed.
     const inputs = coreInputs(env);
@@ -108,6 +110,10 @@ async function main() {
     }
     log('core: wasm vs plain JavaScript');
     coreResults = jsCore ? [] : await runCases(selected(coreCases(inputs)), BUDGET.core);
+    if (!jsCore && ('l1.'.startsWith(only) || only.startsWith('l1.'))) {
+      log('in-process cache (L1): ours (L1 on, default) and ours (localCache: false) vs msal DistributedCachePlugin');
+      localCache = await runLocalCacheCases(env, { quick, only, log });
+    }
   } finally {
     await env.stop();
   }
@@ -126,6 +132,7 @@ async function main() {
     crypto: cryptoResults,
     contention,
     core: coreResults,
+    localCache,
     seconds: Math.round((performance.now() - started) / 100) / 10,
   };
   fs.mkdirSync(path.dirname(OUTPUT), { recursive: true });
@@ -139,6 +146,7 @@ async function main() {
   if (encryption.length || cryptoResults.length) console.log(`${encryptionTable([...encryption, ...cryptoResults])}\n`);
   if (contention.length) console.log(`${contentionTable(contention)}\n`);
   if (coreResults.length) console.log(`${coreTable(coreResults)}\n`);
+  if (localCache) console.log(`${localCacheTable(localCache)}\n`);
   console.log(`total ${report.seconds} s; results in ${path.relative(process.cwd(), OUTPUT)}`);
 }
 

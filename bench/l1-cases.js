@@ -1,0 +1,411 @@
+'use strict';
+// The in-process cache (L1, js/local-cache.js, kept coherent by CLIENT TRACKING: js/invalidation-listener.js)
+// against msal-node's DistributedCachePlugin (DCP) over the same ioredis client, like for like: one key per session
+// on both sides (ours: a { sessionId } partition; DCP: a key per session/account). Three sides per case:
+//   ours     RedisTokenCache as deployed (encrypted, localCache on: the default)
+//   oursNoL1 the same with localCache: false (every read goes to Redis), for reference
+//   theirs   DCP
+// Cases (ids start with "l1."):
+//   l1.read.<size>.c1    a NEW ConfidentialClientApplication per request + cache-hit acquireTokenSilent, one at a
+//                        time: latency p50/p99 per call. Sides interleaved in batches (rotating order).
+//   l1.read.<size>.c64   the same request with 64 in flight: throughput = operations / wall time over a fixed
+//                        number of operations, rounds of the three sides interleaved.
+//   l1.refresh           a full refresh: new client + acquireTokenSilent({ forceRefresh: true }) against the
+//                        in-process fake identity provider (refresh-token grant, msal's before/after), end to end.
+//   l1.invalidation      another server (bench/l1-writer.js: a child process with its own ioredis connection and
+//                        RedisTokenCache) writes a session partition; time from its compare-and-set reply to this
+//                        process's LocalCache.invalidate(key) (wrapped on the instance, bench only), and the next
+//                        read here must return the new token.
+//   l1.keyspace          1,000,000 other keys under the package's prefix (100-byte values with a TTL, loaded by Lua
+//                        in batches), l1.read.8k c=1 and c=64 rerun: empty, 1M, empty again (A-B-A).
+
+const assert = require('node:assert/strict');
+const os = require('node:os');
+const path = require('node:path');
+const { fork } = require('node:child_process');
+const { ConfidentialClientApplication } = require('@azure/msal-node');
+const { RedisTokenCache } = require('../js');
+const { distributedPlugin } = require('./distributed-baseline');
+const { writeThrough } = require('./seed');
+const { summarize } = require('./harness');
+
+const PREFIX = 'bench:l1:'; // ours (both sides of ours read the same partitions)
+const THEIRS_PREFIX = 'bench:l1-theirs:';
+const OTHER_PREFIX = `${PREFIX}other:`; // the 1,000,000 other keys of the keyspace case
+const SESSIONS = 64; // partitions per size and side; request i reads session i % SESSIONS
+const SIDES = ['ours', 'oursNoL1', 'theirs'];
+const REDIRECT_URI = 'http://localhost/auth/redirect';
+
+const quantile = (sorted, q) => {
+  const position = (sorted.length - 1) * q;
+  const low = Math.floor(position);
+  const high = Math.ceil(position);
+  return sorted[low] + (sorted[high] - sorted[low]) * (position - low);
+};
+const percentiles = (samples) => {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { ...summarize(sorted), p99Us: quantile(sorted, 0.99), maxUs: sorted[sorted.length - 1] };
+};
+const loadavg = () => os.loadavg().map((x) => Math.round(x * 100) / 100);
+const nowUs = () => Number(process.hrtime.bigint()) / 1000;
+
+/** Per-call latency, one at a time, sides interleaved in batches of `batch` (order rotating). */
+async function latency(impls, { samples, batch = 50, warmup = 100 }) {
+  const names = Object.keys(impls);
+  for (const name of names) for (let i = 0; i < warmup; i++) await impls[name](i);
+  const times = Object.fromEntries(names.map((n) => [n, []]));
+  const counters = Object.fromEntries(names.map((n) => [n, 0]));
+  for (let round = 0; times[names[0]].length < samples; round++) {
+    const order = names.map((_, k) => names[(k + round) % names.length]);
+    for (const name of order) {
+      for (let b = 0; b < batch; b++) {
+        const i = counters[name]++;
+        const start = process.hrtime.bigint();
+        await impls[name](i);
+        times[name].push(Number(process.hrtime.bigint() - start) / 1000);
+      }
+    }
+  }
+  return Object.fromEntries(names.map((n) => [n, percentiles(times[n])]));
+}
+
+/** `ops` calls with `concurrency` in flight; returns wall seconds and per-call latencies. */
+async function pool(run, ops, concurrency) {
+  let next = 0;
+  const times = [];
+  const started = nowUs();
+  const worker = async () => {
+    while (next < ops) {
+      const i = next++;
+      const start = nowUs();
+      await run(i);
+      times.push(nowUs() - start);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return { seconds: (nowUs() - started) / 1e6, times };
+}
+
+/** Throughput at `concurrency`: `rounds` rounds of `ops` operations per side, interleaved (rotating order). */
+async function throughput(impls, { ops, rounds, concurrency = 64 }) {
+  const names = Object.keys(impls);
+  for (const name of names) await pool(impls[name], Math.min(ops, 300), concurrency); // warm-up
+  const acc = Object.fromEntries(names.map((n) => [n, { seconds: 0, ops: 0, times: [], perRound: [] }]));
+  for (let round = 0; round < rounds; round++) {
+    const order = names.map((_, k) => names[(k + round) % names.length]);
+    for (const name of order) {
+      const { seconds, times } = await pool(impls[name], ops, concurrency);
+      acc[name].seconds += seconds;
+      acc[name].ops += ops;
+      acc[name].times.push(...times);
+      acc[name].perRound.push(ops / seconds);
+    }
+  }
+  return Object.fromEntries(names.map((n) => {
+    const a = acc[n];
+    const perRound = [...a.perRound].sort((x, y) => x - y);
+    return [n, { opsPerSecond: a.ops / a.seconds, medianRoundOpsPerSecond: quantile(perRound, 0.5), ops: a.ops, concurrency, latency: percentiles(a.times) }];
+  }));
+}
+
+async function runLocalCacheCases(env, { quick, only = '', log }) {
+  const { redis, client, userConfig, idp, secrets, logger, warnings } = env;
+  const want = (id) => id.startsWith(only) || only.startsWith(id);
+  const N = quick
+    ? { latency: 300, ops: 500, rounds: 2, refresh: 150, invalidations: 100 }
+    : { latency: 3000, ops: 1000, rounds: 4, refresh: 2000, invalidations: 600 };
+  const caches = {
+    ours: new RedisTokenCache({ redis, prefix: PREFIX, logger, ...secrets }),
+    oursNoL1: new RedisTokenCache({ redis, prefix: PREFIX, logger, ...secrets, localCache: false }),
+  };
+  const withPlugin = (cachePlugin) => ({ ...userConfig, cache: { cachePlugin } });
+  const theirsKey = (tag) => `${THEIRS_PREFIX}${tag}:account`;
+  const theirsPlugin = (tag) => distributedPlugin(client, theirsKey(tag), () => theirsKey(tag));
+  const results = { loadavgStart: loadavg() };
+  const warningsBefore = warnings.count;
+
+  try {
+    // --- seed: SESSIONS partitions per size, each through its own plugin's write path -------------------------
+    const sized = env.sizedUsers.map((s) => ({ ...s, tag: `l1-${s.name}` }));
+    for (const s of sized) {
+      for (let n = 0; n < SESSIONS; n++) {
+        await writeThrough(caches.ours.cachePlugin({ sessionId: `${s.tag}-${n}` }), userConfig, s.json);
+        await writeThrough(theirsPlugin(`${s.tag}-${n}`), userConfig, s.json);
+      }
+    }
+    const account = await caches.oursNoL1.createClientApplication(userConfig, { sessionId: `${sized[0].tag}-0` })
+      .getTokenCache().getAccountByHomeId(sized[0].homeAccountId);
+    assert.ok(account, 'the seeded account is visible to msal');
+
+    const readImpls = (s) => {
+      const scopes = [Object.values(s.cache.AccessToken)[0].target.split(' ')[0]];
+      const silent = (cca) => cca.acquireTokenSilent({ account, scopes });
+      return {
+        ours: (i) => silent(caches.ours.createClientApplication(userConfig, { sessionId: `${s.tag}-${i % SESSIONS}` })),
+        oursNoL1: (i) => silent(caches.oursNoL1.createClientApplication(userConfig, { sessionId: `${s.tag}-${i % SESSIONS}` })),
+        theirs: (i) => silent(new ConfidentialClientApplication(withPlugin(theirsPlugin(`${s.tag}-${i % SESSIONS}`)))),
+      };
+    };
+    /** Every side serves the seeded token from the cache, with no token request. */
+    const verifyReads = async (s, impls) => {
+      const secret = Object.values(s.cache.AccessToken)[0].secret;
+      const before = idp.requests.length;
+      for (const [name, run] of Object.entries(impls)) {
+        for (let i = 0; i < 2 * SESSIONS; i++) {
+          const result = await run(i);
+          assert.equal(result.fromCache, true, `${name}: a cache hit`);
+          assert.equal(result.accessToken, secret, `${name}: the seeded token`);
+        }
+      }
+      assert.equal(idp.requests.length, before, 'no token request on a cache hit');
+    };
+    const l1Stats = () => { const st = caches.ours.stats().localCache; return st && { hits: st.hits, misses: st.misses }; };
+    const readCases = async (s, label) => {
+      const impls = readImpls(s);
+      await verifyReads(s, impls);
+      const statsBefore = l1Stats();
+      const c1 = await latency(impls, { samples: N.latency });
+      const c64 = await throughput(impls, { ops: N.ops, rounds: N.rounds });
+      const statsAfter = l1Stats();
+      const out = {
+        size: s.label, bytes: s.bytes, c1, c64,
+        l1: statsBefore && { hits: statsAfter.hits - statsBefore.hits, misses: statsAfter.misses - statsBefore.misses },
+        ratios: {
+          p50: c1.ours.medianUs / c1.theirs.medianUs,
+          p99: c1.ours.p99Us / c1.theirs.p99Us,
+          throughput: c64.ours.opsPerSecond / c64.theirs.opsPerSecond,
+          noL1p50: c1.oursNoL1.medianUs / c1.theirs.medianUs,
+          noL1p99: c1.oursNoL1.p99Us / c1.theirs.p99Us,
+          noL1Throughput: c64.oursNoL1.opsPerSecond / c64.theirs.opsPerSecond,
+        },
+        loadavg: loadavg(),
+      };
+      log(`  ${label.padEnd(22)} c=1 p50 ours ${c1.ours.medianUs.toFixed(0)} / noL1 ${c1.oursNoL1.medianUs.toFixed(0)} / DCP ${c1.theirs.medianUs.toFixed(0)} µs ` +
+        `(${out.ratios.p50.toFixed(2)}x), p99 ${c1.ours.p99Us.toFixed(0)} / ${c1.oursNoL1.p99Us.toFixed(0)} / ${c1.theirs.p99Us.toFixed(0)} µs (${out.ratios.p99.toFixed(2)}x); ` +
+        `c=64 ${c64.ours.opsPerSecond.toFixed(0)} / ${c64.oursNoL1.opsPerSecond.toFixed(0)} / ${c64.theirs.opsPerSecond.toFixed(0)} ops/s (${out.ratios.throughput.toFixed(2)}x); load ${out.loadavg.join(' ')}`);
+      return out;
+    };
+
+    // --- 1. cache-hit reads -----------------------------------------------------------------------------------
+    results.read = [];
+    for (const s of sized) {
+      if (want(`l1.read.${s.name}`)) results.read.push(await readCases(s, `l1.read.${s.name}`));
+    }
+
+    // --- 2. a full refresh ------------------------------------------------------------------------------------
+    if (want('l1.refresh')) {
+      const signInUser = env.signInUser;
+      const scopes = ['user.read'];
+      const plugins = {
+        ours: () => caches.ours.cachePlugin({ sessionId: 'l1-refresh-ours' }),
+        oursNoL1: () => caches.oursNoL1.cachePlugin({ sessionId: 'l1-refresh-nol1' }),
+        theirs: () => theirsPlugin('l1-refresh'),
+      };
+      const accounts = {};
+      for (const [name, pluginFor] of Object.entries(plugins)) {
+        const code = idp.issueCode(signInUser, { scopes });
+        accounts[name] = (await new ConfidentialClientApplication(withPlugin(pluginFor()))
+          .acquireTokenByCode({ code, scopes, redirectUri: REDIRECT_URI })).account;
+      }
+      const refresh = (name) => async () => {
+        const result = await new ConfidentialClientApplication(withPlugin(plugins[name]()))
+          .acquireTokenSilent({ account: accounts[name], scopes, forceRefresh: true });
+        if (result.fromCache) throw new Error(`${name}: a refresh served from the cache`);
+      };
+      const impls = Object.fromEntries(SIDES.map((n) => [n, refresh(n)]));
+      const requestsBefore = idp.requests.length;
+      const r = await latency(impls, { samples: N.refresh, batch: 25, warmup: 30 });
+      const grants = new Set(idp.requests.slice(requestsBefore).filter((q) => q.method === 'POST').map((q) => q.grantType));
+      assert.deepEqual([...grants], ['refresh_token'], 'only refresh-token grants');
+      results.refresh = { ...r, ratios: { p50: r.ours.medianUs / r.theirs.medianUs, p99: r.ours.p99Us / r.theirs.p99Us, noL1p50: r.oursNoL1.medianUs / r.theirs.medianUs }, loadavg: loadavg() };
+      log(`  l1.refresh             p50 ours ${r.ours.medianUs.toFixed(0)} / noL1 ${r.oursNoL1.medianUs.toFixed(0)} / DCP ${r.theirs.medianUs.toFixed(0)} µs ` +
+        `(${results.refresh.ratios.p50.toFixed(2)}x), p99 ${r.ours.p99Us.toFixed(0)} / ${r.oursNoL1.p99Us.toFixed(0)} / ${r.theirs.p99Us.toFixed(0)} µs (${results.refresh.ratios.p99.toFixed(2)}x); load ${loadavg().join(' ')}`);
+    }
+
+    // --- 3. invalidation latency ------------------------------------------------------------------------------
+    if (want('l1.invalidation')) results.invalidation = await invalidationLatency(env, caches.ours, sized[0], account, N.invalidations, log);
+
+    // --- 4. 1,000,000 other keys ------------------------------------------------------------------------------
+    if (want('l1.keyspace')) {
+      const s = sized[0];
+      const dbsize = async () => Number(await redis.dbsize());
+      const keyspace = { otherKeys: quick ? 100000 : 1000000, valueBytes: 100, runs: [] };
+      keyspace.runs.push({ phase: 'empty', dbsize: await dbsize(), ...(await readCases(s, 'l1.keyspace empty')) });
+      const loaded = await loadKeys(redis, keyspace.otherKeys, keyspace.valueBytes);
+      keyspace.loadSeconds = loaded.seconds;
+      keyspace.usedMemory = loaded.usedMemory;
+      await new Promise((resolve) => setTimeout(resolve, 1000)); // let the invalidation flood drain
+      keyspace.runs.push({ phase: `${keyspace.otherKeys.toLocaleString('en')} other keys`, dbsize: await dbsize(), ...(await readCases(s, `l1.keyspace ${keyspace.otherKeys / 1e6}M`)) });
+      await unloadKeys(redis, keyspace.otherKeys);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      keyspace.runs.push({ phase: 'empty again', dbsize: await dbsize(), ...(await readCases(s, 'l1.keyspace empty again')) });
+      const [a, b, c] = keyspace.runs;
+      const vs = (f) => f(b) / ((f(a) + f(c)) / 2);
+      keyspace.change = {
+        c1p50: vs((r) => r.c1.ours.medianUs), c1p99: vs((r) => r.c1.ours.p99Us), c64: vs((r) => r.c64.ours.opsPerSecond),
+        theirsC1p50: vs((r) => r.c1.theirs.medianUs), theirsC64: vs((r) => r.c64.theirs.opsPerSecond),
+      };
+      results.keyspace = keyspace;
+      log(`  l1.keyspace            1M vs empty (mean of before/after): ours c=1 p50 ${keyspace.change.c1p50.toFixed(3)}x, p99 ${keyspace.change.c1p99.toFixed(3)}x, ` +
+        `c=64 ops/s ${keyspace.change.c64.toFixed(3)}x; DCP c=1 p50 ${keyspace.change.theirsC1p50.toFixed(3)}x, c=64 ${keyspace.change.theirsC64.toFixed(3)}x; ` +
+        `load ${loaded.seconds.toFixed(1)} s, used_memory ${loaded.usedMemory}`);
+    }
+    results.l1Stats = caches.ours.stats().localCache;
+  } finally {
+    await Promise.all(Object.values(caches).map((c) => c.close()));
+  }
+  if (warnings.count !== warningsBefore) throw new Error(`l1: the plugin logged ${warnings.count - warningsBefore} warning(s), e.g.: ${warnings.last}`);
+  results.loadavgEnd = loadavg();
+  return results;
+}
+
+const LOAD_SCRIPT = `
+local p, from, to, v, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
+for i = from, to do redis.call('SET', p .. i, v, 'EX', ttl) end
+return to - from + 1`;
+const UNLOAD_SCRIPT = `
+local p, from, to = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+for i = from, to do redis.call('UNLINK', p .. i) end
+return to - from + 1`;
+const BATCH = 20000;
+
+/** `count` keys OTHER_PREFIX<i> of `bytes` bytes each, with a day's TTL (as partitions have one), by Lua in batches. */
+async function loadKeys(redis, count, bytes) {
+  const started = nowUs();
+  const value = 'x'.repeat(bytes);
+  for (let from = 0; from < count; from += BATCH) {
+    await redis.eval(LOAD_SCRIPT, 0, OTHER_PREFIX, from, Math.min(count, from + BATCH) - 1, value, 86400);
+  }
+  const info = await redis.info('memory');
+  return { seconds: (nowUs() - started) / 1e6, usedMemory: (/used_memory_human:(\S+)/.exec(info) || [])[1] };
+}
+
+async function unloadKeys(redis, count) {
+  for (let from = 0; from < count; from += BATCH) {
+    await redis.eval(UNLOAD_SCRIPT, 0, OTHER_PREFIX, from, Math.min(count, from + BATCH) - 1);
+  }
+}
+
+/**
+ * A child process writes `s`'s partition (session l1-inval) `count` times; for each write: the time from its
+ * compare-and-set reply to this process's LocalCache.invalidate(key), then a read here must return the new token.
+ */
+async function invalidationLatency(env, cache, s, account, count, log) {
+  const sessionId = 'l1-inval';
+  await writeThrough(cache.cachePlugin({ sessionId }), env.userConfig, s.json);
+  const key = cache.cachePlugin({ sessionId }).key;
+  const scopes = [Object.values(s.cache.AccessToken)[0].target.split(' ')[0]];
+  const read = () => cache.createClientApplication(env.userConfig, { sessionId }).acquireTokenSilent({ account, scopes });
+  const localCache = cache.shared.context.localCache;
+  assert.ok(localCache, 'the in-process cache is on');
+  let seen = null; // hrtime (ns) of the first invalidate(key) since the last reset
+  let waiter = null;
+  const original = localCache.invalidate;
+  localCache.invalidate = function timedInvalidate(k) {
+    if (k === key && seen === null) {
+      seen = process.hrtime.bigint();
+      if (waiter) waiter();
+    }
+    return original.call(this, k);
+  };
+  const child = fork(path.join(__dirname, 'l1-writer.js'), [], {
+    env: { ...process.env, BENCH_L1_WRITER: JSON.stringify({ redisUrl: env.server.url, prefix: PREFIX, secrets: env.secrets, msalAuth: env.userConfig.auth, sessionId, json: s.json }) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const replies = [];
+  let onReply = null;
+  child.on('message', (m) => { replies.push(m); if (onReply) onReply(); });
+  const nextReply = async () => {
+    while (!replies.length) await new Promise((resolve) => { onReply = resolve; });
+    onReply = null;
+    return replies.shift();
+  };
+  const latencies = [];
+  const fromSent = []; // the writer's compare-and-set sent -> invalidate() here: an upper bound, never negative
+  const missesAfter = [];
+  try {
+    const ready = await nextReply();
+    assert.ok(ready.ready, `writer: ${ready.error}`);
+    for (let serial = 1; serial <= count + 20; serial++) {
+      const before = await read(); // this server holds the partition in its L1 (a hit from the second read on)
+      assert.equal(before.fromCache, true);
+      seen = null;
+      const invalidated = new Promise((resolve) => { waiter = resolve; });
+      child.send({ serial });
+      const reply = await nextReply();
+      if (!reply.ok) throw new Error(`writer: ${reply.error}`);
+      const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error(`write ${serial}: no invalidation within 2 s`)), 2000).unref());
+      await Promise.race([invalidated, timeout]);
+      waiter = null;
+      const after = await read();
+      assert.equal(after.accessToken, reply.secret, `write ${serial}: this server reads the other server's new token`);
+      if (serial > 20) { // the first 20: warm-up
+        latencies.push(Number(seen - BigInt(reply.casAt)) / 1000);
+        fromSent.push(Number(seen - BigInt(reply.casSentAt)) / 1000);
+      }
+      missesAfter.push(after.fromCache);
+    }
+  } finally {
+    localCache.invalidate = original;
+    child.disconnect();
+  }
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const result = {
+    writes: latencies.length, medianUs: quantile(sorted, 0.5), p90Us: quantile(sorted, 0.9), p99Us: quantile(sorted, 0.99),
+    minUs: sorted[0], maxUs: sorted[sorted.length - 1], negative: latencies.filter((x) => x < 0).length, loadavg: loadavg(),
+    fromSent: percentiles(fromSent),
+  };
+  log(`  l1.invalidation        ${result.writes} writes by another process: CAS reply -> invalidate() p50 ${result.medianUs.toFixed(0)} µs, ` +
+    `p99 ${result.p99Us.toFixed(0)} µs, max ${result.maxUs.toFixed(0)} µs (${result.negative} arrived before the writer's reply); load ${result.loadavg.join(' ')}`);
+  return result;
+}
+
+const f0 = (x) => (x === undefined || Number.isNaN(x) ? 'n/a' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
+const fx = (x) => `${x.toFixed(2)}x`;
+
+/** The L1 results as text tables (ratios = ours / DCP). */
+function localCacheTable(r) {
+  const lines = [];
+  const row = (cells, widths) => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
+  const table = (headers, rows) => {
+    const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((x) => String(x[i]).length)));
+    return [row(headers, widths), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map((x) => row(x, widths))].join('\n');
+  };
+  const reads = [...(r.read || []).map((x) => ({ label: `read ${x.size}`, x })),
+    ...((r.keyspace && r.keyspace.runs) || []).map((x) => ({ label: `read ${x.size}, keyspace ${x.phase} (dbsize ${x.dbsize})`, x }))];
+  if (reads.length) {
+    lines.push('cache-hit acquireTokenSilent, new client per request (L1 = ours, default; noL1 = ours, localCache: false; DCP = msal DistributedCachePlugin)');
+    lines.push(table(
+      ['case', 'c=1 p50 L1/noL1/DCP µs', 'L1/DCP', 'c=1 p99 L1/noL1/DCP µs', 'L1/DCP', 'c=64 ops/s L1/noL1/DCP', 'L1/DCP', 'noL1/DCP p50,p99,ops', 'n c=1 / c=64'],
+      reads.map(({ label, x }) => [
+        label,
+        `${f0(x.c1.ours.medianUs)} / ${f0(x.c1.oursNoL1.medianUs)} / ${f0(x.c1.theirs.medianUs)}`, fx(x.ratios.p50),
+        `${f0(x.c1.ours.p99Us)} / ${f0(x.c1.oursNoL1.p99Us)} / ${f0(x.c1.theirs.p99Us)}`, fx(x.ratios.p99),
+        `${f0(x.c64.ours.opsPerSecond)} / ${f0(x.c64.oursNoL1.opsPerSecond)} / ${f0(x.c64.theirs.opsPerSecond)}`, fx(x.ratios.throughput),
+        `${fx(x.ratios.noL1p50)} ${fx(x.ratios.noL1p99)} ${fx(x.ratios.noL1Throughput)}`,
+        `${x.c1.ours.samples} / ${x.c64.ours.ops}`,
+      ]),
+    ));
+  }
+  if (r.refresh) {
+    const x = r.refresh;
+    lines.push('', 'full refresh: new client + acquireTokenSilent({ forceRefresh: true }) at the fake identity provider, end to end');
+    lines.push(table(['side', 'p50 µs', 'p99 µs', 'p50 / DCP', 'p99 / DCP', 'n'], SIDES.map((n) => [
+      n, f0(x[n].medianUs), f0(x[n].p99Us), fx(x[n].medianUs / x.theirs.medianUs), fx(x[n].p99Us / x.theirs.p99Us), x[n].samples])));
+  }
+  if (r.invalidation) {
+    const x = r.invalidation;
+    lines.push('', `invalidation: another process's write (CAS reply) -> this process's LocalCache.invalidate(): ${x.writes} writes, ` +
+      `p50 ${f0(x.medianUs)} µs, p90 ${f0(x.p90Us)} µs, p99 ${f0(x.p99Us)} µs, max ${f0(x.maxUs)} µs (${x.negative} before the writer's reply); ` +
+      `from the writer's CAS request sent: p50 ${f0(x.fromSent.medianUs)} µs, p99 ${f0(x.fromSent.p99Us)} µs`);
+  }
+  if (r.keyspace) {
+    const c = r.keyspace.change;
+    lines.push('', `keyspace: ${r.keyspace.otherKeys} other keys of ${r.keyspace.valueBytes} B (loaded in ${r.keyspace.loadSeconds.toFixed(1)} s, used_memory ${r.keyspace.usedMemory}); ` +
+      `1M / mean(empty before, empty after): ours c=1 p50 ${fx(c.c1p50)}, p99 ${fx(c.c1p99)}, c=64 ops/s ${fx(c.c64)}; DCP c=1 p50 ${fx(c.theirsC1p50)}, c=64 ops/s ${fx(c.theirsC64)}`);
+  }
+  lines.push(`load average (1/5/15 min): start ${r.loadavgStart.join(' ')}, end ${r.loadavgEnd.join(' ')}`);
+  return lines.join('\n');
+}
+
+module.exports = { runLocalCacheCases, localCacheTable };

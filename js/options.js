@@ -125,4 +125,4 @@ function normalizeOptions(options) {
   return settings;
 }
 
-module.exports = { normalizeOptions, DEFAULTS, positiveInteger, rejectUnknown, checkLogger, checkRedisClient };
+module.exports = { normalizeOptions, DEFAULTS };

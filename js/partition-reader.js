@@ -125,4 +125,4 @@ async function readLegacy(context, loaded, legacyKey) {
   }
 }
 
-module.exports = { loadPartition, interpret, missing, UNKNOWN_ETAG };
+module.exports = { loadPartition, interpret };

@@ -130,4 +130,4 @@ class PartitionStore {
   }
 }
 
-module.exports = { PartitionStore, etagOf, SCRIPTS: { READ, COMPARE_AND_SET }, ABSENT, FOREIGN };
+module.exports = { PartitionStore, etagOf, SCRIPTS: { READ, COMPARE_AND_SET } };

@@ -159,4 +159,4 @@ class PartitionWriter {
   }
 }
 
-module.exports = { PartitionWriter, MAX_WRITE_ATTEMPTS };
+module.exports = { PartitionWriter };

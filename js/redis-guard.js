@@ -100,4 +100,4 @@ class TimeoutError extends Error {
   }
 }
 
-module.exports = { RedisGuard, BREAKER_FAILURES, BREAKER_PROBE_MS };
+module.exports = { RedisGuard };

@@ -142,4 +142,4 @@ function open(keyring, key, value) {
   return { type, etag, createdAt, keyId, meta, body: payload.subarray(metaEnd + 1) };
 }
 
-module.exports = { seal, open, tombstone, readHeader, UnreadableValue, TYPE, MAX_HEADER_BYTES, NONCE_BYTES };
+module.exports = { seal, open, tombstone, readHeader, UnreadableValue, TYPE, MAX_HEADER_BYTES };

@@ -1,0 +1,51 @@
+// A strict TypeScript CommonJS app (module nodenext, .cts): what the types of `require('msal-redis-cache')` declare
+// must be what index.js gives at run time.
+import assert = require('node:assert/strict');
+import type { ConfidentialClientApplication } from '@azure/msal-node';
+import { Redis } from 'ioredis';
+import msalRedisCache = require('msal-redis-cache');
+import {
+  RedisTokenCache, RedisSessionStore, ConfigurationError, MsalRedisCacheError, CacheFormatError, core,
+  type RedisTokenCacheOptions,
+} from 'msal-redis-cache';
+
+// Every value the types export, no more and no fewer: the compiler checks these keys against the types, the run
+// against the module.
+const declared: Record<keyof typeof msalRedisCache, true> = {
+  RedisTokenCache: true, RedisCachePlugin: true, RedisSessionStore: true, DEFAULTS: true, userAssertionHash: true,
+  core: true, MsalRedisCacheError: true, CacheFormatError: true, CacheStoreError: true, ConfigurationError: true,
+};
+assert.deepEqual(Object.keys(declared).sort(), Object.keys(msalRedisCache).sort());
+
+async function main(): Promise<void> {
+  const redis = new Redis({ lazyConnect: true });
+  const options: RedisTokenCacheOptions = {
+    redis,
+    encryptionKeys: [process.env.MRC_ENCRYPTION_KEY ?? ''],
+    keyNameSecret: process.env.MRC_KEY_NAME_SECRET ?? '',
+    localCache: false,
+  };
+  const tokenCache = new RedisTokenCache(options);
+  const client: ConfidentialClientApplication = tokenCache.createClientApplication(
+    { auth: { clientId: '00000000-0000-0000-0000-000000000001', clientSecret: 'not-a-secret' } },
+    { homeAccountId: 'uid.utid' },
+  );
+  assert.equal(typeof client.acquireTokenByCode, 'function');
+
+  const store = new RedisSessionStore({ redis, tokenCache });
+  assert.equal(store.prefix, 'sess:');
+
+  // @ts-expect-error: absoluteSeconds is a number; a ConfigurationError at run time too
+  assert.throws(() => new RedisTokenCache({ ...options, absoluteSeconds: '14d' }), ConfigurationError);
+  assert.ok(new CacheFormatError('bad') instanceof MsalRedisCacheError);
+  assert.equal(typeof JSON.parse(core.merge(['{}', '{}'])), 'object');
+
+  await tokenCache.close();
+  redis.disconnect();
+  console.log(JSON.stringify({ resolved: require.resolve('msal-redis-cache'), names: Object.keys(msalRedisCache) }));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -4,6 +4,7 @@
 // three-way merge on conflict). The plugin itself decides only what belongs to the partition.
 
 const { loadPartition } = require('./partition-reader');
+const { replaceMsalMemory, serializeMsalMemory } = require('./msal-memory');
 
 /** Home account ids of everything in msal's in-memory cache (accounts and credentials; "" for app tokens). */
 function homeAccountIdsInMemory(tokenCache) {
@@ -14,16 +15,6 @@ function homeAccountIdsInMemory(tokenCache) {
     }
   }
   return ids;
-}
-
-/**
- * msal's deserialize() merges into memory and serialize() merges the last snapshot back in, so whatever a client
- * loaded earlier would survive a sign-out and be written back. Starting from exactly what is stored also makes
- * msal's own check fire: a refresh whose account is gone from the cache is not stored.
- */
-function replaceMsalMemory(tokenCache, body) {
-  tokenCache.storage.clear();
-  tokenCache.deserialize(body ?? ''); // '' leaves no snapshot for serialize() to merge
 }
 
 class RedisCachePlugin {
@@ -79,7 +70,10 @@ class RedisCachePlugin {
       }
     }
     this.loaded = loaded;
-    replaceMsalMemory(tokenCache, loaded.body);
+    // msal's deserialize() merges into memory and serialize() merges the last snapshot back in, so whatever a
+    // client loaded earlier would survive a sign-out and be written back. Starting from exactly what is stored
+    // also makes msal's own check fire: a refresh whose account is gone from the cache is not stored.
+    replaceMsalMemory(tokenCache, loaded, { keep: this.context.localCache !== null });
   }
 
   async afterCacheAccess(cacheContext) {
@@ -97,7 +91,7 @@ class RedisCachePlugin {
       allowed,
       owner: this.partition.mode === 'session' ? this.owner : null,
       loaded: this.loaded,
-      cache: tokenCache.serialize(),
+      cache: serializeMsalMemory(tokenCache, this.loaded.body),
       offline: this.redisFailed,
     });
     if (outcome === 'failed') this.redisFailed = true;

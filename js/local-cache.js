@@ -1,15 +1,21 @@
 'use strict';
 // The in-process cache (L1) of loaded partitions, kept coherent by Redis's invalidation messages
 // (invalidation-listener.js). Bounded in bytes and entries (least recently used goes first); no entry outlives the
-// Redis TTL it was read with. Two rules keep it from ever serving what Redis no longer holds:
+// Redis TTL it was read with. Three rules keep it from ever serving what Redis no longer holds:
 //   - a read whose key was invalidated while it was in flight is not cached (the invalidation may have overtaken
 //     the reply, which then carries the old value);
+//   - what this server wrote is cached as what Redis now holds, and the one invalidation its own write causes is
+//     ignored, unless an invalidation of the key already arrived while the write was in flight (which may have been
+//     that one: then the next one evicts it). Redis sends a key's invalidations in the order of its writes, so the
+//     one ignored is never a later write's;
 //   - while the invalidation connection is down, nothing is served as a hit (an invalidation may be missed); the
 //     entries stay only as the last known copies that a read may fall back to when Redis itself fails
 //     (staleIfErrorSeconds), and an invalidation still removes them. Once tracking is back they are dropped: they
 //     may have missed an invalidation meanwhile (a sign-out elsewhere), and must not come back in a later outage.
 
 const ENTRY_OVERHEAD_BYTES = 256; // the entry object, its key and the Map slot, roughly
+// The body once as JSON and once as the parsed form msal-memory.js keeps for it (about as many bytes again).
+const BODY_COPIES = 2;
 
 class LocalCache {
   /**
@@ -20,9 +26,11 @@ class LocalCache {
     this.maxEntries = maxEntries;
     this.staleIfErrorMs = staleIfErrorSeconds * 1000;
     this.clock = clock;
-    this.entries = new Map(); // key -> { loaded, bytes, expiresAt, verifiedAt, epoch }; Map order = LRU order
+    // key -> { loaded, bytes, expiresAt, verifiedAt, epoch, ignore }; Map order = LRU order. ignore: invalidations
+    // still to come from this server's own write of it
+    this.entries = new Map();
     this.bytes = 0;
-    this.inflight = new Map(); // key -> { readers, invalidated }
+    this.inflight = new Map(); // key -> { readers, invalidations }: reads and writes in flight, and what reached them
     this.coherent = false; // the invalidation connection is up and tracking
     this.epoch = 0; // bumped whenever coherence is lost: entries and reads of an older epoch are not trusted
     this.stats = { hits: 0, misses: 0, staleServed: 0, invalidations: 0, evictions: 0, flushes: 0 };
@@ -50,32 +58,47 @@ class LocalCache {
     return entry.loaded;
   }
 
-  /** Call before reading `key` from Redis; hand the result to endRead. */
+  /** Call before reading `key` from Redis (or writing it: see endWrite); hand the result to endRead. */
   beginRead(key) {
     let flight = this.inflight.get(key);
     if (!flight) {
-      flight = { readers: 0, invalidated: false };
+      flight = { readers: 0, invalidations: 0 };
       this.inflight.set(key, flight);
     }
     flight.readers++;
     // The TTL counts from when the read was sent: the reply may be handled late in a busy process.
-    return { key, flight, epoch: this.epoch, startedAt: this.clock() };
+    return { key, flight, epoch: this.epoch, startedAt: this.clock(), seen: flight.invalidations };
   }
 
   /**
-   * @param {{ key: string, flight: object, epoch: number, startedAt: number }} read from beginRead
+   * @param {{ key: string, flight: object, epoch: number, startedAt: number, seen: number }} read from beginRead
    * @param {object|null} loaded what was read (null: a failed read, nothing to cache)
    * @param {number} ttlMs the key's remaining time to live in Redis, as read with it (<= 0: do not cache)
    */
-  endRead({ key, flight, epoch, startedAt }, loaded, ttlMs) {
+  endRead(read, loaded, ttlMs) {
+    this.#land(read, loaded, ttlMs, 0);
+  }
+
+  /**
+   * Like endRead, for a write of `key` sent after beginRead(key): `loaded` is what Redis holds now (null when the
+   * write left nothing to keep: then forget or demote the key). Its own invalidation is still to come, or was the
+   * one that reached the write in flight; if two or more did, one may be a later write's.
+   */
+  endWrite(write, loaded, ttlMs) {
+    this.#land(write, loaded, ttlMs, 1);
+  }
+
+  /** `ownInvalidations`: how many invalidations of `key` the operation itself causes (a write: one). */
+  #land({ key, flight, epoch, startedAt, seen }, loaded, ttlMs, ownInvalidations) {
     flight.readers--;
     if (flight.readers === 0 && this.inflight.get(key) === flight) this.inflight.delete(key);
     if (loaded === null) return;
-    if (ttlMs <= 0 || flight.invalidated || !this.coherent || epoch !== this.epoch) {
+    const arrived = flight.invalidations - seen;
+    if (ttlMs <= 0 || arrived > ownInvalidations || !this.coherent || epoch !== this.epoch) {
       this.#remove(key); // what is kept for this key is older than what was just read, and no better
       return;
     }
-    this.#store(key, loaded, startedAt + ttlMs);
+    this.#store(key, loaded, startedAt + ttlMs, ownInvalidations - arrived);
   }
 
   /**
@@ -84,7 +107,7 @@ class LocalCache {
    */
   demote(key) {
     const flight = this.inflight.get(key);
-    if (flight) flight.invalidated = true;
+    if (flight) flight.invalidations++;
     const entry = this.entries.get(key);
     if (entry) entry.epoch = -1;
   }
@@ -93,14 +116,26 @@ class LocalCache {
   invalidate(key) {
     this.stats.invalidations++;
     const flight = this.inflight.get(key);
-    if (flight) flight.invalidated = true;
+    if (flight) flight.invalidations++;
+    const entry = this.entries.get(key);
+    if (entry && entry.ignore > 0) {
+      entry.ignore--; // the invalidation of this server's own write of what the entry holds
+      return;
+    }
+    this.#remove(key);
+  }
+
+  /** This server knows `key` changed, or must not be served again (a sign-out): forget it whatever comes. */
+  forget(key) {
+    const flight = this.inflight.get(key);
+    if (flight) flight.invalidations = Infinity;
     this.#remove(key);
   }
 
   /** Everything may have changed (FLUSHALL, FLUSHDB): forget everything. */
   flush() {
     this.stats.flushes++;
-    for (const flight of this.inflight.values()) flight.invalidated = true;
+    for (const flight of this.inflight.values()) flight.invalidations = Infinity;
     this.entries.clear();
     this.bytes = 0;
   }
@@ -122,12 +157,12 @@ class LocalCache {
     this.bytes = 0;
   }
 
-  #store(key, loaded, expiresAt) {
-    const bytes = ENTRY_OVERHEAD_BYTES + key.length + (loaded.body ? loaded.body.length : 0);
+  #store(key, loaded, expiresAt, ignore) {
+    const bytes = ENTRY_OVERHEAD_BYTES + key.length + (loaded.body ? BODY_COPIES * loaded.body.length : 0);
     if (bytes > this.maxBytes) return;
     this.#remove(key);
     const now = this.clock();
-    this.entries.set(key, { loaded, bytes, expiresAt, verifiedAt: now, epoch: this.epoch });
+    this.entries.set(key, { loaded, bytes, expiresAt, verifiedAt: now, epoch: this.epoch, ignore });
     this.bytes += bytes;
     for (const [oldest] of this.entries) {
       if (this.bytes <= this.maxBytes && this.entries.size <= this.maxEntries) break;

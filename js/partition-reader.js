@@ -38,6 +38,9 @@ const missing = (etag, problem = null) => ({
   offline: false,
 });
 
+/** A partition value that was read, or that this server just wrote. */
+const present = (etag, { body, createdAt, owner, storedBytes }) => ({ ...missing(etag), body, createdAt, owner, storedBytes });
+
 /**
  * What a stored state means for a writer or reader of `key`.
  * @param {{ keyring: object, logger: { warn(message: string): void } }} context
@@ -59,13 +62,12 @@ function interpret({ keyring, logger }, key, state) {
   }
   if (opened.type === TYPE.tombstone) return { ...missing(state.etag), removed: true };
   if (opened.type !== TYPE.partition) return unreadable('holds a session, not a token cache');
-  return {
-    ...missing(state.etag),
+  return present(state.etag, {
     body: opened.body.toString('utf8'),
     createdAt: opened.createdAt,
     owner: opened.meta,
     storedBytes: state.value.length,
-  };
+  });
 }
 
 /**
@@ -125,4 +127,4 @@ async function readLegacy(context, loaded, legacyKey) {
   }
 }
 
-module.exports = { loadPartition, interpret };
+module.exports = { loadPartition, interpret, present };

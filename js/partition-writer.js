@@ -11,7 +11,7 @@
 
 const core = require('./core');
 const { seal, tombstone, TYPE } = require('./stored-value');
-const { interpret } = require('./partition-reader');
+const { interpret, present } = require('./partition-reader');
 const { CacheFormatError, CacheStoreError } = require('./errors');
 
 // Every failed attempt means another writer succeeded, so n servers writing one partition at once need at most n
@@ -77,20 +77,33 @@ class PartitionWriter {
           `partition "${key}" would be ${sealed.value.length} bytes, over maxValueBytes (${maxValueBytes}); not stored`,
         );
       }
+      const { localCache } = this.context;
+      const flight = localCache && localCache.beginRead(key);
       let result;
       try {
         if (offline) throw new CacheStoreError(`Redis SET not sent for "${key}": Redis failed earlier in this request`);
         result = await this.context.store.compareAndSet(key, base.etag, sealed && sealed.value, plan.ttlSeconds);
       } catch (err) {
         if (!(err instanceof CacheStoreError)) throw err;
-        // The write may or may not have reached Redis: this server's copy is no longer a hit, but stays the
-        // last known copy for reads while Redis fails.
-        if (this.context.localCache) this.context.localCache.demote(key);
+        if (flight) {
+          localCache.endWrite(flight, null);
+          // The write may or may not have reached Redis: this server's copy is no longer a hit, but stays the
+          // last known copy for reads while Redis fails.
+          localCache.demote(key);
+        }
         if (this.context.settings.writeFailure === 'closed') throw err;
         this.context.counters.failedWrites++;
         return { outcome: 'failed', plan: firstPlan };
       }
-      if (this.context.localCache) this.context.localCache.invalidate(key); // Redis holds another version now
+      if (flight) {
+        // What Redis holds now: what this write stored, or (a conflict, a delete) nothing this server knows.
+        const stored =
+          result.written && sealed
+            ? present(sealed.etag, { body: plan.cache.toString('utf8'), createdAt, owner, storedBytes: sealed.value.length })
+            : null;
+        localCache.endWrite(flight, stored, plan.ttlSeconds * 1000);
+        if (!stored) localCache.forget(key);
+      }
       if (result.written) {
         // Best effort: once the new key exists the old one is never read again, and it expires with its TTL.
         if (base.legacy) await this.context.store.compareAndSet(base.legacy.key, base.legacy.etag, null, 0).catch(() => {});
@@ -125,7 +138,7 @@ class PartitionWriter {
       if (legacyKey) await store.compareAndSet(legacyKey, '*', null, 0);
       return result.replaced === TYPE.partition;
     } finally {
-      if (localCache) localCache.invalidate(key); // signed out here, whatever Redis said: never serve it again
+      if (localCache) localCache.forget(key); // signed out here, whatever Redis said: never serve it again
     }
   }
 

@@ -249,6 +249,45 @@ test(`a token acquired on one server is served from cache on the other, no token
   expect({ ...counts, firstStale }).toEqual({ ...counts, stale: 0, firstStale: null, l1HitsAfter: TRIALS });
 }, 90000);
 
+test(`writes on both servers in turn: each serves its own write from its L1, and the other's next write replaces it (${TRIALS} trials)`, async () => {
+  // A server keeps what it wrote and ignores the one invalidation its own write causes (js/local-cache.js). The
+  // other server's write, right after, must still evict it: A must never keep serving its own older version.
+  const counts = { trials: TRIALS, stale: 0, ownWriteFromL1: 0, ownTokenLost: 0 };
+  let firstStale = null;
+  for (let t = 0; t < TRIALS; t += 1) {
+    const [first, second] = t % 2 ? [workers[1], workers[0]] : [workers[0], workers[1]];
+    const sessionId = `in-turn-${t}`;
+    const { account } = await signIn(sessionId);
+    await warm(first, sessionId, account);
+    await warm(second, sessionId, account);
+
+    const firstScopes = newScopes();
+    const mine = await call(first, 'silent', { prefix, sessionId, account, scopes: firstScopes });
+    expect(mine.fromCache).toBe(false);
+    const own = await observe(first, sessionId, account, firstScopes);
+    expect(own.silent).toMatchObject({ ok: true, fromCache: true, accessToken: mine.accessToken });
+    if (own.localHits === 2) counts.ownWriteFromL1 += 1; // both of the observation's loads: no Redis read
+
+    const secondScopes = newScopes();
+    const outcome = await writeAndWait(first, () => call(second, 'silent', { prefix, sessionId, account, scopes: secondScopes }));
+    expect(outcome.written.fromCache).toBe(false);
+    const seen = await observe(first, sessionId, account, secondScopes);
+    const ok = seen.silent.ok && seen.silent.fromCache && seen.networkCalls === 0
+      && seen.silent.accessToken === outcome.written.accessToken;
+    if (!ok) {
+      counts.stale += 1;
+      firstStale = firstStale || { trial: t, seen: view(seen), truth: view(await truth(sessionId, account, secondScopes)) };
+    }
+    // The second server's write merged the first one's token in: both servers serve it.
+    const kept = await observe(second, sessionId, account, firstScopes);
+    if (!(kept.silent.ok && kept.silent.accessToken === mine.accessToken)) counts.ownTokenLost += 1;
+  }
+  summary.writesInTurn = counts;
+  expect({ ...counts, firstStale }).toEqual({ ...counts, stale: 0, ownTokenLost: 0, firstStale: null });
+  // Nearly always (an invalidation of an earlier write still under way may evict it: then it is only a miss).
+  expect(counts.ownWriteFromL1).toBeGreaterThanOrEqual(Math.ceil(TRIALS * 0.8));
+}, 120000);
+
 test(`a sign-out on one server: the other finds no account (${TRIALS} trials)`, async () => {
   const counts = { trials: TRIALS, stillSignedIn: 0, late: 0 };
   for (let t = 0; t < TRIALS; t += 1) {

@@ -20,7 +20,8 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---- LocalCache alone, fake clock ------------------------------------------------------------------------------
 
-const ENTRY_OVERHEAD_BYTES = 256; // as js/local-cache.js counts an entry: this + key length + body length
+// As js/local-cache.js counts an entry: this + key length + twice the body length (the JSON and msal's parsed form).
+const ENTRY_OVERHEAD_BYTES = 256;
 
 function fakeClock(start = 1_000_000) {
   const clock = () => clock.now;
@@ -37,7 +38,7 @@ function newCache(options = {}) {
 }
 
 const loaded = (body, etag = crypto.randomBytes(4).toString('hex')) => ({ etag, body, removed: false });
-const sizeOf = (key, body) => ENTRY_OVERHEAD_BYTES + key.length + (body ? body.length : 0);
+const sizeOf = (key, body) => ENTRY_OVERHEAD_BYTES + key.length + (body ? 2 * body.length : 0);
 
 /** A complete read of `key` from "Redis": begin, then end with `value` and `ttlMs`. */
 function read(cache, key, value, ttlMs = 60000) {
@@ -267,6 +268,74 @@ describe('LocalCache coherence', () => {
     read(cache, 'k', { etag: 'tomb', body: null, removed: true }, 600000);
     const fallback = cache.getStale('k');
     expect(fallback === undefined || fallback.removed).toBe(true);
+  });
+});
+
+describe("LocalCache and this server's own writes", () => {
+  /** A write of `key` that stores `value`, with `during` run while it is in flight (invalidations arriving). */
+  function write(cache, key, value, during = () => {}) {
+    const flight = cache.beginRead(key);
+    during();
+    cache.endWrite(flight, value, 60000);
+  }
+
+  test('kept as what Redis holds: its own invalidation, arriving after the reply, is ignored; the next one evicts', () => {
+    const { cache } = newCache();
+    write(cache, 'k', loaded('mine'));
+    expect(cache.get('k').body).toBe('mine');
+    cache.invalidate('k'); // this write's own
+    expect(cache.get('k').body).toBe('mine');
+    cache.invalidate('k'); // another server's later write
+    expect(cache.get('k')).toBeUndefined();
+  });
+
+  test('its own invalidation overtaking the reply: kept, and the next invalidation evicts it', () => {
+    const { cache } = newCache();
+    write(cache, 'k', loaded('mine'), () => cache.invalidate('k'));
+    expect(cache.get('k').body).toBe('mine');
+    cache.invalidate('k');
+    expect(cache.get('k')).toBeUndefined();
+  });
+
+  test('two invalidations reaching the write in flight (one may be a later write): not kept, the older copy goes', () => {
+    const { cache } = newCache();
+    read(cache, 'k', loaded('older'));
+    write(cache, 'k', loaded('mine'), () => { cache.invalidate('k'); cache.invalidate('k'); });
+    expect(cache.get('k')).toBeUndefined();
+    expect(cache.getStale('k')).toBeUndefined();
+  });
+
+  test('an invalidation that arrived before the write was sent counts for nothing', () => {
+    const { cache } = newCache();
+    const reading = cache.beginRead('k'); // a read in flight shares the key's flight
+    cache.invalidate('k');
+    write(cache, 'k', loaded('mine'));
+    cache.endRead(reading, loaded('old'), 60000); // overtaken: not cached, and it drops what the key held
+    expect(cache.get('k')).toBeUndefined();
+    write(cache, 'k', loaded('mine again'));
+    cache.invalidate('k');
+    expect(cache.get('k').body).toBe('mine again');
+  });
+
+  test('forget() (a sign-out here, a conflict) removes an entry even while its own invalidation is awaited', () => {
+    const { cache } = newCache();
+    write(cache, 'k', loaded('mine'));
+    cache.forget('k');
+    expect(cache.get('k')).toBeUndefined();
+    expect(cache.getStale('k')).toBeUndefined();
+    // and a read or write in flight when it happens is not cached
+    const flight = cache.beginRead('k');
+    cache.forget('k');
+    cache.endWrite(flight, loaded('mine'), 60000);
+    expect(cache.get('k')).toBeUndefined();
+  });
+
+  test('a write landing while tracking is down, or across a reconnect, is not kept', () => {
+    for (const overtake of [(c) => c.suspend(), (c) => { c.suspend(); c.resume(); }, (c) => c.flush()]) {
+      const { cache } = newCache();
+      write(cache, 'k', loaded('mine'), () => overtake(cache));
+      expect(cache.get('k')).toBeUndefined();
+    }
   });
 });
 

@@ -6,6 +6,11 @@
 const { loadPartition } = require('./partition-reader');
 const { replaceMsalMemory, serializeMsalMemory } = require('./msal-memory');
 
+// A load this recent was made by the same msal call, just before it asked the identity provider: the write that
+// follows is based on it rather than on a second read (if another server wrote meanwhile, the compare-and-set
+// finds out and merges). An older load is from an earlier request of a reused client: read again.
+const REUSE_LOAD_MS = 10000;
+
 /** Home account ids of everything in msal's in-memory cache (accounts and credentials; "" for app tokens). */
 function homeAccountIdsInMemory(tokenCache) {
   const ids = new Set();
@@ -35,8 +40,9 @@ class RedisCachePlugin {
     this.owner = null;
     // Accounts that were in msal's memory before this plugin loaded anything: never ours to write.
     this.foreign = new Set();
-    // What the last load read: the base of the next write.
+    // What the last load read, and when: the base of the next write.
     this.loaded = null;
+    this.loadedAt = 0;
     // Set while the last load failed: msal still calls afterCacheAccess, and writing then would replace the stored
     // partition with whatever little is in memory, and hide the load error behind a second one.
     this.loadFailed = false;
@@ -50,7 +56,13 @@ class RedisCachePlugin {
     for (const id of homeAccountIdsInMemory(tokenCache)) {
       if (id !== this.owner) this.foreign.add(id);
     }
+    const keep = this.context.localCache !== null;
+    if (cacheContext.cacheHasChanged && this.loaded !== null && this.context.clock() - this.loadedAt < REUSE_LOAD_MS) {
+      replaceMsalMemory(tokenCache, this.loaded, { keep });
+      return;
+    }
     this.loadFailed = true;
+    const startedAt = this.context.clock();
     let loaded = await loadPartition(
       this.context,
       { key: this.key, legacyKey: this.legacyKey },
@@ -70,10 +82,11 @@ class RedisCachePlugin {
       }
     }
     this.loaded = loaded;
+    this.loadedAt = startedAt;
     // msal's deserialize() merges into memory and serialize() merges the last snapshot back in, so whatever a
     // client loaded earlier would survive a sign-out and be written back. Starting from exactly what is stored
     // also makes msal's own check fire: a refresh whose account is gone from the cache is not stored.
-    replaceMsalMemory(tokenCache, loaded, { keep: this.context.localCache !== null });
+    replaceMsalMemory(tokenCache, loaded, { keep });
   }
 
   async afterCacheAccess(cacheContext) {
@@ -95,6 +108,7 @@ class RedisCachePlugin {
       offline: this.redisFailed,
     });
     if (outcome === 'failed') this.redisFailed = true;
+    this.loadedAt = 0; // the stored version changed: the next write of this client reads it first
     // Only ids with nothing kept are foreign: msal drops userAssertionHash from refresh tokens it serializes, so an
     // on-behalf-of partition sheds its user's refresh token on every write without that being a leak.
     this.#warnForeign(plan.droppedHomeAccountIds.filter((id) => !plan.homeAccountIds.includes(id)));

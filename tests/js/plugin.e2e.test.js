@@ -139,6 +139,78 @@ test('an expired access token is refreshed with the cached refresh token and the
   expect(tokenRequests().length).toBe(count);
 });
 
+describe('Redis calls of a refresh (no in-process cache)', () => {
+  const { PartitionStore } = require('../../js/partition-store');
+  let byStore; // PartitionStore (one per RedisTokenCache) -> its calls
+  const callsOf = (cache) => byStore.get(cache.shared.context.store) || [];
+  beforeEach(() => {
+    byStore = new Map();
+    for (const method of ['read', 'compareAndSet']) {
+      const original = PartitionStore.prototype[method];
+      jest.spyOn(PartitionStore.prototype, method).mockImplementation(function counted(...args) {
+        byStore.set(this, [...(byStore.get(this) || []), method]);
+        return original.apply(this, args);
+      });
+    }
+  });
+  afterEach(() => jest.restoreAllMocks());
+
+  test('one read and one compare-and-set: the write is based on the load msal made before the token request', async () => {
+    const store = newTokenCache({ localCache: false });
+    const alice = idp.addUser();
+    const { account } = await signIn(alice, 'session-a', store);
+    byStore.clear();
+    const refreshed = await clientFor({ sessionId: 'session-a' }, store).acquireTokenSilent({ account, scopes: SCOPES, forceRefresh: true });
+    expect(refreshed.fromCache).toBe(false);
+    expect(callsOf(store)).toEqual(['read', 'compareAndSet']);
+    expect(Object.values((await storedCache(keyOf({ sessionId: 'session-a' }))).AccessToken).map((t) => t.secret)).toEqual([refreshed.accessToken]);
+  });
+
+  test('another server writing during the token request: the compare-and-set finds out, and both writes are kept', async () => {
+    const store = newTokenCache({ localCache: false });
+    const alice = idp.addUser();
+    const { account } = await signIn(alice, 'session-a', store);
+    // While this server's refresh waits on the identity provider, another server stores a token for another scope.
+    const otherScopes = ['api://other/Read'];
+    let otherToken = null;
+    const { networkClient } = idp.msalConfig().system;
+    const interrupted = {
+      ...idp.msalConfig(),
+      system: {
+        networkClient: {
+          ...networkClient,
+          async sendPostRequestAsync(url, options) {
+            otherToken = (await clientFor({ sessionId: 'session-a' }, newTokenCache({ localCache: false }))
+              .acquireTokenSilent({ account, scopes: otherScopes })).accessToken;
+            return networkClient.sendPostRequestAsync(url, options);
+          },
+        },
+      },
+    };
+    byStore.clear();
+    const refreshed = await store.createClientApplication(interrupted, { sessionId: 'session-a' })
+      .acquireTokenSilent({ account, scopes: SCOPES, forceRefresh: true });
+    expect(callsOf(store)).toEqual(['read', 'compareAndSet', 'compareAndSet']); // a conflict, merged, then stored
+
+    const secrets = Object.values((await storedCache(keyOf({ sessionId: 'session-a' }))).AccessToken).map((t) => t.secret);
+    expect(secrets.sort()).toEqual([refreshed.accessToken, otherToken].sort());
+  });
+
+  test('a client reused long after its load reads again before writing', async () => {
+    let now = Date.now();
+    const store = newTokenCache({ localCache: false, clock: () => now });
+    const alice = idp.addUser();
+    const { account } = await signIn(alice, 'session-a', store);
+    const client = clientFor({ sessionId: 'session-a' }, store);
+    await client.getTokenCache().getAllAccounts(); // loads
+    now += 60000;
+    byStore.clear();
+    await client.acquireTokenByCode({ code: idp.issueCode(alice, { scopes: SCOPES }), scopes: SCOPES, redirectUri: REDIRECT_URI });
+    expect(callsOf(store)).toEqual(['read', 'compareAndSet']);
+    expect(account.homeAccountId).toBe(alice.homeAccountId);
+  });
+});
+
 test('client-credential tokens for several tenants land in separate partitions that expire with the token', async () => {
   const tenants = ['aaaaaaaa-0000-4000-8000-000000000001', 'aaaaaaaa-0000-4000-8000-000000000002', 'aaaaaaaa-0000-4000-8000-000000000003'];
   const scopes = ['https://graph.microsoft.com/.default'];

@@ -177,23 +177,70 @@ export declare const core: {
   describe(serialized: string | Uint8Array): Omit<PartitionDescription, 'key' | 'ttlSeconds' | 'createdAt' | 'storedBytes'>;
 };
 
-export type RedisSessionStoreOptions = ({ tokenCache: RedisTokenCache } | ({ tokenCache?: undefined } & StorageSecrets)) & {
-  /** An ioredis client (Redis or Cluster); the same Redis as the token cache's. */
-  redis: Redis | Cluster;
-  /** Prepended to session keys, which are `<prefix>{<keyed HMAC of the session id>}`. Default "sess:". */
-  prefix?: string;
-  /** Lifetime of a session whose cookie has no expiry (no maxAge). Default 86400. */
-  ttlSeconds?: number;
-  /**
-   * The app's token cache: sessions are encrypted with its keys, each session's partition gets the session's TTL and
-   * is removed (tombstoned) with it. Without it, give encryptionKeys and keyNameSecret here.
-   */
-  tokenCache?: RedisTokenCache;
-  /** Receives warnings (unreadable sessions). Default: the token cache's logger, else console. */
-  logger?: { warn(message: string): void };
-  /** Milliseconds since the epoch; for tests. Default: the token cache's clock, else Date.now. */
-  clock?: () => number;
-};
+/** A connect-redis serializer: the session to the text that RedisSessionStore encrypts, and back. Default JSON. */
+export interface SessionSerializer {
+  parse(text: string): any | Promise<any>;
+  stringify(session: any): string;
+}
+
+export type RedisSessionStoreOptions = (
+  | {
+      /**
+       * The app's token cache: sessions are encrypted with its keys, each session's partition gets the session's TTL
+       * and is removed (tombstoned) with it. Without it, give encryptionKeys and keyNameSecret here.
+       */
+      tokenCache: RedisTokenCache;
+      /** Refused with a tokenCache: its sessions expire with their tokens. */
+      disableTTL?: false;
+    }
+  | ({
+      tokenCache?: undefined;
+      /** Sessions never expire in Redis; touch does nothing (connect-redis). Default false. */
+      disableTTL?: boolean;
+    } & StorageSecrets)
+) &
+  (
+    | {
+        /** An ioredis client (Redis or Cluster); the same Redis as the token cache's. */
+        redis: Redis | Cluster;
+        client?: undefined;
+      }
+    | {
+        /** connect-redis's name for `redis`. */
+        client: Redis | Cluster;
+        redis?: undefined;
+      }
+  ) & {
+    /**
+     * Prepended to session keys, which are `<prefix>{<keyed HMAC of the session id>}` ("{", "}" and "%" of the prefix
+     * percent-encoded). Default "sess:".
+     */
+    prefix?: string;
+    /**
+     * Seconds: the lifetime of a session whose cookie has no expiry; or a function of the session that decides every
+     * session's lifetime (its cookie ignored; 0 or less ends the session). As connect-redis. Default 86400.
+     */
+    ttl?: number | ((session: any) => number);
+    /** The earlier name of a number `ttl`. */
+    ttlSeconds?: number;
+    /** touch() does nothing: sessions expire `ttl` after their last save (connect-redis). Default false. */
+    disableTouch?: boolean;
+    /** The session to the text that is encrypted, and back. Default JSON. */
+    serializer?: SessionSerializer;
+    /** SCAN's COUNT in all, ids, length and clear. Default 100. */
+    scanCount?: number;
+    /** Receives warnings (unreadable sessions). Default: the token cache's logger, else console. */
+    logger?: { warn(message: string): void };
+    /** Milliseconds since the epoch; for tests. Default: the token cache's clock, else Date.now. */
+    clock?: () => number;
+  };
+
+/** What importConnectRedisSessions did: sessions saved, sessions the store already had, values left unread. */
+export interface ConnectRedisImport {
+  imported: number;
+  existing: number;
+  unreadable: number;
+}
 
 type SessionCallback<T> = (err: any, value?: T) => void;
 
@@ -212,9 +259,22 @@ export declare class RedisSessionStore extends EventEmitter {
   set(sid: string, session: any, callback?: SessionCallback<void>): Promise<void>;
   touch(sid: string, session: any, callback?: SessionCallback<void>): Promise<void>;
   destroy(sid: string, callback?: SessionCallback<void>): Promise<void>;
+  /** Every readable session, with its `id`. SCANs every master of a Cluster; for tools, not requests. */
   all(callback?: SessionCallback<any[]>): Promise<any[]>;
+  /** The id of every readable session (connect-redis's ids()). Reads every session: ids are only in the encrypted values. */
+  ids(callback?: SessionCallback<string[]>): Promise<string[]>;
+  /** How many session keys there are (SCAN only). */
   length(callback?: SessionCallback<number>): Promise<number>;
+  /** Deletes every session and tombstones their token partitions. */
   clear(callback?: SessionCallback<void>): Promise<void>;
+  /**
+   * Saves the sessions a connect-redis store keeps (`<prefix><id>`, serializer text) into this store under the same
+   * ids, skipping those it already has. deleteImported: delete each connect-redis key once its session is here.
+   */
+  importConnectRedisSessions(
+    options?: { prefix?: string; serializer?: Pick<SessionSerializer, 'parse'>; deleteImported?: boolean },
+    callback?: SessionCallback<ConnectRedisImport>,
+  ): Promise<ConnectRedisImport>;
   regenerate(req: any, callback: (err?: any) => any): void;
   load(sid: string, callback: (err: any, session?: any) => any): void;
   createSession(req: any, session: any): any;

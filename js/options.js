@@ -1,6 +1,6 @@
 'use strict';
-// The options of a RedisTokenCache, checked up front: a wrong option fails at start-up with a message that says
-// what to do, not later inside a request.
+// The options of a RedisTokenCache and of a RedisSessionStore, checked up front: a wrong option fails at start-up
+// with a message that says what to do, not later inside a request.
 
 const { ConfigurationError } = require('./errors');
 const { createKeyring } = require('./keyring');
@@ -27,19 +27,56 @@ const KNOWN = new Set([
   'keyNameSecret',
   'insecurePlaintextStorage',
   'ConfidentialClientApplication',
+  'metrics',
 ]);
 
-// Names people bring from connect-redis, Microsoft.Identity.Web and ioredis.
-const HINTS = {
+// Names people bring from connect-redis, Microsoft.Identity.Web (MsalDistributedTokenCacheAdapterOptions) and
+// Microsoft.Extensions.Caching.StackExchangeRedis, and ioredis. Looked up ignoring case.
+const SESSION_STORE_OPTION = 'is a RedisSessionStore option (new RedisSessionStore({ redis, tokenCache, ... }))';
+const HINTS = hintTable({
   client: 'redis',
   ttl: 'slidingSeconds (and absoluteSeconds)',
   SlidingExpiration: 'slidingSeconds',
+  AbsoluteExpiration: 'absoluteSeconds',
   AbsoluteExpirationRelativeToNow: 'absoluteSeconds',
   keyPrefix: 'prefix',
+  InstanceName: 'prefix',
+  Configuration: 'redis: new Redis(connectionString)',
   Encrypt: 'encryptionKeys',
-  encrypt: 'encryptionKeys',
   encryptionKey: 'encryptionKeys: [key]',
-};
+  DisableL1Cache: 'localCache: false',
+  L1CacheOptions: 'localCache: { maxBytes, maxEntries, staleIfErrorSeconds }',
+  OnL2CacheFailure: 'writeFailure',
+  serializer: null,
+  scanCount: null,
+  disableTouch: null,
+  disableTTL: null,
+  tokenCache: null,
+});
+
+// connect-redis's names are RedisSessionStore options (they work there); these are the ones people get wrong.
+const SESSION_HINTS = hintTable({
+  host: 'redis: new Redis(url)',
+  port: 'redis: new Redis(url)',
+  url: 'redis: new Redis(url)',
+  db: 'redis: new Redis(url)',
+  pass: 'redis: new Redis(url)',
+  password: 'redis: new Redis(url)',
+  socket: 'redis: new Redis(url)',
+  keyPrefix: 'prefix',
+  expiration: 'ttl',
+  maxAge: "ttl (or express-session's cookie.maxAge)",
+  logErrors: 'logger (Redis errors reach express-session as CacheStoreError)',
+  encryptionKey: 'encryptionKeys: [key]',
+  secret: "encryptionKeys and keyNameSecret (express-session's own secret stays in session({ secret }))",
+  slidingSeconds: 'tokenCache (a RedisTokenCache option: pass the token cache, and sessions never outlive its partitions)',
+  absoluteSeconds: 'tokenCache (a RedisTokenCache option: pass the token cache, and sessions never outlive its partitions)',
+});
+
+/** A hint table keyed by lower-case name; a null hint means "a RedisSessionStore option". */
+function hintTable(hints) {
+  return new Map(Object.entries(hints).map(([name, hint]) => [name.toLowerCase(), hint]));
+}
 
 function positiveInteger(value, name) {
   if (!Number.isSafeInteger(value) || value <= 0) throw new ConfigurationError(`${name} must be a positive integer`);
@@ -50,8 +87,11 @@ function positiveInteger(value, name) {
 function rejectUnknown(options, known, hints, path = '') {
   for (const name of Object.keys(options)) {
     if (known.has(name)) continue;
-    const hint = hints[name] ? `; did you mean ${hints[name]}?` : '';
-    throw new ConfigurationError(`unknown option "${path}${name}"${hint}`);
+    const hint = hints.get(name.toLowerCase());
+    let advice = '';
+    if (hint === null) advice = `; ${name} ${SESSION_STORE_OPTION}`;
+    else if (hint !== undefined) advice = `; did you mean ${hint}?`;
+    throw new ConfigurationError(`unknown option "${path}${name}"${advice}`);
   }
 }
 
@@ -64,14 +104,27 @@ function checkLogger(logger) {
 }
 
 /** Checks an ioredis client: the package uses its Buffer and script commands. */
-function checkRedisClient(redis) {
+function checkRedisClient(redis, name = 'options.redis') {
   if (!redis || typeof redis.evalshaBuffer !== 'function' || typeof redis.getBuffer !== 'function') {
-    const what = redis && redis.constructor ? redis.constructor.name : typeof redis;
     throw new ConfigurationError(
-      `options.redis must be an ioredis client (new Redis(...) or new Redis.Cluster(...)); got ${what}`,
+      `${name} must be an ioredis client (new Redis(...) or new Redis.Cluster(...) from "ioredis"); ` +
+        `got ${describeClient(redis)}`,
     );
   }
   return redis;
+}
+
+/** What was passed instead of an ioredis client, in words that say what to change. */
+function describeClient(value) {
+  if (value === null || typeof value !== 'object') {
+    return typeof value === 'string' ? 'a string (a URL? pass new Redis(url))' : String(value);
+  }
+  const what = value.constructor ? value.constructor.name : 'Object';
+  // connect-redis tells node-redis clients apart the same way: ioredis has neither.
+  if ('scanIterator' in value || 'isOpen' in value || 'masters' in value) {
+    return `${what}, a node-redis client (createClient() from "redis"), which this package does not support: use ioredis`;
+  }
+  return what;
 }
 
 /** false, or the in-process cache's settings with their defaults. */
@@ -80,7 +133,7 @@ function localCacheOptions(value) {
   if (!value || typeof value !== 'object') {
     throw new ConfigurationError('localCache must be false or { maxBytes, maxEntries, staleIfErrorSeconds }');
   }
-  rejectUnknown(value, new Set(Object.keys(DEFAULTS.localCache)), {}, 'localCache.');
+  rejectUnknown(value, new Set(Object.keys(DEFAULTS.localCache)), new Map(), 'localCache.');
   const merged = { ...DEFAULTS.localCache, ...value };
   for (const name of Object.keys(merged)) positiveInteger(merged[name], `localCache.${name}`);
   return merged;
@@ -125,4 +178,102 @@ function normalizeOptions(options) {
   return settings;
 }
 
-module.exports = { normalizeOptions, DEFAULTS };
+const SESSION_DEFAULTS = Object.freeze({
+  prefix: 'sess:',
+  ttl: 86400,
+  scanCount: 100,
+  disableTouch: false,
+  disableTTL: false,
+});
+const SECRETS = ['encryptionKeys', 'keyNameSecret', 'insecurePlaintextStorage'];
+const SESSION_KNOWN = new Set([
+  ...Object.keys(SESSION_DEFAULTS),
+  ...SECRETS,
+  'redis',
+  'client',
+  'ttlSeconds',
+  'serializer',
+  'tokenCache',
+  'logger',
+  'clock',
+]);
+
+/**
+ * The options of a RedisSessionStore: connect-redis's (client, prefix, ttl, disableTouch, disableTTL, serializer,
+ * scanCount) with connect-redis's meaning, and the package's own (redis, tokenCache, the secrets, logger, clock).
+ * Where connect-redis takes anything (ttl: 0 means the default, any truthy value is true), this is strict.
+ */
+function normalizeSessionStoreOptions(options) {
+  if (!options || typeof options !== 'object') throw new ConfigurationError('RedisSessionStore options must be an object');
+  rejectUnknown(options, SESSION_KNOWN, SESSION_HINTS);
+  if (options.redis !== undefined && options.client !== undefined) {
+    throw new ConfigurationError('pass the ioredis client once: as redis (or as client, its connect-redis name)');
+  }
+  const redis = options.redis === undefined && options.client !== undefined
+    ? checkRedisClient(options.client, 'options.client')
+    : checkRedisClient(options.redis);
+  if (options.ttl !== undefined && options.ttlSeconds !== undefined) {
+    throw new ConfigurationError('pass one: ttl (seconds, or a function of the session) or ttlSeconds, its earlier name');
+  }
+  const ttl = options.ttl ?? options.ttlSeconds ?? SESSION_DEFAULTS.ttl;
+  const settings = { ...SESSION_DEFAULTS, ...options, redis, ttl };
+  delete settings.client;
+  delete settings.ttlSeconds;
+  for (const name of SECRETS) delete settings[name];
+  if (typeof settings.prefix !== 'string' || !settings.prefix.isWellFormed()) {
+    throw new ConfigurationError('prefix must be a string (of well-formed Unicode)');
+  }
+  if (options.ttlSeconds !== undefined) positiveInteger(settings.ttl, 'ttlSeconds');
+  if (typeof settings.ttl !== 'function' && !(Number.isSafeInteger(settings.ttl) && settings.ttl > 0)) {
+    throw new ConfigurationError('ttl must be a positive integer (seconds) or a function(session) that returns one');
+  }
+  positiveInteger(settings.scanCount, 'scanCount');
+  for (const name of ['disableTouch', 'disableTTL']) {
+    if (typeof settings[name] !== 'boolean') throw new ConfigurationError(`${name} must be true or false`);
+  }
+  const { serializer = null } = options;
+  if (serializer !== null && !(typeof serializer.parse === 'function' && typeof serializer.stringify === 'function')) {
+    throw new ConfigurationError('serializer must have parse(text) and stringify(session) methods, as JSON has');
+  }
+  settings.serializer = serializer ?? JSON;
+  settings.tokenCache = checkTokenCache(options);
+  const { tokenCache } = settings;
+  settings.keyring = tokenCache ? tokenCache.settings.keyring : createKeyring(options);
+  settings.migrateLegacyValues = tokenCache ? tokenCache.settings.migrateLegacyValues : false;
+  settings.logger = checkLogger(options.logger ?? (tokenCache ? tokenCache.settings.logger : console));
+  settings.clock = options.clock ?? (tokenCache ? tokenCache.settings.clock : Date.now);
+  if (typeof settings.clock !== 'function') {
+    throw new ConfigurationError('clock must be a function returning epoch milliseconds');
+  }
+  return settings;
+}
+
+/** The RedisTokenCache a session store shares its keys and lifetimes with, or null; what conflicts with it fails here. */
+function checkTokenCache(options) {
+  const { tokenCache = null } = options;
+  if (tokenCache === null) return null;
+  if (!(tokenCache.settings && tokenCache.shared)) throw new ConfigurationError('tokenCache must be a RedisTokenCache');
+  const given = SECRETS.filter((name) => options[name] !== undefined);
+  if (given.length > 0) {
+    throw new ConfigurationError(
+      `sessions are encrypted with the tokenCache's keys: remove ${given.join(' and ')} from the RedisSessionStore options`,
+    );
+  }
+  if (options.disableTTL === true) {
+    throw new ConfigurationError(
+      "disableTTL cannot be combined with tokenCache: a session's tokens expire (slidingSeconds, absoluteSeconds) and " +
+        'the store expires the session with them, so that no session outlives its tokens nor tokens their session. ' +
+        'Drop disableTTL, or use the store without tokenCache.',
+    );
+  }
+  if (tokenCache.settings.prefix.includes('{')) {
+    throw new ConfigurationError(
+      `the tokenCache's prefix "${tokenCache.settings.prefix}" contains "{": on a Redis Cluster that would take over the ` +
+        'hash tag ({<HMAC of the session id>}) that keeps a session and its token partition in one hash slot. ' +
+        'Use a token cache prefix without "{".',
+    );
+  }
+  return tokenCache;
+}
+
+module.exports = { normalizeOptions, normalizeSessionStoreOptions, DEFAULTS };

@@ -100,6 +100,13 @@ class RedisTokenCache {
   /** A new ConfidentialClientApplication whose cache is the selected partition. Create one per request. */
   createClientApplication(msalConfig, selector) {
     const clientId = msalConfig && msalConfig.auth && msalConfig.auth.clientId;
+    // msal-node accepts a config without one and sends the browser to client_id=undefined: say so here instead.
+    if (typeof clientId !== 'string' || clientId.trim() === '') {
+      throw new ConfigurationError(
+        "createClientApplication needs msalConfig.auth.clientId, your app registration's Application (client) ID: " +
+          '{ auth: { clientId, authority, clientSecret } }',
+      );
+    }
     const ConfidentialClientApplication = this.settings.ConfidentialClientApplication ?? loadMsal();
     return new ConfidentialClientApplication({
       ...msalConfig,

@@ -1,15 +1,17 @@
 'use strict';
-// An express-session store over ioredis (connect-redis dropped ioredis), that keeps a session and its token-cache
-// partition together:
+// An express-session store over ioredis (connect-redis dropped ioredis), with connect-redis's options and meaning
+// (ttl, disableTouch, disableTTL, serializer, scanCount, ids()), that keeps a session and its token-cache partition
+// together:
 //   - keys `<prefix>{<tag>}` and `<token cache prefix>session:{<tag>}`, where tag is the keyed HMAC of the session id
-//     (partitions.js): no session id in clear in Redis, and the braces are a Redis Cluster hash tag, so both live in
-//     one hash slot;
-//   - session values are encrypted and bound to their key like partitions (stored-value.js, type "s"); one that
-//     cannot be decrypted is no session (a warning), never an error;
+//     (session-keys.js): no session id in clear in Redis, and both keys in one Redis Cluster hash slot;
+//   - session values are the serializer's text, encrypted and bound to their key like partitions (stored-value.js,
+//     type "s"); one that cannot be decrypted or parsed is no session (a warning), never an error;
 //   - touching or saving the session gives both the same TTL, so they expire together (capped by the partition's
 //     absolute lifetime, which the token cache promises);
-//   - destroying the session deletes it and tombstones its partition (the token cache's sign-out).
-// Modelled on connect-redis: every method returns a promise and also calls express-session's callback.
+//   - destroying the session deletes it and tombstones its partition (the token cache's sign-out);
+//   - all, ids, length and clear SCAN every master of a Cluster.
+// Every method returns a promise and also calls express-session's callback, once, with a CacheStoreError when Redis
+// fails; nothing throws synchronously.
 
 let Store;
 try {
@@ -20,13 +22,12 @@ try {
 }
 const { ConfigurationError, CacheStoreError } = require('./errors');
 const { RedisGuard } = require('./redis-guard');
-const { DEFAULTS } = require('./options');
-const { sessionTag } = require('./partitions');
+const { DEFAULTS, normalizeSessionStoreOptions } = require('./options');
+const { encodePrefix, sessionTag } = require('./session-keys');
+const { serialize, deserialize } = require('./session-serializer');
+const { scanKeys, escapeGlob } = require('./redis-scan');
+const { importConnectRedisSessions } = require('./session-migration');
 const { seal, open, readHeader, UnreadableValue, TYPE, MAX_HEADER_BYTES } = require('./stored-value');
-const { createKeyring } = require('./keyring');
-
-const DEFAULT_TTL_SECONDS = 86400;
-const SCAN_COUNT = 100;
 
 /**
  * Calls an express-session callback (if any) with the outcome of a promise, and returns the promise. The callback
@@ -42,54 +43,47 @@ function withCallback(promise, callback) {
 /** A value of another Redis type at a key of ours (WRONGTYPE): unusable, like a corrupt value, never a failure. */
 const isWrongType = (err) => err instanceof CacheStoreError && /^WRONGTYPE/.test(err.cause && err.cause.message);
 
-/** `*`, `?`, `[`, `]` and `\` are glob characters in SCAN MATCH patterns. */
-function escapeGlob(text) {
-  return text.replace(/[*?[\]\\]/g, '\\$&');
+/** Whole seconds from a ttl(session) function: connect-redis hands them to Redis as they are; here, checked. */
+function ttlFrom(value) {
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    const got = typeof value === 'number' ? String(value) : typeof value;
+    throw new ConfigurationError(`ttl(session) must return a number of seconds (it returned ${got})`);
+  }
+  return Math.ceil(value);
 }
 
 class RedisSessionStore extends Store {
   /**
-   * @param {object} options
-   * @param {import('ioredis').Redis|import('ioredis').Cluster} options.redis the ioredis client
-   * @param {string} [options.prefix] prepended to session keys; default "sess:"
-   * @param {number} [options.ttlSeconds] lifetime of a session whose cookie has no expiry; default 86400
-   * @param {import('./redis-token-cache').RedisTokenCache} [options.tokenCache] the app's token cache: its session
-   *   partitions then expire and are deleted with their sessions
-   * @param {{warn(message: string): void}} [options.logger] receives warnings; default console
-   * @param {() => number} [options.clock] milliseconds since the epoch; default Date.now
-   * Without a tokenCache: encryptionKeys, keyNameSecret and insecurePlaintextStorage as for RedisTokenCache.
+   * @param {import('./index').RedisSessionStoreOptions} options checked by options.js (normalizeSessionStoreOptions)
    */
-  constructor(options = {}) {
+  constructor(options) {
     super();
-    const { redis, prefix = 'sess:', ttlSeconds = DEFAULT_TTL_SECONDS, tokenCache = null } = options;
-    if (!redis || typeof redis.getBuffer !== 'function' || typeof redis.set !== 'function') {
-      throw new ConfigurationError('options.redis must be an ioredis client (Redis or Cluster)');
-    }
-    if (typeof prefix !== 'string') throw new ConfigurationError('prefix must be a string');
-    if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) throw new ConfigurationError('ttlSeconds must be a positive integer');
-    if (tokenCache !== null && !(tokenCache.settings && tokenCache.shared)) {
-      throw new ConfigurationError('tokenCache must be a RedisTokenCache');
-    }
-    this.redis = redis;
-    this.prefix = prefix;
-    this.ttlSeconds = ttlSeconds;
-    this.tokenCache = tokenCache;
-    this.keyring = tokenCache ? tokenCache.settings.keyring : createKeyring(options);
-    this.migrateLegacyValues = tokenCache ? tokenCache.settings.migrateLegacyValues : false;
-    this.logger = options.logger ?? (tokenCache ? tokenCache.settings.logger : console);
-    if (!tokenCache && this.keyring.plaintext) {
+    const settings = normalizeSessionStoreOptions(options);
+    this.redis = settings.redis;
+    this.prefix = settings.prefix;
+    this.keyPrefix = encodePrefix(settings.prefix);
+    this.ttl = settings.ttl;
+    this.scanCount = settings.scanCount;
+    this.serializer = settings.serializer;
+    this.disableTouch = settings.disableTouch;
+    this.disableTTL = settings.disableTTL;
+    this.tokenCache = settings.tokenCache;
+    this.keyring = settings.keyring;
+    this.migrateLegacyValues = settings.migrateLegacyValues;
+    this.logger = settings.logger;
+    this.clock = settings.clock;
+    if (!this.tokenCache && this.keyring.plaintext) {
       this.logger.warn('msal-redis-cache: insecurePlaintextStorage is on: sessions are stored UNENCRYPTED in Redis.');
     }
-    this.clock = options.clock ?? (tokenCache ? tokenCache.settings.clock : Date.now);
     // The token cache's guard when there is one: one breaker for one Redis.
-    this.guard = tokenCache
-      ? tokenCache.shared.context.guard
+    this.guard = this.tokenCache
+      ? this.tokenCache.shared.context.guard
       : new RedisGuard({ commandTimeoutMs: DEFAULTS.commandTimeoutMs, clock: this.clock, logger: this.logger });
   }
 
   /** The Redis key of a session. */
   sessionKey(sid) {
-    return this.prefix + sessionTag(this.keyring, sid);
+    return this.keyPrefix + sessionTag(this.keyring, sid);
   }
 
   /** The Redis key of a session's token-cache partition, or null without a tokenCache. */
@@ -109,37 +103,55 @@ class RedisSessionStore extends Store {
     return withCallback(this.#save(sid, session, true), callback);
   }
 
+  /** Restarts the session's TTL (and its partition's); nothing with disableTouch or disableTTL, as connect-redis. */
   touch(sid, session, callback) {
-    return withCallback(this.#save(sid, session, false), callback);
+    const touched = this.disableTouch || this.disableTTL ? Promise.resolve() : this.#save(sid, session, false);
+    return withCallback(touched, callback);
   }
 
   destroy(sid, callback) {
     return withCallback((async () => this.#destroyTag(sessionTag(this.keyring, sid)))(), callback);
   }
 
-  /** Every readable session, as an array (express-session's optional `all`). Scans; for tools, not requests. */
+  /** Every readable session, with its `id` (express-session's optional `all`). Scans; for tools, not requests. */
   all(callback) {
-    const read = async () => {
-      const sessions = [];
-      for (const key of await this.#scanKeys()) {
-        const found = await this.#read(key);
-        if (found) sessions.push({ ...found.session, id: found.sid });
-      }
-      return sessions;
-    };
+    const read = async () => (await this.#readAll()).map(({ sid, session }) => ({ ...session, id: sid }));
     return withCallback(read(), callback);
   }
 
+  /** The ids of every readable session (connect-redis's `ids`). They are only in the encrypted values: reads them all. */
+  ids(callback) {
+    const read = async () => (await this.#readAll()).map(({ sid }) => sid);
+    return withCallback(read(), callback);
+  }
+
+  /** How many session keys there are (readable or not): counted by SCAN, nothing read. */
   length(callback) {
-    return withCallback(this.#scanKeys().then((keys) => keys.length), callback);
+    const count = async () => {
+      let total = 0;
+      for await (const keys of this.#scan()) total += keys.length;
+      return total;
+    };
+    return withCallback(count(), callback);
   }
 
   /** Deletes every session (and tombstones their token-cache partitions). */
   clear(callback) {
     const clearAll = async () => {
-      for (const key of await this.#scanKeys()) await this.#destroyTag(key.slice(this.prefix.length));
+      for await (const keys of this.#scan()) {
+        await Promise.all(keys.map((key) => this.#destroyTag(key.slice(this.keyPrefix.length))));
+      }
     };
     return withCallback(clearAll(), callback);
+  }
+
+  /**
+   * Saves the sessions a connect-redis store keeps at `<prefix><id>` into this store, under the same ids (see
+   * session-migration.js). Resolves to { imported, existing, unreadable }.
+   */
+  importConnectRedisSessions(options, callback) {
+    if (typeof options === 'function') return this.importConnectRedisSessions({}, options);
+    return withCallback(importConnectRedisSessions(this, options ?? {}), callback);
   }
 
   /** Every Redis call goes through the guard: bounded in time, a CacheStoreError when it fails. */
@@ -147,8 +159,24 @@ class RedisSessionStore extends Store {
     return this.guard.run(command, key, operation);
   }
 
+  /** This store's session keys, in batches, on every master of a Cluster. */
+  #scan() {
+    return scanKeys(this.redis, `${escapeGlob(this.keyPrefix)}{*}`, this.scanCount, (...args) => this.#call(...args));
+  }
+
+  /** Every readable session and its id; one SCAN batch read at a time. */
+  async #readAll() {
+    const sessions = [];
+    for await (const keys of this.#scan()) {
+      for (const found of await Promise.all(keys.map((key) => this.#read(key)))) {
+        if (found) sessions.push(found);
+      }
+    }
+    return sessions;
+  }
+
   async #destroyTag(tag) {
-    await this.#call('DEL', this.prefix + tag, () => this.redis.del(this.prefix + tag));
+    await this.#call('DEL', this.keyPrefix + tag, () => this.redis.del(this.keyPrefix + tag));
     const partitionKey = this.#partitionKeyOfTag(tag);
     if (partitionKey) await this.tokenCache.shared.writer.remove(partitionKey);
   }
@@ -163,14 +191,11 @@ class RedisSessionStore extends Store {
   async #readLegacy(sid) {
     const json = await this.#call('GET', this.#legacyKey(sid), () => this.redis.get(this.#legacyKey(sid)));
     if (json === null) return null;
-    try {
-      const session = JSON.parse(json);
-      if (session && typeof session === 'object' && session.cookie && typeof session.cookie === 'object') return session;
-    } catch {
-      // falls through to the warning
+    const { session } = await deserialize(JSON, json);
+    if (session === null) {
+      this.logger.warn('msal-redis-cache: ignoring unreadable version 0.1 session (treated as no session)');
     }
-    this.logger.warn('msal-redis-cache: ignoring unreadable version 0.1 session (treated as no session)');
-    return null;
+    return session;
   }
 
   #legacyKey(sid) {
@@ -192,28 +217,28 @@ class RedisSessionStore extends Store {
     }
     if (value === null) return null;
     let opened;
-    let session;
     try {
       opened = open(this.keyring, key, value);
-      if (opened.type !== TYPE.session) return unreadable('not a session');
-      session = JSON.parse(opened.body.toString('utf8'));
     } catch (err) {
-      if (err instanceof UnreadableValue || err instanceof SyntaxError) return unreadable(err.message);
+      if (err instanceof UnreadableValue) return unreadable(err.message);
       throw err;
     }
-    // express-session dereferences session.cookie: anything else would crash the request, so it is no session.
-    if (!session || typeof session !== 'object' || !session.cookie || typeof session.cookie !== 'object') {
-      return unreadable('not an express-session session');
-    }
-    return { sid: opened.meta, session };
+    if (opened.type !== TYPE.session) return unreadable('not a session');
+    const { session, problem } = await deserialize(this.serializer, opened.body.toString('utf8'));
+    // stored-value.js stores an empty meta as none: that is the session id "".
+    return problem ? unreadable(problem) : { sid: opened.meta ?? '', session };
   }
 
   async #save(sid, session, write) {
+    const tag = sessionTag(this.keyring, sid);
+    const sessionKey = this.keyPrefix + tag;
+    // Before any Redis call: a session that cannot be serialized changes nothing.
+    const body = write ? serialize(this.serializer, session) : null;
     const ttl = await this.#ttl(sid, session);
-    const sessionKey = this.sessionKey(sid);
     if (ttl <= 0) {
-      // Already expired (cookie in the past, or the partition reached its absolute lifetime): gone, as Redis would.
-      await this.destroy(sid);
+      // Already expired (cookie in the past, ttl(session) <= 0, or the partition reached its absolute lifetime):
+      // gone, as connect-redis does.
+      await this.#destroyTag(tag);
       return;
     }
     const transaction = this.redis.multi();
@@ -222,17 +247,21 @@ class RedisSessionStore extends Store {
         type: TYPE.session,
         createdAt: Math.floor(this.clock() / 1000),
         meta: sid,
-        body: JSON.stringify(session),
+        body,
       });
-      transaction.set(sessionKey, value, 'EX', ttl);
+      if (this.disableTTL) transaction.set(sessionKey, value);
+      else transaction.set(sessionKey, value, 'EX', ttl);
     } else {
       transaction.expire(sessionKey, ttl);
     }
     // EXPIRE does nothing to a missing key: a session that never signed in has no partition to extend.
-    const partitionKey = this.partitionKey(sid);
+    const partitionKey = this.#partitionKeyOfTag(tag);
     if (partitionKey) transaction.expire(partitionKey, ttl);
     await this.#call(write ? 'SET' : 'EXPIRE', sessionKey, async () => {
-      const results = await transaction.exec();
+      // EXECABORT says only that a queued command was refused; the refusal (NOPERM, ...) is what to report.
+      const results = await transaction.exec().catch((err) => {
+        throw (err.previousErrors && err.previousErrors[0]) || err;
+      });
       const failed = results.find(([err]) => err);
       if (failed) throw failed[0];
     });
@@ -242,11 +271,15 @@ class RedisSessionStore extends Store {
     }
   }
 
-  /** The session's TTL: from its cookie, else ttlSeconds; never past its partition's absolute lifetime. */
+  /**
+   * The session's TTL, as connect-redis computes it: ttl(session) when ttl is a function, else from the cookie's
+   * expiry, else ttl; and never past its partition's absolute lifetime.
+   */
   async #ttl(sid, session) {
-    let ttl = this.ttlSeconds;
+    let ttl = this.ttl;
     const expires = session && session.cookie && session.cookie.expires;
-    if (expires) ttl = Math.ceil((new Date(expires).getTime() - this.clock()) / 1000);
+    if (typeof this.ttl === 'function') ttl = ttlFrom(await this.ttl(session));
+    else if (expires) ttl = Math.ceil((new Date(expires).getTime() - this.clock()) / 1000);
     const partitionKey = this.partitionKey(sid);
     if (!partitionKey || ttl <= 0) return ttl;
     // The partition's creation time is in its header; read only those bytes, not the whole cache.
@@ -268,18 +301,6 @@ class RedisSessionStore extends Store {
     const { createdAt } = header;
     const remaining = createdAt + this.tokenCache.settings.absoluteSeconds - Math.floor(this.clock() / 1000);
     return Math.min(ttl, remaining);
-  }
-
-  async #scanKeys() {
-    const match = `${escapeGlob(this.prefix)}{*}`;
-    const found = new Set();
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.#call('SCAN', match, () => this.redis.scan(cursor, 'MATCH', match, 'COUNT', SCAN_COUNT));
-      cursor = next;
-      for (const key of keys) found.add(key);
-    } while (cursor !== '0');
-    return [...found];
   }
 }
 

@@ -9,7 +9,7 @@ const request = require('supertest');
 const Redis = require('../support/ioredis');
 const { RedisSessionStore } = require('../../js/session-store');
 const { RedisTokenCache } = require('../../js/redis-token-cache');
-const { ConfigurationError } = require('../../js/errors');
+const { ConfigurationError, CacheStoreError } = require('../../js/errors');
 const { resolvePartition } = require('../../js/partitions');
 const { createKeyring } = require('../../js/keyring');
 const { seal, tombstone, TYPE } = require('../../js/stored-value');
@@ -371,10 +371,11 @@ test('all, length and clear see only this prefix, even with glob characters in i
 
 test('Redis errors reach express-session as errors', async () => {
   const down = new Redis({ port: 1, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false });
-  const store = new RedisSessionStore({ redis: down, ...testSecrets() });
+  const store = new RedisSessionStore({ redis: down, logger, ...testSecrets() });
   const [err] = await new Promise((resolve) => store.get('s1', (...args) => resolve(args)));
-  expect(err).toBeInstanceOf(Error);
-  await expect(store.set('s1', { cookie: cookie(60) })).rejects.toThrow();
+  expect(err).toBeInstanceOf(CacheStoreError);
+  await expect(store.set('s1', { cookie: cookie(60) })).rejects.toThrow(CacheStoreError);
+  expect(warnings).toEqual([expect.stringMatching(/^msal-redis-cache: Redis GET failed/)]);
   down.disconnect();
 });
 
@@ -389,7 +390,7 @@ test('options are checked', () => {
   expect(() => new RedisSessionStore({ redis, encryptionKeys })).toThrow(/keyNameSecret is required/);
   expect(() => new RedisSessionStore({ redis, encryptionKeys: ['too short'], keyNameSecret: TEST_KEY_NAME_SECRET })).toThrow(/32 random bytes/);
   expect(() => new RedisSessionStore({ redis, ...testSecrets(), insecurePlaintextStorage: true })).toThrow(/choose one/);
-  expect(() => new RedisSessionStore({ redis, insecurePlaintextStorage: true })).not.toThrow();
+  expect(() => new RedisSessionStore({ redis, logger, insecurePlaintextStorage: true })).not.toThrow();
   expect(() => new RedisSessionStore({ redis, ...testSecrets() })).not.toThrow();
   expect(() => new RedisSessionStore({ redis, tokenCache: newTokenCache() })).not.toThrow();
 });
@@ -452,7 +453,6 @@ describe('values of another Redis type', () => {
 });
 
 test('with Redis unreachable every method fails with a CacheStoreError, promptly, and calls its callback', async () => {
-  const { CacheStoreError } = require('../../js/errors');
   const down = new Redis({ port: 1, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
   const store = new RedisSessionStore({ redis: down, logger: { warn() {} }, ...testSecrets() });
   const started = Date.now();

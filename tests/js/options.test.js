@@ -1,0 +1,106 @@
+'use strict';
+// Options checked up front (issue 8, part 2), beyond the basic checks in plugin.unit.test.js: a missing
+// auth.clientId, the names people bring from connect-redis, Microsoft.Identity.Web and StackExchangeRedis, and a
+// client that is not ioredis. No Redis is needed: every check fails before the first command.
+
+const Redis = require('../support/ioredis');
+const { RedisTokenCache, ConfigurationError } = require('../../js');
+const { createFakeIdentityProvider } = require('../support/fake-identity-provider');
+const { testSecrets } = require('../support/test-secrets');
+
+const CLIENT_ID = '00000000-0000-4000-8000-00000000c1d0';
+const redis = new Redis({ lazyConnect: true });
+afterAll(() => redis.disconnect());
+
+const newTokenCache = (options = {}) => new RedisTokenCache({ redis, logger: { warn() {} }, localCache: false, ...testSecrets(), ...options });
+
+describe('createClientApplication without auth.clientId', () => {
+  const idp = createFakeIdentityProvider({ clientId: CLIENT_ID });
+  const withoutClientId = () => {
+    const config = idp.msalConfig();
+    delete config.auth.clientId;
+    return config;
+  };
+
+  test.each([
+    ['no clientId', withoutClientId()],
+    ['an empty clientId', { ...withoutClientId(), auth: { ...withoutClientId().auth, clientId: '' } }],
+    ['a clientId that is no string', { ...withoutClientId(), auth: { ...withoutClientId().auth, clientId: 42 } }],
+    ['no auth', { system: idp.msalConfig().system }],
+    ['no config', undefined],
+  ])('%s: a ConfigurationError that says what to pass', (what, config) => {
+    const make = () => newTokenCache().createClientApplication(config, { sessionId: 's' });
+    expect(make).toThrow(ConfigurationError);
+    expect(make).toThrow(/createClientApplication needs msalConfig\.auth\.clientId, your app registration's Application \(client\) ID: \{ auth: \{ clientId, authority, clientSecret \} \}/);
+  });
+
+  test('acquireTokenOnBehalfOf rejects the same way, before any request', async () => {
+    await expect(newTokenCache().acquireTokenOnBehalfOf(withoutClientId(), { oboAssertion: 'a.b.c', scopes: ['x'] }))
+      .rejects.toThrow(/needs msalConfig\.auth\.clientId/);
+    expect(idp.requests).toEqual([]);
+  });
+
+  test('with a clientId the sign-in URL names it (what msal-node does without one: client_id=undefined)', async () => {
+    const url = await newTokenCache().createClientApplication(idp.msalConfig(), { sessionId: 's' })
+      .getAuthCodeUrl({ scopes: ['user.read'], redirectUri: 'http://localhost/r' });
+    expect(new URL(url).searchParams.get('client_id')).toBe(CLIENT_ID);
+  });
+});
+
+describe('RedisTokenCache: names from other libraries get a hint', () => {
+  test.each([
+    // Microsoft.Identity.Web (MsalDistributedTokenCacheAdapterOptions) and StackExchangeRedis (RedisCacheOptions).
+    ['SlidingExpiration', /did you mean slidingSeconds\?/],
+    ['slidingExpiration', /did you mean slidingSeconds\?/],
+    ['AbsoluteExpirationRelativeToNow', /did you mean absoluteSeconds\?/],
+    ['AbsoluteExpiration', /did you mean absoluteSeconds\?/],
+    ['Encrypt', /did you mean encryptionKeys\?/],
+    ['DisableL1Cache', /did you mean localCache: false\?/],
+    ['L1CacheOptions', /did you mean localCache: \{ maxBytes, maxEntries, staleIfErrorSeconds \}\?/],
+    ['OnL2CacheFailure', /did you mean writeFailure\?/],
+    ['InstanceName', /did you mean prefix\?/],
+    ['Configuration', /did you mean redis: new Redis\(connectionString\)\?/],
+    // ioredis and connect-redis.
+    ['keyPrefix', /did you mean prefix\?/],
+    ['client', /did you mean redis\?/],
+    ['ttl', /did you mean slidingSeconds \(and absoluteSeconds\)\?/],
+    ['disableTouch', /disableTouch is a RedisSessionStore option/],
+    ['serializer', /serializer is a RedisSessionStore option/],
+    ['scanCount', /scanCount is a RedisSessionStore option/],
+    ['tokenCache', /tokenCache is a RedisSessionStore option/],
+  ])('%s', (name, hint) => {
+    const make = () => newTokenCache({ [name]: 1 });
+    expect(make).toThrow(ConfigurationError);
+    expect(make).toThrow(new RegExp(`unknown option "${name}"; `));
+    expect(make).toThrow(hint);
+  });
+
+  test('a name nobody uses gets no guess', () => {
+    expect(() => newTokenCache({ sliding: 1 })).toThrow(/unknown option "sliding"$/);
+  });
+});
+
+describe('a client that is not ioredis: what was passed, and what is needed', () => {
+  // node-redis's clients have scanIterator and isOpen (connect-redis tells them apart by scanIterator); ioredis has
+  // neither. Its class is not installed here: the shape is what the check reads.
+  class Commander {
+    get isOpen() {
+      return false;
+    }
+
+    async *scanIterator() {}
+
+    sendCommand() {}
+  }
+
+  test.each([
+    ['a node-redis client', new Commander(), /options\.redis must be an ioredis client \(new Redis\(\.\.\.\) or new Redis\.Cluster\(\.\.\.\) from "ioredis"\); got Commander, a node-redis client \(createClient\(\) from "redis"\), which this package does not support: use ioredis/],
+    ['a URL', 'redis://localhost:6379', /got a string \(a URL\? pass new Redis\(url\)\)/],
+    ['nothing', undefined, /got undefined/],
+    ['another object', new Map(), /got Map$/],
+  ])('%s', (what, client, message) => {
+    const make = () => newTokenCache({ redis: client });
+    expect(make).toThrow(ConfigurationError);
+    expect(make).toThrow(message);
+  });
+});

@@ -1,52 +1,94 @@
 #!/usr/bin/env bash
-# Makes sure the Debian packages the build and tests need are present: installs them when we can (root + apt),
-# otherwise stops with one line saying exactly what to run.
-# Usage: ensure-tools.sh [--with-browser] [--with-fuzzer] [--redis-optional]
+# Makes sure the Debian packages and npm dependencies a command needs are present: installs them when we can
+# (root + apt), otherwise stops with one line saying exactly what to run.
+# Usage: ensure-tools.sh [--example] [--with-browser] [--with-fuzzer] [--redis-optional] [--dry-run]
+#   (default) what `npm test` needs: the WebAssembly build (emscripten, nlohmann-json3-dev, cmake), the native C++
+#     tests (g++, libgtest-dev) and redis-server.
+#   --example: only what the example needs (`npm start`): the WebAssembly build, and redis-server if it can be
+#     installed (without it the example falls back to an in-memory store). Not the C++ test toolchain.
 #   --with-fuzzer: also clang-14 and libclang-rt-14-dev for scripts/fuzz.sh (npm test runs it; npm start does not).
-#   --redis-optional: a missing redis-server that cannot be installed is a warning, not an error (the example's
-#   start command falls back to an in-memory store).
+#   --with-browser: also chromium, for the browser test.
+#   --redis-optional: a missing redis-server that cannot be installed is a warning, not an error.
+#   --dry-run: say what is needed, what is missing and what would be installed; change nothing.
 set -euo pipefail
 
+example=no
 with_browser=no
 with_fuzzer=no
 redis_optional=no
+dry_run=no
 for arg in "$@"; do
   case "$arg" in
+    --example) example=yes; redis_optional=yes ;;
     --with-browser) with_browser=yes ;;
     --with-fuzzer) with_fuzzer=yes ;;
     --redis-optional) redis_optional=yes ;;
+    --dry-run) dry_run=yes ;;
     *) echo "ensure-tools.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
 can_install=no
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then can_install=yes; fi
 
+# Whether a Debian package's tool or header is there.
+have() {
+  case "$1" in
+    emscripten) command -v emcc ;;
+    nlohmann-json3-dev) [ -f /usr/include/nlohmann/json.hpp ] ;;
+    cmake) command -v cmake ;;
+    g++) command -v g++ ;;
+    libgtest-dev) [ -f /usr/include/gtest/gtest.h ] ;;
+    redis-server) command -v redis-server ;;
+    # scripts/fuzz.sh: clang-14 and its runtime libraries (libFuzzer, sanitizers), named by machine architecture.
+    clang-14) command -v clang++-14 ;;
+    libclang-rt-14-dev) ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-"$(uname -m)".a ;;
+    chromium) command -v chromium ;;
+    *) return 1 ;;
+  esac >/dev/null 2>&1
+}
+
+packages=(emscripten nlohmann-json3-dev cmake) # the WebAssembly build (scripts/build-wasm.sh)
+modules=(@azure/msal-node ioredis express express-session helmet jose) # the example's
+if [ "$example" = no ]; then
+  packages+=(g++ libgtest-dev) # the native C++ tests
+  modules+=(ioredis6 jest supertest playwright-core typescript)
+fi
+if [ "$with_fuzzer" = yes ]; then packages+=(clang-14 libclang-rt-14-dev); fi
+if [ "$with_browser" = yes ]; then packages+=(chromium); fi
+optional=()
+if [ "$redis_optional" = yes ]; then optional+=(redis-server); else packages+=(redis-server); fi
+
 needed=()
-command -v emcc >/dev/null 2>&1 || needed+=(emscripten)
-[ -f /usr/include/nlohmann/json.hpp ] || needed+=(nlohmann-json3-dev)
-if ! command -v redis-server >/dev/null 2>&1; then
-  if [ "$redis_optional" = yes ] && [ "$can_install" = no ]; then
-    echo "redis-server not found (sudo apt-get install -y redis-server); continuing without it." >&2
+for package in "${packages[@]}"; do have "$package" || needed+=("$package"); done
+for package in ${optional[@]+"${optional[@]}"}; do
+  if have "$package"; then continue; fi
+  if [ "$can_install" = yes ]; then
+    needed+=("$package")
   else
-    needed+=(redis-server)
+    echo "$package not found (sudo apt-get install -y $package); continuing without it." >&2
   fi
-fi
-command -v cmake >/dev/null 2>&1 || needed+=(cmake)
-command -v g++ >/dev/null 2>&1 || needed+=(g++)
-[ -f /usr/include/gtest/gtest.h ] || needed+=(libgtest-dev)
-if [ "$with_fuzzer" = yes ]; then
-  # scripts/fuzz.sh: clang-14 and its runtime libraries (libFuzzer, sanitizers), named by machine architecture.
-  command -v clang++-14 >/dev/null 2>&1 || needed+=(clang-14)
-  ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-"$(uname -m)".a >/dev/null 2>&1 ||
-    needed+=(libclang-rt-14-dev)
-fi
-if [ "$with_browser" = yes ]; then
-  command -v chromium >/dev/null 2>&1 || needed+=(chromium)
+done
+
+missing_modules=no
+for module in "${modules[@]}"; do
+  [ -d "node_modules/$module" ] || missing_modules=yes
+done
+npm_install="npm install --no-audit --no-fund"
+[ -f package-lock.json ] && npm_install="npm ci --no-audit --no-fund"
+
+if [ "$dry_run" = yes ]; then
+  echo "needs: ${packages[*]}${optional[*]:+; optional: ${optional[*]}}" >&2
+  if [ ${#needed[@]} -eq 0 ]; then echo "missing: nothing" >&2
+  elif [ "$can_install" = yes ]; then echo "would install Debian packages: ${needed[*]}" >&2
+  else echo "missing; would stop with: sudo apt-get install -y ${needed[*]}" >&2
+  fi
+  if [ "$missing_modules" = yes ]; then echo "would run: $npm_install" >&2; else echo "npm dependencies: installed" >&2; fi
+  exit 0
 fi
 
 if [ ${#needed[@]} -gt 0 ]; then
   if [ "$can_install" = yes ]; then
-    echo "Installing Debian packages: ${needed[*]}" >&2
+    echo "Installing Debian packages: ${needed[*]} (first run: a few minutes)..." >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >&2
     apt-get install -y -qq --no-install-recommends "${needed[@]}" >&2
@@ -56,11 +98,7 @@ if [ ${#needed[@]} -gt 0 ]; then
   fi
 fi
 
-missing_modules=no
-for module in @azure/msal-node ioredis ioredis6 jest express express-session supertest playwright-core; do
-  [ -d "node_modules/$module" ] || missing_modules=yes
-done
 if [ "$missing_modules" = yes ]; then
-  echo "Installing npm dependencies" >&2
-  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund >&2; else npm install --no-audit --no-fund >&2; fi
+  echo "Installing npm dependencies ($npm_install; first run: about a minute)..." >&2
+  $npm_install >&2
 fi

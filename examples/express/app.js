@@ -3,28 +3,25 @@
 // tokens never in the browser. createApp() builds it (server.js starts it; tests start several).
 
 const crypto = require('node:crypto');
+const path = require('node:path');
 const express = require('express');
 const session = require('express-session');
-const { RedisTokenCache, RedisSessionStore } = require('../../js');
+const { RedisTokenCache, RedisSessionStore, DEFAULTS } = require('../../js');
 const { identityConfig } = require('./config');
 const { createAuthRouter } = require('./auth');
 const { createPagesRouter } = require('./pages');
+const { createCachePageRouter } = require('./cache-page');
 const { createDownstreamApi } = require('./downstream-api');
 const { createDevIdentityProviderRouter } = require('./dev-identity-provider/http');
+const { createHealthRouter } = require('./health');
+const { securityHeaders } = require('./security-headers');
+const { sameOriginOnly } = require('./same-origin');
 const { AppError, errorHandler } = require('./errors');
-const views = require('./views');
+const views = { ...require('./views'), ...require('./cache-view') };
 
 const COOKIE_NAME = 'sid';
 const DEFAULT_SESSION_SECONDS = 24 * 3600; // = the token cache's default sliding window: both expire together
-
-function securityHeaders(req, res, next) {
-  res.set({
-    'Content-Security-Policy': "default-src 'self'; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
-    'X-Content-Type-Options': 'nosniff',
-    'Referrer-Policy': 'no-referrer', // the redirect URL carries the authorization code
-  });
-  next();
-}
+const PUBLIC = path.join(__dirname, 'public');
 
 /**
  * The token cache's keys: from the options (ENCRYPTION_KEYS and KEY_NAME_SECRET in server.js), else made up for this
@@ -64,10 +61,15 @@ function createApp(options) {
   const { redis, storage = 'redis', logger = console, sessionSeconds = DEFAULT_SESSION_SECONDS } = options;
   if (!redis) throw new Error('createApp: options.redis is required');
   const identity = identityConfig(options);
+  const tokenCacheOptions = options.tokenCacheOptions || {};
+  // Stated here rather than left to the default, because the cache page shows it.
+  const absoluteSeconds = tokenCacheOptions.absoluteSeconds ?? DEFAULTS.absoluteSeconds;
   const tokenCache = new RedisTokenCache({
-    redis, logger, slidingSeconds: sessionSeconds, ...tokenCacheSecrets(options, logger), ...options.tokenCacheOptions,
+    redis, logger, slidingSeconds: sessionSeconds, ...tokenCacheSecrets(options, logger), ...tokenCacheOptions, absoluteSeconds,
   });
-  const sessionStore = new RedisSessionStore({ redis, tokenCache, logger, ttlSeconds: sessionSeconds, prefix: options.sessionPrefix });
+  const sessionStore = new RedisSessionStore({
+    redis, tokenCache, logger, ttlSeconds: sessionSeconds, ...(options.sessionPrefix !== undefined && { prefix: options.sessionPrefix }),
+  });
   let secret = options.sessionSecret;
   if (!secret) {
     secret = crypto.randomBytes(32).toString('base64url');
@@ -78,16 +80,24 @@ function createApp(options) {
   app.disable('x-powered-by');
   app.set('trust proxy', options.trustProxy ?? false);
   app.locals = Object.assign(app.locals, { tokenCache, sessionStore, identity, redis });
-  app.use(securityHeaders);
+  app.use(securityHeaders({ formActionOrigins: identity.formActionOrigins, https: identity.https }));
+
+  // Before the session middleware: files and probes neither create a session nor wait for Redis.
+  app.use('/static', express.static(PUBLIC, { index: false, maxAge: '1h' }));
+  for (const icon of ['/favicon.svg', '/favicon.ico']) {
+    // One SVG icon; also at the address browsers and tools ask for without reading the page's <link>.
+    app.get(icon, (req, res) => res.type('image/svg+xml').sendFile(path.join(PUBLIC, 'favicon.svg'), { maxAge: '1d' }));
+  }
+  app.use(createHealthRouter({ redis, tokenCache, storage }));
 
   if (identity.mode === 'dev') {
     // The stand-ins for Entra ID and a protected API: outside the session middleware, as they are other services.
-    app.use('/dev-idp', createDevIdentityProviderRouter(identity.identityProvider));
-    app.use('/dev-api', createDownstreamApi({
-      identityProvider: identity.identityProvider, audience: identity.apiAudience, scope: identity.apiScope,
-    }));
+    const idp = identity.identityProvider;
+    app.use('/dev-idp', createDevIdentityProviderRouter(idp));
+    app.use('/dev-api', createDownstreamApi({ jwks: idp.jwks(), issuer: idp.issuer, audience: identity.apiAudience, scope: identity.apiScope }));
   }
 
+  app.use(sameOriginOnly()); // every POST of the app from here on: cross-site request forgery protection
   app.use(session({
     name: COOKIE_NAME,
     store: sessionStore,
@@ -98,13 +108,21 @@ function createApp(options) {
     cookie: { httpOnly: true, sameSite: 'lax', secure: 'auto', maxAge: sessionSeconds * 1000, path: '/' },
   }));
 
-  const context = (req) => ({ user: req.session && req.session.account, mode: identity.mode, storage });
+  const context = (req) => ({
+    user: req.session && req.session.account,
+    // A session cookie came, but its session could not be loaded (Redis down): who it is, is unknown.
+    sessionUnavailable: !req.session && typeof req.sessionID === 'string',
+    mode: identity.mode,
+    storage,
+    path: req.path,
+  });
   // One ConfidentialClientApplication per request, bound to this session's partition: never shared across users.
   const msalClient = (req) => tokenCache.createClientApplication(identity.msalConfig(req), { sessionId: req.session.id });
-  const deps = { identity, msalClient, tokenCache, sessionStore, redis, context, views, cookieName: COOKIE_NAME };
+  const deps = { identity, msalClient, tokenCache, sessionStore, redis, absoluteSeconds, context, views, cookieName: COOKIE_NAME };
 
   app.use('/auth', createAuthRouter(deps));
   app.use(createPagesRouter(deps));
+  app.use(createCachePageRouter(deps));
   app.use((req) => {
     throw new AppError(404, 'Not found', `There is no page at ${req.path}.`);
   });

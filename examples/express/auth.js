@@ -1,7 +1,7 @@
 'use strict';
 // Sign-in and sign-out: the authorization code flow with PKCE, state and nonce, through msal-node.
 //
-//   GET  /auth/signin    remembers state, nonce and the PKCE verifier in the session; redirects to the IdP
+//   GET  /auth/signin    keeps state, nonce and the PKCE verifier in the session (for 10 minutes); redirects to the IdP
 //   GET  /auth/redirect  the IdP's answer: new session id, then msal redeems the code (checking state and nonce)
 //                        and the plugin writes the new session's token-cache partition
 //   POST /auth/signout   deletes the token-cache partition and the session (GET shows a button)
@@ -34,6 +34,13 @@ function createAuthRouter({ identity, msalClient, tokenCache, cookieName, contex
     const nonce = crypto.randomBytes(24).toString('base64url');
     // Kept server-side in the session: the browser carries only the session cookie.
     req.session.authRequest = { state, nonce, verifier, startedAt: Date.now() };
+    if (!req.session.account) {
+      // A session made only for this sign-in lives as long as a sign-in may take, not a day: an abandoned sign-in
+      // leaves nothing behind for long. The cookie and the Redis key both take this lifetime (the store reads the
+      // cookie's expiry); /redirect starts a new session with the normal lifetime. A signed-in user who signs in
+      // again keeps theirs.
+      req.session.cookie.maxAge = SIGN_IN_TIMEOUT_MS;
+    }
     const url = await msalClient(req).getAuthCodeUrl({
       scopes: identity.apiScopes,
       redirectUri: identity.redirectUri(req),

@@ -48,6 +48,10 @@ function identityConfig({ entra = null, identityProvider } = {}) {
       browserUrl: (url) => url,
       // Back to the app's registered origin (from REDIRECT_URI), never to whatever Host the request named.
       signOutUrl: () => `${authority}/oauth2/v2.0/logout?post_logout_redirect_uri=${encodeURIComponent(`${new URL(entra.redirectUri).origin}/`)}`,
+      // Sign-out is a form POST redirected to Entra's logout page: the Content-Security-Policy's form-action allows it.
+      formActionOrigins: [new URL(authority).origin],
+      https: new URL(entra.redirectUri).protocol === 'https:',
+      refreshGrants: null, // Entra does not tell
     };
   }
   const idp = identityProvider ?? createDevIdentityProvider({ clientId: DEV_CLIENT_ID });
@@ -67,6 +71,10 @@ function identityConfig({ entra = null, identityProvider } = {}) {
     // authorization endpoint); the browser is sent to the same path on the dev identity provider instead.
     browserUrl: (url, req) => url.replace(`https://${HOST}/`, `${req.protocol}://${req.get('host')}/dev-idp/`),
     signOutUrl: () => '/?signedout=1',
+    formActionOrigins: [], // everything is on this origin
+    https: false,
+    /** How many refresh tokens the dev identity provider has redeemed (all users): the cache page shows it. */
+    refreshGrants: () => idp.requests.filter((r) => r.grantType === 'refresh_token').length,
   };
 }
 

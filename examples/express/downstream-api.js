@@ -1,30 +1,73 @@
 'use strict';
 // The downstream API of dev mode (mounted at /dev-api): a protected resource that accepts a request only with a
-// bearer token it can verify came from the dev identity provider: RS256 signature against the provider's JWKS,
-// issuer, audience, expiry and the delegated scope, as an API verifies Entra ID tokens.
+// bearer token it can verify, with `jose`, exactly as an API verifies Microsoft Entra ID access tokens. This is the
+// code to copy into an API; for Entra, give it
+//   jwks:     new URL('https://login.microsoftonline.com/<tenant id>/discovery/v2.0/keys')  (fetched and cached by
+//             jose's createRemoteJWKSet, fetched again when a token names a key it does not know: key rotation)
+//   issuer:   'https://login.microsoftonline.com/<tenant id>/v2.0'  (v2.0 tokens: accessTokenAcceptedVersion 2)
+//   audience: your API's application (client) ID and/or its App ID URI, e.g. ['<client id>', 'api://<client id>']
+//   scope:    the delegated permission your API exposes, e.g. 'Data.Read'
+// (jose is ES modules only: a CommonJS app needs Node >= 20.19 or >= 22.12 to require() it.)
 
 const express = require('express');
-const { verifyJwt, TokenValidationError } = require('./dev-identity-provider/jwt');
+const { jwtVerify, createLocalJWKSet, createRemoteJWKSet, errors } = require('jose');
+
+const CLOCK_TOLERANCE_SECONDS = 60;
+
+/** What a refused token is told, by jose's error code: short, and the same words whatever jose's wording. */
+const REASONS = {
+  ERR_JWS_INVALID: 'malformed token',
+  ERR_JWT_INVALID: 'malformed token',
+  ERR_JOSE_ALG_NOT_ALLOWED: 'unexpected algorithm',
+  ERR_JOSE_NOT_SUPPORTED: 'unexpected algorithm',
+  ERR_JWKS_NO_MATCHING_KEY: 'unknown signing key',
+  ERR_JWKS_MULTIPLE_MATCHING_KEYS: 'ambiguous signing key',
+  ERR_JWS_SIGNATURE_VERIFICATION_FAILED: 'invalid signature',
+  ERR_JWT_EXPIRED: 'token expired',
+};
+const CLAIM_REASONS = { aud: 'wrong audience', iss: 'untrusted issuer', nbf: 'token not yet valid', exp: 'token expired', iat: 'bad issue time' };
+
+/** The reason a token is refused (401), or null when the error is not the token's fault (keys unreachable: 5xx). */
+function refusalReason(err) {
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    if (err.reason === 'missing') return `missing ${err.claim} claim`;
+    return CLAIM_REASONS[err.claim] || `${err.claim} claim check failed`;
+  }
+  return REASONS[err.code] || null;
+}
 
 /**
- * @param {{ identityProvider: object, audience: string, scope: string }} options
+ * @param {object} options
+ * @param {URL|string|{keys: object[]}} options.jwks the issuer's signing keys: the URL of its JWKS (fetched by
+ *   createRemoteJWKSet), or the key set itself (createLocalJWKSet). The key is chosen by the token's `kid`.
+ * @param {string|string[]} options.issuer the accepted `iss` value(s)
+ * @param {string|string[]} options.audience the accepted `aud` value(s); the token's `aud` may be an array
+ * @param {string} options.scope the delegated scope a token must carry in `scp`
  */
-function createDownstreamApi({ identityProvider, audience, scope }) {
+function createDownstreamApi({ jwks, issuer, audience, scope }) {
+  const keys = jwks instanceof URL || typeof jwks === 'string' ? createRemoteJWKSet(new URL(jwks)) : createLocalJWKSet(jwks);
   const router = express.Router();
 
-  router.get('/me', (req, res) => {
+  router.get('/me', async (req, res) => {
     const bearer = /^Bearer (\S+)$/.exec(req.get('authorization') || '');
     const reject = (description) => {
-      res.set('WWW-Authenticate', `Bearer error="invalid_token", error_description="${description.replace(/"/g, "'")}"`);
+      res.set('WWW-Authenticate', `Bearer error="invalid_token", error_description="${description}"`);
       res.status(401).json({ error: 'invalid_token', error_description: description });
     };
     if (!bearer) return reject('no bearer token');
     let claims;
     try {
-      claims = verifyJwt(bearer[1], { jwks: identityProvider.jwks(), issuer: identityProvider.isIssuer, audience });
+      ({ payload: claims } = await jwtVerify(bearer[1], keys, {
+        algorithms: ['RS256'], // what the issuer signs with: never "none", never an HMAC keyed with the public key
+        issuer,
+        audience,
+        requiredClaims: ['exp', 'iat'],
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      }));
     } catch (err) {
-      if (err instanceof TokenValidationError) return reject(err.message);
-      throw err;
+      const reason = err instanceof errors.JOSEError ? refusalReason(err) : null;
+      if (reason) return reject(reason);
+      throw err; // e.g. the keys could not be fetched: the API's problem, not the caller's
     }
     if (!String(claims.scp || '').split(' ').includes(scope)) return reject(`the token lacks the ${scope} scope`);
     return res.json({

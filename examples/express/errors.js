@@ -16,6 +16,13 @@ class AppError extends Error {
   }
 }
 
+/** Redis could not be reached: the app's own 503 page (the session store and token cache say so with CacheStoreError). */
+function storeUnavailable() {
+  return new AppError(503, 'Token cache unavailable', 'The token cache (Redis) cannot be reached. Please try again shortly.');
+}
+
+const RETRY_AFTER_SECONDS = 5; // a 503 tells clients when to try again
+
 const MSAL_MESSAGES = {
   state_mismatch: [400, 'Sign-in failed', 'The sign-in response does not belong to this browser\'s sign-in request (state mismatch). Please sign in again.'],
   state_not_found: [400, 'Sign-in failed', 'The sign-in response carried no state. Please sign in again.'],
@@ -37,9 +44,7 @@ function describeError(err) {
     const description = String(err.errorMessage || err.message).split(/\r?\n/)[0];
     return { status: 502, title: 'The identity provider refused the request', message: `${err.errorCode}: ${description}`, signIn: true };
   }
-  if (err instanceof CacheStoreError) {
-    return { status: 503, title: 'Token cache unavailable', message: 'The token cache (Redis) cannot be reached. Please try again shortly.', signIn: false };
-  }
+  if (err instanceof CacheStoreError) return describeError(storeUnavailable());
   // body-parser and friends set a 4xx status on errors caused by the request.
   const status = Number(err && (err.status || err.statusCode));
   if (status >= 400 && status < 500) return { status, title: 'Bad request', message: err.expose ? err.message : 'The request could not be processed.', signIn: false };
@@ -47,7 +52,7 @@ function describeError(err) {
   return { status: 500, title: 'Something went wrong', message: 'An unexpected error occurred; it has been logged.', signIn: false };
 }
 
-/** The app's last middleware. `renderPage(req, { title, body })` draws the layout. */
+/** The app's last middleware. `renderError(req, problem)` draws the error page. */
 function errorHandler({ logger, renderError }) {
   // Express recognises an error handler by its four parameters.
   // eslint-disable-next-line no-unused-vars
@@ -56,6 +61,7 @@ function errorHandler({ logger, renderError }) {
     if (problem.status >= 500) logger.error(`${req.method} ${req.path} failed:`, err);
     if (res.headersSent) return res.end();
     res.status(problem.status);
+    if (problem.status === 503) res.set('Retry-After', String(RETRY_AFTER_SECONDS));
     return res.format({
       html: () => res.send(String(renderError(req, problem))),
       json: () => res.json({ error: problem.title, message: problem.message }),
@@ -64,4 +70,4 @@ function errorHandler({ logger, renderError }) {
   };
 }
 
-module.exports = { AppError, describeError, errorHandler };
+module.exports = { AppError, storeUnavailable, describeError, errorHandler };

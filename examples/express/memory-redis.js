@@ -176,6 +176,10 @@ class MemoryRedis {
     return transaction;
   }
 
+  async ping() {
+    return 'PONG';
+  }
+
   async quit() {
     this.status = 'end';
     return 'OK';

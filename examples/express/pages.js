@@ -1,31 +1,24 @@
 'use strict';
-// The signed-in pages: the profile, a call to the downstream API with a token from the cache, and what the cache
-// holds for this session. Each answers HTML to a browser and JSON to `Accept: application/json`.
+// The signed-in pages: the profile, and a call to the downstream API with a token from the cache (the cache page
+// is cache-page.js). Each answers HTML to a browser and JSON to `Accept: application/json`.
 
 const express = require('express');
-const { AppError } = require('./errors');
 const { callApi } = require('./downstream-api');
-const { CacheFormatError } = require('../../js/errors');
+const { notSignedIn, signedInAccount } = require('./signed-in');
 
-const notSignedIn = () => new AppError(401, 'You are not signed in', 'Sign in to see this page.', { signIn: true });
-
-/** Redis keys carry the session id: show where it sits, never the id itself. */
-function maskSessionId(key, sid) {
-  return key.split(sid).join('<this session>');
-}
-
-/**
- * @param {object} deps see createAuthRouter, plus
- * @param {import('../../js').RedisSessionStore} deps.sessionStore
- * @param {object} deps.redis the ioredis client
- */
-function createPagesRouter({ identity, msalClient, tokenCache, sessionStore, redis, context, views }) {
-  const router = express.Router();
-
-  const send = (req, res, page, json) => res.format({
+/** Answers HTML (page() builds it) or JSON, as the client asked. */
+function send(req, res, page, json) {
+  return res.format({
     html: () => res.send(String(page())),
     json: () => res.json(json),
   });
+}
+
+/**
+ * @param {object} deps see createAuthRouter
+ */
+function createPagesRouter({ identity, msalClient, context, views }) {
+  const router = express.Router();
 
   router.get('/', (req, res) => {
     res.send(String(views.homePage(context(req), { signedOut: req.query.signedout === '1' })));
@@ -37,16 +30,8 @@ function createPagesRouter({ identity, msalClient, tokenCache, sessionStore, red
   });
 
   router.get('/api/call', async (req, res) => {
-    const signedIn = req.session.account;
-    if (!signedIn) throw notSignedIn();
     const msal = msalClient(req);
-    // Reads this session's partition from Redis (the plugin's beforeCacheAccess).
-    const account = await msal.getTokenCache().getAccountByHomeId(signedIn.homeAccountId);
-    if (!account) {
-      // Expired, deleted or unreadable partition: the session knows the user but holds no token any more.
-      delete req.session.account;
-      throw new AppError(401, 'Please sign in again', 'This session\'s token cache is empty (it expired or could not be read).', { signIn: true });
-    }
+    const account = await signedInAccount(req, msal);
     // From the cache when the access token is still valid; otherwise msal redeems the cached refresh token and the
     // plugin stores the new tokens.
     const result = await msal.acquireTokenSilent({ account, scopes: identity.apiScopes });
@@ -55,27 +40,7 @@ function createPagesRouter({ identity, msalClient, tokenCache, sessionStore, red
     send(req, res, () => views.apiResultPage(context(req), { result: summary, api }), { token: summary, api });
   });
 
-  router.get('/cache', async (req, res) => {
-    const sid = req.session.id;
-    const view = {
-      partitionKey: maskSessionId(sessionStore.partitionKey(sid), sid),
-      sessionTtlSeconds: await redis.ttl(sessionStore.sessionKey(sid)),
-      partition: null,
-      unreadable: null,
-    };
-    try {
-      const partition = await tokenCache.describePartition({ sessionId: sid });
-      if (partition) view.partition = { ...partition, key: maskSessionId(partition.key, sid) };
-    } catch (err) {
-      // A corrupt value is what msal would treat as an empty cache: say so. Anything else (Redis down) is an error.
-      if (!(err instanceof CacheFormatError)) throw err;
-      view.unreadable = maskSessionId(err.message, sid);
-    }
-    const now = Math.floor(Date.now() / 1000);
-    send(req, res, () => views.cachePage(context(req), { view, now }), { signedIn: Boolean(req.session.account), ...view });
-  });
-
   return router;
 }
 
-module.exports = { createPagesRouter, maskSessionId };
+module.exports = { createPagesRouter, send };

@@ -8,9 +8,11 @@
 //   POST /:tenant/oauth2/v2.0/authorize                   signs that user in: redirect back with code and state
 //   POST /:tenant/oauth2/v2.0/token                       the token endpoint, over HTTP
 //   GET  /:tenant/oauth2/v2.0/logout                      back to post_logout_redirect_uri
+//   GET  /idp.css                                         the pages' stylesheet
 //
 // There is no password: anyone who can reach this page can be anyone. That is why it only runs in dev mode.
 
+const path = require('node:path');
 const express = require('express');
 const { html } = require('../html');
 const { openIdConfiguration } = require('./tokens');
@@ -43,6 +45,10 @@ function createDevIdentityProviderRouter(idp, { users = DEFAULT_USERS, mountPath
   const router = express.Router();
   router.use(express.urlencoded({ extended: false, limit: '64kb' }));
   const baseOf = (req) => `${originOf(req)}${mountPath}/${encodeURIComponent(req.params.tenant)}`;
+  const stylesheet = `${mountPath}/idp.css`;
+  const refused = (res, message) => res.status(400).type('html').send(String(page('Sign-in request refused', html`<p class="error">${message}</p>`, stylesheet)));
+
+  router.get('/idp.css', (req, res) => res.sendFile(path.join(__dirname, 'idp.css'), { maxAge: '1h' }));
 
   router.get('/:tenant/v2.0/.well-known/openid-configuration', (req, res) => {
     res.json(openIdConfiguration(req.params.tenant, baseOf(req)));
@@ -53,14 +59,14 @@ function createDevIdentityProviderRouter(idp, { users = DEFAULT_USERS, mountPath
   router.get('/:tenant/oauth2/v2.0/authorize', (req, res) => {
     const query = new URLSearchParams(req.originalUrl.split('?')[1] || '');
     const problem = requestProblem(req, query);
-    if (problem) return res.status(400).type('html').send(String(page('Sign-in request refused', html`<p class="error">${problem}</p>`)));
-    return res.type('html').send(String(signInPage(query, users, req.originalUrl.split('?')[0])));
+    if (problem) return refused(res, problem);
+    return res.type('html').send(String(signInPage(query, users, req.originalUrl.split('?')[0], stylesheet)));
   });
 
   router.post('/:tenant/oauth2/v2.0/authorize', (req, res) => {
     const query = new URLSearchParams(Object.entries(req.body).filter(([name]) => !ACCOUNT_FIELDS.has(name)));
     const problem = requestProblem(req, query);
-    if (problem) return res.status(400).type('html').send(String(page('Sign-in request refused', html`<p class="error">${problem}</p>`)));
+    if (problem) return refused(res, problem);
     const back = new URL(query.get('redirect_uri'));
     if (req.body.action === 'cancel') {
       back.searchParams.set('error', 'access_denied');
@@ -70,13 +76,13 @@ function createDevIdentityProviderRouter(idp, { users = DEFAULT_USERS, mountPath
     }
     const username = String(req.body.username || '').trim();
     if (!/^[^\s@<>"]{1,64}@[^\s@<>"]{1,190}$/.test(username)) {
-      return res.status(400).type('html').send(String(signInPage(query, users, req.originalUrl, 'Enter a user name like someone@contoso.example.')));
+      return res.status(400).type('html').send(String(signInPage(query, users, req.originalUrl, stylesheet, 'Enter a user name like someone@contoso.example.')));
     }
     const user = idp.userNamed(username, String(req.body.name || '').trim().slice(0, 100) || undefined);
     try {
       return res.redirect(303, idp.authorizeRequest(query, user).location);
     } catch (err) {
-      return res.status(400).type('html').send(String(page('Sign-in request refused', html`<p class="error">${err.message}</p>`)));
+      return refused(res, err.message);
     }
   });
 
@@ -96,7 +102,7 @@ function createDevIdentityProviderRouter(idp, { users = DEFAULT_USERS, mountPath
   router.get('/:tenant/oauth2/v2.0/logout', (req, res) => {
     const back = checkRedirectUri(req, req.query.post_logout_redirect_uri);
     if (back) return res.redirect(303, back.toString());
-    return res.type('html').send(String(page('Signed out', html`<p>You are signed out of the development identity provider.</p>`)));
+    return res.type('html').send(String(page('Signed out', html`<p>You are signed out of the development identity provider.</p>`, stylesheet)));
   });
 
   function requestProblem(req, query) {
@@ -111,7 +117,7 @@ function createDevIdentityProviderRouter(idp, { users = DEFAULT_USERS, mountPath
   return router;
 }
 
-function signInPage(query, users, action, error) {
+function signInPage(query, users, action, stylesheet, error) {
   const hidden = [...query].map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`);
   const scopes = (query.get('scope') || '').split(' ').filter(Boolean);
   return page('Sign in', html`
@@ -129,26 +135,14 @@ function signInPage(query, users, action, error) {
       <button type="submit">Sign in</button>
     </form>
     <form method="post" action="${action}">${hidden}<button name="action" value="cancel" class="link">Cancel</button></form>
-    <p class="scopes">The application asks for: ${scopes.join(', ')}</p>`);
+    <p class="scopes">The application asks for: ${scopes.join(', ')}</p>`, stylesheet);
 }
 
-function page(title, body) {
+function page(title, body, stylesheet) {
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · Dev identity provider</title>
-<style>
-  body { font-family: system-ui, sans-serif; background: #f2f2f2; margin: 0; }
-  main { max-width: 26rem; margin: 4rem auto; background: #fff; padding: 2rem 2.5rem; box-shadow: 0 2px 6px rgba(0,0,0,.2); }
-  h1 { font-size: 1.5rem; font-weight: 600; margin-top: 0; }
-  .brand { color: #666; font-size: .85rem; letter-spacing: .05em; text-transform: uppercase; }
-  button.user { width: 100%; text-align: left; padding: .7rem 1rem; margin: .3rem 0; background: #fff; border: 1px solid #ccc; cursor: pointer; }
-  button.user:hover { background: #f0f6ff; }
-  form.other { margin-top: 1.2rem; display: grid; gap: .6rem; }
-  input { width: 100%; padding: .4rem; box-sizing: border-box; }
-  form.other button { background: #0067b8; color: #fff; border: 0; padding: .5rem; cursor: pointer; }
-  button.link { background: none; border: 0; color: #0067b8; cursor: pointer; padding: .8rem 0 0; }
-  .error { color: #a80000; } .scopes { color: #666; font-size: .8rem; }
-</style></head>
+<link rel="stylesheet" href="${stylesheet}"></head>
 <body><main><div class="brand">Dev identity provider</div><h1>${title}</h1>${body}</main></body></html>`;
 }
 

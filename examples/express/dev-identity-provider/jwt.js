@@ -1,6 +1,7 @@
 'use strict';
-// RS256 JSON Web Tokens with node:crypto only: the dev identity provider signs with it, and the local downstream
-// API verifies with it, from the provider's published JWKS, exactly as an API verifies Entra ID tokens.
+// RS256 JSON Web Tokens with node:crypto only, for the dev identity provider to sign with. Verifying is not done
+// here: the local downstream API verifies with `jose` against the published JWKS (../downstream-api.js), as an API
+// verifies Entra ID tokens.
 
 const crypto = require('node:crypto');
 
@@ -43,39 +44,4 @@ function decodeJwt(token) {
   return JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
 }
 
-class TokenValidationError extends Error {}
-
-/**
- * Verifies an RS256 JWT against a JWKS and the expectations of the API that received it.
- * @param {string} token
- * @param {{ jwks: {keys: object[]}, issuer: (iss: string, claims: object) => boolean, audience: string,
- *   now?: number, leewaySeconds?: number }} expected
- * @returns {object} the claims
- * @throws {TokenValidationError} saying which check failed
- */
-function verifyJwt(token, { jwks: keySet, issuer, audience, now = Math.floor(Date.now() / 1000), leewaySeconds = 60 }) {
-  const parts = typeof token === 'string' ? token.split('.') : [];
-  if (parts.length !== 3) throw new TokenValidationError('malformed token');
-  let header;
-  let claims;
-  try {
-    header = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8'));
-    claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
-  } catch {
-    throw new TokenValidationError('malformed token');
-  }
-  // Only RS256, whatever the header says: never let a token choose "none" or an HMAC with a public key.
-  if (header.alg !== 'RS256') throw new TokenValidationError(`unexpected algorithm ${header.alg}`);
-  const jwk = keySet.keys.find((k) => k.kid === header.kid);
-  if (!jwk) throw new TokenValidationError('unknown signing key');
-  const publicKey = crypto.createPublicKey({ key: jwk, format: 'jwk' });
-  const valid = crypto.verify('sha256', Buffer.from(`${parts[0]}.${parts[1]}`), publicKey, Buffer.from(parts[2], 'base64url'));
-  if (!valid) throw new TokenValidationError('invalid signature');
-  if (!issuer(claims.iss, claims)) throw new TokenValidationError(`untrusted issuer ${claims.iss}`);
-  if (claims.aud !== audience) throw new TokenValidationError(`wrong audience ${claims.aud}`);
-  if (typeof claims.exp !== 'number' || claims.exp + leewaySeconds <= now) throw new TokenValidationError('token expired');
-  if (typeof claims.nbf === 'number' && claims.nbf - leewaySeconds > now) throw new TokenValidationError('token not yet valid');
-  return claims;
-}
-
-module.exports = { signJwt, verifyJwt, decodeJwt, jwks, processSigningKey, base64url, TokenValidationError };
+module.exports = { signJwt, decodeJwt, jwks, processSigningKey, base64url };

@@ -305,8 +305,8 @@ function createDevIdentityProvider({ clientId, tenantId = DEFAULT_TENANT_ID, cli
     openIdConfiguration,
     /** The public signing keys, for APIs that verify this provider's tokens. */
     jwks: () => jwks(signingKey),
-    /** True for the `iss` of a token this provider issued. */
-    isIssuer: (iss) => typeof iss === 'string' && /^https:\/\/login\.microsoftonline\.com\/[^/]+\/v2\.0$/.test(iss),
+    /** The `iss` of the tokens of this provider's users (of its tenant), as an API configures it. */
+    issuer: issuerOf(tenantId),
   };
 }
 

@@ -2,6 +2,11 @@
 // Shared by the example's tests: start an instance of the app on a loopback port, and sign in through the dev
 // identity provider's pages exactly as a browser would (minus the browser).
 
+// jose 6 is ES modules only. Node loads it with require() (require(esm)), as the example does; Jest's module loader
+// cannot, so the example's require('jose') is answered by Node's own loader. Jest hands out a subclass of Node's
+// Module whose createRequire is Jest's: its parent class has Node's. (jest.mock is hoisted above the requires.)
+jest.mock('jose', () => Object.getPrototypeOf(require('node:module')).createRequire(__filename)('jose'));
+
 const crypto = require('node:crypto');
 const { spawn } = require('node:child_process');
 const path = require('node:path');
@@ -65,6 +70,7 @@ async function startExample({ name, redis, identityProvider, ...options } = {}) 
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
+      await app.locals.tokenCache.close(); // its invalidation connection
       if (ownRedis) await client.quit();
     },
   };

@@ -27,6 +27,12 @@ async function signedIn(user) {
   return sessionIdOf(sessionCookie(response));
 }
 
+/** Seconds until the session cookie a response set expires. */
+function cookieLifetime(response) {
+  const cookie = response.headers['set-cookie'].find((c) => c.startsWith('sid='));
+  return (Date.parse(/; Expires=([^;]+)/.exec(cookie)[1]) - Date.now()) / 1000;
+}
+
 function expectNoStackTrace(response) {
   expect(response.text).not.toMatch(/\n\s+at .+:\d+:\d+/);
   expect(response.text).not.toMatch(/node_modules|examples\/express/);
@@ -98,6 +104,29 @@ describe('sign-in', () => {
     const [sessionTtl, partitionTtl] = await Promise.all([example.redis.ttl(sessionKey(sid)), example.redis.ttl(partitionKey(sid))]);
     expect(sessionTtl).toBeGreaterThan(86390);
     expect(Math.abs(partitionTtl - sessionTtl)).toBeLessThanOrEqual(1);
+  });
+
+  test('an abandoned sign-in leaves a session of 10 minutes, not a day; a completed one gets the full lifetime', async () => {
+    const start = await agent.get('/auth/signin').expect(302);
+    expect(cookieLifetime(start)).toBeCloseTo(600, -1);
+    const pending = sessionIdOf(sessionCookie(start));
+    const ttl = await example.redis.ttl(sessionKey(pending));
+    expect(ttl).toBeGreaterThan(590);
+    expect(ttl).toBeLessThanOrEqual(600);
+    // Other pages visited meanwhile (rolling cookie) keep it short.
+    const visit = await agent.get('/cache').expect(200);
+    expect(cookieLifetime(visit)).toBeCloseTo(600, -1);
+    expect(await example.redis.ttl(sessionKey(pending))).toBeLessThanOrEqual(600);
+
+    const sid = await signedIn();
+    expect(await example.redis.ttl(sessionKey(sid))).toBeGreaterThan(86390);
+  });
+
+  test('a signed-in user who starts another sign-in keeps the full session lifetime', async () => {
+    const sid = await signedIn();
+    const again = await agent.get('/auth/signin').expect(302);
+    expect(cookieLifetime(again)).toBeCloseTo(86400, -1);
+    expect(await example.redis.ttl(sessionKey(sid))).toBeGreaterThan(86390);
   });
 
   test('the session cookie is HttpOnly and SameSite=Lax, and not Secure over plain HTTP', async () => {
@@ -207,6 +236,10 @@ describe('the API call', () => {
     const response = await agent.get('/api/call').expect(401);
     expect(response.text).toContain('sign in again');
     expectNoStackTrace(response);
+    // Still signed in to this app (the header says so): offered "Sign in again", never a plain "Sign in".
+    expect(response.text).toContain('Alice Example');
+    expect(response.text).toContain('>Sign in again</a>');
+    expect(response.text).not.toMatch(/>Sign in</);
   });
 
   test('a visitor who never signed in gets a 401 with a sign-in link', async () => {

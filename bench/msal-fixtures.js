@@ -1,6 +1,7 @@
 'use strict';
-// The benchmark's caches, built by tests/support/cache-fixtures.js in msal-node 7's own serialized shape, so that a
-// real ConfidentialClientApplication can load them and serve tokens from them.
+// The benchmark's caches, built by tests/support/cache-fixtures.js in msal-node 7's own serialized shape (checked byte
+// for byte by tests/js/cache-fixtures.test.js), so that a real ConfidentialClientApplication can load them, serve
+// tokens from them, and write over them (a sign-in, a refresh) without adding entries beside them.
 
 const { typicalUserCache, appCache, emptyCache, addUser, guid } = require('../tests/support/cache-fixtures');
 

@@ -1,6 +1,8 @@
 #pragma once
 // Test data: a cache exactly as msal-node writes it, and a builder for small caches in the same shape.
 
+#include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -24,74 +26,75 @@ inline constexpr const char* bob = "b2c3d4e5-2222-4f60-9bac-1d2e3f4a5b6c.9188040
 inline constexpr const char* carol = "c3d4e5f6-3333-4a7b-8c9d-2e3f4a5b6c7d.72f988bf-86f1-41af-91ab-2d7cd011db47";
 inline constexpr const char* tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 inline constexpr const char* client = "0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9";
-inline constexpr const char* environment = "login.microsoftonline.com";
+inline constexpr const char* environment = "login.windows.net";
 inline constexpr const char* assertion_hash = "nN6Wq2r1Zb3-_x9kQ7vYtA8uJ5cL0mH2dF4gS6pE1oI";  // base64url: '-' and '_'
 inline constexpr std::int64_t now = 1700000000;
 
-// JSON.stringify output (node 20) of the object msal-node 7.2.1's Serializer builds, plus what other writers add:
-// numeric timestamps on the app token, additionalCacheKeyComponents, and an unknown section with every JSON type,
-// control characters, DEL, U+2028, escaped quotes and non-ASCII text. Holds: Alice (Account, IdToken, AccessToken,
-// family RefreshToken), an app token for `tenant` (home_account_id ""), Carol's on-behalf-of AccessToken
-// (userAssertionHash) with her RefreshToken (msal-node 7 does not serialise a refresh token's userAssertionHash),
-// and one AppMetadata. The access tokens expire at now + 3599.
+// JSON.stringify output (node 20) of the object msal-node 7.2.1's Serializer builds, keyed as msal-common 16 keys
+// entries (credentials: home-environment-type-client or family-realm-target-scheme, the scheme empty for Bearer,
+// then the hash of additionalCacheKeyComponents if any; accounts: home-environment-tenant; all lowercased), under the
+// environment msal uses for the public cloud (login.windows.net, the instance discovery's preferred_cache). Plus what
+// other writers add: numeric timestamps on the app token, and an unknown section with every JSON type, control
+// characters, DEL, U+2028, escaped quotes and non-ASCII text. Holds: Alice (Account, IdToken, AccessToken, family
+// RefreshToken), an app token for `tenant` (home_account_id "", additionalCacheKeyComponents from claimsFromClient),
+// Carol's on-behalf-of AccessToken (userAssertionHash, not part of the key) with her RefreshToken (msal-node 7 does
+// not serialise a refresh token's userAssertionHash), and one AppMetadata. The access tokens expire at now + 3599.
 inline const std::string& msal_node_cache() {
     static const std::string text =
     R"json({)json"
     R"json("Account":{)json"
-    R"json("a1b2c3d4-1111-4e5f-8a9b-0c1d2e3f4a5b.72f988bf-86f1-41af-91ab-2d7cd011db47-login.microsoftonline.com-72f988bf-86f1-41af-91ab-2d7cd011db47":{)json"
+    R"json("a1b2c3d4-1111-4e5f-8a9b-0c1d2e3f4a5b.72f988bf-86f1-41af-91ab-2d7cd011db47-login.windows.net-72f988bf-86f1-41af-91ab-2d7cd011db47":{)json"
     R"json("home_account_id":"a1b2c3d4-1111-4e5f-8a9b-0c1d2e3f4a5b.72f988bf-86f1-41af-91ab-2d7cd011db47",)json"
-    R"json("environment":"login.microsoftonline.com","realm":"72f988bf-86f1-41af-91ab-2d7cd011db47",)json"
+    R"json("environment":"login.windows.net","realm":"72f988bf-86f1-41af-91ab-2d7cd011db47",)json"
     R"json("local_account_id":"a1b2c3d4-1111-4e5f-8a9b-0c1d2e3f4a5b","username":"zoe@contoso.com",)json"
     R"json("authority_type":"MSSTS","name":"Zoë Müller 😀","client_info":"eyJ1aWQiOiJ1In0",)json"
-    R"json("last_modification_time":"1700000000",)json"
-    R"json("tenantProfiles":["{\"tenantId\":\"72f988bf-86f1-41af-91ab-2d7cd011db47\",\"localAccountId\":\"a1b2c3d4-1111-4e5f-8a9b-0c1d2e3f4a5b\",\"name\":\"Zoë Müller 😀\",\"isHomeTenant\":true}"]},)json"
-    R"json("c3d4e5f6-3333-4a7b-8c9d-2e3f4a5b6c7d.72f988bf-86f1-41af-91ab-2d7cd011db47-login.microsoftonline.com-72f988bf-86f1-41af-91ab-2d7cd011db47":{)json"
+    R"json("tenantProfiles":["{\"tenantId\":\"72f988bf-86f1-41af-91ab-2d7cd011db47\",\"localAccountId\":\"a1b2c3d4-1111-4e5f-8a9b-0c1d2e3f4a5b\",\"name\":\"Zoë Müller 😀\",\"username\":\"zoe@contoso.com\",\"isHomeTenant\":true}"]},)json"
+    R"json("c3d4e5f6-3333-4a7b-8c9d-2e3f4a5b6c7d.72f988bf-86f1-41af-91ab-2d7cd011db47-login.windows.net-72f988bf-86f1-41af-91ab-2d7cd011db47":{)json"
     R"json("home_account_id":"c3d4e5f6-3333-4a7b-8c9d-2e3f4a5b6c7d.72f988bf-86f1-41af-91ab-2d7cd011db47",)json"
-    R"json("environment":"login.microsoftonline.com","realm":"72f988bf-86f1-41af-91ab-2d7cd011db47",)json"
+    R"json("environment":"login.windows.net","realm":"72f988bf-86f1-41af-91ab-2d7cd011db47",)json"
     R"json("local_account_id":"c3d4e5f6-3333-4a7b-8c9d-2e3f4a5b6c7d","username":"carol@contoso.com",)json"
     R"json("authority_type":"MSSTS","name":"Carol \"CJ\" O'Neil","client_info":"eyJ1aWQiOiJ1In0",)json"
-    R"json("last_modification_time":"1700000000",)json"
-    R"json("tenantProfiles":["{\"tenantId\":\"72f988bf-86f1-41af-91ab-2d7cd011db47\",\"localAccountId\":\"c3d4e5f6-3333-4a7b-8c9d-2e3f4a5b6c7d\",\"name\":\"Carol \\\"CJ\\\" O'Neil\",\"isHomeTenant\":true}"]}},)json"
+    R"json("tenantProfiles":["{\"tenantId\":\"72f988bf-86f1-41af-91ab-2d7cd011db47\",\"localAccountId\":\"c3d4e5f6-3333-4a7b-8c9d-2e3f4a5b6c7d\",\"name\":\"Carol \\\"CJ\\\" O'Neil\",\"username\":\"carol@contoso.com\",\"isHomeTenant\":true}"]}},)json"
     R"json("IdToken":{)json"
-    R"json("a1b2c3d4-1111-4e5f-8a9b-0c1d2e3f4a5b.72f988bf-86f1-41af-91ab-2d7cd011db47-login.microsoftonline.com-idtoken-0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9-72f988bf-86f1-41af-91ab-2d7cd011db47---":{)json"
+    R"json("a1b2c3d4-1111-4e5f-8a9b-0c1d2e3f4a5b.72f988bf-86f1-41af-91ab-2d7cd011db47-login.windows.net-idtoken-0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9-72f988bf-86f1-41af-91ab-2d7cd011db47--":{)json"
     R"json("home_account_id":"a1b2c3d4-1111-4e5f-8a9b-0c1d2e3f4a5b.72f988bf-86f1-41af-91ab-2d7cd011db47",)json"
-    R"json("environment":"login.microsoftonline.com","credential_type":"IdToken",)json"
+    R"json("environment":"login.windows.net","credential_type":"IdToken",)json"
     R"json("client_id":"0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9",)json"
     R"json("secret":"eyJhbGciOiJSUzI1NiJ9.eyJuYW1lIjoiWm_DqyJ9.c2ln",)json"
     R"json("realm":"72f988bf-86f1-41af-91ab-2d7cd011db47"}},)json"
     R"json("AccessToken":{)json"
-    R"json("a1b2c3d4-1111-4e5f-8a9b-0c1d2e3f4a5b.72f988bf-86f1-41af-91ab-2d7cd011db47-login.microsoftonline.com-accesstoken-0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9-72f988bf-86f1-41af-91ab-2d7cd011db47-user.read openid profile email-":{)json"
+    R"json("a1b2c3d4-1111-4e5f-8a9b-0c1d2e3f4a5b.72f988bf-86f1-41af-91ab-2d7cd011db47-login.windows.net-accesstoken-0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9-72f988bf-86f1-41af-91ab-2d7cd011db47-user.read openid profile email-":{)json"
     R"json("home_account_id":"a1b2c3d4-1111-4e5f-8a9b-0c1d2e3f4a5b.72f988bf-86f1-41af-91ab-2d7cd011db47",)json"
-    R"json("environment":"login.microsoftonline.com","credential_type":"AccessToken",)json"
+    R"json("environment":"login.windows.net","credential_type":"AccessToken",)json"
     R"json("client_id":"0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9","secret":"eyJ0eXAiOiJKV1QifQ.e30.sig-alice",)json"
     R"json("realm":"72f988bf-86f1-41af-91ab-2d7cd011db47","target":"User.Read openid profile email",)json"
     R"json("cached_at":"1700000000","expires_on":"1700003599","extended_expires_on":"1700007199",)json"
     R"json("refresh_on":"1700001800","token_type":"Bearer"},)json"
-    R"json("-login.microsoftonline.com-accesstoken-0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9-72f988bf-86f1-41af-91ab-2d7cd011db47-https://graph.microsoft.com/.default-":{)json"
-    R"json("home_account_id":"","environment":"login.microsoftonline.com","credential_type":"AccessToken",)json"
+    R"json("-login.windows.net-accesstoken-0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9-72f988bf-86f1-41af-91ab-2d7cd011db47-https://graph.microsoft.com/.default---qm1m4elvr1514r5ti2nrvgfdwzidlmpoormdb8eyoo":{)json"
+    R"json("home_account_id":"","environment":"login.windows.net","credential_type":"AccessToken",)json"
     R"json("client_id":"0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9","secret":"app-token",)json"
     R"json("realm":"72f988bf-86f1-41af-91ab-2d7cd011db47","target":"https://graph.microsoft.com/.default",)json"
     R"json("cached_at":1700000000,"expires_on":1700003599,"extended_expires_on":1700003599,"token_type":"Bearer",)json"
     R"json("additionalCacheKeyComponents":{"client_claims":"{\"xms_cc\":[\"cp1\"]}"}},)json"
-    R"json("c3d4e5f6-3333-4a7b-8c9d-2e3f4a5b6c7d.72f988bf-86f1-41af-91ab-2d7cd011db47-login.microsoftonline.com-accesstoken-0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9-72f988bf-86f1-41af-91ab-2d7cd011db47-api://downstream/.default-":{)json"
+    R"json("c3d4e5f6-3333-4a7b-8c9d-2e3f4a5b6c7d.72f988bf-86f1-41af-91ab-2d7cd011db47-login.windows.net-accesstoken-0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9-72f988bf-86f1-41af-91ab-2d7cd011db47-api://downstream/.default-":{)json"
     R"json("home_account_id":"c3d4e5f6-3333-4a7b-8c9d-2e3f4a5b6c7d.72f988bf-86f1-41af-91ab-2d7cd011db47",)json"
-    R"json("environment":"login.microsoftonline.com","credential_type":"AccessToken",)json"
+    R"json("environment":"login.windows.net","credential_type":"AccessToken",)json"
     R"json("client_id":"0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9","secret":"obo-token",)json"
     R"json("realm":"72f988bf-86f1-41af-91ab-2d7cd011db47","target":"api://downstream/.default",)json"
     R"json("cached_at":"1700000000","expires_on":"1700003599","extended_expires_on":"1700003599",)json"
     R"json("token_type":"Bearer","userAssertionHash":"nN6Wq2r1Zb3-_x9kQ7vYtA8uJ5cL0mH2dF4gS6pE1oI"}},)json"
     R"json("RefreshToken":{)json"
-    R"json("a1b2c3d4-1111-4e5f-8a9b-0c1d2e3f4a5b.72f988bf-86f1-41af-91ab-2d7cd011db47-login.microsoftonline.com-refreshtoken-1----":{)json"
+    R"json("a1b2c3d4-1111-4e5f-8a9b-0c1d2e3f4a5b.72f988bf-86f1-41af-91ab-2d7cd011db47-login.windows.net-refreshtoken-1---":{)json"
     R"json("home_account_id":"a1b2c3d4-1111-4e5f-8a9b-0c1d2e3f4a5b.72f988bf-86f1-41af-91ab-2d7cd011db47",)json"
-    R"json("environment":"login.microsoftonline.com","credential_type":"RefreshToken",)json"
+    R"json("environment":"login.windows.net","credential_type":"RefreshToken",)json"
     R"json("client_id":"0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9","secret":"0.ARoA-refresh-alice","family_id":"1"},)json"
-    R"json("c3d4e5f6-3333-4a7b-8c9d-2e3f4a5b6c7d.72f988bf-86f1-41af-91ab-2d7cd011db47-login.microsoftonline.com-refreshtoken-0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9----":{)json"
+    R"json("c3d4e5f6-3333-4a7b-8c9d-2e3f4a5b6c7d.72f988bf-86f1-41af-91ab-2d7cd011db47-login.windows.net-refreshtoken-0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9---":{)json"
     R"json("home_account_id":"c3d4e5f6-3333-4a7b-8c9d-2e3f4a5b6c7d.72f988bf-86f1-41af-91ab-2d7cd011db47",)json"
-    R"json("environment":"login.microsoftonline.com","credential_type":"RefreshToken",)json"
+    R"json("environment":"login.windows.net","credential_type":"RefreshToken",)json"
     R"json("client_id":"0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9","secret":"0.ARoA-refresh-carol"}},)json"
     R"json("AppMetadata":{)json"
-    R"json("appmetadata-login.microsoftonline.com-0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9":{)json"
-    R"json("client_id":"0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9","environment":"login.microsoftonline.com",)json"
+    R"json("appmetadata-login.windows.net-0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9":{)json"
+    R"json("client_id":"0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9","environment":"login.windows.net",)json"
     R"json("family_id":"1"}},)json"
     R"json("X-Unknown-Section":{)json"
     R"json("schema":3,)json"
@@ -106,7 +109,20 @@ inline const std::string& msal_node_cache() {
     return text;
 }
 
-// Small caches in the msal-node shape, keyed the way msal keys them. Every section is present, as msal writes it.
+// msal-common 16's key of a credential of the kind cache_builder makes (Bearer, no family, no
+// additionalCacheKeyComponents): home-environment-type-client-realm-target-scheme, lowercased, the scheme empty. A
+// userAssertionHash is not part of it: msal-node 7 keys an on-behalf-of token like any other.
+inline std::string credential_key(const json& entry) {
+    std::string key;
+    for (auto field : {"home_account_id", "environment", "credential_type", "client_id", "realm", "target"}) {
+        key += entry.value(field, std::string()) + "-";
+    }
+    std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return key;
+}
+
+// Small caches in the msal-node shape, keyed the way msal-node 7 keys them. Every section is present, as msal writes
+// it. Beyond what msal-node writes, as other writers do: refresh tokens with expires_on or userAssertionHash.
 class cache_builder {
   public:
     cache_builder() {
@@ -118,16 +134,15 @@ class cache_builder {
         doc_["Account"][home + "-" + environment + "-" + realm] = {
             {"home_account_id", home}, {"environment", environment}, {"realm", realm},
             {"local_account_id", home.substr(0, home.find('.'))}, {"username", username},
-            {"authority_type", "MSSTS"}, {"last_modification_time", "1700000000"}};
+            {"authority_type", "MSSTS"}};
         return *this;
     }
 
     cache_builder& id_token(const std::string& home, const std::string& realm = tenant,
                             const std::string& client_id = client) {
-        doc_["IdToken"][home + "-" + environment + "-idtoken-" + client_id + "-" + realm + "---"] = {
-            {"home_account_id", home}, {"environment", environment}, {"credential_type", "IdToken"},
-            {"client_id", client_id}, {"secret", "id-token-of-" + home}, {"realm", realm}};
-        return *this;
+        return credential("IdToken", {{"home_account_id", home}, {"environment", environment},
+                                      {"credential_type", "IdToken"}, {"client_id", client_id},
+                                      {"secret", "id-token-of-" + home}, {"realm", realm}});
     }
 
     // expires_on as given: a string or a number, as different writers do.
@@ -139,9 +154,7 @@ class cache_builder {
                       {"realm", realm}, {"target", target}, {"cached_at", "1699990000"},
                       {"expires_on", expires_on}, {"extended_expires_on", expires_on}, {"token_type", "Bearer"}};
         if (!hash.empty()) entry["userAssertionHash"] = hash;
-        doc_["AccessToken"][home + "-" + environment + "-accesstoken-" + client_id + "-" + realm + "-" + target +
-                            "-" + (hash.empty() ? "" : "-" + hash)] = entry;
-        return *this;
+        return credential("AccessToken", std::move(entry));
     }
 
     cache_builder& user_token(const std::string& home, std::int64_t expires_on) {
@@ -164,8 +177,7 @@ class cache_builder {
                       {"client_id", client_id}, {"secret", "refresh-token-" + std::to_string(++serial_)}};
         if (expires_on) entry["expires_on"] = std::to_string(*expires_on);
         if (!hash.empty()) entry["userAssertionHash"] = hash;
-        doc_["RefreshToken"][home + "-" + environment + "-refreshtoken-" + client_id + "----" + hash] = entry;
-        return *this;
+        return credential("RefreshToken", std::move(entry));
     }
 
     cache_builder& app_metadata(const std::string& client_id = client) {
@@ -184,6 +196,12 @@ class cache_builder {
     msalcache::token_cache build() const { return msalcache::token_cache::parse(text()); }
 
   private:
+    cache_builder& credential(const char* section_name, json entry) {
+        const auto key = credential_key(entry);
+        doc_[section_name][key] = std::move(entry);
+        return *this;
+    }
+
     json doc_ = json::object();
     int serial_ = 0;
 };

@@ -12,9 +12,6 @@ namespace merge_fixtures {
 using msalcache::json;
 using msalcache::token_cache;
 
-inline const std::string at_key = std::string(fixtures::alice) + "-login.microsoftonline.com-accesstoken-" +
-                                  fixtures::client + "-" + fixtures::tenant + "-user.read-";
-
 // expires_on and cached_at as given: strings of digits or integers.
 inline json access_token(const std::string& secret, const json& expires_on = "1700003600",
                          const json& cached_at = "1700000000", const std::string& home = fixtures::alice) {
@@ -42,6 +39,9 @@ inline json account(const std::string& username, const std::string& home = fixtu
 inline json app_metadata(const std::string& family) {
     return {{"client_id", fixtures::client}, {"environment", fixtures::environment}, {"family_id", family}};
 }
+
+// The key msal-node 7 gives the access token above.
+inline const std::string at_key = fixtures::credential_key(access_token(""));
 
 // A cache from a JSON document, through parse so every test input is also a valid cache.
 inline token_cache cache(const json& document) { return token_cache::parse(document.dump()); }

@@ -192,10 +192,10 @@ TEST(RestrictTo, AppMetadataFollowsTheKeptCredentials) {
     const auto cache = two_users_three_tenants_one_assertion();
     const auto daemon = restrict_to(cache, {app(tenant_3)});
     EXPECT_EQ(keys_of(daemon.cache, "AppMetadata"),
-              strings{"appmetadata-login.microsoftonline.com-" + daemon_client});
+              strings{"appmetadata-" + std::string(fixtures::environment) + "-" + daemon_client});
     const auto user = restrict_to(cache, {account(alice)});
     EXPECT_EQ(keys_of(user.cache, "AppMetadata"),
-              strings{std::string("appmetadata-login.microsoftonline.com-") + fixtures::client});
+              strings{"appmetadata-" + std::string(fixtures::environment) + "-" + fixtures::client});
     // Not counted as dropped: app metadata holds no user data.
     EXPECT_EQ(daemon.dropped_entries, 11u);
 }
@@ -231,8 +231,10 @@ TEST(RestrictTo, AssertionAndMsalNode7RefreshTokens) {
 }
 
 TEST(RestrictTo, AssertionRefreshTokenWithHashFollowsTheAssertion) {
+    // The two refresh tokens are of two clients: msal-node 7 keys them without the hash, so one client's would collide.
     const auto cache = fixtures::cache_builder().account(carol).obo_token(carol, hash, now + 60)
-                           .refresh_token(carol, std::nullopt, hash).refresh_token(carol).build();
+                           .refresh_token(carol, std::nullopt, hash).refresh_token(carol, std::nullopt, "", daemon_client)
+                           .build();
     const auto result = restrict_to(cache, {obo(hash)});
     ASSERT_EQ(result.cache.entries("RefreshToken").size(), 1u);
     EXPECT_EQ(string_field(*result.cache.entries("RefreshToken").begin(), "userAssertionHash"), hash);

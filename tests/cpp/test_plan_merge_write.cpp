@@ -42,8 +42,7 @@ std::string with_scope(const std::string& text, const std::string& scope, const 
     json doc = json::parse(text);
     json entry = access_token("token-for-" + scope, expires_on);
     entry["target"] = scope;
-    doc["AccessToken"][std::string(alice) + "-login.microsoftonline.com-accesstoken-" + fixtures::client + "-" +
-                       fixtures::tenant + "-" + scope + "-"] = entry;
+    doc["AccessToken"][fixtures::credential_key(entry)] = entry;
     return doc.dump();
 }
 
@@ -204,15 +203,13 @@ TEST(PlanMergeWriteLarge, FiveThousandEntries) {
     // An app partition for one tenant with 5,000 scopes; each side changes, adds and removes some.
     const std::string tenant = "t1";
     json base = json::parse(fixtures::cache_builder().text());
-    const auto key_of = [](int i) {
-        return "-login.microsoftonline.com-accesstoken-c-t1-scope" + std::to_string(i) + "-";
-    };
     const auto token = [&](int i, const std::string& tag, std::int64_t expires_on) {
         json entry = access_token(tag + std::to_string(i), std::to_string(expires_on), std::to_string(now), "");
         entry["realm"] = tenant;
         entry["target"] = "scope" + std::to_string(i);
         return entry;
     };
+    const auto key_of = [&](int i) { return fixtures::credential_key(token(i, "", now)); };
     for (int i = 0; i < 5000; ++i) base["AccessToken"][key_of(i)] = token(i, "base", now + 3600);
     json mine = base, theirs = base;
     for (int i = 0; i < 100; ++i) mine["AccessToken"][key_of(i)] = token(i, "mine", now + 4000);

@@ -155,7 +155,7 @@ TEST(PlanWrite, InvalidInputThrows) {
     auto request = request_for({account(alice)});
     request.limits.max_depth = 2;
     EXPECT_EQ(error_of([&] { plan_write(alice_and_bob(), request); }),
-              R"(nesting deeper than max_depth (2) at Account[")" + std::string(alice) + "-login.microsoftonline.com-" +
+              R"(nesting deeper than max_depth (2) at Account[")" + std::string(alice) + "-" + fixtures::environment + "-" +
                   fixtures::tenant + "\"]");
 }
 
@@ -222,7 +222,7 @@ TEST(Describe, Shape) {
     ASSERT_EQ(description["accounts"].size(), 2u);
     EXPECT_EQ(description["accounts"][0],
               nlohmann::ordered_json({{"home_account_id", alice}, {"username", "zoe@contoso.com"},
-                                      {"environment", "login.microsoftonline.com"}, {"realm", fixtures::tenant}}));
+                                      {"environment", fixtures::environment}, {"realm", fixtures::tenant}}));
     ASSERT_EQ(description["tokens"].size(), 6u);
     std::vector<std::string> kinds;
     for (const auto& token : description["tokens"]) {

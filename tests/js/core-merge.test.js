@@ -42,7 +42,7 @@ describe('planMergeWrite', () => {
     const newScopeKey = first.replace('user.read', 'files.readwrite');
     theirs.AccessToken[newScopeKey] = {
       ...refreshed(base.AccessToken[first], 'theirs-new', NOW + 7200),
-      target: 'files.readwrite openid profile offline_access',
+      target: 'files.readwrite openid profile',
     };
     // This request refreshed the first token too (expiring earlier), the second one, and rotated the refresh token.
     const mine = clone(base);

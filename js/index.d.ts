@@ -62,7 +62,35 @@ export type RedisTokenCacheOptions = StorageSecrets & {
   commandTimeoutMs?: number;
   /** When Redis fails during a token write: "open" (not stored, counted; the caller keeps its token) or "closed" (CacheStoreError). Default "open". Sign-outs always fail closed. */
   writeFailure?: 'open' | 'closed';
+  /**
+   * Metrics (README "Metrics"): OpenTelemetry instruments on the meter "msal-redis-cache" and/or a plain callback.
+   * Default: the global MeterProvider of @opentelemetry/api when it is installed and an SDK registered one before
+   * this cache was made; no callback. false: no metrics at all.
+   */
+  metrics?: false | MetricsOptions;
 };
+
+/** Structurally an OpenTelemetry MeterProvider (declared here so that apps without @opentelemetry/api type-check). */
+export interface MeterProviderLike {
+  getMeter(name: string, version?: string, options?: object): any;
+}
+
+export interface MetricsOptions {
+  /** Where the instruments go. Default: @opentelemetry/api's global provider (when installed). false: no OpenTelemetry. */
+  meterProvider?: MeterProviderLike | false;
+  /** Called synchronously with every measurement (keep it cheap; an exception is logged once and ignored). */
+  onEvent?: (event: MetricEvent) => void;
+}
+
+/** One measurement: an instrument's full name, the value added or recorded, and its attributes (frozen, shared). */
+export interface MetricEvent {
+  /** e.g. "msal_redis_cache.cache.hits", "msal_redis_cache.redis.duration" */
+  name: string;
+  /** 1 for a count, seconds for a duration, bytes for redis.io */
+  value: number;
+  /** e.g. { CacheLevel: 'L1Cache' }, { 'db.operation.name': 'read', 'error.type': 'timeout' }, { outcome: 'stored' } */
+  attributes: Readonly<Record<string, string>>;
+}
 
 export interface RedisTokenCacheStats {
   /** null when the in-process cache is off. */

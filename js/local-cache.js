@@ -13,19 +13,23 @@
 //     (staleIfErrorSeconds), and an invalidation still removes them. Once tracking is back they are dropped: they
 //     may have missed an invalidation meanwhile (a sign-out elsewhere), and must not come back in a later outage.
 
+const { NO_METRICS } = require('./metrics');
+
 const ENTRY_OVERHEAD_BYTES = 256; // the entry object, its key and the Map slot, roughly
 // The body once as JSON and once as the parsed form msal-memory.js keeps for it (about as many bytes again).
 const BODY_COPIES = 2;
 
 class LocalCache {
   /**
-   * @param {{ maxBytes: number, maxEntries: number, staleIfErrorSeconds: number, clock: () => number }} options
+   * @param {{ maxBytes: number, maxEntries: number, staleIfErrorSeconds: number, clock: () => number,
+   *   metrics?: import('./metrics').Metrics }} options
    */
-  constructor({ maxBytes, maxEntries, staleIfErrorSeconds, clock }) {
+  constructor({ maxBytes, maxEntries, staleIfErrorSeconds, clock, metrics = NO_METRICS }) {
     this.maxBytes = maxBytes;
     this.maxEntries = maxEntries;
     this.staleIfErrorMs = staleIfErrorSeconds * 1000;
     this.clock = clock;
+    this.metrics = metrics;
     // key -> { loaded, bytes, expiresAt, verifiedAt, epoch, ignore }; Map order = LRU order. ignore: invalidations
     // still to come from this server's own write of it
     this.entries = new Map();
@@ -168,6 +172,7 @@ class LocalCache {
       if (this.bytes <= this.maxBytes && this.entries.size <= this.maxEntries) break;
       this.#remove(oldest);
       this.stats.evictions++;
+      this.metrics.evicted();
     }
   }
 

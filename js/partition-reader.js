@@ -47,12 +47,16 @@ const present = (etag, { body, createdAt, owner, storedBytes }) => ({ ...missing
  * @param {import('./partition-store').StoredState} state
  * @returns {LoadedPartition}
  */
-function interpret({ keyring, logger }, key, state) {
-  const unreadable = (reason) => {
+function interpret({ keyring, logger, metrics }, key, state) {
+  const unreadable = (reason, kind = 'corrupt') => {
+    if (metrics) metrics.unreadable(kind);
     logger.warn(`msal-redis-cache: ignoring unreadable cache partition "${key}" (treated as a cache miss): ${reason}`);
     return missing(state.etag, reason);
   };
-  if (state.value === null) return state.problem ? unreadable(state.problem) : missing(state.etag);
+  if (state.value === null) {
+    if (!state.problem) return missing(state.etag);
+    return unreadable(state.problem, state.problem.includes('maxValueBytes') ? 'too_large' : 'foreign');
+  }
   let opened;
   try {
     opened = open(keyring, key, state.value);
@@ -61,7 +65,7 @@ function interpret({ keyring, logger }, key, state) {
     return unreadable(err.message);
   }
   if (opened.type === TYPE.tombstone) return { ...missing(state.etag), removed: true };
-  if (opened.type !== TYPE.partition) return unreadable('holds a session, not a token cache');
+  if (opened.type !== TYPE.partition) return unreadable('holds a session, not a token cache', 'foreign');
   return present(state.etag, {
     body: opened.body.toString('utf8'),
     createdAt: opened.createdAt,
@@ -83,12 +87,14 @@ async function loadPartition(context, target, { offline = false } = {}) {
   const { localCache } = context;
   if (context.listener) context.listener.start();
   const cached = localCache && localCache.get(target.key);
+  if (localCache) context.metrics.lookup('L1Cache', cached !== undefined);
   if (cached) return cached;
   if (offline) return withoutRedis(context, target.key);
   const read = localCache && localCache.beginRead(target.key);
   let result = null;
   try {
     result = await readPartitionWithTtl(context, target);
+    context.metrics.lookup('L2Cache', result.loaded.body !== null);
     return result.loaded;
   } catch (err) {
     if (!(err instanceof CacheStoreError)) throw err;
@@ -100,15 +106,17 @@ async function loadPartition(context, target, { offline = false } = {}) {
 }
 
 /** What a read gives when Redis cannot answer: the last copy this server saw (counted), else a miss. */
-function withoutRedis({ localCache, counters }, key) {
+function withoutRedis({ localCache, counters, metrics }, key) {
   const stale = localCache && localCache.getStale(key);
   if (stale) counters.staleReads++;
   else counters.missedReads++;
+  metrics.offlineRead(Boolean(stale));
   return { ...(stale || missing(UNKNOWN_ETAG, REDIS_UNAVAILABLE)), offline: true };
 }
 
 async function readPartitionWithTtl(context, { key, legacyKey }) {
   const state = await context.store.read(key);
+  if (state.value) context.metrics.received(state.value.length);
   const loaded = interpret(context, key, state);
   if (loaded.etag !== '' || !context.migrateLegacyValues) return { loaded, ttlMs: state.ttlMs };
   return { loaded: await readLegacy(context, loaded, legacyKey), ttlMs: 0 };
@@ -122,6 +130,7 @@ async function readLegacy(context, loaded, legacyKey) {
     const legacy = { key: legacyKey, etag: legacyState.etag };
     return { ...loaded, body: body.toString('utf8'), createdAt, owner, legacy, storedBytes: legacyState.value.length };
   } catch (err) {
+    context.metrics.unreadable('corrupt');
     context.logger.warn(`msal-redis-cache: ignoring unreadable version 0.1 cache partition (a cache miss): ${err.message}`);
     return loaded;
   }

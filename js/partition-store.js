@@ -36,21 +36,22 @@ end
 `;
 
 // KEYS[1] the partition; ARGV[1] the largest value to transfer.
-const READ = script(`${LUA_FUNCTIONS}
+const READ = script('read', `${LUA_FUNCTIONS}
 return inspect(KEYS[1], tonumber(ARGV[1]))`);
 
 // KEYS[1] the partition; ARGV[1] the etag the writer loaded ("*": unconditional), ARGV[2] the new value ("" deletes
 // the key), ARGV[3] its TTL in seconds, ARGV[4] the largest value to return on a conflict.
 // Returns {'written', <type of the value replaced: "c", "s", "t" or "">}, or on a conflict what READ returns, so
 // the writer can merge without another round trip.
-const COMPARE_AND_SET = script(`${LUA_FUNCTIONS}
+const COMPARE_AND_SET = script('compare_and_set', `${LUA_FUNCTIONS}
 local etag, _, replaced = etag_of(KEYS[1])
 if ARGV[1] ~= '*' and etag ~= ARGV[1] then return inspect(KEYS[1], tonumber(ARGV[4])) end
 if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) end
 return {'written', replaced}`);
 
-function script(lua) {
-  return { lua, sha: crypto.createHash('sha1').update(lua).digest('hex') };
+// name: what metrics call the script (db.operation.name)
+function script(name, lua) {
+  return { name, lua, sha: crypto.createHash('sha1').update(lua).digest('hex') };
 }
 
 /** The etag of a raw value exactly as the scripts compute it. */
@@ -117,7 +118,7 @@ class PartitionStore {
     return { written: false, current: stateOf(reply) };
   }
 
-  async #run(command, { lua, sha }, key, args) {
+  async #run(command, { name, lua, sha }, key, args) {
     return this.guard.run(command, key, async () => {
       try {
         return await this.redis.evalshaBuffer(sha, 1, key, ...args);
@@ -126,7 +127,7 @@ class PartitionStore {
         if (!/^NOSCRIPT/.test(err && err.message)) throw err;
         return this.redis.evalBuffer(lua, 1, key, ...args);
       }
-    });
+    }, name);
   }
 }
 

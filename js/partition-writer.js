@@ -51,7 +51,18 @@ class PartitionWriter {
    * @returns {Promise<{ outcome: string, plan: object }>} plan: the core's decision on `cache` itself (what was
    *   restricted away)
    */
-  async write({ key, partition, allowed, owner, loaded, cache, offline = false }) {
+  async write(request) {
+    try {
+      const result = await this.#write(request);
+      this.context.metrics.write(result.outcome);
+      return result;
+    } catch (err) {
+      if (err instanceof CacheStoreError) this.context.metrics.write('failed'); // writeFailure "closed"
+      throw err;
+    }
+  }
+
+  async #write({ key, partition, allowed, owner, loaded, cache, offline = false }) {
     const now = this.#now();
     let base = loaded;
     let createdAt = loaded.createdAt ?? now;
@@ -95,6 +106,7 @@ class PartitionWriter {
         this.context.counters.failedWrites++;
         return { outcome: 'failed', plan: firstPlan };
       }
+      this.context.metrics.compareAndSet(sealed ? sealed.value.length : 0, result);
       if (flight) {
         // What Redis holds now: what this write stored, or (a conflict, a delete) nothing this server knows.
         const stored =
@@ -112,17 +124,20 @@ class PartitionWriter {
       const theirs = interpret(this.context, key, result.current);
       const reason = this.#reasonToDrop(partition, base, theirs, owner, attempt);
       if (reason) {
+        this.context.metrics.dropped(reason);
         if (reason !== 'removed') this.context.logger.warn(`msal-redis-cache: partition "${key}" not stored: ${reason}`);
         return { outcome: 'dropped', plan: firstPlan };
       }
       // Nothing readable stored (a tombstone that expired, a foreign or corrupt value): nothing to merge, replace it.
       if (theirs.body !== null) {
         const mine = plan.hasTokens ? plan.cache : EMPTY_CACHE;
+        this.context.metrics.merge();
         createdAt = theirs.createdAt;
         plan = core.planMergeWrite(base.body, mine, theirs.body, this.#request(partition, allowed, this.#now(), createdAt));
         owner = owner ?? theirs.owner;
       }
       base = theirs;
+      this.context.metrics.retry();
       if (attempt >= BACKOFF_AFTER_ATTEMPT) await sleep(Math.random() * BACKOFF_MS_PER_ATTEMPT * attempt);
     }
   }

@@ -9,13 +9,17 @@
 //     request.
 
 const { CacheStoreError } = require('./errors');
+const { NO_METRICS } = require('./metrics');
 
 const BREAKER_FAILURES = 3;
 const BREAKER_PROBE_MS = 1000;
 
 class RedisGuard {
-  /** @param {{ commandTimeoutMs: number, clock: () => number, logger: { warn(m: string): void } }} options */
-  constructor({ commandTimeoutMs, clock, logger }) {
+  /**
+   * @param {{ commandTimeoutMs: number, clock: () => number, logger: { warn(m: string): void },
+   *   metrics?: import('./metrics').Metrics }} options
+   */
+  constructor({ commandTimeoutMs, clock, logger, metrics = NO_METRICS }) {
     this.timeoutMs = commandTimeoutMs;
     this.clock = clock;
     this.logger = logger;
@@ -24,6 +28,9 @@ class RedisGuard {
     this.openUntil = 0; // while open: calls fail at once until then, when one probe goes through
     this.probing = false;
     this.stats = { calls: 0, failures: 0, timeouts: 0, rejectedWhileOpen: 0, breakerOpened: 0 };
+    this.metrics = metrics;
+    this.reportedState = 'closed';
+    metrics.observeBreaker(this);
   }
 
   /** "closed" (calls go through), "open" (they fail at once) or "half-open" (a probe is under way). */
@@ -34,17 +41,23 @@ class RedisGuard {
 
   /**
    * Runs `operation` (a function returning the ioredis call's promise) under the timeout and the breaker.
+   * `name`: what metrics call the operation (a script's name; by default the command).
    * @throws {CacheStoreError}
    */
-  async run(command, key, operation) {
+  async run(command, key, operation, name = command) {
     const open = this.failures >= BREAKER_FAILURES;
     if (open && (this.probing || this.clock() < this.openUntil)) {
       this.stats.rejectedWhileOpen++;
+      this.metrics.rejected(name);
       throw new CacheStoreError(`Redis ${command} not sent for "${key}": Redis is unavailable (circuit breaker open)`);
     }
-    if (open) this.probing = true;
+    if (open) {
+      this.probing = true;
+      this.#reportState(); // half-open
+    }
     this.stats.calls++;
     let timer;
+    const startedAt = performance.now();
     try {
       const result = await Promise.race([
         operation(),
@@ -52,9 +65,11 @@ class RedisGuard {
           timer = setTimeout(() => reject(new TimeoutError(this.timeoutMs)), this.timeoutMs);
         }),
       ]);
+      this.metrics.redisCall(name, (performance.now() - startedAt) / 1000, null);
       this.reachable();
       return result;
     } catch (err) {
+      this.metrics.redisCall(name, (performance.now() - startedAt) / 1000, errorType(err));
       this.stats.failures++;
       if (isReplyError(err)) {
         // Redis answered (WRONGTYPE, NOPERM, ...): it is alive; the caller decides what the answer means.
@@ -78,21 +93,37 @@ class RedisGuard {
     } finally {
       clearTimeout(timer);
       if (open) this.probing = false;
+      this.#reportState();
     }
   }
 
   /** Redis answered (here, or on another of the package's connections): close the breaker. */
   reachable() {
     this.failures = 0;
+    this.#reportState();
     if (this.inOutage) {
       this.inOutage = false;
       this.logger.warn('msal-redis-cache: Redis answers again.');
     }
   }
+
+  /** Tells the metrics when the breaker's state changed since they last heard. */
+  #reportState() {
+    const { state } = this;
+    if (state === this.reportedState) return;
+    this.reportedState = state;
+    this.metrics.breaker(state);
+  }
 }
 
 /** An error reply from Redis itself (ioredis's ReplyError), as opposed to no answer. */
 const isReplyError = (err) => Boolean(err) && err.name === 'ReplyError';
+
+/** A failed call's error.type for metrics: a few words, never the message (it may name a key). */
+function errorType(err) {
+  if (err instanceof TimeoutError) return 'timeout';
+  return isReplyError(err) ? 'reply' : 'connection';
+}
 
 class TimeoutError extends Error {
   constructor(ms) {

@@ -13,6 +13,7 @@ const { loadPartition } = require('./partition-reader');
 const { RedisGuard } = require('./redis-guard');
 const { LocalCache } = require('./local-cache');
 const { InvalidationListener } = require('./invalidation-listener');
+const { createMetrics } = require('./metrics');
 const core = require('./core');
 
 /**
@@ -40,10 +41,11 @@ class RedisTokenCache {
   constructor(options) {
     const settings = normalizeOptions(options);
     this.settings = settings;
-    const guard = new RedisGuard(settings);
+    const metrics = createMetrics(settings.metrics, settings.logger);
+    const guard = new RedisGuard({ ...settings, metrics });
     const localCache =
       settings.localCache && supportsLocalCache(settings.redis)
-        ? new LocalCache({ ...settings.localCache, clock: settings.clock })
+        ? new LocalCache({ ...settings.localCache, clock: settings.clock, metrics })
         : null;
     const context = {
       settings,
@@ -55,6 +57,7 @@ class RedisTokenCache {
       store: new PartitionStore(settings.redis, guard, settings),
       localCache,
       counters: { staleReads: 0, missedReads: 0, failedWrites: 0 },
+      metrics,
     };
     // A listener that tracks again has proved Redis answers: the breaker need not wait for its next probe.
     context.listener = localCache

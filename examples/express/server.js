@@ -11,6 +11,10 @@
 //   TRUST_PROXY      Express "trust proxy" (e.g. 1 or loopback) behind a TLS-terminating proxy
 //   TENANT_ID, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI   use real Microsoft Entra ID instead of the dev provider
 //   API_URL, API_SCOPES                                  Entra mode: the API to call (default Graph /me, User.Read)
+//   OTEL_CONSOLE=1   print the token cache's OpenTelemetry metrics every 10 s (examples/express/telemetry.js)
+
+// First: the token cache takes the global MeterProvider when it is made.
+require('./telemetry').startTelemetry();
 
 const Redis = require('ioredis');
 const { createApp } = require('./app');

@@ -56,7 +56,8 @@ function seal(keyring, key, { type, createdAt, meta = null, body }) {
   const keyId = keyring.plaintext ? PLAIN : keyring.current.id;
   const head = header(type, etag, createdAt, keyId);
   const aad = aadOf(key, head);
-  const payload = [Buffer.from(`${meta === null ? '' : encodeURIComponent(meta)}\n`, 'utf8'), Buffer.from(body)];
+  const bodyBytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body; // no copy of a Buffer
+  const payload = [Buffer.from(`${meta === null ? '' : encodeURIComponent(meta)}\n`, 'utf8'), bodyBytes];
   let sealed;
   if (keyring.plaintext) {
     const plain = Buffer.concat(payload);

@@ -15,23 +15,31 @@ const FOREIGN = '!foreign';
 const ETAG_CHARS = 16;
 
 // etag_of and inspect are shared by both scripts. The header pattern must accept exactly what etagOf() accepts.
+// Each redis.call costs Redis time on every request, so the common cases take the fewest: a read of a present value
+// is STRLEN, GET, PTTL; a compare-and-set of one is GETRANGE, SET. A key of another type makes STRLEN and GETRANGE
+// fail (caught: pcall), and only then is its TYPE asked for the warning.
 const LUA_FUNCTIONS = `
 local etag_pattern = '^mrc2 ([cst]) (' .. string.rep('[%w_%-]', ${ETAG_CHARS}) .. ') '
--- Returns the etag, the Redis type, and the value's own type ("c", "s", "t"; "" when there is none).
+-- The etag and the value's own type ("c", "s", "t"; "" when it has none) in a value's first bytes.
+local function header_of(head)
+  local value_type, etag = string.match(head, etag_pattern)
+  return etag or '${FOREIGN}', value_type or ''
+end
+-- Returns the etag, the Redis type, and the value's own type.
 local function etag_of(key)
-  local kind = redis.call('TYPE', key)['ok']
-  if kind == 'none' then return '', kind, '' end
-  if kind ~= 'string' then return '${FOREIGN}', kind, '' end
-  local value_type, etag = string.match(redis.call('GETRANGE', key, 0, 31), etag_pattern)
-  return etag or '${FOREIGN}', kind, value_type or ''
+  local head = redis.pcall('GETRANGE', key, 0, 31)
+  if type(head) == 'table' then return '${FOREIGN}', redis.call('TYPE', key)['ok'], '' end
+  if head == '' and redis.call('EXISTS', key) == 0 then return '', 'none', '' end
+  local etag, value_type = header_of(head)
+  return etag, 'string', value_type
 end
 local function inspect(key, max_bytes)
-  local etag, kind = etag_of(key)
-  if kind == 'none' then return {'none', etag} end
-  if kind ~= 'string' then return {'type', etag, kind} end
-  local size = redis.call('STRLEN', key)
-  if size > max_bytes then return {'size', etag, size} end
-  return {'value', etag, redis.call('GET', key), redis.call('PTTL', key)}
+  local size = redis.pcall('STRLEN', key)
+  if type(size) == 'table' then return {'type', '${FOREIGN}', redis.call('TYPE', key)['ok']} end
+  if size == 0 and redis.call('EXISTS', key) == 0 then return {'none', ''} end
+  if size > max_bytes then return {'size', (header_of(redis.call('GETRANGE', key, 0, 31))), size} end
+  local value = redis.call('GET', key)
+  return {'value', (header_of(value)), value, redis.call('PTTL', key)}
 end
 `;
 

@@ -150,6 +150,13 @@ async function runFlowWith(redis, { idp, warnings, tokenCache, sessions }) {
   expect(await sessions.get(sid)).toBeNull();
   expect(await sessions.length()).toBe(0);
   expect(warnings).toEqual([]);
+
+  // Another app's key of another type at a partition key: a miss, with a warning that names its type (TYPE).
+  const otherSid = crypto.randomBytes(18).toString('base64url');
+  const otherKey = tokenCache.cachePlugin({ sessionId: otherSid }).key;
+  await admin.hset(otherKey, 'field', 'value');
+  expect(await tokenCache.exportPartition({ sessionId: otherSid })).toBeNull();
+  expect(warnings.splice(0)).toEqual([expect.stringMatching(/holds a Redis hash, not a string/)]);
 }
 
 describe('the documented ACL line', () => {

@@ -127,6 +127,9 @@ function describeClient(value) {
   return what;
 }
 
+/** The options given a value: an option set to undefined (\`prefix: process.env.PREFIX\`) takes its default. */
+const definedOnly = (options) => Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+
 /** false, or the in-process cache's settings with their defaults. */
 function localCacheOptions(value) {
   if (value === false) return false;
@@ -142,7 +145,7 @@ function localCacheOptions(value) {
 function normalizeOptions(options) {
   if (!options || typeof options !== 'object') throw new ConfigurationError('options must be an object');
   rejectUnknown(options, KNOWN, HINTS);
-  const settings = { ...DEFAULTS, ...options };
+  const settings = { ...DEFAULTS, ...definedOnly(options) };
   checkRedisClient(settings.redis);
   if (typeof settings.prefix !== 'string') throw new ConfigurationError('prefix must be a string');
   for (const name of ['slidingSeconds', 'absoluteSeconds', 'maxValueBytes', 'tombstoneSeconds']) {
@@ -216,7 +219,7 @@ function normalizeSessionStoreOptions(options) {
     throw new ConfigurationError('pass one: ttl (seconds, or a function of the session) or ttlSeconds, its earlier name');
   }
   const ttl = options.ttl ?? options.ttlSeconds ?? SESSION_DEFAULTS.ttl;
-  const settings = { ...SESSION_DEFAULTS, ...options, redis, ttl };
+  const settings = { ...SESSION_DEFAULTS, ...definedOnly(options), redis, ttl };
   delete settings.client;
   delete settings.ttlSeconds;
   for (const name of SECRETS) delete settings[name];

@@ -104,3 +104,18 @@ describe('a client that is not ioredis: what was passed, and what is needed', ()
     expect(make).toThrow(message);
   });
 });
+
+describe('an option set to undefined takes its default', () => {
+  // As in `prefix: process.env.PREFIX` with the variable unset: connect-redis treats it the same way.
+  test('RedisTokenCache', () => {
+    const cache = newTokenCache({ prefix: undefined, slidingSeconds: undefined, metrics: undefined });
+    expect(cache.settings.prefix).toBe('msal:');
+    expect(cache.settings.slidingSeconds).toBe(24 * 3600);
+  });
+
+  test('RedisSessionStore', () => {
+    const { RedisSessionStore } = require('../../js');
+    const store = new RedisSessionStore({ redis, tokenCache: newTokenCache(), prefix: undefined, scanCount: undefined });
+    expect(store.prefix).toBe('sess:');
+  });
+});

@@ -127,7 +127,7 @@ function describeClient(value) {
   return what;
 }
 
-/** The options given a value: an option set to undefined (\`prefix: process.env.PREFIX\`) takes its default. */
+/** The options given a value: an option set to undefined (`prefix: process.env.PREFIX`) takes its default. */
 const definedOnly = (options) => Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
 
 /** false, or the in-process cache's settings with their defaults. */

@@ -109,12 +109,11 @@ function signedCookie(sid, secret = SESSION_SECRET) {
 }
 
 /**
- * Starts examples/express/server.js as `npm start` does, in a process of its own with exactly `env` (plus PORT 0);
- * `started` resolves to its URL once it printed it, and rejects if it exits first.
+ * Runs `command` with exactly `env` until it prints the example's "listening on <url>"; `started` resolves to that URL,
+ * and rejects if the process exits first.
  */
-function startServerProcess(env) {
-  const server = path.join(__dirname, '../../../examples/express/server.js');
-  const child = spawn(process.execPath, [server], { env: { PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function startListeningProcess(command, args, env) {
+  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   const started = new Promise((resolve, reject) => {
@@ -125,7 +124,7 @@ function startServerProcess(env) {
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
-    exited.then((code) => reject(new Error(`server exited (${code}):\n${output}`)));
+    exited.then((code) => reject(new Error(`${path.basename(args[0] || command)} exited (${code}):\n${output}`)));
   });
   return {
     started,
@@ -138,6 +137,12 @@ function startServerProcess(env) {
   };
 }
 
+/** Starts examples/express/server.js as `npm start` does, in a process of its own with exactly `env` (plus PORT 0). */
+function startServerProcess(env) {
+  const server = path.join(__dirname, '../../../examples/express/server.js');
+  return startListeningProcess(process.execPath, [server], { PORT: '0', ...env });
+}
+
 const tokenRequests = (idp) => idp.requests.filter((r) => r.method === 'POST');
 
-module.exports = { startServerProcess, startExample, signIn, sessionCookie, sessionIdOf, signedCookie, tokenRequests, memoryLogger };
+module.exports = { startListeningProcess, startServerProcess, startExample, signIn, sessionCookie, sessionIdOf, signedCookie, tokenRequests, memoryLogger };

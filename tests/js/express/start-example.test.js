@@ -6,8 +6,9 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { spawn, spawnSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 const request = require('supertest');
+const { startListeningProcess } = require('./helpers');
 
 const ROOT = path.join(__dirname, '../../..');
 const ENSURE_TOOLS = path.join(ROOT, 'scripts/ensure-tools.sh');
@@ -60,23 +61,12 @@ test('npm dependencies: installed with npm ci when node_modules is missing', () 
 });
 
 test('npm start says what it is doing, step by step, and starts the example', async () => {
-  const child = spawn('bash', [path.join(ROOT, 'scripts/start-example.sh')], {
-    env: { ...process.env, PORT: '0', REDIS_URL: process.env.TEST_REDIS_URL, SESSION_SECRET: 'start test' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const run = startListeningProcess('bash', [path.join(ROOT, 'scripts/start-example.sh')], {
+    ...process.env, PORT: '0', REDIS_URL: process.env.TEST_REDIS_URL, SESSION_SECRET: 'start test',
   });
-  let output = '';
-  const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   try {
-    const url = await new Promise((resolve, reject) => {
-      const onData = (chunk) => {
-        output += chunk;
-        const match = /listening on (http:\/\/localhost:\d+)/.exec(output);
-        if (match) resolve(match[1]);
-      };
-      child.stdout.on('data', onData);
-      child.stderr.on('data', onData);
-      exited.then((code) => reject(new Error(`npm start exited (${code}):\n${output}`)));
-    });
+    const url = await run.started;
+    const output = run.output();
     const steps = output.split('\n').filter((line) => line.startsWith('==> '));
     expect(steps).toEqual([
       expect.stringMatching(/^==> Checking what the example needs/),
@@ -86,7 +76,6 @@ test('npm start says what it is doing, step by step, and starts the example', as
     expect(output).not.toMatch(/libgtest|clang|chromium/);
     await request(url).get('/healthz').expect(200);
   } finally {
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    expect(await run.stop()).toBe(0);
   }
 });

@@ -1,7 +1,7 @@
 'use strict';
 // Keeps the in-process cache coherent with Redis through server-assisted client-side caching: one dedicated
-// connection turns on `CLIENT TRACKING ... REDIRECT <itself> BCAST PREFIX <prefix>` and subscribes to
-// `__redis__:invalidate`, so Redis tells it about every change (write, delete, expiry) of a key under the prefix,
+// connection turns on `CLIENT TRACKING ... REDIRECT <itself> BCAST PREFIX <prefix>session: PREFIX <prefix>account: ...`
+// and subscribes to `__redis__:invalidate`, so Redis tells it about every change (write, delete, expiry) of a partition,
 // whoever made it. RESP2 on purpose: ioredis 6 speaks RESP3 by default and drops invalidation pushes, while RESP2
 // delivers them as ordinary pub/sub messages on ioredis 5 and 6 alike.
 //
@@ -9,6 +9,8 @@
 // reconnect (the client id changes) tracking is turned on again before the cache resumes. It connects on first use,
 // and neither its socket nor its reconnect timer keeps a process alive. On a Redis Cluster (one tracking connection per master would be needed) there
 // is no listener, and so no in-process cache: every read goes to Redis, which stays correct.
+
+const { PARTITION_KEY_KINDS } = require('./partitions');
 
 const CHANNEL = '__redis__:invalidate';
 
@@ -79,8 +81,9 @@ class InvalidationListener {
   async #track(connection) {
     try {
       const id = await connection.client('ID');
-      const prefix = this.prefix ? ['PREFIX', this.prefix] : [];
-      await connection.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', String(id), 'BCAST', ...prefix);
+      // Partition keys only: the index keys beside them change on writes too, and nobody caches them.
+      const prefixes = PARTITION_KEY_KINDS.flatMap((kind) => ['PREFIX', `${this.prefix}${kind}:`]);
+      await connection.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', String(id), 'BCAST', ...prefixes);
       await connection.subscribe(CHANNEL);
       if (this.closed || this.connection !== connection) return;
       this.warnedSinceReady = false;

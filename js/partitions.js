@@ -25,6 +25,10 @@ function requireString(value, name) {
   return value;
 }
 
+// Every partition key is <prefix><kind>:<HMAC name>, with one of these kinds (see resolvePartition): the in-process
+// cache's invalidation tracking follows exactly these (invalidation-listener.js), not the index keys beside them.
+const PARTITION_KEY_KINDS = Object.freeze(['session', 'account', 'app', 'obo']);
+
 /** msal-node's userAssertionHash: base64url(SHA-256(assertion)). */
 function userAssertionHash(assertion) {
   return createHash('sha256').update(assertion).digest('base64url');
@@ -93,4 +97,4 @@ function resolvePartition(selector, clientId, keyring) {
   }
 }
 
-module.exports = { resolvePartition, userAssertionHash, sessionTag };
+module.exports = { resolvePartition, userAssertionHash, sessionTag, PARTITION_KEY_KINDS };

@@ -110,6 +110,14 @@ export interface RedisTokenCacheStats {
   };
 }
 
+/** countPartitions: stored partitions by kind. */
+export interface PartitionCounts {
+  session: number;
+  account: number;
+  app: number;
+  obo: number;
+}
+
 /** What importPartition did. */
 export type ImportOutcome = 'stored' | 'removed' | 'dropped' | 'unchanged' | 'deleted' | 'failed';
 
@@ -149,6 +157,26 @@ export declare class RedisTokenCache {
   acquireTokenOnBehalfOf(msalConfig: Configuration, request: OnBehalfOfRequest): Promise<AuthenticationResult | null>;
   /** Sign-out: the partition becomes a tombstone (tombstoneSeconds). True when a partition was there. */
   removePartition(selector: PartitionSelector, clientId?: string): Promise<boolean>;
+  /**
+   * Signs a user out of every session, their account partition and the on-behalf-of partitions made from their
+   * tokens (tombstones, as removePartition), found through the user's index, never by scanning Redis. With
+   * sessionStore (made with this token cache), the express sessions of the removed session partitions are deleted
+   * too. Resolves to the number of partitions that held tokens; rejects with CacheStoreError when Redis fails (call
+   * again: removing twice is harmless).
+   */
+  signOutEverywhere(user: { homeAccountId: string }, options?: { sessionStore?: RedisSessionStore }): Promise<number>;
+  /**
+   * Removes the app (client-credential) partition of every tenant of a client, and with includeOnBehalfOf its
+   * on-behalf-of partitions. Resolves to the number that held tokens; CacheStoreError when Redis fails.
+   */
+  clearAppTokens(clientId: string, options?: { includeOnBehalfOf?: boolean }): Promise<number>;
+  /** Removes one tenant's app (client-credential) partition of a client. True when there was one. */
+  removeTenant(tenant: { tenantId: string }, clientId: string): Promise<boolean>;
+  /**
+   * Partitions of each kind, from counts kept at every write (a partition whose TTL something else changed, such as
+   * RedisSessionStore's touch, is counted by its last write's TTL). A few Redis calls, whatever the number of keys.
+   */
+  countPartitions(): Promise<PartitionCounts>;
   /** A secret-free summary of a stored partition, or null. Rejects with CacheFormatError when it is unreadable. */
   describePartition(selector: PartitionSelector, clientId?: string): Promise<PartitionDescription | null>;
   /** The partition's MSAL cache JSON, decrypted, or null when there is none. */
@@ -157,7 +185,7 @@ export declare class RedisTokenCache {
   importPartition(selector: PartitionSelector, cacheJson: string, clientId?: string): Promise<ImportOutcome>;
   /** Counters and state: the in-process cache, reads and writes that failed open, the circuit breaker. */
   stats(): RedisTokenCacheStats;
-  /** Closes the in-process cache's invalidation connection (the app's Redis client is left alone). */
+  /** Waits for the partition counts being updated, then closes the invalidation connection (the app's Redis client is left alone). */
   close(): Promise<void>;
 }
 

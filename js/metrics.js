@@ -60,12 +60,6 @@ const CACHE_LEVEL = { L1Cache: attributes('CacheLevel', 'L1Cache'), L2Cache: att
 const RECEIVE = attributes('network.io.direction', 'receive');
 const TRANSMIT = attributes('network.io.direction', 'transmit');
 
-// Why the writer dropped a write, as it words it (partition-writer.js #reasonToDrop), in one word.
-const dropReason = (reason) => {
-  if (reason === 'removed') return 'removed';
-  return reason.startsWith('still conflicting') ? 'conflicts' : 'other_account';
-};
-
 let otelApi; // undefined: not looked for yet; null: not installed
 function loadOtelApi() {
   if (otelApi !== undefined) return otelApi;
@@ -158,9 +152,9 @@ class Metrics {
     if (this.active) this.#add('retries', 1, NONE);
   }
 
-  /** The writer gave up on a write; `reason` as the writer words it. */
+  /** The writer gave up on a write; `reason`: removed, other_account or conflicts. */
   dropped(reason) {
-    if (this.active) this.#add('dropped', 1, attributes('reason', dropReason(reason)));
+    if (this.active) this.#add('dropped', 1, attributes('reason', reason));
   }
 
   /** A write ended with `outcome` (partition-writer.js). */

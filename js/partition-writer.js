@@ -93,6 +93,8 @@ class PartitionWriter {
       let result;
       try {
         if (offline) throw new CacheStoreError(`Redis SET not sent for "${key}": Redis failed earlier in this request`);
+        // A partition joins the indexes admin operations read before it can exist (partition-index.js).
+        if (sealed) await this.context.index.beforeStore({ partition, allowed, base, plan, createdAt });
         result = await this.context.store.compareAndSet(key, base.etag, sealed && sealed.value, plan.ttlSeconds);
       } catch (err) {
         if (!(err instanceof CacheStoreError)) throw err;
@@ -117,15 +119,16 @@ class PartitionWriter {
         if (!stored) localCache.forget(key);
       }
       if (result.written) {
+        this.context.index.afterWrite(key, sealed ? plan.ttlSeconds : null); // the counts; never awaited
         // Best effort: once the new key exists the old one is never read again, and it expires with its TTL.
         if (base.legacy) await this.context.store.compareAndSet(base.legacy.key, base.legacy.etag, null, 0).catch(() => {});
         return { outcome: sealed ? 'stored' : 'deleted', plan: firstPlan };
       }
       const theirs = interpret(this.context, key, result.current);
-      const reason = this.#reasonToDrop(partition, base, theirs, owner, attempt);
-      if (reason) {
-        this.context.metrics.dropped(reason);
-        if (reason !== 'removed') this.context.logger.warn(`msal-redis-cache: partition "${key}" not stored: ${reason}`);
+      const drop = this.#reasonToDrop(partition, base, theirs, owner, attempt);
+      if (drop) {
+        this.context.metrics.dropped(drop.reason);
+        if (drop.message) this.context.logger.warn(`msal-redis-cache: partition "${key}" not stored: ${drop.message}`);
         return { outcome: 'dropped', plan: firstPlan };
       }
       // Nothing readable stored (a tombstone that expired, a foreign or corrupt value): nothing to merge, replace it.
@@ -150,6 +153,7 @@ class PartitionWriter {
     const { store, settings, localCache } = this.context;
     try {
       const result = await store.compareAndSet(key, '*', tombstone(this.#now()).value, settings.tombstoneSeconds);
+      this.context.index.afterWrite(key, null);
       if (legacyKey) await store.compareAndSet(legacyKey, '*', null, 0);
       return result.replaced === TYPE.partition;
     } finally {
@@ -157,14 +161,19 @@ class PartitionWriter {
     }
   }
 
-  /** Why a write that lost its compare-and-set to `theirs` must not be retried; null to merge and retry. */
+  /**
+   * Why a write that lost its compare-and-set to `theirs` must not be retried ({ reason, message }: message null
+   * when it needs no warning); null to merge and retry.
+   */
   #reasonToDrop(partition, base, theirs, owner, attempt) {
     // Removed meanwhile: signed out (a tombstone), or deleted or expired after this request loaded it.
-    if (theirs.removed || (theirs.etag === '' && base.body !== null)) return 'removed';
+    if (theirs.removed || (theirs.etag === '' && base.body !== null)) return { reason: 'removed', message: null };
     if (partition.mode === 'session' && owner && theirs.owner && theirs.owner !== owner) {
-      return 'the session now belongs to another account';
+      return { reason: 'other_account', message: 'the session now belongs to another account' };
     }
-    if (attempt >= MAX_WRITE_ATTEMPTS) return `still conflicting after ${attempt} attempts (other servers keep writing it)`;
+    if (attempt >= MAX_WRITE_ATTEMPTS) {
+      return { reason: 'conflicts', message: `still conflicting after ${attempt} attempts (other servers keep writing it)` };
+    }
     return null;
   }
 

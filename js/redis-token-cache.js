@@ -14,6 +14,8 @@ const { RedisGuard } = require('./redis-guard');
 const { LocalCache } = require('./local-cache');
 const { InvalidationListener } = require('./invalidation-listener');
 const { createMetrics } = require('./metrics');
+const { PartitionIndex } = require('./partition-index');
+const admin = require('./admin-operations');
 const core = require('./core');
 
 /**
@@ -59,6 +61,7 @@ class RedisTokenCache {
       counters: { staleReads: 0, missedReads: 0, failedWrites: 0 },
       metrics,
     };
+    context.index = new PartitionIndex(context);
     // A listener that tracks again has proved Redis answers: the breaker need not wait for its next probe.
     context.listener = localCache
       ? new InvalidationListener(settings.redis, {
@@ -73,6 +76,7 @@ class RedisTokenCache {
 
   /** Stops the in-process cache's invalidation connection. The app's own Redis client is left alone. */
   async close() {
+    await this.shared.context.index.settle();
     if (this.shared.context.listener) await this.shared.context.listener.close();
   }
 
@@ -139,6 +143,41 @@ class RedisTokenCache {
   }
 
   /**
+   * Signs a user out of every session, of their account partition, and of the on-behalf-of partitions made from
+   * their tokens (on this Redis and prefix): each becomes a tombstone, as at sign-out, and every server's next silent
+   * call for them fails. Found through the user's index, never by scanning Redis. With `sessionStore` (the app's
+   * RedisSessionStore) their express sessions are deleted too. Resolves to the number of partitions that held
+   * tokens; rejects with CacheStoreError when Redis fails (call it again: removing twice is harmless).
+   */
+  async signOutEverywhere({ homeAccountId } = {}, options = {}) {
+    return admin.signOutEverywhere(this.shared, homeAccountId, options);
+  }
+
+  /**
+   * Removes the app (client-credential) partitions of every tenant of a client, and with includeOnBehalfOf its
+   * on-behalf-of partitions. Resolves to the number that held tokens.
+   */
+  async clearAppTokens(clientId, options = {}) {
+    return admin.clearAppTokens(this.shared, clientId, options);
+  }
+
+  /** Removes the app (client-credential) partition of one tenant of a client. Resolves to true when there was one. */
+  async removeTenant({ tenantId } = {}, clientId) {
+    if (typeof tenantId !== 'string' || tenantId === '') {
+      throw new ConfigurationError('removeTenant needs the tenant: removeTenant({ tenantId }, clientId)');
+    }
+    return this.removePartition({ tenantId }, clientId);
+  }
+
+  /**
+   * How many partitions of each kind are stored: { session, account, app, obo }, from counts kept at every write
+   * (see README.md, "Admin operations", for what they miss). A few Redis calls, whatever the number of keys.
+   */
+  async countPartitions() {
+    return this.shared.context.index.counts();
+  }
+
+  /**
    * A secret-free summary of a stored partition (accounts, token kinds, scopes, expiry times, TTL, sizes), or
    * null when there is none.
    */
@@ -181,7 +220,8 @@ class RedisTokenCache {
   }
 
   #partition(selector, clientId) {
-    return resolvePartition(selector, clientId, this.settings.keyring);
+    // The client id names the per-client indexes of app and on-behalf-of partitions (partition-index.js).
+    return { ...resolvePartition(selector, clientId, this.settings.keyring), clientId };
   }
 
   /** A partition as Redis holds it now: tools get an error, not a request's fallback, when Redis fails. */

@@ -39,6 +39,7 @@ function escapeRegExp(c) {
 }
 
 const { SCRIPTS, etagOf } = require('../../js/partition-store');
+const { SCRIPTS: INDEX_SCRIPTS } = require('../../js/partition-index');
 
 class MemoryRedis {
   /** @param {{ clock?: () => number }} [options] milliseconds since the epoch; for tests */
@@ -151,6 +152,46 @@ class MemoryRedis {
     return this.evalshaBuffer(script.sha, numberOfKeys, key, ...args);
   }
 
+  /**
+   * The admin indexes' script (partition-index.js), done in JavaScript: adds a member to a sorted set (mode "max":
+   * never lowering its score), prunes members scored before now, and keeps the key alive as long as its latest one.
+   */
+  async evalsha(sha, numberOfKeys, key, member, score, now, mode) {
+    if (sha !== INDEX_SCRIPTS.ADD.sha) throw new Error('NOSCRIPT memory store: unknown script');
+    const set = this.#sortedSet(key, true);
+    const [newScore, nowSeconds] = [Number(score), Number(now)];
+    if (mode !== 'max' || !(set.get(String(member)) >= newScore)) set.set(String(member), newScore);
+    for (const [name, memberScore] of set) if (memberScore < nowSeconds) set.delete(name);
+    if ((await this.ttl(key)) < newScore - nowSeconds) await this.expire(key, Math.max(1, newScore - nowSeconds));
+    return 1;
+  }
+
+  async eval(lua, numberOfKeys, key, ...args) {
+    if (lua !== INDEX_SCRIPTS.ADD.lua) throw new Error('memory store: EVAL of an unknown script');
+    return this.evalsha(INDEX_SCRIPTS.ADD.sha, numberOfKeys, key, ...args);
+  }
+
+  /** ZRANGE key 0 -1 WITHSCORES: the only form the package uses. */
+  async zrange(key, start, stop, withScores) {
+    if (`${start} ${stop} ${withScores}`.toUpperCase() !== '0 -1 WITHSCORES') {
+      throw new Error('memory store: only ZRANGE key 0 -1 WITHSCORES is supported');
+    }
+    const members = [...this.#sortedSet(key).entries()].sort(([a, x], [b, y]) => x - y || (a < b ? -1 : 1));
+    return members.flatMap(([member, score]) => [member, String(score)]);
+  }
+
+  async zcount(key, min, max) {
+    const [low, high] = [Number(min), max === '+inf' ? Infinity : Number(max)];
+    return [...this.#sortedSet(key).values()].filter((score) => score >= low && score <= high).length;
+  }
+
+  async zrem(key, ...members) {
+    const set = this.#sortedSet(key);
+    const removed = members.filter((member) => set.delete(String(member))).length;
+    if (set.size === 0) this.entries.delete(String(key)); // as Redis: an empty sorted set is no key
+    return removed;
+  }
+
   /** MULTI: queues commands of this client and runs them together; exec() gives ioredis's [[err, result], ...]. */
   multi() {
     const queued = [];
@@ -187,6 +228,14 @@ class MemoryRedis {
 
   disconnect() {
     this.status = 'end';
+  }
+
+  /** The sorted set at `key` (empty when there is none; created with `create`); WRONGTYPE at a string. */
+  #sortedSet(key, create = false) {
+    let entry = this.#live(key);
+    if (entry && !entry.sortedSet) throw new Error('WRONGTYPE Operation against a key holding the wrong kind of value');
+    if (!entry && create) this.entries.set(String(key), (entry = { sortedSet: new Map(), expiresAt: null }));
+    return entry ? entry.sortedSet : new Map();
   }
 
   #live(key) {

@@ -1,8 +1,42 @@
 'use strict';
 
+// TEST_REDIS_TOPOLOGY=cluster|sentinel runs the suites that talk to Redis on a Redis Cluster or a Sentinel group
+// (tests/support/jest-global-setup.js starts it). The lists below leave suites out per topology (a
+// --testPathIgnorePatterns on the command line replaces them). These run on the standalone server only, and why:
+const topology = process.env.TEST_REDIS_TOPOLOGY || 'standalone';
+const STANDALONE_ONLY = {
+  // No Redis at all: the same on every topology.
+  core: 'no Redis (the wasm core)',
+  'core-merge': 'no Redis (the wasm core)',
+  'cache-fixtures': 'no Redis',
+  'fake-identity-provider': 'no Redis',
+  'msal-memory': 'no Redis',
+  options: 'no Redis (checks fail before the first command)',
+  package: 'no Redis (the packed package, type-checked)',
+  // One standalone redis-server by nature.
+  'tls-acl': 'a TLS + ACL redis-server of its own (the documented least-privilege user)',
+  'local-cache.faults': 'kills and freezes a redis-server of its own (SIGKILL, SIGSTOP); Sentinel: sentinel-failover',
+  'ioredis-major': 'what differs between ioredis 5 and 6 on one server; the topology passes run ioredis 5 only',
+  'express/.*': 'the example app, whose start command takes one REDIS_URL; race-express runs it on every topology',
+};
+// And these not on one topology.
+const NOT_ON = {
+  standalone: { 'sentinel-failover': 'runs on the sentinel pass (it starts a Sentinel group of its own)' },
+  cluster: {
+    'local-cache.coherence': 'no in-process cache on a Cluster (redis-token-cache.js supportsLocalCache)',
+    'sentinel-failover': 'runs on the sentinel pass',
+  },
+  sentinel: { 'session-store.cluster': 'about a Cluster (it starts one of its own, or uses the cluster pass\'s)' },
+};
+
+const suitePattern = (name) => `/tests/js/${name}\\.test\\.js$`;
+const ignored = [...(topology === 'standalone' ? [] : Object.keys(STANDALONE_ONLY)), ...Object.keys(NOT_ON[topology])]
+  .map(suitePattern);
+
 module.exports = {
   testEnvironment: 'node',
   testMatch: ['<rootDir>/tests/js/**/*.test.js'],
+  testPathIgnorePatterns: ['/node_modules/', ...ignored],
   globalSetup: '<rootDir>/tests/support/jest-global-setup.js',
   globalTeardown: '<rootDir>/tests/support/jest-global-teardown.js',
   testTimeout: 30000,

@@ -2,8 +2,9 @@
 # Runs every test: the core's GoogleTest suite (native), the core's libFuzzer target for a bounded time
 # (FUZZ_SECONDS, default 60), then the wasm build, then Jest (unit, integration against a real redis-server,
 # end-to-end with msal-node, browser) on ioredis 5, then the suites that talk to Redis again on ioredis 6 (the
-# peer range allows both; tests/support/ioredis.js picks by TEST_IOREDIS_MAJOR). Installs what is missing, or says
-# what to run. Arguments go to both Jest runs.
+# peer range allows both; tests/support/ioredis.js picks by TEST_IOREDIS_MAJOR), then again on a Redis Cluster and
+# on a Sentinel group (ioredis 5; TEST_REDIS_TOPOLOGY, see tests/support/redis-client.js), then, when valkey-server
+# is installed, on Valkey. Installs what is missing, or says what to run. Arguments go to every Jest run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-tools.sh --with-browser --with-fuzzer
@@ -44,21 +45,62 @@ jest_counts() {
 echo "== Jest (ioredis 5)"
 jest_status=0
 rm -f test-output/jest.json
-TEST_IOREDIS_MAJOR=5 npx jest --json --outputFile=test-output/jest.json "$@" || jest_status=$?
+TEST_REDIS_TOPOLOGY=standalone TEST_IOREDIS_MAJOR=5 npx jest --json --outputFile=test-output/jest.json "$@" || jest_status=$?
 read -r js_passed js_failed < <(jest_counts test-output/jest.json)
 
 # The second pass leaves out the suites that never load ioredis (the core, the fake identity provider, the dev
 # services), server.test.js (it runs examples/express/server.js, which has its own ioredis 5 dependency) and, for
-# time, the browser test.
+# time, the browser test. Its ignore list replaces jest.config.js's, so sentinel-failover.test.js (a Sentinel group
+# of its own) runs here too: the failover on ioredis 6.
 echo "== Jest (ioredis 6: the suites that talk to Redis)"
 jest6_status=0
 rm -f test-output/jest-ioredis6.json
-TEST_IOREDIS_MAJOR=6 npx jest --json --outputFile=test-output/jest-ioredis6.json \
+TEST_REDIS_TOPOLOGY=standalone TEST_IOREDIS_MAJOR=6 npx jest --json --outputFile=test-output/jest-ioredis6.json \
   --passWithNoTests --testPathIgnorePatterns '/tests/js/(core|core-merge|fake-identity-provider|express/dev-services|express/server|express/browser)\.test\.js$' \
   "$@" || jest6_status=$?
 read -r js6_passed js6_failed < <(jest_counts test-output/jest-ioredis6.json)
 
-passed=$(( cpp_total - cpp_failed + fuzz_passed + js_passed + js6_passed ))
-failed=$(( cpp_failed + fuzz_failed + js_failed + js6_failed ))
+# The topology passes: jest-global-setup.js starts a 3-master Cluster, or a master, a replica and 3 sentinels, and
+# jest.config.js leaves out the suites that run on the standalone server only (it says which, and why).
+topology_passed=0
+topology_failed=0
+topology_status=0
+for topology in cluster sentinel; do
+  echo "== Jest (Redis ${topology}, ioredis 5: the suites that talk to Redis)"
+  rm -f "test-output/jest-${topology}.json"
+  TEST_IOREDIS_MAJOR=5 TEST_REDIS_TOPOLOGY="$topology" npx jest --json --outputFile="test-output/jest-${topology}.json" \
+    --passWithNoTests "$@" || topology_status=$?
+  read -r t_passed t_failed < <(jest_counts "test-output/jest-${topology}.json")
+  topology_passed=$(( topology_passed + t_passed ))
+  topology_failed=$(( topology_failed + t_failed ))
+done
+
+# Valkey (Debian 12 has it in bookworm-backports): the suites that talk to Redis, on a standalone valkey-server (and
+# a Sentinel group of valkey-servers: sentinel-failover.test.js), run under the name redis-server through a PATH
+# shim, since every launcher starts `redis-server`. Left out besides the ioredis 6 pass's list: the suites without
+# Redis, and tls-acl and the example's (express/), whose documented ACL user lacks +client|setinfo: ioredis sends
+# CLIENT SETINFO, which Valkey (and Redis 7.2+) has, and the ACL log records its refusal.
+valkey_passed=0
+valkey_failed=0
+valkey_status=0
+if command -v valkey-server >/dev/null && command -v valkey-cli >/dev/null; then
+  echo "== Jest ($(valkey-server --version | cut -d' ' -f1-3), standalone, ioredis 5: the suites that talk to Redis)"
+  shim=$(mktemp -d)
+  ln -s "$(command -v valkey-server)" "$shim/redis-server"
+  ln -s "$(command -v valkey-cli)" "$shim/redis-cli"
+  rm -f test-output/jest-valkey.json
+  PATH="$shim:$PATH" TEST_REDIS_SERVER=valkey TEST_REDIS_TOPOLOGY=standalone TEST_IOREDIS_MAJOR=5 npx jest --json \
+    --outputFile=test-output/jest-valkey.json --passWithNoTests \
+    --testPathIgnorePatterns '/tests/js/(core|core-merge|cache-fixtures|fake-identity-provider|msal-memory|options|package|tls-acl|express/.*)\.test\.js$' \
+    "$@" || valkey_status=$?
+  rm -rf "$shim"
+  read -r valkey_passed valkey_failed < <(jest_counts test-output/jest-valkey.json)
+else
+  echo "== Valkey: valkey-server is not installed, pass skipped (Debian 12: apt-get install -t bookworm-backports valkey-server)"
+fi
+
+passed=$(( cpp_total - cpp_failed + fuzz_passed + js_passed + js6_passed + topology_passed + valkey_passed ))
+failed=$(( cpp_failed + fuzz_failed + js_failed + js6_failed + topology_failed + valkey_failed ))
 echo "all: ${passed} passed, ${failed} failed"
-[ "$failed" -eq 0 ] && [ "$jest_status" -eq 0 ] && [ "$jest6_status" -eq 0 ]
+[ "$failed" -eq 0 ] && [ "$jest_status" -eq 0 ] && [ "$jest6_status" -eq 0 ] && [ "$topology_status" -eq 0 ] \
+  && [ "$valkey_status" -eq 0 ]

@@ -4,6 +4,11 @@
 // for itself (so that it can kill, flush and restart it without disturbing other suites). A write on one server is
 // seen by the next read on the other.
 //
+// On the sentinel pass (TEST_REDIS_TOPOLOGY=sentinel) it runs on the run's Sentinel group instead (the L1 tracks on
+// its master), which other suites share: the tests that freeze, flush or restart Redis, or kill every pub/sub
+// connection, run on the standalone pass only (sentinel-failover.test.js kills a Sentinel master of its own). On a
+// Cluster the file does not run at all: the token cache has no L1 there (jest.config.js).
+//
 // Redis tells every L1 about a change asynchronously (an invalidation message), so a user can be served the old
 // copy for as long as that message takes. The tests allow for it the way a user would see it: after a write on A,
 // they wait (in B) until B's invalidation counter has moved, and record when it did, relative to the end of A's call;
@@ -18,6 +23,7 @@
 
 const crypto = require('node:crypto');
 const Redis = require('../support/ioredis');
+const { newRedis, topology } = require('../support/redis-client');
 const { RedisTokenCache } = require('../../js');
 const { startSharedIdentityProvider } = require('../support/shared-identity-provider');
 const { startRaceWorkers, stopRaceWorkers } = require('../support/race-workers');
@@ -32,6 +38,8 @@ const WAIT_MS = 1000; // how long the tests wait for the other server to learn o
 const TRIALS = Number(process.env.COHERENCE_TRIALS || 40);
 const RECONNECT_TRIALS = 4; // per way of killing the invalidation connection
 const COHERENT_WITHIN_MS = 5000; // the listener reconnects after 100 ms, doubling up to 2 s
+const OWN_SERVER = topology === 'standalone'; // else the run's Sentinel group, shared with other suites
+const onOwnServer = OWN_SERVER ? test : test.skip; // tests that freeze, flush or restart the server
 
 
 const secrets = {
@@ -53,22 +61,22 @@ let scopeCounter = 0;
 const summary = {};
 const latencies = { writeThroughServer: [], signOut: [], directWrite: [], flush: [], reconnectMs: [], reconnectWithReadMs: [] };
 
-const quietClient = (url) => {
-  const client = new Redis(url);
+const quietClient = () => {
+  const client = server ? new Redis(server.url) : newRedis();
   client.on('error', () => {}); // the tests kill the server on purpose
   return client;
 };
 
 beforeAll(async () => {
-  server = await startRestartableRedis();
-  admin = quietClient(server.url);
-  redis = quietClient(server.url);
+  server = OWN_SERVER ? await startRestartableRedis() : null;
+  admin = quietClient();
+  redis = quietClient();
   shared = await startSharedIdentityProvider({ clientId: CLIENT_ID });
   workers = await startRaceWorkers(2, {
     idpUrl: shared.url,
     msalAuth: shared.msalAuth(),
     secrets,
-    redisUrl: server.url,
+    redisUrl: server ? server.url : undefined, // undefined: the run's Redis
     redisOptions: { maxRetriesPerRequest: 2, connectionName: 'coherence-{index}' },
     monitorProblems: true,
   });
@@ -385,10 +393,14 @@ async function listenerIdOf(worker) {
   return /^id=(\d+)/.exec(lines[0])[1];
 }
 
-test.each([
+// On a shared Redis (the sentinel pass) only the reader's listener is killed: killing every pub/sub connection would
+// hit the other suites' listeners.
+const LISTENER_KILLS = [
   ['CLIENT KILL TYPE pubsub (every server\'s listener)', 'type'],
   ['CLIENT KILL ID (the reader\'s listener only)', 'id'],
-])('a write while the reader\'s invalidation connection is down is not missed: %s', async (_, how) => {
+].filter(([, how]) => OWN_SERVER || how === 'id');
+
+test.each(LISTENER_KILLS)('a write while the reader\'s invalidation connection is down is not missed: %s', async (_, how) => {
   const counts = { trials: RECONNECT_TRIALS, readsWhileDown: 0, staleWhileDown: 0, staleAfterReconnect: 0, staleAfterNextWrite: 0, late: 0 };
   for (let t = 0; t < RECONNECT_TRIALS; t += 1) {
     const [writer, reader] = workers;
@@ -430,7 +442,7 @@ test.each([
   expect(counts).toEqual({ ...counts, staleWhileDown: 0, staleAfterReconnect: 0, staleAfterNextWrite: 0 });
 }, 60000);
 
-test('a sign-out missed during a reconnect does not come back when Redis later fails', async () => {
+onOwnServer('a sign-out missed during a reconnect does not come back when Redis later fails', async () => {
   // The reader's listener is down (CLIENT KILL ID) when the writer signs the user out: the invalidation is lost. The
   // listener reconnects; the reader does not read the session again. Redis then hangs (SIGSTOP): the reader's read
   // times out and falls back to its last copy from before the reconnect, the signed-out session's tokens, served
@@ -460,7 +472,7 @@ test('a sign-out missed during a reconnect does not come back when Redis later f
 
 // ---- across a FLUSHALL -----------------------------------------------------------------------------------------
 
-test.each([
+(OWN_SERVER ? test : test.skip).each([
   ['FLUSHALL', ['FLUSHALL']],
   ['FLUSHDB', ['FLUSHDB']],
   ['FLUSHALL ASYNC', ['FLUSHALL', 'ASYNC']],
@@ -488,7 +500,7 @@ test.each([
 
 // ---- across a Redis restart ------------------------------------------------------------------------------------
 
-test('Redis restarted empty: the other server does not serve its copy from before the restart', async () => {
+onOwnServer('Redis restarted empty: the other server does not serve its copy from before the restart', async () => {
   const [writer, reader] = workers;
   const sessionId = 'restart-empty';
   const { account } = await signIn(sessionId);
@@ -524,7 +536,7 @@ test('Redis restarted empty: the other server does not serve its copy from befor
   expect(seen.networkCalls).toBe(0);
 }, 30000);
 
-test('Redis restarted from an older snapshot: the other server serves what Redis holds, not its newer copy', async () => {
+onOwnServer('Redis restarted from an older snapshot: the other server serves what Redis holds, not its newer copy', async () => {
   // SAVE, then a new token (not in the snapshot) that the reader caches; SIGKILL; restart from the snapshot. The
   // reader must now serve what Redis holds (the older version), as a server without an L1 does.
   const [writer, reader] = workers;

@@ -5,10 +5,11 @@
 //   - a read overtaken by an invalidation (or a flush, or a loss of coherence) is not cached;
 //   - nothing is served as a hit while the invalidation connection is down.
 // First LocalCache alone, with a fake clock (every interleaving chosen by the test), then through RedisTokenCache on
-// the run's real Redis (TEST_REDIS_URL).
+// the run's real Redis (tests/support/redis-client.js: standalone or Sentinel; on a Cluster there is no L1, and the
+// last test checks just that).
 
 const crypto = require('node:crypto');
-const Redis = require('../support/ioredis');
+const { newRedis, hasLocalCache, topology } = require('../support/redis-client');
 const { LocalCache } = require('../../js/local-cache');
 const { RedisTokenCache } = require('../../js');
 const { resolvePartition } = require('../../js/partitions');
@@ -345,7 +346,9 @@ const CLIENT_ID = '00000000-0000-4000-8000-0000000b0d01';
 const SCOPES = ['api://bounds/Read'];
 const REDIRECT_URI = 'http://localhost/auth/redirect';
 
-describe('RedisTokenCache L1 on a real Redis', () => {
+// Not on a Cluster: the token cache has no L1 there (one tracking connection per master would be needed; see
+// supportsLocalCache in js/redis-token-cache.js). The test after this block checks that it has none.
+(hasLocalCache ? describe : describe.skip)('RedisTokenCache L1 on a real Redis', () => {
   let redis;
   let admin;
   let idp;
@@ -354,8 +357,8 @@ describe('RedisTokenCache L1 on a real Redis', () => {
   const readers = [];
 
   beforeAll(() => {
-    redis = new Redis(process.env.TEST_REDIS_URL);
-    admin = new Redis(process.env.TEST_REDIS_URL);
+    redis = newRedis();
+    admin = newRedis();
     idp = createFakeIdentityProvider({ clientId: CLIENT_ID });
   });
 
@@ -510,4 +513,23 @@ describe('RedisTokenCache L1 on a real Redis', () => {
     const after = await readThrough(reader, { tenantId }, CLIENT_ID);
     expect(after).toEqual({ hit: false, body: null });
   }, 10000);
+});
+
+test(`on ${topology} the token cache has ${hasLocalCache ? 'an L1 that tracks' : 'no L1 (a Cluster): every read goes to Redis'}`, async () => {
+  const redis = newRedis();
+  const cache = new RedisTokenCache({ redis, prefix: `l1-topology:${crypto.randomBytes(4).toString('hex')}:`, ...testSecrets() });
+  try {
+    expect(await cache.exportPartition({ sessionId: 'none' })).toBeNull(); // a read: it starts the listener
+    if (!hasLocalCache) {
+      expect(cache.stats().localCache).toBeNull(); // every read goes to Redis, which stays correct
+      return;
+    }
+    for (let waited = 0; !cache.stats().localCache.coherent; waited += 5) {
+      if (waited > 3000) throw new Error('the L1 never started tracking');
+      await sleep(5);
+    }
+  } finally {
+    await cache.close();
+    await redis.quit();
+  }
 });

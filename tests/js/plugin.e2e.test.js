@@ -4,6 +4,7 @@
 
 const crypto = require('node:crypto');
 const Redis = require('../support/ioredis');
+const { newRedis, keysAll } = require('../support/redis-client');
 const { RedisTokenCache, CacheStoreError } = require('../../js');
 const { resolvePartition } = require('../../js/partitions');
 const { createKeyring } = require('../../js/keyring');
@@ -29,7 +30,7 @@ const newTokenCache = (options = {}) =>
 const keyOf = (selector, clientId) => prefix + resolvePartition(selector, clientId, testKeyring).partitionKey;
 
 beforeAll(() => {
-  redis = new Redis(process.env.TEST_REDIS_URL);
+  redis = newRedis();
 });
 afterAll(() => redis.quit());
 
@@ -69,7 +70,10 @@ test('sign-in by code writes the session partition with a TTL', async () => {
   const key = keyOf({ sessionId: 'session-a' });
   expect(key).toBe(`${prefix}session:{${testKeyring.name('session', 'session-a')}}`);
   expect(key).not.toContain('session-a'); // the session id is never in clear in a key name
-  expect(await redis.keys(`${prefix}*`)).toEqual([key]);
+  // The partition, and the admin indexes that list it (js/partition-index.js).
+  expect((await keysAll(redis, `${prefix}*`)).sort()).toEqual(
+    [key, `${prefix}index:count:session`, `${prefix}index:user:${testKeyring.name('user', result.account.homeAccountId)}`].sort(),
+  );
   const stored = await storedCache(key);
   expect(Object.keys(stored.RefreshToken)).toHaveLength(1);
   expect(Object.values(stored.AccessToken)[0].secret).toBe(result.accessToken);
@@ -381,7 +385,7 @@ test('on-behalf-of tokens are cached per incoming assertion', async () => {
   const second = await newTokenCache().acquireTokenOnBehalfOf(idp.msalConfig(), request);
   expect(second.accessToken).toBe(first.accessToken);
   expect(tokenRequests().length).toBe(count);
-  const keys = await redis.keys(`${prefix}obo:*`);
+  const keys = await keysAll(redis, `${prefix}obo:*`);
   expect(keys).toEqual([keyOf({ userAssertion: assertion }, CLIENT_ID)]);
   expect(keys[0]).not.toContain(alice.oid); // neither the assertion nor its user in clear
 });

@@ -5,6 +5,7 @@
 
 const crypto = require('node:crypto');
 const Redis = require('../support/ioredis');
+const { newRedis } = require('../support/redis-client');
 const { seal, open, tombstone, readHeader, UnreadableValue, TYPE } = require('../../js/stored-value');
 const { createKeyring } = require('../../js/keyring');
 const { decodeLegacyValue, encodeLegacyValue } = require('../../js/legacy-value');
@@ -214,7 +215,7 @@ describe('plugin against a real Redis with one failure injected', () => {
   const CLIENT_ID = '00000000-0000-4000-8000-00000000beef';
   let redis;
   beforeAll(() => {
-    redis = new Redis(process.env.TEST_REDIS_URL);
+    redis = newRedis();
   });
   afterAll(() => redis.quit());
 

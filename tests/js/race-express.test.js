@@ -9,7 +9,7 @@
 // prefix and secrets), never by reading raw Redis values. Counts go to test-output/race-express-summary.json.
 
 const crypto = require('node:crypto');
-const Redis = require('../support/ioredis');
+const { newRedis } = require('../support/redis-client');
 const request = require('supertest');
 const { RedisTokenCache } = require('../../js');
 const { DEV_CLIENT_ID, identityConfig } = require('../../examples/express/config');
@@ -38,7 +38,7 @@ let b;
 const summary = {};
 
 beforeAll(async () => {
-  redis = new Redis(process.env.TEST_REDIS_URL);
+  redis = newRedis();
   shared = await startSharedIdentityProvider({ clientId: DEV_CLIENT_ID });
   // msal treats a token as expired 300 s early: with 200 s tokens every /api/call redeems the refresh token.
   shared.idp.setAccessTokenLifetime(200);

@@ -11,7 +11,7 @@
 // The counts of every scenario are printed and written to test-output/race-summary.json.
 
 const crypto = require('node:crypto');
-const Redis = require('../support/ioredis');
+const { newRedis } = require('../support/redis-client');
 const { RedisTokenCache } = require('../../js');
 const { startSharedIdentityProvider } = require('../support/shared-identity-provider');
 const { startRaceWorkers, stopRaceWorkers } = require('../support/race-workers');
@@ -41,7 +41,7 @@ let warnings;
 const summary = {};
 
 beforeAll(async () => {
-  redis = new Redis(process.env.TEST_REDIS_URL);
+  redis = newRedis();
   shared = await startSharedIdentityProvider({ clientId: CLIENT_ID });
   workers = await startRaceWorkers(SERVERS, { idpUrl: shared.url, msalAuth: shared.msalAuth(), secrets });
 }, 60000);

@@ -2,6 +2,7 @@
 
 const fs = require('node:fs');
 const Redis = require('../support/ioredis');
+const { newRedis, masters, topology } = require('../support/redis-client');
 const { startRedis, ping } = require('../support/redis-server');
 
 function isRunning(pid) {
@@ -100,10 +101,30 @@ describe('startRedis', () => {
     await expect(startRedis({ aclUsers: ['app on +get'] })).rejects.toThrow(/aclUsers must be an array of ACL file lines/);
   });
 
-  test('jest globalSetup publishes a running server in TEST_REDIS_URL', async () => {
-    expect(process.env.TEST_REDIS_URL).toMatch(/^redis:\/\/127\.0\.0\.1:\d+$/);
-    const client = new Redis(process.env.TEST_REDIS_URL);
-    expect(await client.ping()).toBe('PONG');
-    await client.quit();
+  // The suites that talk to Redis run on each topology (npm test; jest.config.js), with redis-client.js's clients.
+  test(`jest globalSetup publishes the run's Redis (${topology}), and newRedis() connects to it`, async () => {
+    const client = newRedis();
+    try {
+      expect(await client.ping()).toBe('PONG');
+      // npm test's Valkey pass runs valkey-server under the name redis-server (TEST_REDIS_SERVER=valkey): it does.
+      const serverName = /^server_name:(\w+)/m.exec(await client.info('server'));
+      expect(serverName ? serverName[1] : 'redis').toBe(process.env.TEST_REDIS_SERVER || 'redis');
+      if (topology === 'standalone') {
+        expect(process.env.TEST_REDIS_URL).toMatch(/^redis:\/\/127\.0\.0\.1:\d+$/);
+        expect(client.isCluster).toBeFalsy();
+      } else if (topology === 'cluster') {
+        expect(client.isCluster).toBe(true);
+        const nodes = await masters(client);
+        expect(nodes).toHaveLength(3);
+        for (const node of nodes) expect(await node.cluster('INFO')).toMatch(/^cluster_state:ok\r?$/m);
+      } else {
+        // A Sentinel client is connected to the master the sentinels name, which has its replica.
+        expect(client.options.sentinels).toHaveLength(3);
+        expect((await client.role())[0]).toBe('master');
+        expect(await client.info('replication')).toMatch(/^connected_slaves:1\r?$/m);
+      }
+    } finally {
+      await client.quit();
+    }
   });
 });

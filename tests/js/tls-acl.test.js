@@ -149,6 +149,16 @@ async function runFlowWith(redis, { idp, warnings, tokenCache, sessions }) {
   await sessions.destroy(sid);
   expect(await sessions.get(sid)).toBeNull();
   expect(await sessions.length()).toBe(0);
+
+  // Admin operations (their indexes): a new sign-in is counted; signing out everywhere removes it and its session.
+  const sid2 = crypto.randomBytes(18).toString('base64url');
+  const again = await tokenCache.createClientApplication(idp.msalConfig(), { sessionId: sid2 })
+    .acquireTokenByCode({ code: idp.issueCode(alice, { scopes: SCOPES }), scopes: SCOPES, redirectUri: REDIRECT_URI });
+  await sessions.set(sid2, session);
+  expect(await tokenCache.countPartitions()).toEqual({ session: 1, account: 0, app: 0, obo: 0 });
+  expect(await tokenCache.signOutEverywhere({ homeAccountId: again.account.homeAccountId }, { sessionStore: sessions })).toBe(1);
+  expect(await sessions.get(sid2)).toBeNull();
+  expect(await tokenCache.countPartitions()).toEqual({ session: 0, account: 0, app: 0, obo: 0 });
   expect(warnings).toEqual([]);
 
   // Another app's key of another type at a partition key: a miss, with a warning that names its type (TYPE).

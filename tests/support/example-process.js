@@ -63,13 +63,13 @@ function startExampleProcess({ idpUrl, jwks, sessionPrefix, tokenPrefix, session
 }
 
 async function runChild() {
-  const Redis = require('./ioredis');
+  const { newRedis } = require('./redis-client');
   const { createApp } = require('../../examples/express/app');
   const { DEV_CLIENT_ID } = require('../../examples/express/config');
   const { createDevIdentityProvider } = require('../../examples/express/dev-identity-provider/tokens');
   const { forwardingNetworkClient } = require('./shared-identity-provider');
 
-  const redis = new Redis(process.env.TEST_REDIS_URL, { maxRetriesPerRequest: 2 });
+  const redis = newRedis({ maxRetriesPerRequest: 2 }); // the run's Redis, whatever its topology
   const local = createDevIdentityProvider({ clientId: DEV_CLIENT_ID });
   const networkClient = forwardingNetworkClient(process.env.RACE_IDP_URL);
   const jwks = JSON.parse(process.env.RACE_JWKS);

@@ -50,12 +50,17 @@ const servedFromCache = (seen, accessToken) =>
 /** True when a signed-out session's partition shows anything usable again. */
 const partitionIsBack = (seen) => seen.accounts.length > 0 || seen.silent.ok || seen.networkCalls > 0;
 
-/** Prints the counts of a test file and writes them to test-output/<name>.json. */
+/**
+ * Prints the counts of a test file and writes them to test-output/<name>.json (<name>.<topology>.json on a Cluster
+ * or Sentinel pass, so that one pass does not overwrite another's).
+ */
 function reportCounts(name, meta, summary) {
+  const topology = process.env.TEST_REDIS_TOPOLOGY || 'standalone';
   const lines = Object.entries(summary).map(([scenario, counts]) => `  ${scenario}: ${JSON.stringify(counts)}`);
-  console.log(`${name} (${JSON.stringify(meta)})\n${lines.join('\n')}`);
+  console.log(`${name} (${JSON.stringify({ ...meta, topology })})\n${lines.join('\n')}`);
+  const file = topology === 'standalone' ? `${name}.json` : `${name}.${topology}.json`;
   fs.mkdirSync(OUTPUT_DIR, { recursive: true });
-  fs.writeFileSync(path.join(OUTPUT_DIR, `${name}.json`), `${JSON.stringify({ ...meta, ...summary }, null, 2)}\n`);
+  fs.writeFileSync(path.join(OUTPUT_DIR, file), `${JSON.stringify({ ...meta, topology, ...summary }, null, 2)}\n`);
 }
 
 module.exports = { sleep, pause, observePartition, servedFromCache, partitionIsBack, reportCounts };

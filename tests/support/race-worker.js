@@ -9,11 +9,11 @@
 //   child  -> { id, ok: true, result, warnings } | { id, ok: false, error: { name, message, errorCode }, warnings }
 // `warnings` are what the token cache logged during the operation (e.g. a refused foreign account).
 //
-// Environment: TEST_REDIS_URL, TEST_ENCRYPTION_KEY, TEST_KEY_NAME_SECRET (one app's secrets: every process of the
-// test gets the same), RACE_IDP_URL (the shared identity provider), RACE_MSAL_AUTH (msal's `auth` section, JSON).
-// Optional (race-workers.js sets them from its options): RACE_REDIS_URL (a Redis of the test's own, instead of
-// TEST_REDIS_URL), RACE_REDIS_OPTIONS (the ioredis options, JSON; "{index}" in connectionName becomes the worker's
-// index), RACE_WORKER_INDEX, RACE_MONITOR_PROBLEMS=1 (record unhandled rejections, uncaught exceptions, console.error
+// Environment: the run's Redis (redis-client.js: TEST_REDIS_TOPOLOGY and its variables), TEST_ENCRYPTION_KEY,
+// TEST_KEY_NAME_SECRET (one app's secrets: every process of the test gets the same), RACE_IDP_URL (the shared
+// identity provider), RACE_MSAL_AUTH (msal's `auth` section, JSON). Optional (race-workers.js sets them from its
+// options): RACE_REDIS_URL (a standalone Redis of the test's own, instead of the run's), RACE_REDIS_OPTIONS (the
+// ioredis options, JSON; "{index}" in connectionName becomes the worker's index), RACE_WORKER_INDEX, RACE_MONITOR_PROBLEMS=1 (record unhandled rejections, uncaught exceptions, console.error
 // lines such as ioredis's "Unhandled error event", and process warnings, for the `problems` operation, instead of
 // crashing on them).
 //
@@ -23,6 +23,7 @@
 // (a background loop of acquireTokenSilent calls, each timed in the child), problems.
 
 const Redis = require('./ioredis');
+const { newRedis } = require('./redis-client');
 const { RedisTokenCache } = require('../../js');
 const { forwardingNetworkClient } = require('./shared-identity-provider');
 const { observePartition } = require('./race-helpers');
@@ -50,7 +51,7 @@ const redisOptions = JSON.parse(process.env.RACE_REDIS_OPTIONS || '{"maxRetriesP
 if (typeof redisOptions.connectionName === 'string') {
   redisOptions.connectionName = redisOptions.connectionName.replace('{index}', workerIndex);
 }
-const redis = new Redis(process.env.RACE_REDIS_URL || process.env.TEST_REDIS_URL, redisOptions);
+const redis = process.env.RACE_REDIS_URL ? new Redis(process.env.RACE_REDIS_URL, redisOptions) : newRedis(redisOptions);
 if (process.env.RACE_MONITOR_PROBLEMS === '1') {
   // The app's own client: an app listens to its errors (a Redis outage is expected in these tests).
   redis.on('error', (err) => {

@@ -6,7 +6,8 @@
 //   await stopRaceWorkers(workers);
 //
 // Tests of the in-process cache and of Redis faults also pass redisUrl (a redis-server of their own, which they may
-// kill and restart), redisOptions (the children's ioredis options) and monitorProblems (see race-worker.js).
+// kill and restart) or redisEnv (the variables of redis-client.js for a Redis of another topology, e.g. a Sentinel
+// group of their own), redisOptions (the children's ioredis options) and monitorProblems (see race-worker.js).
 
 const { fork } = require('node:child_process');
 const path = require('node:path');
@@ -77,16 +78,20 @@ class RaceWorker {
  * @param {string} options.idpUrl the shared identity provider
  * @param {object} options.msalAuth msal's `auth` section (JSON-able)
  * @param {{ encryptionKey: string, keyNameSecret: string }} options.secrets the app's secrets, same for all
- * @param {string} [options.redisUrl] the Redis the children use; default TEST_REDIS_URL (the run's shared one)
+ * @param {string} [options.redisUrl] a standalone Redis for the children; default the run's shared one, whatever
+ *   its topology (redis-client.js)
+ * @param {object} [options.redisEnv] redis-client.js's variables for the children (TEST_REDIS_TOPOLOGY, ...): a Redis
+ *   of the test's own, of any topology
  * @param {object} [options.redisOptions] the children's ioredis options (JSON-able); default
  *   { maxRetriesPerRequest: 2 }. "{index}" in connectionName becomes each child's index.
  * @param {boolean} [options.monitorProblems] children record unhandled rejections, uncaught exceptions,
  *   console.error lines and process warnings (the `problems` operation) instead of crashing on them
  * @returns {Promise<RaceWorker[]>}
  */
-async function startRaceWorkers(count, { idpUrl, msalAuth, secrets, redisUrl, redisOptions, monitorProblems = false }) {
+async function startRaceWorkers(count, { idpUrl, msalAuth, secrets, redisUrl, redisEnv, redisOptions, monitorProblems = false }) {
   const env = {
     ...process.env,
+    ...redisEnv,
     TEST_ENCRYPTION_KEY: secrets.encryptionKey,
     TEST_KEY_NAME_SECRET: secrets.keyNameSecret,
     RACE_IDP_URL: idpUrl,

@@ -1,6 +1,6 @@
 'use strict';
 // Run by tests/js/metrics.test.js as a child process in which @opentelemetry/api cannot be resolved, as when it is
-// not installed: `node tests/support/without-otel-app.js <prefix> <clientId>` with TEST_REDIS_URL set. Signs a user
+// not installed: `node tests/support/without-otel-app.js <prefix> <clientId>` with the run's Redis (redis-client.js). Signs a user
 // in through a cache with default options, then makes a silent call through one with an onEvent callback, and
 // prints { resolvable, fromCache, names } (the event names seen) as its last line.
 
@@ -17,7 +17,7 @@ Module._resolveFilename = function resolveWithoutOtel(request, ...rest) {
   return resolve.call(this, request, ...rest);
 };
 
-const Redis = require('./ioredis');
+const { newRedis } = require('./redis-client');
 const { RedisTokenCache } = require('../../js');
 const { createFakeIdentityProvider } = require('./fake-identity-provider');
 const { testSecrets } = require('./test-secrets');
@@ -29,7 +29,7 @@ async function main([prefix, clientId]) {
   } catch {
     resolvable = false;
   }
-  const redis = new Redis(process.env.TEST_REDIS_URL);
+  const redis = newRedis();
   const idp = createFakeIdentityProvider({ clientId });
   const names = new Set();
   const options = { redis, prefix, ...testSecrets() };

@@ -47,11 +47,18 @@ async function startRedis({ tls: useTls = false, aclUsers = null } = {}) {
   if (aclUsers !== null && !(Array.isArray(aclUsers) && aclUsers.every((line) => /^user \S+/.test(line)))) {
     throw new Error('startRedis: aclUsers must be an array of ACL file lines ("user <name> <rules>")');
   }
+  return withFreshPorts(async () => launch((await freePorts(1))[0], { useTls, aclUsers }));
+}
+
+/**
+ * Runs `start` until it does not fail for a port taken between probing and binding (any error without
+ * `retry: false`), at most PORT_ATTEMPTS times; each attempt probes new ports.
+ */
+async function withFreshPorts(start) {
   let lastError;
-  // The free port can be taken between probing and binding: retry with a new one.
   for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
     try {
-      return await launch(await freePort(), { useTls, aclUsers });
+      return await start();
     } catch (err) {
       if (err.retry === false) throw err;
       lastError = err;
@@ -62,16 +69,19 @@ async function startRedis({ tls: useTls = false, aclUsers = null } = {}) {
 
 const notRetried = (err) => Object.assign(err, { retry: false });
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
+/** `count` distinct free loopback ports: all are held open at once while probing, so that they differ. */
+async function freePorts(count) {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () => new Promise((resolve, reject) => {
+      const server = net.createServer();
+      server.unref();
+      server.on('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve(server));
+    })),
+  );
+  const ports = servers.map((server) => server.address().port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
 }
 
 /** Writes the ACL file; returns the admin credentials (the default user's), null if the lines define it. */
@@ -201,4 +211,4 @@ function lastReply(port, { ca = null, auth = null } = {}) {
   });
 }
 
-module.exports = { startRedis, ping };
+module.exports = { startRedis, ping, freePorts, withFreshPorts };

@@ -11,16 +11,14 @@
 
 const { spawn, execFile } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { promisify } = require('node:util');
-const { ping } = require('./redis-server');
+const { ping, freePorts, withFreshPorts } = require('./redis-server');
 
 const HOST = '127.0.0.1';
 const START_TIMEOUT_MS = 15000;
 const STOP_TIMEOUT_MS = 5000;
-const ATTEMPTS = 3;
 
 // Nodes still running; killed if the test process exits without stop().
 const running = new Set();
@@ -34,34 +32,17 @@ process.on('exit', () => {
  */
 async function start({ masters = 3 } = {}) {
   if (!Number.isSafeInteger(masters) || masters < 3) throw new Error('redis-cluster start: masters must be 3 or more');
-  let lastError;
-  // A free port can be taken between probing and binding: retry on new ones.
-  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+  // A free port can be taken between probing and binding: each attempt probes new ones.
+  return withFreshPorts(async () => {
     const cluster = await launch(masters);
     try {
       await cluster.ready;
       return { nodes: cluster.nodes, dir: cluster.dir, stop: cluster.stop };
     } catch (err) {
       await cluster.stop();
-      if (err.retry === false) throw err;
-      lastError = err;
+      throw err;
     }
-  }
-  throw lastError;
-}
-
-/** `count` distinct free loopback ports, all held open at once so that they differ. */
-async function freePorts(count) {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise((resolve, reject) => {
-      const server = net.createServer();
-      server.on('error', reject);
-      server.listen(0, HOST, () => resolve(server));
-    })),
-  );
-  const ports = servers.map((server) => server.address().port);
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
+  });
 }
 
 async function launch(masters) {

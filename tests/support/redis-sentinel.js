@@ -13,11 +13,10 @@
 
 const { spawn, execFile } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { promisify } = require('node:util');
-const { ping } = require('./redis-server');
+const { ping, freePorts, withFreshPorts } = require('./redis-server');
 
 const HOST = '127.0.0.1';
 const NAME = 'mymaster';
@@ -27,7 +26,6 @@ const DOWN_AFTER_MS = 1000;
 const FAILOVER_TIMEOUT_MS = 5000;
 const START_TIMEOUT_MS = 20000; // sentinels find each other through hello messages sent every 2 s
 const STOP_TIMEOUT_MS = 5000;
-const ATTEMPTS = 3;
 
 // Processes still running; killed if the test process exits without stop().
 const running = new Set();
@@ -41,9 +39,8 @@ process.on('exit', () => {
  *   kill: (port: number) => Promise<void> }>}
  */
 async function start() {
-  let lastError;
-  // A free port can be taken between probing and binding: retry on new ones.
-  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+  // A free port can be taken between probing and binding: each attempt probes new ones.
+  return withFreshPorts(async () => {
     const group = await launch();
     try {
       await group.ready;
@@ -51,25 +48,9 @@ async function start() {
       return started;
     } catch (err) {
       await group.stop();
-      if (err.retry === false) throw err;
-      lastError = err;
+      throw err;
     }
-  }
-  throw lastError;
-}
-
-/** `count` distinct free loopback ports, all held open at once so that they differ. */
-async function freePorts(count) {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise((resolve, reject) => {
-      const server = net.createServer();
-      server.on('error', reject);
-      server.listen(0, HOST, () => resolve(server));
-    })),
-  );
-  const ports = servers.map((server) => server.address().port);
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
+  });
 }
 
 async function launch() {

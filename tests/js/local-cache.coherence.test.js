@@ -26,7 +26,7 @@ const Redis = require('../support/ioredis');
 const { newRedis, topology } = require('../support/redis-client');
 const { RedisTokenCache } = require('../../js');
 const { startSharedIdentityProvider } = require('../support/shared-identity-provider');
-const { startRaceWorkers, stopRaceWorkers } = require('../support/race-workers');
+const { startRaceWorkers, stopRaceWorkers, callWorker: call } = require('../support/race-workers');
 const { startRestartableRedis } = require('../support/restartable-redis');
 const { observePartition, reportCounts } = require('../support/race-helpers');
 
@@ -123,13 +123,6 @@ beforeEach(async () => {
 afterEach(async () => {
   for (const worker of workers) await call(worker, 'close', { prefix });
 });
-
-/** Runs an operation in a worker; throws with its error when it failed. */
-async function call(worker, op, args, options) {
-  const reply = await worker.call(op, args, options);
-  if (!reply.ok) throw new Error(`${op} on worker ${worker.index} failed: ${reply.error.name}: ${reply.error.message}`);
-  return reply.result;
-}
 
 async function untilCoherent(worker, timeoutMs = COHERENT_WITHIN_MS) {
   const seen = await call(worker, 'waitStats', { prefix, path: 'localCache.coherent', equals: true, timeoutMs });

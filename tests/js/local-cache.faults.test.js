@@ -14,7 +14,7 @@ const crypto = require('node:crypto');
 const Redis = require('../support/ioredis');
 const { RedisTokenCache } = require('../../js');
 const { startSharedIdentityProvider } = require('../support/shared-identity-provider');
-const { startRaceWorkers, stopRaceWorkers } = require('../support/race-workers');
+const { startRaceWorkers, stopRaceWorkers, callWorker: call } = require('../support/race-workers');
 const { startRestartableRedis } = require('../support/restartable-redis');
 const { observePartition, reportCounts } = require('../support/race-helpers');
 
@@ -92,12 +92,6 @@ afterAll(async () => {
   if (server) await server.stop();
   reportCounts('local-cache-faults', { workers: WORKERS, concurrency: CONCURRENCY, refreshEvery: REFRESH_EVERY, commandTimeoutMs: COMMAND_TIMEOUT_MS }, summary);
 }, 30000);
-
-async function call(worker, op, args, options) {
-  const reply = await worker.call(op, args, options);
-  if (!reply.ok) throw new Error(`${op} on worker ${worker.index} failed: ${reply.error.name}: ${reply.error.message}`);
-  return reply.result;
-}
 
 async function signIn(sessionId, scopes) {
   const client = truthCache.createClientApplication(shared.idp.msalConfig(), { sessionId });

@@ -25,7 +25,7 @@ const { open, TYPE } = require('../../js/stored-value');
 const redisSentinel = require('../support/redis-sentinel');
 const { sentinelEnv } = require('../support/redis-client');
 const { startSharedIdentityProvider } = require('../support/shared-identity-provider');
-const { startRaceWorkers, stopRaceWorkers } = require('../support/race-workers');
+const { startRaceWorkers, stopRaceWorkers, callWorker: call } = require('../support/race-workers');
 const { reportCounts } = require('../support/race-helpers');
 
 const CLIENT_ID = '00000000-0000-4000-8000-0000005e4f01';
@@ -101,12 +101,6 @@ afterAll(async () => {
   if (group) await group.stop();
   reportCounts('sentinel-failover', { workers: WORKERS, concurrency: CONCURRENCY, refreshEvery: REFRESH_EVERY }, summary);
 }, 30000);
-
-async function call(worker, op, args, options) {
-  const reply = await worker.call(op, args, options);
-  if (!reply.ok) throw new Error(`${op} on worker ${worker.index} failed: ${reply.error.name}: ${reply.error.message}`);
-  return reply.result;
-}
 
 /** A sign-in in this process (its token request is in-process). */
 async function signIn(sessionId) {

@@ -137,4 +137,11 @@ async function stopRaceWorkers(workers) {
   await Promise.all((workers || []).map((worker) => worker.stop()));
 }
 
-module.exports = { startRaceWorkers, stopRaceWorkers, RaceWorker };
+/** Runs an operation in a worker; resolves its result, or throws with its error when it failed. */
+async function callWorker(worker, op, args, options) {
+  const reply = await worker.call(op, args, options);
+  if (!reply.ok) throw new Error(`${op} on worker ${worker.index} failed: ${reply.error.name}: ${reply.error.message}`);
+  return reply.result;
+}
+
+module.exports = { startRaceWorkers, stopRaceWorkers, callWorker, RaceWorker };

@@ -2,7 +2,7 @@
 // examples/express/server.js as `npm start` runs it: a real process, each way of finding a store.
 
 const request = require('supertest');
-const { startServerProcess } = require('./helpers');
+const { startServerProcess, signIn } = require('./helpers');
 
 const startServer = (env) => startServerProcess({ SESSION_SECRET: 'server test', ...env });
 
@@ -14,6 +14,23 @@ test('with REDIS_URL it uses that Redis and prints the URL', async () => {
     expect(server.output()).toContain('local development identity provider');
     await request(url).get('/').expect(200, /msal-redis-cache example/);
     await request(url).get('/auth/signin').expect(302);
+  } finally {
+    expect(await server.stop()).toBe(0);
+  }
+});
+
+test('OTEL_CONSOLE=1 prints the token cache\'s OpenTelemetry metrics (README, Metrics)', async () => {
+  const server = startServer({
+    REDIS_URL: process.env.TEST_REDIS_URL, PATH: process.env.PATH, OTEL_CONSOLE: '1', OTEL_CONSOLE_INTERVAL_MS: '200',
+  });
+  try {
+    const url = await server.started;
+    await signIn(request.agent(url)); // a sign-in reads the (missing) partition and stores one
+    for (let waited = 0; waited < 5000 && !/msal_redis_cache\.writes/.test(server.output()); waited += 100) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(server.output()).toMatch(/msal_redis_cache\.writes/);
+    expect(server.output()).toMatch(/msal_redis_cache\.redis\.duration/);
   } finally {
     expect(await server.stop()).toBe(0);
   }

@@ -11,27 +11,18 @@
 //
 // master and replica are the roles at start; after a failover ask the sentinels (masterOf).
 
-const { spawn, execFile } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { promisify } = require('node:util');
 const { ping, freePorts, withFreshPorts } = require('./redis-server');
+const { HOST, spawnRedisServer, processGroup, redisCli: runRedisCli } = require('./redis-processes');
 
-const HOST = '127.0.0.1';
 const NAME = 'mymaster';
 const SENTINELS = 3;
 const QUORUM = 2;
 const DOWN_AFTER_MS = 1000;
 const FAILOVER_TIMEOUT_MS = 5000;
 const START_TIMEOUT_MS = 20000; // sentinels find each other through hello messages sent every 2 s
-const STOP_TIMEOUT_MS = 5000;
-
-// Processes still running; killed if the test process exits without stop().
-const running = new Set();
-process.on('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
 
 /**
  * @returns {Promise<{ name: string, master: { host: string, port: number }, replica: { host: string, port: number },
@@ -63,19 +54,12 @@ async function launch() {
   const serverArgs = (port) => ['--port', String(port), '--bind', HOST, '--dir', path.join(dir, String(port)),
     '--save', '', '--appendonly', 'no', '--daemonize', 'no'];
   const children = [
-    spawnProcess(dir, masterPort, serverArgs(masterPort)),
-    spawnProcess(dir, replicaPort, [...serverArgs(replicaPort), '--replicaof', HOST, String(masterPort)]),
-    ...sentinelPorts.map((port) => spawnProcess(dir, port, [writeSentinelConf(dir, port, masterPort), '--sentinel'])),
+    spawnRedisServer(dir, masterPort, serverArgs(masterPort)),
+    spawnRedisServer(dir, replicaPort, [...serverArgs(replicaPort), '--replicaof', HOST, String(masterPort)]),
+    ...sentinelPorts.map((port) => spawnRedisServer(dir, port, [writeSentinelConf(dir, port, masterPort), '--sentinel'])),
   ];
 
-  let stopped = null;
-  const stop = () => {
-    stopped ??= (async () => {
-      await Promise.all(children.map(stopChild));
-      fs.rmSync(dir, { recursive: true, force: true });
-    })();
-    return stopped;
-  };
+  const { ready, stop } = processGroup('sentinel group', dir, children, () => untilAgreed(master, replica, sentinels));
   const kill = async (port) => {
     const found = children.find((child) => child.port === port);
     if (!found) throw new Error(`redis-sentinel: no process of this group listens on port ${port}`);
@@ -84,17 +68,6 @@ async function launch() {
     await found.exited;
   };
 
-  const ready = (async () => {
-    // A process that exits during start-up fails it (only a port taken meanwhile is worth another attempt).
-    const exitedEarly = Promise.race(children.map(({ exited, output, port }) => exited.then((code) => {
-      const err = new Error(`redis-server (sentinel group, port ${port}) exited (code ${code}):\n${output().trim()}`);
-      if (!/Address already in use/.test(output())) err.retry = false;
-      throw err;
-    })));
-    exitedEarly.catch(() => {});
-    await Promise.race([untilAgreed(master, replica, sentinels), exitedEarly]);
-  })();
-  ready.catch(() => {});
   return { name: NAME, master, replica, sentinels, dir, ready, stop, kill };
 }
 
@@ -113,33 +86,6 @@ function writeSentinelConf(dir, port, masterPort) {
     '',
   ].join('\n'));
   return file;
-}
-
-function spawnProcess(dir, port, args) {
-  fs.mkdirSync(path.join(dir, String(port)), { recursive: true });
-  const child = spawn('redis-server', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  let output = '';
-  const collect = (chunk) => { output = (output + chunk).slice(-2000); };
-  child.stdout.on('data', collect);
-  child.stderr.on('data', collect);
-  const exited = new Promise((resolve) => {
-    child.once('exit', resolve);
-    child.once('error', (err) => {
-      output += err.code === 'ENOENT' ? 'redis-server not found: apt-get install redis-server' : err.message;
-      resolve(null);
-    });
-  });
-  exited.then(() => running.delete(child));
-  return { child, exited, port, output: () => output };
-}
-
-async function stopChild({ child, exited }) {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-  await exited;
-  clearTimeout(timer);
 }
 
 /**
@@ -189,16 +135,7 @@ function fields(text) {
   return object;
 }
 
-async function redisCli(port, args) {
-  try {
-    const { stdout } = await promisify(execFile)('redis-cli', ['-h', HOST, '-p', String(port), ...args], { timeout: 5000 });
-    return stdout;
-  } catch (err) {
-    const message = err.code === 'ENOENT'
-      ? 'redis-cli not found: apt-get install redis-tools'
-      : `redis-cli -p ${port} ${args.join(' ')} failed: ${err.stderr || err.message}`;
-    throw Object.assign(new Error(message), { retry: err.code !== 'ENOENT' });
-  }
-}
+/** redis-cli against the server or sentinel at `port`. */
+const redisCli = (port, args) => runRedisCli(['-h', HOST, '-p', String(port), ...args]);
 
 module.exports = { start, masterOf, NAME };

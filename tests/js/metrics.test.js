@@ -114,6 +114,27 @@ async function untilTracking(cache) {
 }
 
 /**
+ * A conflict on the tenant's app partition: `mine` loads it and gets a token, its write is held while another server
+ * (the writer) stores the partition. Resolves once that is stored; release() lets mine's write go and waits for it.
+ */
+async function conflictOnAppPartition(mine) {
+  const selector = { tenantId: DEFAULT_TENANT_ID };
+  const held = heldClient(mine, selector);
+  const pending = held.client.acquireTokenByClientCredential({ scopes: ['https://graph.microsoft.com/.default'] });
+  await held.holding;
+  await writer.createClientApplication(idp.msalConfig(), selector).acquireTokenByClientCredential({ scopes: ['https://vault.azure.net/.default'] });
+  const theirsBytes = await admin.strlen(keyOf(selector, CLIENT_ID));
+  return {
+    selector,
+    theirsBytes,
+    async release() {
+      held.release();
+      await pending;
+    },
+  };
+}
+
+/**
  * A client whose cache plugin holds msal's write (afterCacheAccess with a changed cache) until release(): its load
  * is done, so whatever another server stores meanwhile makes its compare-and-set conflict.
  */
@@ -193,16 +214,9 @@ describe('OpenTelemetry instruments, from a MeterProvider passed in metrics.mete
   test('a conflict: counted, merged, retried, stored; the stored version it read back is counted as bytes', async () => {
     const otel = newTelemetry();
     const mine = newCache({ localCache: false, metrics: { meterProvider: otel.meterProvider } });
-    const selector = { tenantId: DEFAULT_TENANT_ID };
-    const held = heldClient(mine, selector);
-    const pending = held.client.acquireTokenByClientCredential({ scopes: ['https://graph.microsoft.com/.default'] });
-    await held.holding;
-    // Another server stores the partition meanwhile.
-    await writer.createClientApplication(idp.msalConfig(), selector).acquireTokenByClientCredential({ scopes: ['https://vault.azure.net/.default'] });
-    const theirsBytes = await admin.strlen(keyOf(selector, CLIENT_ID));
+    const { selector, theirsBytes, release } = await conflictOnAppPartition(mine);
     const before = await otel.read();
-    held.release();
-    await pending;
+    await release();
 
     const changes = await otel.changesSince(before);
     expect(changes).toMatchObject({
@@ -330,15 +344,9 @@ describe('onEvent', () => {
     const events = [];
     const otel = newTelemetry();
     const mine = newCache({ localCache: false, metrics: { meterProvider: otel.meterProvider, onEvent: (event) => events.push(event) } });
-    const selector = { tenantId: DEFAULT_TENANT_ID };
-    const held = heldClient(mine, selector);
-    const pending = held.client.acquireTokenByClientCredential({ scopes: ['https://graph.microsoft.com/.default'] });
-    await held.holding;
-    await writer.createClientApplication(idp.msalConfig(), selector).acquireTokenByClientCredential({ scopes: ['https://vault.azure.net/.default'] });
-    const theirsBytes = await admin.strlen(keyOf(selector, CLIENT_ID));
+    const { selector, theirsBytes, release } = await conflictOnAppPartition(mine);
     events.length = 0;
-    held.release();
-    await pending;
+    await release();
     const storedBytes = await admin.strlen(keyOf(selector, CLIENT_ID));
 
     const CAS = { 'db.operation.name': 'compare_and_set' };

@@ -83,7 +83,7 @@ function cryptoCases(env) {
   const cases = [];
   for (const sized of env.sizedUsers) {
     const body = Buffer.from(sized.json);
-    const content = { type: TYPE.partition, createdAt: env.now, meta: sized.homeAccountId, body };
+    const content = { type: TYPE.partition, createdAt: env.now, notAfter: env.now + 86400, meta: sized.homeAccountId, body };
     const sealed = Object.fromEntries(NAMES.map((name) => [name, seal(keyrings[name], key, content).value]));
     const impls = (op) => Object.fromEntries(NAMES.map((name) => [name, {
       run: op === 'seal' ? () => seal(keyrings[name], key, content) : () => open(keyrings[name], key, sealed[name]),

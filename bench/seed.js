@@ -44,7 +44,7 @@ async function seed(env, PREFIX) {
   const blob = await redis.getBuffer(blobKey);
   for (const tenantId of env.blobTenants) {
     const key = env.oursKey('oursBlob', { tenantId });
-    const { value } = seal(env.keyringOf('oursBlob'), key, { type: TYPE.partition, createdAt: now, meta: null, body: blob });
+    const { value } = seal(env.keyringOf('oursBlob'), key, { type: TYPE.partition, createdAt: now, notAfter: now + 86400, meta: null, body: blob });
     await redis.set(key, value, 'EX', 3600);
   }
 

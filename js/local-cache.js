@@ -1,7 +1,7 @@
 'use strict';
 // The in-process cache (L1) of loaded partitions, kept coherent by Redis's invalidation messages
 // (invalidation-listener.js). Bounded in bytes and entries (least recently used goes first); no entry outlives the
-// Redis TTL it was read with. Three rules keep it from ever serving what Redis no longer holds:
+// Redis TTL it was read with, nor the notAfter in its value. Three rules keep it from ever serving what Redis no longer holds:
 //   - a read whose key was invalidated while it was in flight is not cached (the invalidation may have overtaken
 //     the reply, which then carries the old value);
 //   - what this server wrote is cached as what Redis now holds, and the one invalidation its own write causes is
@@ -102,7 +102,9 @@ class LocalCache {
       this.#remove(key); // what is kept for this key is older than what was just read, and no better
       return;
     }
-    this.#store(key, loaded, startedAt + ttlMs, ownInvalidations - arrived);
+    // Never past the value's own notAfter either (its TTL in Redis may have been lifted: PERSIST).
+    const expiresAt = loaded.notAfter ? Math.min(startedAt + ttlMs, loaded.notAfter * 1000) : startedAt + ttlMs;
+    this.#store(key, loaded, expiresAt, ownInvalidations - arrived);
   }
 
   /**

@@ -25,7 +25,7 @@ const INSTRUMENTS = {
   hits: ['counter', 'cache.hits', '{lookup}', 'Partition loads served by a cache level (CacheLevel: L1Cache in-process, L2Cache Redis)'],
   misses: ['counter', 'cache.misses', '{lookup}', 'Partition loads a cache level could not serve (L1Cache: went to Redis; L2Cache: nothing usable stored)'],
   offlineReads: ['counter', 'cache.offline_reads', '{read}', 'Loads while Redis failed: the last copy this server saw (result=stale), or a miss (result=miss)'],
-  unreadable: ['counter', 'cache.unreadable', '{value}', 'Stored values ignored as a cache miss (reason: corrupt, foreign, too_large)'],
+  unreadable: ['counter', 'cache.unreadable', '{value}', 'Stored values ignored as a cache miss (reason: corrupt, expired, foreign, too_large)'],
   redisDuration: ['histogram', 'redis.duration', 's', 'Redis calls, from sent to answer, timeout or error (db.operation.name, error.type)'],
   redisRejected: ['counter', 'redis.rejected', '{call}', 'Redis calls not sent because the circuit breaker was open'],
   breakerTransitions: ['counter', 'redis.breaker.transitions', '{transition}', 'Circuit breaker state changes (state: the state entered)'],

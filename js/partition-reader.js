@@ -5,7 +5,7 @@
 // user is worse than a sign-in. When Redis fails, the read fails open: to the last copy this server saw (counted),
 // else to a miss whose base is unknown (its write then merges with whatever is stored).
 
-const { open, UnreadableValue, TYPE } = require('./stored-value');
+const { open, UnreadableValue, TYPE, CLOCK_SKEW_SECONDS } = require('./stored-value');
 const { decodeLegacyValue } = require('./legacy-value');
 const { CacheStoreError } = require('./errors');
 
@@ -18,6 +18,7 @@ const REDIS_UNAVAILABLE = 'Redis is unavailable';
  * @property {string} etag  the version read ("" when the key was missing)
  * @property {string|null} body  the cache JSON; null when there is none (missing, removed or unreadable)
  * @property {number|null} createdAt  the partition's first write (epoch seconds)
+ * @property {number|null} notAfter  when the stored value stops being usable (epoch seconds, from its header)
  * @property {string|null} owner  the account a session partition belongs to
  * @property {boolean} removed  a tombstone: the partition was signed out and must not come back from older loads
  * @property {{ key: string, etag: string }|null} legacy  the version 0.1 value it was migrated from
@@ -30,6 +31,7 @@ const missing = (etag, problem = null) => ({
   etag,
   body: null,
   createdAt: null,
+  notAfter: null,
   owner: null,
   removed: false,
   legacy: null,
@@ -39,15 +41,28 @@ const missing = (etag, problem = null) => ({
 });
 
 /** A partition value that was read, or that this server just wrote. */
-const present = (etag, { body, createdAt, owner, storedBytes }) => ({ ...missing(etag), body, createdAt, owner, storedBytes });
+const present = (etag, { body, createdAt, notAfter, owner, storedBytes }) => ({
+  ...missing(etag),
+  body,
+  createdAt,
+  notAfter,
+  owner,
+  storedBytes,
+});
+
+/** Whether the partition at `key` has an absolute lifetime (every kind but app tokens: see the core's TTL rule). */
+function hasAbsoluteLifetime(prefix, key) {
+  return !key.startsWith(`${prefix}app:`);
+}
 
 /**
  * What a stored state means for a writer or reader of `key`.
- * @param {{ keyring: object, logger: { warn(message: string): void } }} context
+ * @param {{ keyring: object, logger: { warn(message: string): void }, clock: () => number,
+ *   settings: { prefix: string, absoluteSeconds: number } }} context
  * @param {import('./partition-store').StoredState} state
  * @returns {LoadedPartition}
  */
-function interpret({ keyring, logger, metrics }, key, state) {
+function interpret({ keyring, logger, metrics, clock, settings }, key, state) {
   const unreadable = (reason, kind = 'corrupt') => {
     if (metrics) metrics.unreadable(kind);
     logger.warn(`msal-redis-cache: ignoring unreadable cache partition "${key}" (treated as a cache miss): ${reason}`);
@@ -57,18 +72,26 @@ function interpret({ keyring, logger, metrics }, key, state) {
     if (!state.problem) return missing(state.etag);
     return unreadable(state.problem, state.problem.includes('maxValueBytes') ? 'too_large' : 'foreign');
   }
+  const now = Math.floor(clock() / 1000);
   let opened;
   try {
-    opened = open(keyring, key, state.value);
+    opened = open(keyring, key, state.value, now);
   } catch (err) {
     if (!(err instanceof UnreadableValue)) throw err;
-    return unreadable(err.message);
+    return unreadable(err.message, err.expired ? 'expired' : 'corrupt');
   }
-  if (opened.type === TYPE.tombstone) return { ...missing(state.etag), removed: true };
+  if (opened.type === TYPE.tombstone) return { ...missing(state.etag), notAfter: opened.notAfter, removed: true };
   if (opened.type !== TYPE.partition) return unreadable('holds a session, not a token cache', 'foreign');
+  // Its notAfter already keeps it within createdAt + absoluteSeconds; this also holds when absoluteSeconds was
+  // lowered since it was written.
+  const ageLimit = opened.createdAt + settings.absoluteSeconds + CLOCK_SKEW_SECONDS;
+  if (hasAbsoluteLifetime(settings.prefix, key) && now > ageLimit) {
+    return unreadable(`older than absoluteSeconds (${settings.absoluteSeconds} s)`, 'expired');
+  }
   return present(state.etag, {
     body: opened.body.toString('utf8'),
     createdAt: opened.createdAt,
+    notAfter: opened.notAfter,
     owner: opened.meta,
     storedBytes: state.value.length,
   });
@@ -78,7 +101,8 @@ function interpret({ keyring, logger, metrics }, key, state) {
  * @param {{ store: import('./partition-store').PartitionStore, keyring: object, logger: object,
  *   migrateLegacyValues: boolean, localCache: import('./local-cache').LocalCache|null,
  *   counters: { staleReads: number, missedReads: number } }} context
- * @param {{ key: string, legacyKey: string }} target full Redis keys (with the prefix)
+ * @param {{ key: string, legacyKey: string|null }} target full Redis keys (with the prefix); legacyKey: where
+ *   version 0.1 kept it (null for session partitions, which are never migrated on read)
  * @param {{ offline?: boolean }} [options] offline: a Redis call of this request already failed; do not wait on
  *   another one (one request waits at most one commandTimeoutMs)
  * @returns {Promise<LoadedPartition>}
@@ -118,7 +142,7 @@ async function readPartitionWithTtl(context, { key, legacyKey }) {
   const state = await context.store.read(key);
   if (state.value) context.metrics.received(state.value.length);
   const loaded = interpret(context, key, state);
-  if (loaded.etag !== '' || !context.migrateLegacyValues) return { loaded, ttlMs: state.ttlMs };
+  if (loaded.etag !== '' || !context.migrateLegacyValues || legacyKey === null) return { loaded, ttlMs: state.ttlMs };
   return { loaded: await readLegacy(context, loaded, legacyKey), ttlMs: 0 };
 }
 

@@ -79,8 +79,11 @@ class PartitionWriter {
         const removed = await this.remove(key, base.legacy && base.legacy.key);
         return { outcome: removed ? 'removed' : 'unchanged', plan: firstPlan };
       }
+      const writtenAt = this.#now();
+      // The value carries its own end: Redis's TTL alone would let a Redis writer keep it (PERSIST) or put it back.
+      const notAfter = writtenAt + plan.ttlSeconds;
       const sealed = plan.hasTokens
-        ? seal(this.context.keyring, key, { type: TYPE.partition, createdAt, meta: owner, body: plan.cache })
+        ? seal(this.context.keyring, key, { type: TYPE.partition, createdAt, notAfter, meta: owner, body: plan.cache })
         : null;
       const { maxValueBytes } = this.context.settings;
       if (sealed && sealed.value.length > maxValueBytes) {
@@ -113,7 +116,13 @@ class PartitionWriter {
         // What Redis holds now: what this write stored, or (a conflict, a delete) nothing this server knows.
         const stored =
           result.written && sealed
-            ? present(sealed.etag, { body: plan.cache.toString('utf8'), createdAt, owner, storedBytes: sealed.value.length })
+            ? present(sealed.etag, {
+                body: plan.cache.toString('utf8'),
+                createdAt,
+                notAfter,
+                owner,
+                storedBytes: sealed.value.length,
+              })
             : null;
         localCache.endWrite(flight, stored, plan.ttlSeconds * 1000);
         if (!stored) localCache.forget(key);
@@ -152,7 +161,9 @@ class PartitionWriter {
   async remove(key, legacyKey = null) {
     const { store, settings, localCache } = this.context;
     try {
-      const result = await store.compareAndSet(key, '*', tombstone(this.#now()).value, settings.tombstoneSeconds);
+      const now = this.#now();
+      const { value } = tombstone(this.context.keyring, key, now, now + settings.tombstoneSeconds);
+      const result = await store.compareAndSet(key, '*', value, settings.tombstoneSeconds);
       this.context.index.afterWrite(key, null);
       if (legacyKey) await store.compareAndSet(legacyKey, '*', null, 0);
       return result.replaced === TYPE.partition;

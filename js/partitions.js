@@ -11,7 +11,9 @@ const { ConfigurationError } = require('./errors');
  * @typedef {object} Partition
  * @property {'session'|'account'|'app'|'obo'} mode
  * @property {string} partitionKey  the Redis key without the prefix
- * @property {string} legacyKey  the key version 0.1 used (ids in clear), read only by migrateLegacyValues
+ * @property {string|null} legacyKey  the key version 0.1 used (ids in clear), read only by migrateLegacyValues; null
+ *   for a session, whose 0.1 partition is never read: a clear-text value anyone with Redis access could have planted
+ *   would decide which account a session is signed in to
  * @property {string[]|null} allowed  core partition ids this partition may hold; null: the accounts that the
  *   session itself signed in (decided at run time)
  * @property {'account'|'app'|'obo'} kind  decides the core's TTL rule
@@ -22,6 +24,8 @@ function requireString(value, name) {
     throw new ConfigurationError(`${name} must be a non-empty string`);
   }
   if (/[\n\r]/.test(value)) throw new ConfigurationError(`${name} must not contain line breaks`);
+  // A lone surrogate is encoded as U+FFFD before hashing: 'a\uD800' and 'a\uDFFF' would share one partition.
+  if (!value.isWellFormed()) throw new ConfigurationError(`${name} must be well-formed Unicode (it has a lone surrogate)`);
   return value;
 }
 
@@ -62,7 +66,7 @@ function resolvePartition(selector, clientId, keyring) {
       return {
         mode: 'session',
         partitionKey: `session:${sessionTag(keyring, value)}`,
-        legacyKey: `session:{${value}}`,
+        legacyKey: null,
         allowed: null,
         kind: 'account',
       };

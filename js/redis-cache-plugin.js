@@ -34,7 +34,7 @@ class RedisCachePlugin {
     this.writer = writer;
     const { prefix } = context.settings;
     this.key = prefix + partition.partitionKey;
-    this.legacyKey = prefix + partition.legacyKey;
+    this.legacyKey = partition.legacyKey && prefix + partition.legacyKey;
     // A session partition belongs to one account: the one loaded from Redis, or else the first signed in
     // through this plugin. Any other account is refused, so a reused client can never mix users.
     this.owner = null;
@@ -49,6 +49,16 @@ class RedisCachePlugin {
     // Set once a Redis call of this client (one request) failed: its later calls do not wait on Redis again, so a
     // request waits at most one commandTimeoutMs.
     this.redisFailed = false;
+    // The version every write of this client is based on is read now, when the request starts, not when msal first
+    // touches its cache: for a code redemption that is only after the identity provider answered, and a sign-out in
+    // between must win (a write based on its tombstone would count as a new sign-in).
+    this.startedAt = this.context.clock();
+    this.firstLoad = this.#read();
+    this.firstLoad.catch(() => {}); // awaited (and thrown) at the first cache access
+  }
+
+  #read() {
+    return loadPartition(this.context, { key: this.key, legacyKey: this.legacyKey }, { offline: this.redisFailed });
   }
 
   async beforeCacheAccess(cacheContext) {
@@ -57,17 +67,33 @@ class RedisCachePlugin {
       if (id !== this.owner) this.foreign.add(id);
     }
     const keep = this.context.localCache !== null;
-    if (cacheContext.cacheHasChanged && this.loaded !== null && this.context.clock() - this.loadedAt < REUSE_LOAD_MS) {
+    let startedAt;
+    let loaded;
+    this.loadFailed = true;
+    if (this.firstLoad) {
+      // The read made when the request started: the base of this client's first write whatever happened since.
+      startedAt = this.startedAt;
+      loaded = await this.firstLoad;
+      this.firstLoad = null;
+      // A client made long before its first use (kept, not made per request) reads again for a read access.
+      if (!cacheContext.cacheHasChanged && this.context.clock() - startedAt >= REUSE_LOAD_MS) {
+        startedAt = this.context.clock();
+        loaded = await this.#read();
+      }
+    } else if (cacheContext.cacheHasChanged && this.loaded !== null && this.context.clock() - this.loadedAt < REUSE_LOAD_MS) {
+      this.loadFailed = false;
       replaceMsalMemory(tokenCache, this.loaded, { keep });
       return;
+    } else {
+      startedAt = this.context.clock();
+      loaded = await this.#read();
+      if (cacheContext.cacheHasChanged && this.loaded !== null && loaded.removed && loaded.etag !== this.loaded.etag) {
+        // msal is about to store a token response, and the partition was signed out after this client last read
+        // it: that sign-out wins. The write stays based on the earlier read, so its compare-and-set finds the
+        // tombstone and drops it.
+        loaded = this.loaded;
+      }
     }
-    this.loadFailed = true;
-    const startedAt = this.context.clock();
-    let loaded = await loadPartition(
-      this.context,
-      { key: this.key, legacyKey: this.legacyKey },
-      { offline: this.redisFailed },
-    );
     this.loadFailed = false;
     if (loaded.offline) this.redisFailed = true;
     if (this.partition.mode === 'session' && loaded.owner !== null) {

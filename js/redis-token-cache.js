@@ -138,7 +138,7 @@ class RedisTokenCache {
   async removePartition(selector, clientId) {
     const partition = this.#partition(selector, clientId);
     const { prefix } = this.settings;
-    const legacyKey = this.settings.migrateLegacyValues ? prefix + partition.legacyKey : null;
+    const legacyKey = this.settings.migrateLegacyValues && partition.legacyKey ? prefix + partition.legacyKey : null;
     return this.shared.writer.remove(prefix + partition.partitionKey, legacyKey);
   }
 
@@ -229,7 +229,8 @@ class RedisTokenCache {
     const partition = this.#partition(selector, clientId);
     const { prefix } = this.settings;
     const key = prefix + partition.partitionKey;
-    const loaded = await loadPartition(this.shared.context, { key, legacyKey: prefix + partition.legacyKey });
+    const legacyKey = partition.legacyKey && prefix + partition.legacyKey;
+    const loaded = await loadPartition(this.shared.context, { key, legacyKey });
     if (loaded.offline) throw new CacheStoreError(`Redis is unavailable: partition "${key}" could not be read`);
     return { key, loaded };
   }

@@ -8,6 +8,7 @@
 const { ConfigurationError } = require('./errors');
 const { deserialize } = require('./session-serializer');
 const { scanKeys, escapeGlob } = require('./redis-scan');
+const { decodeLegacyValue } = require('./legacy-value');
 
 const KNOWN = new Set(['prefix', 'serializer', 'deleteImported']);
 
@@ -69,4 +70,65 @@ async function importConnectRedisSessions(store, options) {
   return counts;
 }
 
-module.exports = { importConnectRedisSessions };
+/**
+ * Moves version 0.1's sessions (clear JSON at `<prefix>{<session id>}`) and their token-cache partitions (`mrc1` at
+ * `<token cache prefix>session:{<session id>}`) into the store, under the same ids. Clear text is never trusted on
+ * a request (anyone who can write to Redis could plant a session): this is an offline step, run once after the
+ * upgrade while Redis holds only what 0.1 wrote. Resolves to { imported, existing, unreadable }.
+ * @param {import('./session-store').RedisSessionStore} store
+ * @param {{ deleteImported?: boolean }} options
+ */
+async function importLegacySessions(store, options) {
+  if (!options || typeof options !== 'object' || Object.keys(options).some((name) => name !== 'deleteImported')) {
+    throw new ConfigurationError('importLegacySessions takes { deleteImported }');
+  }
+  const { deleteImported = false } = options;
+  if (typeof deleteImported !== 'boolean') throw new ConfigurationError('deleteImported must be true or false');
+  const call = (command, key, operation) => store.guard.run(command, key, operation);
+  const counts = { imported: 0, existing: 0, unreadable: 0 };
+  const { tokenCache } = store;
+
+  const partitionKeyOf = (sid) => tokenCache && `${tokenCache.settings.prefix}session:{${sid}}`;
+
+  async function importPartition(sid) {
+    const key = partitionKeyOf(sid);
+    const value = await call('GET', key, () => store.redis.getBuffer(key));
+    if (value === null) return;
+    const { body } = decodeLegacyValue(key, value);
+    await tokenCache.importPartition({ sessionId: sid }, body.toString('utf8'));
+  }
+
+  async function importOne(key) {
+    const value = await call('GET', key, () => store.redis.getBuffer(key));
+    if (value === null || value.toString('latin1', 0, 5) === 'mrc2 ') return; // expired meanwhile, or the store's own
+    const sid = key.slice(store.prefix.length + 1, -1);
+    const { session } = await deserialize(JSON, value.toString('utf8'));
+    try {
+      if (session === null || !sid.isWellFormed()) throw new Error('unreadable');
+      if ((await store.get(sid)) === null) {
+        if (tokenCache) await importPartition(sid);
+        await store.set(sid, session);
+        counts.imported++;
+      } else {
+        counts.existing++;
+      }
+    } catch (err) {
+      if (err instanceof ConfigurationError || err.name === 'CacheStoreError') throw err;
+      counts.unreadable++; // a corrupt session or partition (CacheFormatError, a bad digest): left as it is
+      return;
+    }
+    if (deleteImported) {
+      await call('DEL', key, () => store.redis.del(key));
+      const partitionKey = partitionKeyOf(sid);
+      if (partitionKey) await call('DEL', partitionKey, () => store.redis.del(partitionKey));
+    }
+  }
+
+  // 0.1's keys: the prefix as given (not percent-encoded), then the session id in braces.
+  for await (const keys of scanKeys(store.redis, `${escapeGlob(store.prefix)}{*}`, store.scanCount, call, 'string')) {
+    for (const key of keys) await importOne(key);
+  }
+  return counts;
+}
+
+module.exports = { importConnectRedisSessions, importLegacySessions };

@@ -26,8 +26,9 @@ const { DEFAULTS, normalizeSessionStoreOptions } = require('./options');
 const { encodePrefix, sessionTag } = require('./session-keys');
 const { serialize, deserialize } = require('./session-serializer');
 const { scanKeys, escapeGlob } = require('./redis-scan');
-const { importConnectRedisSessions } = require('./session-migration');
+const { importConnectRedisSessions, importLegacySessions } = require('./session-migration');
 const { seal, open, readHeader, UnreadableValue, TYPE, MAX_HEADER_BYTES } = require('./stored-value');
+const { PartitionStore } = require('./partition-store');
 
 /**
  * Calls an express-session callback (if any) with the outcome of a promise, and returns the promise. The callback
@@ -69,7 +70,6 @@ class RedisSessionStore extends Store {
     this.disableTTL = settings.disableTTL;
     this.tokenCache = settings.tokenCache;
     this.keyring = settings.keyring;
-    this.migrateLegacyValues = settings.migrateLegacyValues;
     this.logger = settings.logger;
     this.clock = settings.clock;
     if (!this.tokenCache && this.keyring.plaintext) {
@@ -79,6 +79,10 @@ class RedisSessionStore extends Store {
     this.guard = this.tokenCache
       ? this.tokenCache.shared.context.guard
       : new RedisGuard({ commandTimeoutMs: DEFAULTS.commandTimeoutMs, clock: this.clock, logger: this.logger });
+    // The compare-and-set of stored values, for sealing a session again without losing a concurrent save.
+    this.values = new PartitionStore(this.redis, this.guard, {
+      maxValueBytes: this.tokenCache ? this.tokenCache.settings.maxValueBytes : DEFAULTS.maxValueBytes,
+    });
   }
 
   /** The Redis key of a session. */
@@ -154,6 +158,15 @@ class RedisSessionStore extends Store {
     return withCallback(importConnectRedisSessions(this, options ?? {}), callback);
   }
 
+  /**
+   * Moves version 0.1's clear-text sessions and their token-cache partitions into this store (see
+   * session-migration.js): an offline step, never done on a request. Resolves to { imported, existing, unreadable }.
+   */
+  importLegacySessions(options, callback) {
+    if (typeof options === 'function') return this.importLegacySessions({}, options);
+    return withCallback(importLegacySessions(this, options ?? {}), callback);
+  }
+
   /** Every Redis call goes through the guard: bounded in time, a CacheStoreError when it fails. */
   #call(command, key, operation) {
     return this.guard.run(command, key, operation);
@@ -181,25 +194,11 @@ class RedisSessionStore extends Store {
     if (partitionKey) await this.tokenCache.shared.writer.remove(partitionKey);
   }
 
+  // Version 0.1's clear-text sessions are never read here: anyone who can write to Redis could plant one and be
+  // signed in as anyone. importLegacySessions moves them, once, offline.
   async #get(sid) {
     const found = await this.#read(this.sessionKey(sid));
-    if (found) return found.sid === sid ? found.session : null;
-    return this.migrateLegacyValues ? this.#readLegacy(sid) : null;
-  }
-
-  /** Version 0.1 kept the session as clear JSON at `<prefix>{<sid>}`; its next save moves it (see #save). */
-  async #readLegacy(sid) {
-    const json = await this.#call('GET', this.#legacyKey(sid), () => this.redis.get(this.#legacyKey(sid)));
-    if (json === null) return null;
-    const { session } = await deserialize(JSON, json);
-    if (session === null) {
-      this.logger.warn('msal-redis-cache: ignoring unreadable version 0.1 session (treated as no session)');
-    }
-    return session;
-  }
-
-  #legacyKey(sid) {
-    return `${this.prefix}{${sid}}`;
+    return found && found.sid === sid ? found.session : null;
   }
 
   /** The session stored at `key` and its id, or null (missing or unreadable: no session, with a warning). */
@@ -218,7 +217,7 @@ class RedisSessionStore extends Store {
     if (value === null) return null;
     let opened;
     try {
-      opened = open(this.keyring, key, value);
+      opened = open(this.keyring, key, value, Math.floor(this.clock() / 1000));
     } catch (err) {
       if (err instanceof UnreadableValue) return unreadable(err.message);
       throw err;
@@ -234,29 +233,33 @@ class RedisSessionStore extends Store {
     const sessionKey = this.keyPrefix + tag;
     // Before any Redis call: a session that cannot be serialized changes nothing.
     const body = write ? serialize(this.serializer, session) : null;
-    const ttl = await this.#ttl(sid, session);
+    const [{ ttl, partitionTtl }, sessionHeader] = await Promise.all([
+      this.#ttl(sid, session),
+      write ? null : this.#header(sessionKey),
+    ]);
     if (ttl <= 0) {
       // Already expired (cookie in the past, ttl(session) <= 0, or the partition reached its absolute lifetime):
       // gone, as connect-redis does.
       await this.#destroyTag(tag);
       return;
     }
+    const now = Math.floor(this.clock() / 1000);
+    // A touch may not carry a session past the notAfter sealed into it: once the new TTL would, the stored session
+    // is sealed again (as it is now, not as this request saw it: another request may have changed it since).
+    const reseal = sessionHeader && sessionHeader.type === TYPE.session && sessionHeader.notAfter !== 0 &&
+      now + ttl > sessionHeader.notAfter;
+    if (reseal) await this.#reseal(sessionKey, ttl);
     const transaction = this.redis.multi();
     if (write) {
-      const { value } = seal(this.keyring, sessionKey, {
-        type: TYPE.session,
-        createdAt: Math.floor(this.clock() / 1000),
-        meta: sid,
-        body,
-      });
+      const value = this.#seal(sessionKey, { createdAt: now, sid, body, ttl });
       if (this.disableTTL) transaction.set(sessionKey, value);
       else transaction.set(sessionKey, value, 'EX', ttl);
-    } else {
+    } else if (!reseal) {
       transaction.expire(sessionKey, ttl);
     }
     // EXPIRE does nothing to a missing key: a session that never signed in has no partition to extend.
     const partitionKey = this.#partitionKeyOfTag(tag);
-    if (partitionKey) transaction.expire(partitionKey, ttl);
+    if (partitionKey && partitionTtl > 0) transaction.expire(partitionKey, partitionTtl);
     await this.#call(write ? 'SET' : 'EXPIRE', sessionKey, async () => {
       // EXECABORT says only that a queued command was refused; the refusal (NOPERM, ...) is what to report.
       const results = await transaction.exec().catch((err) => {
@@ -265,15 +268,60 @@ class RedisSessionStore extends Store {
       const failed = results.find(([err]) => err);
       if (failed) throw failed[0];
     });
-    // Another hash slot than the new keys on a Cluster, so not in the transaction.
-    if (this.migrateLegacyValues && write) {
-      await this.#call('DEL', this.#legacyKey(sid), () => this.redis.del(this.#legacyKey(sid)));
+  }
+
+  /**
+   * A session value. Its notAfter leaves room for touches: twice its TTL, so a session in use is sealed again at
+   * most once per TTL (see #save), and a copy of it put back in Redis is refused after that. None without a TTL.
+   */
+  #seal(sessionKey, { createdAt, sid, body, ttl }) {
+    const notAfter = this.disableTTL ? 0 : createdAt + 2 * ttl;
+    return seal(this.keyring, sessionKey, { type: TYPE.session, createdAt, notAfter, meta: sid, body }).value;
+  }
+
+  /** Seals the stored session again with a later notAfter: a compare-and-set, so a concurrent save wins. */
+  async #reseal(sessionKey, ttl) {
+    const state = await this.values.read(sessionKey);
+    if (state.value === null) return;
+    let opened;
+    try {
+      opened = open(this.keyring, sessionKey, state.value, Math.floor(this.clock() / 1000));
+    } catch (err) {
+      if (err instanceof UnreadableValue) return; // the next get says why; nothing to extend
+      throw err;
+    }
+    if (opened.type !== TYPE.session) return;
+    const value = this.#seal(sessionKey, {
+      createdAt: Math.floor(this.clock() / 1000),
+      sid: opened.meta ?? '',
+      body: opened.body,
+      ttl,
+    });
+    await this.values.compareAndSet(sessionKey, state.etag, value, ttl);
+  }
+
+  /** The header of the value at `key` (its first bytes only), or null when there is none this package can read. */
+  async #header(key) {
+    let head;
+    try {
+      head = await this.#call('GETRANGE', key, () => this.redis.getrangeBuffer(key, 0, MAX_HEADER_BYTES));
+    } catch (err) {
+      if (isWrongType(err)) return null; // not ours: reads treat it as unreadable
+      throw err;
+    }
+    if (!head || head.length === 0) return null;
+    try {
+      return readHeader(head);
+    } catch {
+      return null; // unreadable: reads treat it as a miss and replace it; nothing to cap
     }
   }
 
   /**
-   * The session's TTL, as connect-redis computes it: ttl(session) when ttl is a function, else from the cookie's
-   * expiry, else ttl; and never past its partition's absolute lifetime.
+   * The session's TTL, as connect-redis computes it (ttl(session) when ttl is a function, else from the cookie's
+   * expiry, else ttl) and never past its partition's absolute lifetime; and the TTL its partition may be given: the
+   * same, but never past the partition's own notAfter (only a write of the partition extends that).
+   * @returns {Promise<{ ttl: number, partitionTtl: number }>}
    */
   async #ttl(sid, session) {
     let ttl = this.ttl;
@@ -281,26 +329,13 @@ class RedisSessionStore extends Store {
     if (typeof this.ttl === 'function') ttl = ttlFrom(await this.ttl(session));
     else if (expires) ttl = Math.ceil((new Date(expires).getTime() - this.clock()) / 1000);
     const partitionKey = this.partitionKey(sid);
-    if (!partitionKey || ttl <= 0) return ttl;
-    // The partition's creation time is in its header; read only those bytes, not the whole cache.
-    let head;
-    try {
-      head = await this.#call('GETRANGE', partitionKey, () => this.redis.getrangeBuffer(partitionKey, 0, MAX_HEADER_BYTES));
-    } catch (err) {
-      if (isWrongType(err)) return ttl; // not a partition: the token cache treats it as a miss; nothing to cap
-      throw err;
-    }
-    if (!head || head.length === 0) return ttl;
-    let header;
-    try {
-      header = readHeader(head);
-    } catch {
-      return ttl; // unreadable partition: the token cache treats it as a miss and replaces it; nothing to cap
-    }
-    if (header.type !== TYPE.partition) return ttl;
-    const { createdAt } = header;
-    const remaining = createdAt + this.tokenCache.settings.absoluteSeconds - Math.floor(this.clock() / 1000);
-    return Math.min(ttl, remaining);
+    if (!partitionKey || ttl <= 0) return { ttl, partitionTtl: ttl };
+    const header = await this.#header(partitionKey);
+    const now = Math.floor(this.clock() / 1000);
+    if (!header) return { ttl, partitionTtl: ttl };
+    if (header.type !== TYPE.partition) return { ttl, partitionTtl: Math.min(ttl, header.notAfter - now) };
+    const capped = Math.min(ttl, header.createdAt + this.tokenCache.settings.absoluteSeconds - now);
+    return { ttl: capped, partitionTtl: Math.min(capped, header.notAfter - now) };
   }
 }
 

@@ -134,7 +134,7 @@ describe('a writer without the key', () => {
     const forged = JSON.stringify({ Account: {}, AccessToken: {} });
     await redis.set(keyOf('alice'), encodeLegacyValue(keyOf('alice'), { createdAt: 1, owner: account.homeAccountId }, Buffer.from(forged)));
     await expectRefused(cache, account, /an mrc1 value/);
-    const head = `mrc2 c ${crypto.randomBytes(12).toString('base64url')} 1 plain`;
+    const head = `mrc2 c ${crypto.randomBytes(12).toString('base64url')} 1 4102444800 plain`;
     const payload = Buffer.from(`${encodeURIComponent(account.homeAccountId)}\n${forged}`);
     const digest = crypto.createHash('sha256').update(`${keyOf('alice')}\n${head}`).update(payload).digest();
     await redis.set(keyOf('alice'), Buffer.concat([Buffer.from(`${head}\n`), payload, digest]));
@@ -155,7 +155,7 @@ test('rotation: [k1] writes, [k2, k1] reads and rewrites under k2, [k2] reads, [
   const [k1, k2, k3] = [newKey(), newKey(), newKey()];
   const alice = idp.addUser();
   const { account } = await signIn(tokenCacheWith([k1]), alice, { sessionId: 's' });
-  const keyIdIn = async () => (await redis.getBuffer((await keysAll(redis, `${prefix}session:*`))[0])).toString('latin1').split('\n')[0].split(' ')[4];
+  const keyIdIn = async () => (await redis.getBuffer((await keysAll(redis, `${prefix}session:*`))[0])).toString('latin1').split('\n')[0].split(' ')[5];
   const id = (key) => tokenCacheWith([key]).settings.keyring.current.id;
   expect(await keyIdIn()).toBe(id(k1));
 
@@ -172,33 +172,73 @@ test('rotation: [k1] writes, [k2, k1] reads and rewrites under k2, [k2] reads, [
 });
 
 describe('upgrade from 0.1 (mrc1) values', () => {
-  async function plantLegacy() {
+  // A 0.1 partition (clear text, unkeyed digest) of the session "old", or of the account, as 0.1 stored it.
+  async function plantLegacy(kind = 'account') {
     const alice = idp.addUser();
     const plain = new RedisTokenCache({ redis, prefix: `${prefix}scratch:`, logger, insecurePlaintextStorage: true });
     warnings = [];
     const { account } = await signIn(plain, alice, { sessionId: 'old' });
     const cacheJson = await plain.exportPartition({ sessionId: 'old' });
-    const legacyKey = `${prefix}session:{old}`;
-    await redis.set(legacyKey, encodeLegacyValue(legacyKey, { createdAt: Math.floor(Date.now() / 1000), owner: account.homeAccountId }, Buffer.from(cacheJson)), 'EX', 3600);
+    const legacyKey = kind === 'session' ? `${prefix}session:{old}` : `${prefix}account:${account.homeAccountId}`;
+    const owner = kind === 'session' ? account.homeAccountId : null;
+    const createdAt = Math.floor(Date.now() / 1000);
+    await redis.set(legacyKey, encodeLegacyValue(legacyKey, { createdAt, owner }, Buffer.from(cacheJson)), 'EX', 3600);
     for (const key of await keysAll(redis, `${prefix}scratch:*`)) await redis.del(key); // one by one: a Cluster spreads them over its masters
-    return { account, legacyKey };
+    return { account, legacyKey, cacheJson };
   }
+  const accountOf = (account) => ({ homeAccountId: account.homeAccountId });
 
   test('are misses unless migrateLegacyValues is set', async () => {
     const { account } = await plantLegacy();
-    expect(await silent(tokenCacheWith([newKey()]), { sessionId: 'old' }, account)).toBeNull();
+    expect(await silent(tokenCacheWith([newKey()]), accountOf(account), account)).toBeNull();
   });
 
-  test('with migrateLegacyValues: served, rewritten encrypted on the next write, and the old key removed', async () => {
+  test('with migrateLegacyValues: an account partition is served, rewritten encrypted on the next write, and the old key removed', async () => {
     const { account, legacyKey } = await plantLegacy();
     const cache = tokenCacheWith([newKey()], { migrateLegacyValues: true });
-    expect((await silent(cache, { sessionId: 'old' }, account)).fromCache).toBe(true);
-    await client(cache, { sessionId: 'old' }).acquireTokenSilent({ account, scopes: ['other.read'] });
+    expect((await silent(cache, accountOf(account), account)).fromCache).toBe(true);
+    await client(cache, accountOf(account)).acquireTokenSilent({ account, scopes: ['other.read'] });
     expect(await redis.exists(legacyKey)).toBe(0);
     const keys = (await keysAll(redis, `${prefix}*`)).filter((key) => !key.startsWith(`${prefix}index:`)); // not the admin indexes
     expect(keys).toHaveLength(1);
     expect((await redis.getBuffer(keys[0])).toString('latin1')).toMatch(/^mrc2 c /);
+    expect((await silent(cache, accountOf(account), account)).fromCache).toBe(true);
+  });
+
+  // Clear text is never trusted on a request: a planted 0.1 session partition would decide who a session is.
+  test('with migrateLegacyValues: a 0.1 session partition is never read, so it cannot sign a session in', async () => {
+    const { account, legacyKey } = await plantLegacy('session');
+    const cache = tokenCacheWith([newKey()], { migrateLegacyValues: true });
+    const app = client(cache, { sessionId: 'old' });
+    expect(await app.getTokenCache().getAllAccounts()).toEqual([]);
+    expect(await silent(cache, { sessionId: 'old' }, account)).toBeNull();
+    expect(await redis.exists(legacyKey)).toBe(1); // left alone (it expires); importLegacySessions moves it offline
+  });
+
+  test('importLegacySessions moves 0.1 sessions and their partitions, offline; a session store never reads them', async () => {
+    const { account, legacyKey } = await plantLegacy('session');
+    const cache = tokenCacheWith([newKey()], { migrateLegacyValues: true });
+    const store = new RedisSessionStore({ redis, tokenCache: cache, prefix: `${prefix}sess:` });
+    const legacySessionKey = `${prefix}sess:{old}`;
+    const sessionData = { cookie: new session.Cookie({ maxAge: 60000 }).toJSON(), account: { username: 'alice' } };
+    await redis.set(legacySessionKey, JSON.stringify(sessionData), 'EX', 3600);
+    // On a request: nothing (a planted clear-text session must not sign anyone in), and nothing re-sealed.
+    expect(await store.get('old')).toBeNull();
+    await store.touch('old', sessionData);
+    expect(await store.get('old')).toBeNull();
+    // Offline, once: moved, then found again as existing; the clear copies deleted on request.
+    expect(await store.importLegacySessions()).toEqual({ imported: 1, existing: 0, unreadable: 0 });
+    expect(await store.get('old')).toMatchObject({ account: { username: 'alice' } });
     expect((await silent(cache, { sessionId: 'old' }, account)).fromCache).toBe(true);
+    expect(await redis.exists(legacyKey)).toBe(1);
+    expect(await store.importLegacySessions({ deleteImported: true })).toEqual({ imported: 0, existing: 1, unreadable: 0 });
+    expect(await redis.exists(legacySessionKey)).toBe(0);
+    expect(await redis.exists(legacyKey)).toBe(0);
+    // A corrupt one is counted and left alone.
+    await redis.set(`${prefix}sess:{other}`, '{not json', 'EX', 60);
+    expect(await store.importLegacySessions({ deleteImported: true })).toEqual({ imported: 0, existing: 0, unreadable: 1 });
+    expect(await redis.exists(`${prefix}sess:{other}`)).toBe(1);
+    await expect(store.importLegacySessions({ prefix: 'x' })).rejects.toThrow(/takes \{ deleteImported \}/);
   });
 });
 

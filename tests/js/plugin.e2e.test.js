@@ -284,7 +284,7 @@ test('a corrupt or foreign value in Redis is a cache miss with a warning and doe
   };
   // Bob's tokens, sealed for session-a's key by someone without the encryption key (or with another one).
   const bobsCacheSealedWith = (keyring) =>
-    seal(keyring, key, { type: TYPE.partition, createdAt: Math.floor(Date.now() / 1000), meta: bob.homeAccountId, body: bobsCache }).value;
+    seal(keyring, key, { type: TYPE.partition, createdAt: Math.floor(Date.now() / 1000), notAfter: Math.floor(Date.now() / 1000) + 3600, meta: bob.homeAccountId, body: bobsCache }).value;
   const otherKeyring = createKeyring({ encryptionKeys: [crypto.randomBytes(32)], keyNameSecret: TEST_KEY_NAME_SECRET });
   const plainKeyring = createKeyring({ insecurePlaintextStorage: true });
 
@@ -301,13 +301,19 @@ test('a corrupt or foreign value in Redis is a cache miss with a warning and doe
     ['a value copied from another key', () => bobsValue, /does not decrypt \(altered, truncated, or copied from another key\)/],
     ['a flipped byte in the ciphertext', (current) => flip(current, current.length - 20), /does not decrypt/],
     ['a flipped byte in the tag', (current) => flip(current, current.length - 1), /does not decrypt/],
-    ['a changed createdAt', (current) => withHeader(current, (f) => [...f.slice(0, 3), String(Number(f[3]) + 1000), f[4]]), /does not decrypt/],
+    ['a changed createdAt', (current) => withHeader(current, (f) => [...f.slice(0, 3), String(Number(f[3]) + 1000), ...f.slice(4)]), /does not decrypt/],
+    ['a later notAfter', (current) => withHeader(current, (f) => [...f.slice(0, 4), String(Number(f[4]) + 99999), f[5]]), /does not decrypt/],
+    [
+      'a value past its notAfter (a TTL lifted with PERSIST, a copy put back)',
+      () => seal(testKeyring, key, { type: TYPE.partition, createdAt: 1, notAfter: Math.floor(Date.now() / 1000) - 3600, meta: bob.homeAccountId, body: bobsCache }).value,
+      /expired \d+ s ago \(its notAfter\)/,
+    ],
     ['a truncated value', (current) => current.subarray(0, current.length - 1), /does not decrypt/],
     ['a value under an unknown key', () => bobsCacheSealedWith(otherKeyring), /encrypted under key id .* not in encryptionKeys/],
     ['an unencrypted value', () => bobsCacheSealedWith(plainKeyring), /stored unencrypted .*refused/],
     [
       'a session value at a partition key',
-      () => seal(testKeyring, key, { type: TYPE.session, createdAt: 1, meta: 'session-a', body: bobsCache }).value,
+      () => seal(testKeyring, key, { type: TYPE.session, createdAt: 1, notAfter: Math.floor(Date.now() / 1000) + 3600, meta: 'session-a', body: bobsCache }).value,
       /holds a session, not a token cache/,
     ],
     ['a Redis hash', null, /holds a Redis hash, not a string/],

@@ -6,7 +6,9 @@
 const crypto = require('node:crypto');
 const Redis = require('../support/ioredis');
 const { newRedis } = require('../support/redis-client');
-const { seal, open, tombstone, readHeader, UnreadableValue, TYPE } = require('../../js/stored-value');
+const {
+  seal, open, tombstone, readHeader, UnreadableValue, TYPE, CLOCK_SKEW_SECONDS, MAX_HEADER_BYTES,
+} = require('../../js/stored-value');
 const { createKeyring } = require('../../js/keyring');
 const { decodeLegacyValue, encodeLegacyValue } = require('../../js/legacy-value');
 const { resolvePartition, userAssertionHash } = require('../../js/partitions');
@@ -16,6 +18,7 @@ const { createFakeIdentityProvider } = require('../support/fake-identity-provide
 const { testSecrets } = require('../support/test-secrets');
 
 const newKey = () => crypto.randomBytes(32).toString('base64');
+const FAR_FUTURE = 4102444800; // 2100-01-01
 const ring = (...keys) => createKeyring({ encryptionKeys: keys, keyNameSecret: 'n'.repeat(43) + '=' });
 
 describe('stored value (mrc2)', () => {
@@ -24,11 +27,11 @@ describe('stored value (mrc2)', () => {
 
   test('round trips type, creation time, owner and body; the header names the key id, never the key', () => {
     const keyring = ring(k1);
-    const { value, etag } = seal(keyring, 'k', { type: TYPE.partition, createdAt: 1700000000, meta: 'uid.utid x', body });
+    const { value, etag } = seal(keyring, 'k', { type: TYPE.partition, createdAt: 1700000000, notAfter: FAR_FUTURE, meta: 'uid.utid x', body });
     const opened = open(keyring, 'k', value);
     expect(opened).toMatchObject({ type: 'c', etag, createdAt: 1700000000, meta: 'uid.utid x', keyId: keyring.current.id });
     expect(opened.body.equals(body)).toBe(true);
-    expect(open(keyring, 'k', seal(keyring, 'k', { type: 's', createdAt: 1, body }).value).meta).toBeNull();
+    expect(open(keyring, 'k', seal(keyring, 'k', { type: 's', createdAt: 1, notAfter: FAR_FUTURE, body }).value).meta).toBeNull();
     expect(value.toString('latin1')).not.toContain('uid.utid');
     expect(value.toString('latin1')).not.toContain('Account');
     expect(value.includes(Buffer.from(k1, 'base64'))).toBe(false);
@@ -37,13 +40,13 @@ describe('stored value (mrc2)', () => {
 
   test('every write draws a new etag (the GCM nonce)', () => {
     const keyring = ring(k1);
-    const etags = new Set(Array.from({ length: 100 }, () => seal(keyring, 'k', { type: 'c', createdAt: 1, body }).etag));
+    const etags = new Set(Array.from({ length: 100 }, () => seal(keyring, 'k', { type: 'c', createdAt: 1, notAfter: FAR_FUTURE, body }).etag));
     expect(etags.size).toBe(100);
   });
 
   test('refuses a value opened under another key name, or with any byte changed', () => {
     const keyring = ring(k1);
-    const { value } = seal(keyring, 'k', { type: TYPE.partition, createdAt: 1700000000, meta: 'a', body });
+    const { value } = seal(keyring, 'k', { type: TYPE.partition, createdAt: 1700000000, notAfter: FAR_FUTURE, meta: 'a', body });
     expect(() => open(keyring, 'other', value)).toThrow(UnreadableValue);
     for (let i = 0; i < value.length; i += 1) {
       const changed = Buffer.from(value);
@@ -56,23 +59,56 @@ describe('stored value (mrc2)', () => {
   });
 
   test('a value under a key not in the ring is refused, naming the key id', () => {
-    const { value } = seal(ring(k1), 'k', { type: 'c', createdAt: 1, body });
+    const { value } = seal(ring(k1), 'k', { type: 'c', createdAt: 1, notAfter: FAR_FUTURE, body });
     expect(() => open(ring(newKey()), 'k', value)).toThrow(new RegExp(`key id ${ring(k1).current.id}, which is not in encryptionKeys`));
   });
 
   test('plaintext values (insecurePlaintextStorage) are checked, and refused by an encrypting cache', () => {
     const plain = createKeyring({ insecurePlaintextStorage: true });
-    const { value } = seal(plain, 'k', { type: 'c', createdAt: 1, meta: 'o', body });
+    const { value } = seal(plain, 'k', { type: 'c', createdAt: 1, notAfter: FAR_FUTURE, meta: 'o', body });
     expect(open(plain, 'k', value).body.equals(body)).toBe(true);
     expect(() => open(plain, 'other', value)).toThrow(/integrity check failed/);
     expect(() => open(ring(k1), 'k', value)).toThrow(/stored unencrypted/);
   });
 
-  test('a tombstone has a header and nothing else', () => {
-    const { value, etag } = tombstone(1700000000);
-    expect(value.toString('latin1')).toBe(`mrc2 t ${etag} 1700000000 -\n`);
-    expect(open(ring(k1), 'any key', value)).toMatchObject({ type: 't', etag, body: null });
-    expect(() => open(ring(k1), 'k', Buffer.concat([value, Buffer.from('x')]))).toThrow(/malformed tombstone/);
+  test('a tombstone carries its removal time and notAfter, and is bound to its key like any value', () => {
+    const keyring = ring(k1);
+    const { value, etag } = tombstone(keyring, 'k', 1700000000, 1700000600);
+    expect(value.toString('latin1', 0, value.indexOf(0x0a))).toBe(`mrc2 t ${etag} 1700000000 1700000600 ${keyring.current.id}`);
+    expect(open(keyring, 'k', value, 1700000001)).toMatchObject({ type: 't', etag, createdAt: 1700000000, notAfter: 1700000600, body: null });
+    expect(() => open(keyring, 'other key', value, 1700000001)).toThrow(/does not decrypt/);
+    expect(() => open(keyring, 'k', Buffer.concat([value, Buffer.from('x')]), 1700000001)).toThrow(/does not decrypt/);
+    // A forged one, without the key, does not open.
+    const forged = Buffer.from(`mrc2 t ${etag} 1700000000 1700000600 -\n`);
+    expect(() => open(keyring, 'k', forged, 1700000001)).toThrow(UnreadableValue);
+  });
+
+  test('notAfter is authenticated and enforced: a value past it is refused, whatever Redis kept', () => {
+    const keyring = ring(k1);
+    const written = 1700000000;
+    const { value } = seal(keyring, 'k', { type: TYPE.partition, createdAt: written, notAfter: written + 3600, meta: 'a', body });
+    expect(open(keyring, 'k', value, written + 3600).notAfter).toBe(written + 3600);
+    // A little clock skew between servers is tolerated, no more.
+    expect(open(keyring, 'k', value, written + 3600 + CLOCK_SKEW_SECONDS).body.equals(body)).toBe(true);
+    const late = () => open(keyring, 'k', value, written + 3601 + CLOCK_SKEW_SECONDS);
+    expect(late).toThrow(UnreadableValue);
+    expect(late).toThrow(/expired .* \(its notAfter\)/);
+    try {
+      late();
+    } catch (err) {
+      expect(err.expired).toBe(true);
+    }
+    // Moving notAfter forward in the header (a writer without the key) breaks the authentication.
+    const text = value.toString('latin1');
+    const extended = Buffer.from(text.replace(` ${written + 3600} `, ` ${written + 99999} `), 'latin1');
+    expect(extended.length).toBe(value.length);
+    expect(() => open(keyring, 'k', extended, written + 7200)).toThrow(/does not decrypt/);
+    // Only a session stored without a TTL may have no notAfter (0).
+    const session = seal(keyring, 'k', { type: TYPE.session, createdAt: written, notAfter: 0, body }).value;
+    expect(open(keyring, 'k', session, FAR_FUTURE).type).toBe('s');
+    const timeless = seal(keyring, 'k', { type: TYPE.partition, createdAt: written, notAfter: 0, body }).value;
+    expect(() => open(keyring, 'k', timeless, written)).toThrow(/has no notAfter/);
+    expect(() => seal(keyring, 'k', { type: TYPE.partition, createdAt: written, body })).toThrow(/notAfter/);
   });
 
   test.each([
@@ -88,8 +124,8 @@ describe('stored value (mrc2)', () => {
   });
 
   test('readHeader gives the creation time without the key (for the session store)', () => {
-    const { value } = seal(ring(k1), 'k', { type: 'c', createdAt: 1234, body });
-    expect(readHeader(value.subarray(0, 64))).toMatchObject({ type: 'c', createdAt: 1234 });
+    const { value } = seal(ring(k1), 'k', { type: 'c', createdAt: 1234, notAfter: FAR_FUTURE, body });
+    expect(readHeader(value.subarray(0, MAX_HEADER_BYTES))).toMatchObject({ type: 'c', createdAt: 1234, notAfter: FAR_FUTURE });
   });
 });
 
@@ -145,7 +181,8 @@ describe('resolvePartition', () => {
 
   test('maps each selector to a key without the id in it, and to its allowed core partitions', () => {
     const session = resolvePartition({ sessionId: 's1' }, undefined, keyring);
-    expect(session).toMatchObject({ allowed: null, legacyKey: 'session:{s1}' });
+    // A session's 0.1 partition is never read (it would decide who the session is): no legacy key.
+    expect(session).toMatchObject({ allowed: null, legacyKey: null });
     expect(session.partitionKey).toMatch(/^session:\{[\w-]{27}\}$/);
     const account = resolvePartition({ homeAccountId: 'u.t' }, undefined, keyring);
     expect(account).toMatchObject({ allowed: ['account:u.t'], legacyKey: 'account:u.t' });
@@ -170,6 +207,20 @@ describe('resolvePartition', () => {
       expect(() => resolvePartition(selector, undefined, keyring)).toThrow(ConfigurationError);
     },
   );
+
+  // Hashed as UTF-8, a lone surrogate becomes U+FFFD: these pairs would share one partition.
+  test.each([
+    ['sessionId', 'sess-\uD800', 'sess-\uDFFF'],
+    ['homeAccountId', 'uid.\uD83D', 'uid.\uDE00'],
+    ['tenantId', '\uDBFFt', '\uDC00t'],
+    ['userAssertion', 'eyJ\uD800', 'eyJ\uDBFF'],
+  ])('refuses a %s with a lone surrogate (two such ids would share a partition)', (name, a, b) => {
+    expect(Buffer.from(a, 'utf8').equals(Buffer.from(b, 'utf8'))).toBe(true); // why it matters
+    for (const value of [a, b]) {
+      expect(() => resolvePartition({ [name]: value }, 'c1', keyring)).toThrow(/well-formed Unicode/);
+    }
+    expect(resolvePartition({ [name]: 'sess-\u{1F600}' }, 'c1', keyring).partitionKey).toBeTruthy(); // a surrogate pair is fine
+  });
 });
 
 describe('RedisTokenCache options', () => {

@@ -13,7 +13,7 @@ const { RedisTokenCache } = require('../../js/redis-token-cache');
 const { ConfigurationError, CacheStoreError } = require('../../js/errors');
 const { resolvePartition } = require('../../js/partitions');
 const { createKeyring } = require('../../js/keyring');
-const { seal, tombstone, TYPE } = require('../../js/stored-value');
+const { seal, tombstone, readHeader, TYPE } = require('../../js/stored-value');
 const { testSecrets, TEST_KEY_NAME_SECRET } = require('../support/test-secrets');
 const { storedValue, storedSession, storedPartition, isTombstone, testKeyring } = require('../support/stored');
 const { typicalUserCache } = require('../support/cache-fixtures');
@@ -42,8 +42,8 @@ const cookie = (maxAgeSeconds) => ({
 });
 
 /** A token-cache partition value as the token cache would store it at `key` (only its header matters here). */
-const partitionValue = (key, createdAt, body = '{}') =>
-  seal(testKeyring, key, { type: TYPE.partition, createdAt, meta: 'owner-oid.owner-tid', body }).value;
+const partitionValue = (key, createdAt, body = '{}', notAfter = nowSeconds() + 2 * DAY) =>
+  seal(testKeyring, key, { type: TYPE.partition, createdAt, notAfter, meta: 'owner-oid.owner-tid', body }).value;
 
 const flip = (value, index) => {
   const copy = Buffer.from(value);
@@ -115,7 +115,7 @@ test('insecurePlaintextStorage stores sessions readable but still bound to their
   await store.set('s1', data);
   expect(await store.get('s1')).toEqual(data);
   const raw = await redis.getBuffer(store.sessionKey('s1'));
-  expect(raw.toString('latin1')).toMatch(/^mrc2 s \S{16} \d+ plain\n/);
+  expect(raw.toString('latin1')).toMatch(/^mrc2 s \S{16} \d+ \d+ plain\n/);
   // A store that encrypts refuses it.
   expect(await encrypting.get('s1')).toBeNull();
   expect(warnings).toEqual([expect.stringMatching(/stored unencrypted .*refused/)]);
@@ -140,7 +140,7 @@ test('callbacks get express-session\'s arguments: (null, null) for a missing ses
 test('an unreadable session value (corrupt, undecryptable, another key) is no session, with a warning, never an error', async () => {
   const store = newStore();
   const sealed = (sid, body, { keyring = testKeyring, type = TYPE.session } = {}) =>
-    seal(keyring, store.sessionKey(sid), { type, createdAt: nowSeconds(), meta: sid, body }).value;
+    seal(keyring, store.sessionKey(sid), { type, createdAt: nowSeconds(), notAfter: nowSeconds() + 3600, meta: sid, body }).value;
   const intact = (sid) => sealed(sid, JSON.stringify({ cookie: cookie(60) }));
   const otherKeyring = createKeyring({ encryptionKeys: [crypto.randomBytes(32)], keyNameSecret: TEST_KEY_NAME_SECRET });
   const plainKeyring = createKeyring({ insecurePlaintextStorage: true });
@@ -162,7 +162,7 @@ test('an unreadable session value (corrupt, undecryptable, another key) is no se
     ['a value under an unknown key', (sid) => sealed(sid, JSON.stringify({ cookie: cookie(60) }), { keyring: otherKeyring }), /not in encryptionKeys/],
     ['an unencrypted value', (sid) => sealed(sid, JSON.stringify({ cookie: cookie(60) }), { keyring: plainKeyring }), /stored unencrypted .*refused/],
     ['a token-cache partition', (sid) => sealed(sid, '{"cookie":{}}', { type: TYPE.partition }), /not a session/],
-    ['a tombstone', () => tombstone(nowSeconds()).value, /not a session/],
+    ['a tombstone', (sid) => tombstone(testKeyring, store.sessionKey(sid), nowSeconds(), nowSeconds() + 60).value, /not a session/],
   ];
   for (const [i, [what, valueFor]] of values.entries()) {
     await redis.set(store.sessionKey(`bad${i}`), valueFor(`bad${i}`));
@@ -275,6 +275,43 @@ test('touch extends the session and its token partition to the same TTL', async 
   const [sessionTtl, partitionTtl] = await Promise.all([redis.ttl(store.sessionKey('s1')), redis.ttl(partitionKey)]);
   expect(sessionTtl).toBeGreaterThan(7190);
   expect(partitionTtl).toBe(sessionTtl);
+
+  // But never past the notAfter sealed into the partition: only a write of the partition moves that.
+  await redis.set(partitionKey, partitionValue(partitionKey, nowSeconds(), '{}', nowSeconds() + 100), 'EX', 30);
+  await store.touch('s1', { cookie: cookie(7200) });
+  expect(await redis.ttl(store.sessionKey('s1'))).toBeGreaterThan(7190);
+  expect(await redis.ttl(partitionKey)).toBeLessThanOrEqual(100);
+  expect(await redis.ttl(partitionKey)).toBeGreaterThan(90);
+});
+
+test('a session carries its own notAfter: a touch seals it again before the new TTL would pass it, keeping what is stored', async () => {
+  const store = newStore();
+  const sessionKey = store.sessionKey('s1');
+  const headerOf = async () => readHeader(await redis.getBuffer(sessionKey));
+  await store.set('s1', { cookie: cookie(600), note: 'first' });
+  const first = await headerOf();
+  expect(first.notAfter).toBe(nowSeconds() + 1200); // twice the TTL: room for touches
+  // Another request saved meanwhile; this touch carries an older copy of the session.
+  await store.set('s1', { cookie: cookie(600), note: 'second' });
+  const saved = await headerOf();
+  // Early touches only move Redis's TTL.
+  now += 300 * 1000;
+  await store.touch('s1', { cookie: cookie(600), note: 'first' });
+  expect((await headerOf()).etag).toBe(saved.etag);
+  // Once now + TTL passes notAfter, the stored session (not the touch's copy) is sealed again with a later one.
+  now += 400 * 1000;
+  await store.touch('s1', { cookie: cookie(600), note: 'first' });
+  const resealed = await headerOf();
+  expect(resealed.etag).not.toBe(saved.etag);
+  expect(resealed.notAfter).toBe(nowSeconds() + 1200);
+  expect(await store.get('s1')).toMatchObject({ note: 'second' });
+  expect(await redis.ttl(sessionKey)).toBeGreaterThan(590);
+  // Past its notAfter a session is no session, whatever Redis's TTL says (PERSIST).
+  await redis.persist(sessionKey);
+  now += 1300 * 1000;
+  warnings = [];
+  expect(await store.get('s1')).toBeNull();
+  expect(warnings.join()).toMatch(/expired .* \(its notAfter\)/);
 });
 
 test('touch never creates a partition for a session that has none', async () => {

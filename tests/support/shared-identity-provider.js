@@ -34,6 +34,8 @@ const isTokenRequest = (method, url) => method === 'POST' && new URL(url).pathna
 async function startSharedIdentityProvider({ clientId, identityProvider } = {}) {
   const idp = identityProvider || createDevIdentityProvider({ clientId });
   let current = null; // the armed hold, if any
+  let latencyMs = 0; // each token response leaves after a random 0..latencyMs ms (setLatency)
+  const redeemed = new Map(); // authorization code -> resolve(), for whenRedeemed
 
   const server = http.createServer((req, res) => {
     if (req.method !== 'POST' || req.url !== NETWORK_PATH) {
@@ -64,9 +66,14 @@ async function startSharedIdentityProvider({ clientId, identityProvider } = {}) 
       : await idp.networkClient.sendPostRequestAsync(url, { body: body ?? '' });
     const payload = JSON.stringify(response);
     const send = (res) => res.writeHead(200, { 'content-type': 'application/json' }).end(payload);
-    if (!isTokenRequest(method, url) || !current || current.released) {
-      return send;
+    if (!isTokenRequest(method, url)) return send;
+    const code = new URLSearchParams(body ?? '').get('code');
+    if (code && redeemed.has(code)) redeemed.get(code).resolve();
+    if (latencyMs > 0) {
+      const delay = Math.random() * latencyMs;
+      return new Promise((resolve) => setTimeout(() => resolve(send), delay));
     }
+    if (!current || current.released) return send;
     return new Promise((resolve) => current.enqueue(() => resolve(send)));
   }
 
@@ -125,6 +132,17 @@ async function startSharedIdentityProvider({ clientId, identityProvider } = {}) 
     url,
     idp,
     hold,
+    /** Every token response from now on leaves after a random 0..ms ms (0: at once); holds are then not used. */
+    setLatency(ms) {
+      latencyMs = ms;
+    },
+    /** Resolves when a token request redeeming `code` has arrived (its answer not sent yet when there is latency). */
+    whenRedeemed(code) {
+      let resolve;
+      const promise = new Promise((done) => { resolve = done; });
+      redeemed.set(code, { resolve });
+      return promise.finally(() => redeemed.delete(code));
+    },
     /** The msal `auth` section (strings only, so it can be sent to another process); add your networkClient. */
     msalAuth: () => idp.msalConfig().auth,
     /** Token endpoint calls so far (the request log of the identity provider). */

@@ -50,7 +50,10 @@ export type RedisTokenCacheOptions = StorageSecrets & {
   ConfidentialClientApplication?: typeof ConfidentialClientApplication;
   /** How long a removed partition (sign-out) stays a tombstone that refuses writes loaded before it. Default 600. */
   tombstoneSeconds?: number;
-  /** Read version 0.1 (mrc1, unencrypted) values and sessions, and move them to the new format on their next write. Default false. */
+  /**
+   * Read version 0.1 (mrc1, unencrypted) account, app and on-behalf-of partitions, and move them to the new format on
+   * their next write. Never sessions or session partitions (RedisSessionStore.importLegacySessions, offline). Default false.
+   */
   migrateLegacyValues?: boolean;
   /**
    * The in-process cache of partitions, kept coherent by Redis invalidation tracking (off on a Cluster). false turns
@@ -329,6 +332,15 @@ export declare class RedisSessionStore extends EventEmitter {
    */
   importConnectRedisSessions(
     options?: { prefix?: string; serializer?: Pick<SessionSerializer, 'parse'>; deleteImported?: boolean },
+    callback?: SessionCallback<ConnectRedisImport>,
+  ): Promise<ConnectRedisImport>;
+  /**
+   * Moves version 0.1's clear-text sessions (`<prefix>{<id>}`) and their token-cache partitions into this store, once,
+   * offline (never done on a request: a clear-text value can be forged). deleteImported: delete the clear copies of
+   * the sessions this store has.
+   */
+  importLegacySessions(
+    options?: { deleteImported?: boolean },
     callback?: SessionCallback<ConnectRedisImport>,
   ): Promise<ConnectRedisImport>;
   regenerate(req: any, callback: (err?: any) => any): void;

@@ -83,7 +83,8 @@ test('a reader of Redis sees no token, e-mail, name, object id or home account i
   const secrets = [alice.username, bob.username, alice.name, bob.name, alice.oid, bob.oid, alice.homeAccountId, bob.homeAccountId, 'session-of-alice', assertion];
   for (const result of results) secrets.push(result.accessToken, ...(result.idToken ? [result.idToken] : []));
   const stored = await keysAndValues();
-  expect(stored.filter(({ key }) => !key.startsWith(`${prefix}index:`)).length).toBe(5); // 4 partitions and 1 session
+  const kinds = stored.filter(({ key }) => !key.startsWith(`${prefix}index:`)).map(({ key }) => key.slice(prefix.length).split(':')[0]);
+  expect(kinds.sort()).toEqual(['account', 'app', 'obo', 'sess', 'session']); // 4 partitions and 1 session
   for (const { key, value } of stored) {
     for (const form of [key, ...readableForms(value)]) {
       for (const secret of secrets) expect(form.includes(secret)).toBe(false);
@@ -139,6 +140,52 @@ describe('a writer without the key', () => {
     const digest = crypto.createHash('sha256').update(`${keyOf('alice')}\n${head}`).update(payload).digest();
     await redis.set(keyOf('alice'), Buffer.concat([Buffer.from(`${head}\n`), payload, digest]));
     await expectRefused(cache, account, /stored unencrypted/);
+  });
+
+  const DAY_MS = 86400 * 1000;
+  const clockAt = (offsetMs) => () => Date.now() + offsetMs;
+
+  test('cannot keep a partition past its lifetime by lifting its TTL (PERSIST): its notAfter is inside the value', async () => {
+    const key = newKey();
+    // Signed in 30 days ago (absoluteSeconds is 14 days); Redis would have dropped it, but its TTL was lifted.
+    const then = tokenCacheWith([key], { clock: clockAt(-30 * DAY_MS) });
+    const { account } = await signIn(then, idp.addUser(), { sessionId: 'alice' });
+    const keyOf = prefix + resolvePartition({ sessionId: 'alice' }, undefined, then.settings.keyring).partitionKey;
+    expect(await redis.persist(keyOf)).toBe(1);
+    const requestsBefore = tokenRequests();
+    expect(await silent(tokenCacheWith([key]), { sessionId: 'alice' }, account)).toBeNull();
+    expect(tokenRequests()).toBe(requestsBefore);
+    expect(warnings.join('\n')).toMatch(/expired \d+ s ago \(its notAfter\)/);
+  });
+
+  test('a partition older than absoluteSeconds is refused, even when its notAfter is later (absoluteSeconds lowered since)', async () => {
+    const key = newKey();
+    const long = { slidingSeconds: 40 * 86400, absoluteSeconds: 40 * 86400 };
+    const then = tokenCacheWith([key], { ...long, clock: clockAt(-20 * DAY_MS) });
+    const { account } = await signIn(then, idp.addUser(), { sessionId: 'alice' });
+    expect((await silent(tokenCacheWith([key], long), { sessionId: 'alice' }, account)).fromCache).toBe(true);
+    expect(await silent(tokenCacheWith([key]), { sessionId: 'alice' }, account)).toBeNull(); // default: 14 days
+    expect(warnings.join('\n')).toMatch(/older than absoluteSeconds \(1209600 s\)/);
+  });
+
+  test("a copy put back after a sign-out: refused once past its own notAfter (within it, what remains possible)", async () => {
+    const key = newKey();
+    const yesterday = tokenCacheWith([key], { clock: clockAt(-DAY_MS - 120 * 1000), slidingSeconds: 86400 });
+    const { account } = await signIn(yesterday, idp.addUser(), { sessionId: 'alice' });
+    const keyOf = prefix + resolvePartition({ sessionId: 'alice' }, undefined, yesterday.settings.keyring).partitionKey;
+    const copy = await redis.getBuffer(keyOf);
+    const today = tokenCacheWith([key]);
+    await today.removePartition({ sessionId: 'alice' });
+    await redis.set(keyOf, copy); // a Redis writer without the keys undoes the sign-out: refused, its day is over
+    expect(await silent(today, { sessionId: 'alice' }, account)).toBeNull();
+    expect(warnings.join('\n')).toMatch(/its notAfter/);
+    // A copy taken within its lifetime is intact and opens: README.md says so, and what to pair the sign-out with.
+    const fresh = await signIn(today, idp.addUser(), { sessionId: 'bob' });
+    const bobKey = prefix + resolvePartition({ sessionId: 'bob' }, undefined, today.settings.keyring).partitionKey;
+    const bobCopy = await redis.getBuffer(bobKey);
+    await today.removePartition({ sessionId: 'bob' });
+    await redis.set(bobKey, bobCopy);
+    expect((await silent(today, { sessionId: 'bob' }, fresh.account)).fromCache).toBe(true);
   });
 
   test('a value under a key not in the ring is a miss naming the key id, and the user signs in again', async () => {

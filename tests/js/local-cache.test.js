@@ -156,6 +156,17 @@ describe('LocalCache expiry', () => {
     expect(cache.getStale('k')).toBeUndefined();
   });
 
+  test("an entry is never served past the notAfter sealed into its value, whatever TTL Redis gave (PERSIST)", () => {
+    const { cache, clock } = newCache();
+    const notAfter = Math.floor(clock.now / 1000) + 10; // 10 s from now, in epoch seconds
+    read(cache, 'k', { ...loaded('v'), notAfter }, 3_600_000);
+    clock.now = notAfter * 1000 - 1;
+    expect(cache.get('k')).toBeDefined();
+    clock.now = notAfter * 1000;
+    expect(cache.get('k')).toBeUndefined();
+    expect(cache.getStale('k')).toBeUndefined();
+  });
+
   test('a read that never got a TTL (a key without expiry, or gone: ttl <= 0) is not cached', () => {
     const { cache } = newCache();
     read(cache, 'no-ttl', loaded('v'), -1);

@@ -88,6 +88,12 @@ function createApp(options) {
     // One SVG icon; also at the address browsers and tools ask for without reading the page's <link>.
     app.get(icon, (req, res) => res.type('image/svg+xml').sendFile(path.join(PUBLIC, 'favicon.svg'), { maxAge: '1d' }));
   }
+  // Everything from here on is made for this request (pages with the user's data, the cache page, JSON, redirects):
+  // no browser or proxy may keep it, so Back after sign-out cannot show a signed-in page from the browser's cache.
+  app.use((req, res, next) => {
+    res.set('Cache-Control', 'no-store');
+    next();
+  });
   app.use(createHealthRouter({ redis, tokenCache, storage }));
 
   if (identity.mode === 'dev') {

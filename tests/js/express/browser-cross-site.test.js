@@ -1,6 +1,7 @@
 'use strict';
 // What another site can make a signed-in user's browser do, in a real browser (Debian's headless Chromium through
-// playwright-core, as in browser.test.js) (security review, issue 14, point 6). The app is served at http://127.0.0.1:<port>, the attacker's page at http://localhost:<port>: another
+// playwright-core, as in browser.test.js), and what the browser keeps after sign-out (security review, issue 14,
+// point 6). The app is served at http://127.0.0.1:<port>, the attacker's page at http://localhost:<port>: another
 // site, so the browser sends the app's SameSite=Lax cookie only with top-level GET navigations, which is exactly
 // what the attacker's page does.
 
@@ -70,6 +71,25 @@ test('another site sends a signed-in browser to /auth/signin and to a forged /au
     const profile = await page.goto(`${example.url}/profile`);
     expect(profile.status()).toBe(200);
     await page.getByText('alice@contoso.example').first().waitFor({ timeout: 10000 });
+  } finally {
+    await context.close();
+  }
+});
+
+test('after sign-out, Back does not show the signed-in pages from the browser\'s cache', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  try {
+    await signInAsAlice(page);
+    await page.goto(`${example.url}/cache`);
+    await page.goto(`${example.url}/auth/signout`);
+    await page.locator('main').getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(`${example.url}/?signedout=1`);
+    for (const path of ['/auth/signout', '/cache', '/profile']) {
+      await page.goBack();
+      expect(page.url()).toBe(`${example.url}${path}`);
+      expect(await page.content()).not.toMatch(/Alice Example|alice@contoso/);
+    }
   } finally {
     await context.close();
   }

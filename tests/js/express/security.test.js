@@ -1,7 +1,8 @@
 'use strict';
 // The example's browser-facing protections: helmet's headers with a Content-Security-Policy that needs no
-// 'unsafe-inline' (the pages have no inline style or script), cross-site request forgery protection on every POST,
-// and the static files (stylesheet, favicon) served without a session.
+// 'unsafe-inline' (the pages have no inline style or script), no-store on everything but static files,
+// cross-site request forgery protection on every POST, and the static files (stylesheet, favicon) served without a
+// session.
 
 const { startExample, signIn, sessionCookie, sessionIdOf } = require('./helpers');
 const { identityConfig } = require('../../../examples/express/config');
@@ -71,6 +72,24 @@ describe('security headers', () => {
       expect(icon.headers['set-cookie']).toBeUndefined();
     }
     await agent.get('/static/nope.css').expect(404);
+  });
+});
+
+describe('browser caches', () => {
+  test('every page, JSON answer and redirect of the app is no-store; only static files may be kept', async () => {
+    await signIn(agent);
+    const authorize = new URL((await example.agent().get('/auth/signin')).headers.location);
+    const paths = ['/', '/profile', '/cache', '/api/call', '/auth/signout', '/auth/signin', '/auth/redirect', '/nope',
+      '/healthz', authorize.pathname + authorize.search];
+    for (const path of paths) {
+      const response = await agent.get(path);
+      expect({ path, cacheControl: response.headers['cache-control'] }).toEqual({ path, cacheControl: 'no-store' });
+    }
+    for (const path of ['/profile', '/cache']) {
+      await agent.get(path).set('accept', 'application/json').expect(200).expect('cache-control', 'no-store');
+    }
+    await agent.post('/cache/refresh').expect(303).expect('cache-control', 'no-store');
+    await agent.get('/static/app.css').expect(200).expect('cache-control', 'public, max-age=3600');
   });
 });
 

@@ -128,7 +128,8 @@ function createAuthRouter({ identity, msalClient, tokenCache, cookieName, contex
     // The partition first: if Redis fails here the user sees an error and the session still works for a retry.
     await tokenCache.removePartition({ sessionId: req.session.id });
     await promisify(req.session, 'destroy');
-    res.clearCookie(cookieName, { path: '/' });
+    // With the attributes it was set with: a browser ignores a __Host- cookie's deletion that is not Secure.
+    res.clearCookie(cookieName, { path: '/', httpOnly: true, sameSite: 'lax', secure: req.secure });
     res.redirect(303, identity.signOutUrl(`${req.protocol}://${req.get('host')}`));
   });
 

@@ -4,7 +4,7 @@
 // cross-site request forgery protection on every POST, and the static files (stylesheet, favicon) served without a
 // session.
 
-const { startExample, signIn, sessionCookie, sessionIdOf } = require('./helpers');
+const { startExample, signIn, sessionCookie, sessionIdOf, signedCookie } = require('./helpers');
 const { identityConfig } = require('../../../examples/express/config');
 
 let example;
@@ -48,6 +48,32 @@ describe('security headers', () => {
       await production.close();
     }
     expect(identityConfig({ entra: { ...entra, redirectUri: 'http://localhost:3000/auth/redirect' } }).https).toBe(false);
+  });
+
+  test('Entra mode on an https public URL: the cookie is always Secure and __Host-, even over a proxy\'s plain HTTP', async () => {
+    // Behind a TLS-terminating proxy without TRUST_PROXY the app sees plain HTTP, yet sends HSTS: its cookie must not
+    // be one the browser would also send over http://. A stored session, since sign-in would need Entra itself.
+    const entra = { tenantId: 't', clientId: 'c', clientSecret: 's', redirectUri: 'https://app.example/auth/redirect', apiUrl: 'x', apiScopes: ['User.Read'] };
+    const production = await startExample({ name: 'entra-cookie', entra });
+    try {
+      const sid = 'stored-session-id';
+      const expires = new Date(Date.now() + 3600 * 1000);
+      const cookie = { originalMaxAge: 3600 * 1000, expires, httpOnly: true, path: '/', secure: true, sameSite: 'lax' };
+      await production.app.locals.sessionStore.set(sid, { cookie, account: { homeAccountId: 'h', username: 'alice@contoso.example', name: 'Alice', signedInAt: Date.now() } });
+      const proxied = () => production.agent().set('X-Forwarded-Proto', 'https').set('Cookie', `__Host-sid=${signedCookie(sid)}`);
+
+      const profile = await proxied().get('/profile').expect(200, /alice@contoso\.example/);
+      expect(profile.headers['strict-transport-security']).toBeDefined();
+      const [setCookie] = profile.headers['set-cookie'];
+      expect(setCookie).toMatch(/^__Host-sid=[^;]+; Path=\/; Expires=[^;]+; HttpOnly; Secure; SameSite=Lax$/);
+      expect(setCookie).not.toMatch(/Domain=/i);
+
+      const signedOut = await proxied().post('/auth/signout').expect(303);
+      expect(signedOut.headers['set-cookie']).toEqual([expect.stringMatching(/^__Host-sid=; Path=\/; Expires=Thu, 01 Jan 1970 [^;]+; HttpOnly; Secure; SameSite=Lax$/)]);
+      expect(await production.redis.exists(production.sessionKey(sid))).toBe(0);
+    } finally {
+      await production.close();
+    }
   });
 
   test('no page has an inline style or script, so the policy takes nothing away from them', async () => {

@@ -5,7 +5,7 @@
 //   GET  /auth/redirect  the IdP's answer: its state must be this session's pending sign-in's (else nothing changes);
 //                        then a new session id, msal redeems the code (checking state and nonce) and the plugin
 //                        writes the new session's token-cache partition
-//   POST /auth/signout   deletes the token-cache partition and the session (GET shows a button)
+//   POST /auth/signout   deletes the token-cache partition and the session of a signed-in user (GET shows a button)
 
 const crypto = require('node:crypto');
 const express = require('express');
@@ -125,9 +125,17 @@ function createAuthRouter({ identity, msalClient, tokenCache, cookieName, contex
   });
 
   router.post('/signout', async (req, res) => {
-    // The partition first: if Redis fails here the user sees an error and the session still works for a retry.
-    await tokenCache.removePartition({ sessionId: req.session.id });
-    await promisify(req.session, 'destroy');
+    // Signed in: the partition first (if Redis fails here the user sees an error and the session still works for a
+    // retry), then the session. Not signed in (no cookie, an expired session, a sign-in not yet answered): there is
+    // no partition, and removing one would write a tombstone under a fresh session id, so any client could make
+    // Redis keys without limit. Nothing is written (no session = null tells express-session not to save, touch or
+    // renew the cookie); the browser forgets its cookie, and a pending sign-in's session expires in minutes.
+    if (req.session.account) {
+      await tokenCache.removePartition({ sessionId: req.session.id });
+      await promisify(req.session, 'destroy');
+    } else {
+      req.session = null;
+    }
     // With the attributes it was set with: a browser ignores a __Host- cookie's deletion that is not Secure.
     res.clearCookie(cookieName, { path: '/', httpOnly: true, sameSite: 'lax', secure: req.secure });
     res.redirect(303, identity.signOutUrl(`${req.protocol}://${req.get('host')}`));

@@ -62,15 +62,7 @@ async function main(env = process.env) {
   });
   const port = Number(env.PORT || 3000);
   const server = app.listen(port);
-  await new Promise((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  const { port: actualPort } = server.address();
-  console.log(`Sessions and token caches: ${store.description}.`);
-  console.log(entra ? `Identity: Microsoft Entra ID, tenant ${entra.tenantId}.` : 'Identity: the local development identity provider (/dev-idp) and API (/dev-api).');
-  console.log(`Example app listening on http://localhost:${actualPort}`);
-
+  // Before the "listening" line: whoever reads it may stop the process at once (the tests do).
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
@@ -82,6 +74,15 @@ async function main(env = process.env) {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  await new Promise((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const { port: actualPort } = server.address();
+  console.log(`Sessions and token caches: ${store.description}.`);
+  console.log(entra ? `Identity: Microsoft Entra ID, tenant ${entra.tenantId}.` : 'Identity: the local development identity provider (/dev-idp) and API (/dev-api).');
+  console.log(`Example app listening on http://localhost:${actualPort}`);
+
   return server;
 }
 

@@ -128,8 +128,8 @@ function createAuthRouter({ identity, msalClient, tokenCache, cookieName, contex
     // Signed in: the partition first (if Redis fails here the user sees an error and the session still works for a
     // retry), then the session. Not signed in (no cookie, an expired session, a sign-in not yet answered): there is
     // no partition, and removing one would write a tombstone under a fresh session id, so any client could make
-    // Redis keys without limit. Nothing is written (no session = null tells express-session not to save, touch or
-    // renew the cookie); the browser forgets its cookie, and a pending sign-in's session expires in minutes.
+    // Redis keys without limit. Nothing is written (req.session = null: express-session neither saves, touches nor
+    // renews it); the browser forgets its cookie, and a pending sign-in's session expires in minutes.
     if (req.session.account) {
       await tokenCache.removePartition({ sessionId: req.session.id });
       await promisify(req.session, 'destroy');

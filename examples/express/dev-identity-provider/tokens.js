@@ -42,9 +42,9 @@ function createDevIdentityProvider({ clientId, tenantId = DEFAULT_TENANT_ID, cli
   const requests = [];
   const grantCounts = {}; // grant type -> token requests ever made with it (the log keeps only the latest)
   const failures = [];
-  const codes = new Map(); // code -> { user, scopes, nonce, redirectUri, codeChallenge, codeChallengeMethod, exp }
+  const codes = new Map(); // code -> { user, scopes, nonce, redirectUri, codeChallenge, codeChallengeMethod, exp, dropAfter }
   const refreshTokens = new Map(); // refresh token -> { user, revoked }
-  const accessTokens = new Map(); // access token -> { user (null for app tokens), exp }
+  const accessTokens = new Map(); // access token -> { user (null for app tokens), exp, dropAfter }
   let accessTokenLifetime = 3600;
   const sign = (claims) => signJwt(claims, signingKey);
 

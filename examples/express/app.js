@@ -48,7 +48,8 @@ function tokenCacheSecrets({ encryptionKeys, keyNameSecret }, logger) {
  * @param {string|string[]} [options.sessionSecret] signs the session cookie; instances behind one Redis must share
  *   it; default random (every restart signs everyone out)
  * @param {boolean|number|string} [options.trustProxy] Express "trust proxy": lets X-Forwarded-Proto mark a request as
- *   HTTPS behind a TLS-terminating proxy, so the cookie is Secure
+ *   HTTPS behind a TLS-terminating proxy, so the cookie is Secure (in Entra mode with an https redirect URI it
+ *   always is)
  * @param {number} [options.sessionSeconds] idle lifetime of a session and of its token cache; default 86400
  * @param {Array<string|Buffer>} [options.encryptionKeys] the token cache's encryption keys, current first; with
  *   keyNameSecret; default random keys for this run
@@ -88,6 +89,12 @@ function createApp(options) {
     // One SVG icon; also at the address browsers and tools ask for without reading the page's <link>.
     app.get(icon, (req, res) => res.type('image/svg+xml').sendFile(path.join(PUBLIC, 'favicon.svg'), { maxAge: '1d' }));
   }
+  // Everything from here on is made for this request (pages with the user's data, the cache page, JSON, redirects):
+  // no browser or proxy may keep it, so Back after sign-out cannot show a signed-in page from the browser's cache.
+  app.use((req, res, next) => {
+    res.set('Cache-Control', 'no-store');
+    next();
+  });
   app.use(createHealthRouter({ redis, tokenCache, storage }));
 
   if (identity.mode === 'dev') {
@@ -98,14 +105,26 @@ function createApp(options) {
   }
 
   app.use(sameOriginOnly()); // every POST of the app from here on: cross-site request forgery protection
+  // The app's public URL is https (Entra mode, REDIRECT_URI): the browser always talks HTTPS to it, whatever the hop
+  // from a TLS-terminating proxy looks like (and TRUST_PROXY may be unset), so the cookie is always Secure, and
+  // named __Host- (Secure, Path=/, no Domain: no other host or path can set or shadow it). express-session sets a
+  // Secure cookie only on a request it believes is HTTPS: it reads req.secure. Dev mode keeps secure: 'auto', so
+  // http://localhost works.
+  const cookieName = identity.https ? `__Host-${COOKIE_NAME}` : COOKIE_NAME;
+  if (identity.https) {
+    app.use((req, res, next) => {
+      Object.defineProperty(req, 'secure', { value: true });
+      next();
+    });
+  }
   app.use(session({
-    name: COOKIE_NAME,
+    name: cookieName,
     store: sessionStore,
     secret,
     resave: false,
     saveUninitialized: false, // no Redis key for visitors who never sign in
     rolling: true, // every response renews the cookie; the store renews both Redis keys with it
-    cookie: { httpOnly: true, sameSite: 'lax', secure: 'auto', maxAge: sessionSeconds * 1000, path: '/' },
+    cookie: { httpOnly: true, sameSite: 'lax', secure: identity.https || 'auto', maxAge: sessionSeconds * 1000, path: '/' },
   }));
 
   const context = (req) => ({
@@ -118,7 +137,7 @@ function createApp(options) {
   });
   // One ConfidentialClientApplication per request, bound to this session's partition: never shared across users.
   const msalClient = (req) => tokenCache.createClientApplication(identity.msalConfig(req), { sessionId: req.session.id });
-  const deps = { identity, msalClient, tokenCache, sessionStore, redis, absoluteSeconds, context, views, cookieName: COOKIE_NAME };
+  const deps = { identity, msalClient, tokenCache, sessionStore, redis, absoluteSeconds, context, views, cookieName };
 
   app.use('/auth', createAuthRouter(deps));
   app.use(createPagesRouter(deps));

@@ -2,16 +2,30 @@
 // Sign-in and sign-out: the authorization code flow with PKCE, state and nonce, through msal-node.
 //
 //   GET  /auth/signin    keeps state, nonce and the PKCE verifier in the session (for 10 minutes); redirects to the IdP
-//   GET  /auth/redirect  the IdP's answer: new session id, then msal redeems the code (checking state and nonce)
-//                        and the plugin writes the new session's token-cache partition
-//   POST /auth/signout   deletes the token-cache partition and the session (GET shows a button)
+//   GET  /auth/redirect  the IdP's answer: its state must be this session's pending sign-in's (else nothing changes);
+//                        then a new session id, msal redeems the code (checking state and nonce) and the plugin
+//                        writes the new session's token-cache partition
+//   POST /auth/signout   deletes the token-cache partition and the session of a signed-in user (GET shows a button)
 
 const crypto = require('node:crypto');
 const express = require('express');
 const { CryptoProvider } = require('@azure/msal-node');
-const { AppError } = require('./errors');
+const { AppError, signInError } = require('./errors');
 
 const SIGN_IN_TIMEOUT_MS = 10 * 60 * 1000; // as long as the IdP's authorization code lives
+
+/** The session's sign-in waiting for its answer, or null (none, or older than a sign-in may take). */
+function pendingSignIn(session) {
+  const pending = session.authRequest;
+  return pending && Date.now() - pending.startedAt <= SIGN_IN_TIMEOUT_MS ? pending : null;
+}
+
+/** a === b for secrets, in a time that does not depend on where they differ. */
+function sameSecret(a, b) {
+  if (typeof a !== 'string' || typeof b !== 'string') return false;
+  const digest = (text) => crypto.createHash('sha256').update(text).digest();
+  return crypto.timingSafeEqual(digest(a), digest(b));
+}
 
 const promisify = (session, method) => new Promise((resolve, reject) => session[method]((err) => (err ? reject(err) : resolve())));
 
@@ -57,15 +71,22 @@ function createAuthRouter({ identity, msalClient, tokenCache, cookieName, contex
 
   router.get('/redirect', async (req, res) => {
     const { code, state, error } = req.query;
-    const pending = req.session.authRequest;
+    // Anyone can send a browser here (a link, a cross-site navigation carries the Lax cookie): until the answer is
+    // known to belong to this session's own sign-in, nothing in the session changes. Otherwise a page elsewhere
+    // could start a sign-in (GET /auth/signin) and answer it with a made-up state, and so sign the user out.
+    const pending = pendingSignIn(req.session);
+    if (!pending) {
+      // Without the stored state msal would skip its check: never redeem a code this session did not ask for.
+      throw new AppError(400, 'No sign-in in progress', 'This browser session has no sign-in waiting for an answer (it may have expired). Please sign in again.', { signIn: true });
+    }
+    if (!sameSecret(state, pending.state)) {
+      throw signInError('state_mismatch');
+    }
+    // From here on the answer is this session's: it ends the pending sign-in, whatever it says.
     if (error) {
       delete req.session.authRequest;
       const description = String(req.query.error_description || '').split(/\r?\n/)[0];
       throw new AppError(401, 'Sign-in was not completed', `The identity provider answered: ${error}${description ? ` (${description})` : ''}`, { signIn: true });
-    }
-    if (!pending || Date.now() - pending.startedAt > SIGN_IN_TIMEOUT_MS) {
-      // Without the stored state msal would skip its check: never redeem a code this session did not ask for.
-      throw new AppError(400, 'No sign-in in progress', 'This browser session has no sign-in waiting for an answer (it may have expired). Please sign in again.', { signIn: true });
     }
     if (typeof code !== 'string' || code === '') throw new AppError(400, 'Sign-in failed', 'The answer carried no authorization code.', { signIn: true });
 
@@ -80,10 +101,10 @@ function createAuthRouter({ identity, msalClient, tokenCache, cookieName, contex
         scopes: identity.apiScopes,
         redirectUri: identity.redirectUri(req),
         codeVerifier: pending.verifier,
-        state: pending.state, // msal compares it with the state that came back ...
+        state: pending.state, // msal compares it with the state that came back (again) ...
         nonce: pending.nonce, // ... and this with the id token's nonce claim
       },
-      { code, state: typeof state === 'string' ? state : '', client_info: req.query.client_info },
+      { code, state, client_info: req.query.client_info },
     );
     const { account } = result;
     // The session keeps who signed in, never a token: tokens stay in the token cache.
@@ -104,10 +125,19 @@ function createAuthRouter({ identity, msalClient, tokenCache, cookieName, contex
   });
 
   router.post('/signout', async (req, res) => {
-    // The partition first: if Redis fails here the user sees an error and the session still works for a retry.
-    await tokenCache.removePartition({ sessionId: req.session.id });
-    await promisify(req.session, 'destroy');
-    res.clearCookie(cookieName, { path: '/' });
+    // Signed in: the partition first (if Redis fails here the user sees an error and the session still works for a
+    // retry), then the session. Not signed in (no cookie, an expired session, a sign-in not yet answered): there is
+    // no partition, and removing one would write a tombstone under a fresh session id, so any client could make
+    // Redis keys without limit. Nothing is written (req.session = null: express-session neither saves, touches nor
+    // renews it); the browser forgets its cookie, and a pending sign-in's session expires in minutes.
+    if (req.session.account) {
+      await tokenCache.removePartition({ sessionId: req.session.id });
+      await promisify(req.session, 'destroy');
+    } else {
+      req.session = null;
+    }
+    // With the attributes it was set with: a browser ignores a __Host- cookie's deletion that is not Secure.
+    res.clearCookie(cookieName, { path: '/', httpOnly: true, sameSite: 'lax', secure: req.secure });
     res.redirect(303, identity.signOutUrl(`${req.protocol}://${req.get('host')}`));
   });
 

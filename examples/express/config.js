@@ -74,7 +74,7 @@ function identityConfig({ entra = null, identityProvider } = {}) {
     formActionOrigins: [], // everything is on this origin
     https: false,
     /** How many refresh tokens the dev identity provider has redeemed (all users): the cache page shows it. */
-    refreshGrants: () => idp.requests.filter((r) => r.grantType === 'refresh_token').length,
+    refreshGrants: () => idp.grantCount('refresh_token'),
   };
 }
 

@@ -29,16 +29,19 @@ const MSAL_MESSAGES = {
   nonce_mismatch: [400, 'Sign-in failed', 'The ID token does not belong to this sign-in request (nonce mismatch). Please sign in again.'],
 };
 
+/** The AppError for one of msal's sign-in errors above, when the app finds it first (state_mismatch in auth.js). */
+function signInError(errorCode) {
+  const [status, title, message] = MSAL_MESSAGES[errorCode];
+  return new AppError(status, title, message, { signIn: true });
+}
+
 /** @returns {{ status: number, title: string, message: string, signIn: boolean }} */
 function describeError(err) {
   if (err instanceof AppError) return { status: err.status, title: err.title, message: err.message, signIn: err.signIn };
   if (err instanceof InteractionRequiredAuthError) {
     return { status: 401, title: 'Please sign in again', message: `Your sign-in can no longer be renewed silently (${err.errorCode}).`, signIn: true };
   }
-  if (err instanceof AuthError && MSAL_MESSAGES[err.errorCode]) {
-    const [status, title, message] = MSAL_MESSAGES[err.errorCode];
-    return { status, title, message, signIn: true };
-  }
+  if (err instanceof AuthError && MSAL_MESSAGES[err.errorCode]) return describeError(signInError(err.errorCode));
   if (err instanceof ServerError) {
     // The identity provider's own answer (AADSTS code and text) is what a developer needs, and holds no secret.
     const description = String(err.errorMessage || err.message).split(/\r?\n/)[0];
@@ -70,4 +73,4 @@ function errorHandler({ logger, renderError }) {
   };
 }
 
-module.exports = { AppError, storeUnavailable, describeError, errorHandler };
+module.exports = { AppError, storeUnavailable, signInError, describeError, errorHandler };

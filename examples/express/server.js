@@ -5,6 +5,9 @@
 //   REDIS_CA_FILE    PEM CA certificate trusted for a rediss:// REDIS_URL (only for it; NODE_EXTRA_CA_CERTS
 //                    would trust it for every TLS connection of the process)
 //   PORT             default 3000
+//   HOST             the address to listen on; default 127.0.0.1 (this machine only). HOST=0.0.0.0 (every
+//                    interface) in a container or behind a proxy on another host; in dev mode that also opens the
+//                    password-less dev identity provider to the network, and the example says so
 //   SESSION_SECRET   signs session cookies; set it (the same everywhere) to run several instances
 //   ENCRYPTION_KEYS  the token cache's keys, base64, comma-separated, current first; with KEY_NAME_SECRET. Random
 //                    per run when unset (make one: node -e "console.log(require('node:crypto').randomBytes(32).toString('base64'))")
@@ -21,6 +24,9 @@ const { createApp } = require('./app');
 const { entraFromEnvironment, redisOptionsFromEnvironment } = require('./config');
 const { startRedis } = require('./redis-server');
 const { MemoryRedis } = require('./memory-redis');
+
+const DEFAULT_HOST = '127.0.0.1';
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
 /** @returns {Promise<{ redis, storage: 'redis'|'memory', description: string, stop: () => Promise<void> }>} */
 async function openStore(env) {
@@ -61,16 +67,12 @@ async function main(env = process.env) {
     trustProxy: env.TRUST_PROXY === undefined ? undefined : parseTrustProxy(env.TRUST_PROXY),
   });
   const port = Number(env.PORT || 3000);
-  const server = app.listen(port);
-  await new Promise((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  const { port: actualPort } = server.address();
-  console.log(`Sessions and token caches: ${store.description}.`);
-  console.log(entra ? `Identity: Microsoft Entra ID, tenant ${entra.tenantId}.` : 'Identity: the local development identity provider (/dev-idp) and API (/dev-api).');
-  console.log(`Example app listening on http://localhost:${actualPort}`);
-
+  const host = env.HOST || DEFAULT_HOST;
+  if (!entra && !LOOPBACK.test(host)) {
+    console.warn(`WARNING: HOST=${host}: the development identity provider (/dev-idp) has no passwords, and anyone who can reach this address can sign in as anyone.`);
+  }
+  const server = app.listen(port, host);
+  // Before the "listening" line: whoever reads it may stop the process at once (the tests do).
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
@@ -82,6 +84,17 @@ async function main(env = process.env) {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  await new Promise((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const { port: actualPort } = server.address();
+  console.log(`Sessions and token caches: ${store.description}.`);
+  console.log(entra ? `Identity: Microsoft Entra ID, tenant ${entra.tenantId}.` : 'Identity: the local development identity provider (/dev-idp) and API (/dev-api).');
+  // localhost when that reaches it (a loopback or every-interface address), else the address itself.
+  const shown = LOOPBACK.test(host) || ['0.0.0.0', '::'].includes(host) ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  console.log(`Example app listening on http://${shown}:${actualPort}${host === DEFAULT_HOST ? '' : ` (HOST=${host})`}`);
+
   return server;
 }
 

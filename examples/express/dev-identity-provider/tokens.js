@@ -13,11 +13,13 @@
 //
 // msal-node 7 does not verify id_token signatures, aud, iss or exp; it reads the claims, builds homeAccountId
 // "<uid>.<utid>" from client_info, and rejects an id_token nonce that the request did not expect. The tokens are
-// signed anyway (see jwks()) so that an API can verify them as it would verify Entra's. Every token endpoint call
-// is recorded in `requests`.
+// signed anyway (see jwks()) so that an API can verify them as it would verify Entra's. The latest token endpoint
+// calls are recorded in `requests`; what it keeps (codes, tokens, that log) is bounded by ./limits.js, and
+// `retained()` counts it.
 
 const crypto = require('node:crypto');
 const { signJwt, jwks, base64url } = require('./jwt');
+const { LIMITS, setBounded, recordedBody, nowSeconds } = require('./limits');
 
 const HOST = 'login.microsoftonline.com';
 const DEFAULT_TENANT_ID = '11111111-1111-4111-8111-111111111111';
@@ -38,10 +40,11 @@ function createDevIdentityProvider({ clientId, tenantId = DEFAULT_TENANT_ID, cli
   if (!clientId) throw new Error('createDevIdentityProvider: clientId is required');
 
   const requests = [];
+  const grantCounts = {}; // grant type -> token requests ever made with it (the log keeps only the latest)
   const failures = [];
-  const codes = new Map(); // code -> { user, scopes, nonce, redirectUri, codeChallenge, codeChallengeMethod, exp }
+  const codes = new Map(); // code -> { user, scopes, nonce, redirectUri, codeChallenge, codeChallengeMethod, exp, dropAfter }
   const refreshTokens = new Map(); // refresh token -> { user, revoked }
-  const accessTokens = new Map(); // access token -> { user (null for app tokens), exp }
+  const accessTokens = new Map(); // access token -> { user (null for app tokens), exp, dropAfter }
   let accessTokenLifetime = 3600;
   const sign = (claims) => signJwt(claims, signingKey);
 
@@ -63,7 +66,8 @@ function createDevIdentityProvider({ clientId, tenantId = DEFAULT_TENANT_ID, cli
   // What /authorize would hand back to the redirect URI after the user signs in.
   function issueCode(user, { scopes, nonce, redirectUri, codeChallenge, codeChallengeMethod } = {}) {
     const code = `dev-code-${random()}`;
-    codes.set(code, { user, scopes, nonce, redirectUri, codeChallenge, codeChallengeMethod, exp: nowSeconds() + CODE_LIFETIME_SECONDS });
+    const exp = nowSeconds() + CODE_LIFETIME_SECONDS;
+    setBounded(codes, code, { user, scopes, nonce, redirectUri, codeChallenge, codeChallengeMethod, exp, dropAfter: exp }, LIMITS.codes);
     return code;
   }
 
@@ -130,7 +134,7 @@ function createDevIdentityProvider({ clientId, tenantId = DEFAULT_TENANT_ID, cli
 
   const networkClient = {
     async sendGetRequestAsync(url) {
-      requests.push({ method: 'GET', grantType: null, tenant: tenantOf(url), url, body: null });
+      record({ method: 'GET', grantType: null, tenant: tenantOf(url), url, body: null });
       const { pathname } = new URL(url);
       if (pathname.endsWith('/.well-known/openid-configuration')) return ok(openIdConfiguration(tenantOf(url)));
       if (pathname.endsWith('/discovery/instance')) return ok(cloudDiscovery());
@@ -138,7 +142,7 @@ function createDevIdentityProvider({ clientId, tenantId = DEFAULT_TENANT_ID, cli
     },
     async sendPostRequestAsync(url, options = {}) {
       if (!new URL(url).pathname.endsWith('/oauth2/v2.0/token')) {
-        requests.push({ method: 'POST', grantType: null, tenant: tenantOf(url), url, body: null });
+        record({ method: 'POST', grantType: null, tenant: tenantOf(url), url, body: null });
         throw new Error(`dev identity provider: unexpected POST ${url}`);
       }
       return token(tenantOf(url), new URLSearchParams(options.body || ''), url);
@@ -163,9 +167,15 @@ function createDevIdentityProvider({ clientId, tenantId = DEFAULT_TENANT_ID, cli
 
   /** The token endpoint for `tenant` (the first path segment); `form` is the request body. */
   function token(tenant, form, url = `https://${HOST}/${tenant}/oauth2/v2.0/token`) {
-    const request = { method: 'POST', grantType: form.get('grant_type'), tenant, url, body: Object.fromEntries(form) };
-    requests.push(request);
+    const request = { method: 'POST', grantType: form.get('grant_type'), tenant, url, body: recordedBody(form) };
+    record(request);
+    grantCounts[request.grantType] = (grantCounts[request.grantType] || 0) + 1;
     return tokenEndpoint(request, form);
+  }
+
+  function record(request) {
+    requests.push(request);
+    if (requests.length > LIMITS.requests) requests.splice(0, requests.length - LIMITS.requests);
   }
 
   function tokenEndpoint(request, form) {
@@ -240,7 +250,7 @@ function createDevIdentityProvider({ clientId, tenantId = DEFAULT_TENANT_ID, cli
     const granted = scopes.filter((s) => s !== 'offline_access'); // Entra never echoes offline_access
     const resourceScopes = granted.filter((s) => !OIDC_SCOPES.includes(s));
     const refreshToken = `dev-rt-${random()}`;
-    refreshTokens.set(refreshToken, { user, revoked: false });
+    setBounded(refreshTokens, refreshToken, { user, revoked: false }, LIMITS.refreshTokens);
     const body = {
       token_type: 'Bearer',
       scope: granted.join(' '),
@@ -280,7 +290,8 @@ function createDevIdentityProvider({ clientId, tenantId = DEFAULT_TENANT_ID, cli
     if (user) Object.assign(claims, { oid: user.oid, sub: `sub-${user.oid}`, name: user.name, preferred_username: user.username, scp: scopes.map(shortScope).join(' ') });
     else Object.assign(claims, { oid: `sp-${clientId}`, sub: `sp-${clientId}`, roles: [] });
     const accessToken = sign(claims);
-    accessTokens.set(accessToken, { user, exp });
+    // Kept an hour past its expiry, so that a late on-behalf-of assertion is told it expired, as Entra says.
+    setBounded(accessTokens, accessToken, { user, exp, dropAfter: exp + 3600 }, LIMITS.accessTokens);
     return accessToken;
   }
 
@@ -303,6 +314,10 @@ function createDevIdentityProvider({ clientId, tenantId = DEFAULT_TENANT_ID, cli
     failNext,
     revokeRefreshTokens,
     openIdConfiguration,
+    /** How many token requests used `grantType` since the start (the cache page's refresh-grant count). */
+    grantCount: (grantType) => grantCounts[grantType] || 0,
+    /** How many entries it holds now, per kind: each stays within LIMITS whatever it is sent. */
+    retained: () => ({ requests: requests.length, codes: codes.size, refreshTokens: refreshTokens.size, accessTokens: accessTokens.size }),
     /** The public signing keys, for APIs that verify this provider's tokens. */
     jwks: () => jwks(signingKey),
     /** The `iss` of the tokens of this provider's users (of its tenant), as an API configures it. */
@@ -396,8 +411,4 @@ function random() {
   return crypto.randomBytes(16).toString('base64url');
 }
 
-function nowSeconds() {
-  return Math.floor(Date.now() / 1000);
-}
-
-module.exports = { createDevIdentityProvider, DEFAULT_TENANT_ID, DEFAULT_CLIENT_SECRET, openIdConfiguration, HOST };
+module.exports = { createDevIdentityProvider, DEFAULT_TENANT_ID, DEFAULT_CLIENT_SECRET, openIdConfiguration, HOST, LIMITS };

@@ -77,6 +77,20 @@ async function startExample({ name, redis, identityProvider, ...options } = {}) 
 }
 
 /**
+ * In a test file: a fresh instance (keys named after the test) and an agent for each test, closed after it.
+ * @returns {{ example: object, agent: import('supertest').SuperAgentTest }} filled in before each test
+ */
+function startExampleForEachTest(options = {}) {
+  const current = {};
+  beforeEach(async () => {
+    current.example = await startExample({ name: expect.getState().currentTestName, ...options });
+    current.agent = current.example.agent();
+  });
+  afterEach(() => current.example.close());
+  return current;
+}
+
+/**
  * Signs in through /auth/signin, the dev identity provider's page and /auth/redirect.
  * @returns {Promise<{ authorizeUrl: URL, callback: URL, response }>} response: the answer of /auth/redirect
  */
@@ -145,4 +159,4 @@ function startServerProcess(env) {
 
 const tokenRequests = (idp) => idp.requests.filter((r) => r.method === 'POST');
 
-module.exports = { startListeningProcess, startServerProcess, startExample, signIn, sessionCookie, sessionIdOf, signedCookie, tokenRequests, memoryLogger };
+module.exports = { startListeningProcess, startServerProcess, startExample, startExampleForEachTest, signIn, sessionCookie, sessionIdOf, signedCookie, tokenRequests, memoryLogger };

@@ -1,9 +1,10 @@
 'use strict';
 // The example's browser-facing protections: helmet's headers with a Content-Security-Policy that needs no
-// 'unsafe-inline' (the pages have no inline style or script), cross-site request forgery protection on every POST,
-// and the static files (stylesheet, favicon) served without a session.
+// 'unsafe-inline' (the pages have no inline style or script), no-store on everything but static files,
+// cross-site request forgery protection on every POST, and the static files (stylesheet, favicon) served without a
+// session.
 
-const { startExample, signIn, sessionCookie, sessionIdOf } = require('./helpers');
+const { startExample, signIn, sessionCookie, sessionIdOf, signedCookie } = require('./helpers');
 const { identityConfig } = require('../../../examples/express/config');
 
 let example;
@@ -49,6 +50,32 @@ describe('security headers', () => {
     expect(identityConfig({ entra: { ...entra, redirectUri: 'http://localhost:3000/auth/redirect' } }).https).toBe(false);
   });
 
+  test('Entra mode on an https public URL: the cookie is always Secure and __Host-, even over a proxy\'s plain HTTP', async () => {
+    // Behind a TLS-terminating proxy without TRUST_PROXY the app sees plain HTTP, yet sends HSTS: its cookie must not
+    // be one the browser would also send over http://. A stored session, since sign-in would need Entra itself.
+    const entra = { tenantId: 't', clientId: 'c', clientSecret: 's', redirectUri: 'https://app.example/auth/redirect', apiUrl: 'x', apiScopes: ['User.Read'] };
+    const production = await startExample({ name: 'entra-cookie', entra });
+    try {
+      const sid = 'stored-session-id';
+      const expires = new Date(Date.now() + 3600 * 1000);
+      const cookie = { originalMaxAge: 3600 * 1000, expires, httpOnly: true, path: '/', secure: true, sameSite: 'lax' };
+      await production.app.locals.sessionStore.set(sid, { cookie, account: { homeAccountId: 'h', username: 'alice@contoso.example', name: 'Alice', signedInAt: Date.now() } });
+      const proxied = () => production.agent().set('X-Forwarded-Proto', 'https').set('Cookie', `__Host-sid=${signedCookie(sid)}`);
+
+      const profile = await proxied().get('/profile').expect(200, /alice@contoso\.example/);
+      expect(profile.headers['strict-transport-security']).toBeDefined();
+      const [setCookie] = profile.headers['set-cookie'];
+      expect(setCookie).toMatch(/^__Host-sid=[^;]+; Path=\/; Expires=[^;]+; HttpOnly; Secure; SameSite=Lax$/);
+      expect(setCookie).not.toMatch(/Domain=/i);
+
+      const signedOut = await proxied().post('/auth/signout').expect(303);
+      expect(signedOut.headers['set-cookie']).toEqual([expect.stringMatching(/^__Host-sid=; Path=\/; Expires=Thu, 01 Jan 1970 [^;]+; HttpOnly; Secure; SameSite=Lax$/)]);
+      expect(await production.redis.exists(production.sessionKey(sid))).toBe(0);
+    } finally {
+      await production.close();
+    }
+  });
+
   test('no page has an inline style or script, so the policy takes nothing away from them', async () => {
     await signIn(agent);
     const authorize = new URL((await example.agent().get('/auth/signin')).headers.location);
@@ -71,6 +98,24 @@ describe('security headers', () => {
       expect(icon.headers['set-cookie']).toBeUndefined();
     }
     await agent.get('/static/nope.css').expect(404);
+  });
+});
+
+describe('browser caches', () => {
+  test('every page, JSON answer and redirect of the app is no-store; only static files may be kept', async () => {
+    await signIn(agent);
+    const authorize = new URL((await example.agent().get('/auth/signin')).headers.location);
+    const paths = ['/', '/profile', '/cache', '/api/call', '/auth/signout', '/auth/signin', '/auth/redirect', '/nope',
+      '/healthz', authorize.pathname + authorize.search];
+    for (const path of paths) {
+      const response = await agent.get(path);
+      expect({ path, cacheControl: response.headers['cache-control'] }).toEqual({ path, cacheControl: 'no-store' });
+    }
+    for (const path of ['/profile', '/cache']) {
+      await agent.get(path).set('accept', 'application/json').expect(200).expect('cache-control', 'no-store');
+    }
+    await agent.post('/cache/refresh').expect(303).expect('cache-control', 'no-store');
+    await agent.get('/static/app.css').expect(200).expect('cache-control', 'public, max-age=3600');
   });
 });
 

@@ -181,7 +181,10 @@ export declare class RedisTokenCache {
   describePartition(selector: PartitionSelector, clientId?: string): Promise<PartitionDescription | null>;
   /** The partition's MSAL cache JSON, decrypted, or null when there is none. */
   exportPartition(selector: PartitionSelector, clientId?: string): Promise<string | null>;
-  /** Stores an MSAL cache JSON as the partition, through the same checks and compare-and-set as every write. */
+  /**
+   * Stores an MSAL cache JSON as the partition, through the same checks and compare-and-set as every write. Rejects
+   * with CacheFormatError, before any other work, when it is over maxValueBytes (in UTF-8 bytes).
+   */
   importPartition(selector: PartitionSelector, cacheJson: string, clientId?: string): Promise<ImportOutcome>;
   /** Counters and state: the in-process cache, reads and writes that failed open, the circuit breaker. */
   stats(): RedisTokenCacheStats;

@@ -272,7 +272,8 @@ export type RedisSessionStoreOptions = (
   ) & {
     /**
      * Prepended to session keys, which are `<prefix>{<keyed HMAC of the session id>}` ("{", "}" and "%" of the prefix
-     * percent-encoded). Default "sess:".
+     * percent-encoded). Default "sess:". With `tokenCache`, a prefix that starts with the token cache's prefix followed
+     * by "session:", "account:", "app:", "obo:" or "index:" is refused (a session key could be a token-cache key).
      */
     prefix?: string;
     /**

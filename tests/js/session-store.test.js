@@ -404,6 +404,24 @@ test('options are checked', () => {
   expect(() => new RedisSessionStore({ redis, tokenCache: newTokenCache() })).not.toThrow();
 });
 
+test('a session prefix whose keys could be token-cache keys is refused at construction', () => {
+  const tokenCache = newTokenCache(); // prefix `${prefix}msal:`
+  const storeWith = (storePrefix) => new RedisSessionStore({ redis, tokenCache, prefix: storePrefix });
+  // `<p>session:{<h>}` is the session's own partition key; the other kinds and the indexes share the namespace.
+  for (const colliding of ['msal:session:', 'msal:session:x', 'msal:account:', 'msal:app:', 'msal:obo:', 'msal:index:', 'msal:index:user:']) {
+    expect(() => storeWith(prefix + colliding)).toThrow(ConfigurationError);
+    expect(() => storeWith(prefix + colliding)).toThrow(/token cache/);
+  }
+  // "{" and "%" are percent-encoded in session keys: no encoding makes or breaks a collision.
+  expect(() => storeWith(`${prefix}msal:session:{x`)).toThrow(ConfigurationError);
+  // Keys that no token-cache key can equal: the token cache's own prefix ("<p>{<h>}"), a prefix beside it.
+  for (const distinct of ['msal:', 'msal:sess:', 'msal:sessions', 'msal:session', 'msal:Session:', 'sess:', 'msal']) {
+    expect(() => storeWith(prefix + distinct)).not.toThrow();
+  }
+  const sessionKey = storeWith(`${prefix}msal:`).sessionKey('abc');
+  expect(sessionKey).not.toBe(storeWith(`${prefix}msal:`).partitionKey('abc'));
+});
+
 describe('with express-session', () => {
   function app(store) {
     const server = express();

@@ -251,11 +251,18 @@ export type RedisSessionStoreOptions = (
       tokenCache: RedisTokenCache;
       /** Refused with a tokenCache: its sessions expire with their tokens. */
       disableTTL?: false;
+      /** Refused with a tokenCache: sessions use the token cache's maxValueBytes. */
+      maxValueBytes?: undefined;
     }
   | ({
       tokenCache?: undefined;
       /** Sessions never expire in Redis; touch does nothing (connect-redis). Default false. */
       disableTTL?: boolean;
+      /**
+       * Bytes: a larger stored session is no session (a warning; sized in Redis, never transferred); saving a larger
+       * one rejects with CacheFormatError. Default 16777216 (16 MiB). With tokenCache: the token cache's.
+       */
+      maxValueBytes?: number;
     } & StorageSecrets)
 ) &
   (

@@ -201,6 +201,7 @@ const SESSION_KNOWN = new Set([
   'tokenCache',
   'logger',
   'clock',
+  'maxValueBytes',
 ]);
 
 /**
@@ -246,6 +247,10 @@ function normalizeSessionStoreOptions(options) {
   if (tokenCache) checkPrefixes(settings.prefix, tokenCache.settings.prefix);
   settings.keyring = tokenCache ? tokenCache.settings.keyring : createKeyring(options);
   settings.migrateLegacyValues = tokenCache ? tokenCache.settings.migrateLegacyValues : false;
+  // Sessions are checked in Redis against the same limit as partitions (a larger value is never transferred).
+  settings.maxValueBytes = tokenCache
+    ? tokenCache.settings.maxValueBytes
+    : positiveInteger(settings.maxValueBytes === undefined ? DEFAULTS.maxValueBytes : settings.maxValueBytes, 'maxValueBytes');
   settings.logger = checkLogger(options.logger ?? (tokenCache ? tokenCache.settings.logger : console));
   settings.clock = options.clock ?? (tokenCache ? tokenCache.settings.clock : Date.now);
   if (typeof settings.clock !== 'function') {
@@ -263,6 +268,11 @@ function checkTokenCache(options) {
   if (given.length > 0) {
     throw new ConfigurationError(
       `sessions are encrypted with the tokenCache's keys: remove ${given.join(' and ')} from the RedisSessionStore options`,
+    );
+  }
+  if (options.maxValueBytes !== undefined) {
+    throw new ConfigurationError(
+      "with tokenCache, sessions use the tokenCache's maxValueBytes: set it on the RedisTokenCache, not on the store",
     );
   }
   if (options.disableTTL === true) {

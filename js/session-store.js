@@ -20,8 +20,9 @@ try {
   const { ConfigurationError } = require('./errors');
   throw new ConfigurationError('RedisSessionStore needs express-session: npm install express-session');
 }
-const { ConfigurationError, CacheStoreError } = require('./errors');
+const { ConfigurationError, CacheStoreError, CacheFormatError } = require('./errors');
 const { RedisGuard } = require('./redis-guard');
+const { PartitionStore } = require('./partition-store');
 const { DEFAULTS, normalizeSessionStoreOptions } = require('./options');
 const { encodePrefix, sessionTag } = require('./session-keys');
 const { serialize, deserialize } = require('./session-serializer');
@@ -79,6 +80,10 @@ class RedisSessionStore extends Store {
     this.guard = this.tokenCache
       ? this.tokenCache.shared.context.guard
       : new RedisGuard({ commandTimeoutMs: DEFAULTS.commandTimeoutMs, clock: this.clock, logger: this.logger });
+    this.maxValueBytes = settings.maxValueBytes;
+    // A session is read as a partition is: one script on one key sizes it in Redis and transfers it only when it is
+    // within maxValueBytes (a 256 MiB value would otherwise time out, or stall the process while it arrives).
+    this.values = new PartitionStore(this.redis, this.guard, settings);
   }
 
   /** The Redis key of a session. */
@@ -208,13 +213,8 @@ class RedisSessionStore extends Store {
       this.logger.warn(`msal-redis-cache: ignoring unreadable session "${key}" (treated as no session): ${reason}`);
       return null;
     };
-    let value;
-    try {
-      value = await this.#call('GET', key, () => this.redis.getBuffer(key));
-    } catch (err) {
-      if (isWrongType(err)) return unreadable('holds another Redis type than a string');
-      throw err;
-    }
+    const { value, problem: stored } = await this.values.read(key);
+    if (stored) return unreadable(stored); // another Redis type, or over maxValueBytes
     if (value === null) return null;
     let opened;
     try {
@@ -232,8 +232,8 @@ class RedisSessionStore extends Store {
   async #save(sid, session, write) {
     const tag = sessionTag(this.keyring, sid);
     const sessionKey = this.keyPrefix + tag;
-    // Before any Redis call: a session that cannot be serialized changes nothing.
-    const body = write ? serialize(this.serializer, session) : null;
+    // Before any Redis call: a session that cannot be serialized, or is over maxValueBytes, changes nothing.
+    const value = write ? this.#seal(sid, sessionKey, session) : null;
     const ttl = await this.#ttl(sid, session);
     if (ttl <= 0) {
       // Already expired (cookie in the past, ttl(session) <= 0, or the partition reached its absolute lifetime):
@@ -243,12 +243,6 @@ class RedisSessionStore extends Store {
     }
     const transaction = this.redis.multi();
     if (write) {
-      const { value } = seal(this.keyring, sessionKey, {
-        type: TYPE.session,
-        createdAt: Math.floor(this.clock() / 1000),
-        meta: sid,
-        body,
-      });
       if (this.disableTTL) transaction.set(sessionKey, value);
       else transaction.set(sessionKey, value, 'EX', ttl);
     } else {
@@ -269,6 +263,19 @@ class RedisSessionStore extends Store {
     if (this.migrateLegacyValues && write) {
       await this.#call('DEL', this.#legacyKey(sid), () => this.redis.del(this.#legacyKey(sid)));
     }
+  }
+
+  /** The stored value of a session: its serializer's text, encrypted and bound to `sessionKey`. */
+  #seal(sid, sessionKey, session) {
+    const body = serialize(this.serializer, session);
+    const createdAt = Math.floor(this.clock() / 1000);
+    const { value } = seal(this.keyring, sessionKey, { type: TYPE.session, createdAt, meta: sid, body });
+    if (value.length > this.maxValueBytes) {
+      throw new CacheFormatError(
+        `session "${sessionKey}" would be ${value.length} bytes, over maxValueBytes (${this.maxValueBytes}); not stored`,
+      );
+    }
+    return value;
   }
 
   /**

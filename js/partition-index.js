@@ -59,7 +59,6 @@ class PartitionIndex {
     this.logger = logger;
     this.clock = clock;
     this.pending = new Set(); // count updates under way (afterWrite)
-    this.warnedRefusal = false;
   }
 
   /** Epoch seconds, as the writer counts them. */
@@ -112,8 +111,7 @@ class PartitionIndex {
     try {
       await Promise.all(indexes.map(([key, score]) => this.#add(key, member, score, now, 'max')));
     } catch (err) {
-      if (!(err instanceof CacheStoreError)) throw err;
-      this.#warnIfRefused(err);
+      if (!(err instanceof CacheStoreError)) throw err; // a refusal (NOPERM, OOM...) is logged by the guard, once
       throw new CacheStoreError(
         `partition "${this.prefix}${member}" not stored: it could not be added to its index (${err.message})`,
         { cause: err },
@@ -135,7 +133,7 @@ class PartitionIndex {
       ? this.guard.run('ZREM', countKey, () => this.redis.zrem(countKey, member))
       : this.#add(countKey, member, now + ttlSeconds, now, 'set');
     // Not awaited by the write, but by close(): an app that closes the cache and then its client loses no count.
-    const settled = update.catch((err) => this.#warnIfRefused(err)).finally(() => this.pending.delete(settled));
+    const settled = update.catch(() => {}).finally(() => this.pending.delete(settled)); // the guard logs refusals
     this.pending.add(settled);
   }
 
@@ -176,16 +174,6 @@ class PartitionIndex {
         return this.redis.eval(ADD.lua, 1, key, ...args);
       }
     }, 'index_add');
-  }
-
-  /** A refusal (NOPERM: an ACL from an earlier version of this package) is a configuration to fix: say so, once. */
-  #warnIfRefused(err) {
-    if (this.warnedRefusal || !/NOPERM|no permissions|can't (run|access)/i.test(err.message)) return;
-    this.warnedRefusal = true;
-    this.logger.warn(
-      `msal-redis-cache: Redis refused an index command (${err.message}). Sign-ins are not stored until the Redis ` +
-        'user may run the commands in README.md, "Transport: TLS and a least-privilege ACL".',
-    );
   }
 }
 

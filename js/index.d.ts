@@ -159,7 +159,9 @@ export declare class RedisTokenCache {
   removePartition(selector: PartitionSelector, clientId?: string): Promise<boolean>;
   /**
    * Signs a user out of every session, their account partition and the on-behalf-of partitions made from their
-   * tokens (tombstones, as removePartition), found through the user's index, never by scanning Redis. With
+   * tokens (tombstones, as removePartition), found through the user's index (read 500 members per call, and pruned
+   * of what it removed), never by scanning Redis. A user has at most 1,000 of them: past that, each sign-in signs the
+   * oldest out. With
    * sessionStore (made with this token cache), the express sessions of the removed session partitions are deleted
    * too. Resolves to the number of partitions that held tokens; rejects with CacheStoreError when Redis fails (call
    * again: removing twice is harmless).

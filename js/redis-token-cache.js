@@ -72,6 +72,8 @@ class RedisTokenCache {
         })
       : null;
     this.shared = { context, writer: new PartitionWriter(context) };
+    // Past a user's cap of partitions the index signs the oldest out, as signOutEverywhere would (partition-index.js).
+    context.index.evict = (key) => this.shared.writer.remove(key);
   }
 
   /** Stops the in-process cache's invalidation connection. The app's own Redis client is left alone. */

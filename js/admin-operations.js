@@ -33,16 +33,20 @@ async function signOutEverywhere({ context, writer }, homeAccountId, { sessionSt
     );
   }
   const account = resolvePartition({ homeAccountId }, undefined, keyring);
-  const listed = await index.members(index.userKey(homeAccountId));
-  // The account partition's key is known without the index: always removed, indexed or not.
-  const keys = new Set([settings.prefix + account.partitionKey, ...listed]);
+  const accountKey = settings.prefix + account.partitionKey;
   const accountLegacyKey = settings.migrateLegacyValues ? settings.prefix + account.legacyKey : null;
-  return removeAll([...keys], async (key) => {
+  const remove = async (key) => {
     if (!key.startsWith(`${settings.prefix}session:`)) {
-      return writer.remove(key, key === settings.prefix + account.partitionKey ? accountLegacyKey : null);
+      return { held: await writer.remove(key, key === accountKey ? accountLegacyKey : null), tombstoned: true };
     }
     return removeSession(context, writer, key, homeAccountId, sessionStore);
-  });
+  };
+  // The account partition's key is known without the index: always removed, indexed or not.
+  const removals = new Removals();
+  await removals.run([{ key: accountKey }], remove);
+  const userKey = index.userKey(homeAccountId);
+  await removals.runIndex(index, userKey, remove);
+  return removals.result();
 }
 
 /**
@@ -53,14 +57,15 @@ async function signOutEverywhere({ context, writer }, homeAccountId, { sessionSt
  */
 async function removeSession(context, writer, key, homeAccountId, sessionStore) {
   const stored = interpret(context, key, await context.store.read(key));
-  if (stored.body === null && stored.problem === null) return false; // nothing there, or a tombstone
-  if (stored.owner !== null && stored.owner !== homeAccountId) return false; // another account's now
-  const removed = await writer.remove(key);
+  // Nothing there, or a tombstone; or another account's now.
+  if (stored.body === null && stored.problem === null) return { held: false, tombstoned: stored.removed };
+  if (stored.owner !== null && stored.owner !== homeAccountId) return { held: false, tombstoned: false };
+  const held = await writer.remove(key);
   if (stored.owner === homeAccountId && sessionStore) {
     const sessionKey = sessionStore.keyPrefix + key.slice(`${context.settings.prefix}session:`.length);
     await context.guard.run('DEL', sessionKey, () => sessionStore.redis.del(sessionKey));
   }
-  return removed;
+  return { held, tombstoned: true };
 }
 
 /**
@@ -74,28 +79,67 @@ async function clearAppTokens({ context, writer }, clientId, { includeOnBehalfOf
     throw new ConfigurationError("clearAppTokens needs the client id: clearAppTokens(msalConfig.auth.clientId)");
   }
   const kinds = includeOnBehalfOf ? ['app', 'obo'] : ['app'];
-  const keys = (await Promise.all(kinds.map((kind) => index.members(index.clientKey(kind, clientId))))).flat();
-  return removeAll(keys, (key) => writer.remove(key));
+  const removals = new Removals();
+  const remove = async (key) => ({ held: await writer.remove(key), tombstoned: true });
+  for (const kind of kinds) await removals.runIndex(index, index.clientKey(kind, clientId), remove);
+  return removals.result();
 }
 
 /**
- * Removes each key with `remove` (all at once: their commands are pipelined), and counts those that held tokens.
- * Tries every one even when some fail, then rejects with the first failure.
+ * Removes partitions a page at a time (one page's commands are pipelined; no more than a page in flight, so that no
+ * call waits behind thousands of others past commandTimeoutMs), counts those that held tokens, and tries every one
+ * even when some fail: result() then rejects with the first failure.
  */
-async function removeAll(keys, remove) {
-  const results = await Promise.allSettled(keys.map(remove));
-  const failed = results.filter((result) => result.status === 'rejected');
-  if (failed.length > 0) {
-    const { reason } = failed[0];
+class Removals {
+  constructor() {
+    this.done = new Set(); // keys already handled (the account partition is also in its user's index)
+    this.tombstoned = new Set();
+    this.untouched = new Set(); // handled without a tombstone: missing, or another account's
+    this.held = 0;
+    this.failures = [];
+  }
+
+  /** `remove(key)` resolves to { held, tombstoned } for each entry ({ key }) not handled yet. */
+  async run(entries, remove) {
+    const todo = entries.filter(({ key }) => !this.done.has(key));
+    todo.forEach(({ key }) => this.done.add(key));
+    const results = await Promise.allSettled(todo.map(({ key }) => remove(key)));
+    results.forEach((result, i) => {
+      if (result.status === 'rejected') {
+        this.failures.push(result.reason);
+        return;
+      }
+      if (result.value.held) this.held++;
+      (result.value.tombstoned ? this.tombstoned : this.untouched).add(todo[i].key);
+    });
+  }
+
+  /**
+   * Every partition an index lists, page by page; then drops from the index the members whose partitions were
+   * tombstoned, or found missing long enough after they joined (partition-index.js, prune).
+   */
+  async runIndex(index, indexKey, remove) {
+    const removed = [];
+    const checked = [];
+    for await (const page of index.pages(indexKey)) {
+      await this.run(page, remove);
+      removed.push(...page.filter(({ key }) => this.tombstoned.has(key)));
+      checked.push(...page.filter(({ key }) => this.untouched.has(key)));
+    }
+    await index.prune(indexKey, { removed, checked });
+  }
+
+  result() {
+    if (this.failures.length === 0) return this.held;
+    const [reason] = this.failures;
     if (!(reason instanceof CacheStoreError)) throw reason;
     const why = reason.message.replace(/^msal-redis-cache: /, '');
     throw new CacheStoreError(
-      `${failed.length} of ${keys.length} partitions could not be removed (the others were): ${why}. ` +
+      `${this.failures.length} of ${this.done.size} partitions could not be removed (the others were): ${why}. ` +
         'Call again once Redis answers: removing twice is harmless.',
       { cause: reason },
     );
   }
-  return results.filter((result) => result.value === true).length;
 }
 
 module.exports = { signOutEverywhere, clearAppTokens };

@@ -162,7 +162,9 @@ export declare class RedisTokenCache {
   removePartition(selector: PartitionSelector, clientId?: string): Promise<boolean>;
   /**
    * Signs a user out of every session, their account partition and the on-behalf-of partitions made from their
-   * tokens (tombstones, as removePartition), found through the user's index, never by scanning Redis. With
+   * tokens (tombstones, as removePartition), found through the user's index (read 500 members per call, and pruned
+   * of what it removed), never by scanning Redis. A user has at most 1,000 of them: past that, each sign-in signs the
+   * oldest out. With
    * sessionStore (made with this token cache), the express sessions of the removed session partitions are deleted
    * too. Resolves to the number of partitions that held tokens; rejects with CacheStoreError when Redis fails (call
    * again: removing twice is harmless).
@@ -184,7 +186,10 @@ export declare class RedisTokenCache {
   describePartition(selector: PartitionSelector, clientId?: string): Promise<PartitionDescription | null>;
   /** The partition's MSAL cache JSON, decrypted, or null when there is none. */
   exportPartition(selector: PartitionSelector, clientId?: string): Promise<string | null>;
-  /** Stores an MSAL cache JSON as the partition, through the same checks and compare-and-set as every write. */
+  /**
+   * Stores an MSAL cache JSON as the partition, through the same checks and compare-and-set as every write. Rejects
+   * with CacheFormatError, before any other work, when it is over maxValueBytes (in UTF-8 bytes).
+   */
   importPartition(selector: PartitionSelector, cacheJson: string, clientId?: string): Promise<ImportOutcome>;
   /** Counters and state: the in-process cache, reads and writes that failed open, the circuit breaker. */
   stats(): RedisTokenCacheStats;
@@ -251,11 +256,18 @@ export type RedisSessionStoreOptions = (
       tokenCache: RedisTokenCache;
       /** Refused with a tokenCache: its sessions expire with their tokens. */
       disableTTL?: false;
+      /** Refused with a tokenCache: sessions use the token cache's maxValueBytes. */
+      maxValueBytes?: undefined;
     }
   | ({
       tokenCache?: undefined;
       /** Sessions never expire in Redis; touch does nothing (connect-redis). Default false. */
       disableTTL?: boolean;
+      /**
+       * Bytes: a larger stored session is no session (a warning; sized in Redis, never transferred); saving a larger
+       * one rejects with CacheFormatError. Default 16777216 (16 MiB). With tokenCache: the token cache's.
+       */
+      maxValueBytes?: number;
     } & StorageSecrets)
 ) &
   (
@@ -272,7 +284,8 @@ export type RedisSessionStoreOptions = (
   ) & {
     /**
      * Prepended to session keys, which are `<prefix>{<keyed HMAC of the session id>}` ("{", "}" and "%" of the prefix
-     * percent-encoded). Default "sess:".
+     * percent-encoded). Default "sess:". With `tokenCache`, a prefix that starts with the token cache's prefix followed
+     * by "session:", "account:", "app:", "obo:" or "index:" is refused (a session key could be a token-cache key).
      */
     prefix?: string;
     /**

@@ -4,6 +4,8 @@
 
 const { ConfigurationError } = require('./errors');
 const { createKeyring } = require('./keyring');
+const { PARTITION_KEY_KINDS } = require('./partitions');
+const { encodePrefix } = require('./session-keys');
 
 const DEFAULTS = Object.freeze({
   prefix: 'msal:',
@@ -199,6 +201,7 @@ const SESSION_KNOWN = new Set([
   'tokenCache',
   'logger',
   'clock',
+  'maxValueBytes',
 ]);
 
 /**
@@ -241,8 +244,13 @@ function normalizeSessionStoreOptions(options) {
   settings.serializer = serializer ?? JSON;
   settings.tokenCache = checkTokenCache(options);
   const { tokenCache } = settings;
+  if (tokenCache) checkPrefixes(settings.prefix, tokenCache.settings.prefix);
   settings.keyring = tokenCache ? tokenCache.settings.keyring : createKeyring(options);
   settings.migrateLegacyValues = tokenCache ? tokenCache.settings.migrateLegacyValues : false;
+  // Sessions are checked in Redis against the same limit as partitions (a larger value is never transferred).
+  settings.maxValueBytes = tokenCache
+    ? tokenCache.settings.maxValueBytes
+    : positiveInteger(settings.maxValueBytes === undefined ? DEFAULTS.maxValueBytes : settings.maxValueBytes, 'maxValueBytes');
   settings.logger = checkLogger(options.logger ?? (tokenCache ? tokenCache.settings.logger : console));
   settings.clock = options.clock ?? (tokenCache ? tokenCache.settings.clock : Date.now);
   if (typeof settings.clock !== 'function') {
@@ -262,6 +270,11 @@ function checkTokenCache(options) {
       `sessions are encrypted with the tokenCache's keys: remove ${given.join(' and ')} from the RedisSessionStore options`,
     );
   }
+  if (options.maxValueBytes !== undefined) {
+    throw new ConfigurationError(
+      "with tokenCache, sessions use the tokenCache's maxValueBytes: set it on the RedisTokenCache, not on the store",
+    );
+  }
   if (options.disableTTL === true) {
     throw new ConfigurationError(
       "disableTTL cannot be combined with tokenCache: a session's tokens expire (slidingSeconds, absoluteSeconds) and " +
@@ -277,6 +290,25 @@ function checkTokenCache(options) {
     );
   }
   return tokenCache;
+}
+
+/**
+ * Refuses a session prefix under which a session key could be a token-cache key. Session keys are
+ * `<encoded prefix>{<h>}` (version 0.1's: `<prefix>{<sid>}`); the token cache's are `<p><kind>:<name>` (0.1's:
+ * `<p><kind>:<id>`, ids in clear), `<p>` without "{". They can be equal only when the session prefix is `<p><kind>:`
+ * followed by anything: `<p>session:` makes a session's key its own partition's. A shorter prefix, or `<p>` itself,
+ * cannot: the "{" that follows it is in no kind.
+ */
+function checkPrefixes(prefix, tokenCachePrefix) {
+  const taken = [...PARTITION_KEY_KINDS, 'index'].map((kind) => `${tokenCachePrefix}${kind}:`);
+  const collides = taken.find((start) => prefix.startsWith(start) || encodePrefix(prefix).startsWith(start));
+  if (collides) {
+    throw new ConfigurationError(
+      `RedisSessionStore prefix "${prefix}" is inside the token cache's key names ("${collides}..."): a session key ` +
+        "could be a token-cache partition or index key. Use a prefix that does not start with the token cache's " +
+        `prefix followed by ${[...PARTITION_KEY_KINDS, 'index'].map((kind) => `"${kind}:"`).join(', ')} (e.g. "sess:").`,
+    );
+  }
 }
 
 module.exports = { normalizeOptions, normalizeSessionStoreOptions, DEFAULTS };

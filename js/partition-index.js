@@ -10,10 +10,18 @@
 // hash slots, so a Cluster works as one Redis.
 //
 // The membership indexes (user, app, obo) must never miss a partition, so a partition joins them BEFORE the
-// compare-and-set that creates it (beforeStore: awaited; when it fails, the write is not sent). They are never
-// shrunk by removals (a sign-in racing the removal could be dropped from its index): a member is pruned only once
-// its score is past, when the partition can no longer exist, and an index key expires with its last member. Extra
-// members (partitions already gone) only cost a removal of nothing.
+// compare-and-set that creates it (beforeStore: awaited; when it fails, the write is not sent). A member leaves an
+// index only when its partition can no longer be live, in one of three ways:
+//   - its score is past (the partition's absolute lifetime and the margin): pruned by every add, and the index key
+//     expires with its last member;
+//   - its partition was found missing at least MARGIN_SECONDS after the member joined (the write that joined it sent
+//     its compare-and-set right after the add, long before), so that write is over;
+//   - its partition was tombstoned first (signOutEverywhere, or eviction past USER_INDEX_CAP): a write loaded before
+//     fails its compare-and-set against the tombstone.
+// The last two remove a member only if its score is still what was read (PRUNE), and an add to a member already
+// there always raises its score (ADD, "max"): a sign-in that re-creates the partition meanwhile keeps its member.
+// So every index stays bounded (an add that finds one large checks its oldest members, see #maintain) and
+// signOutEverywhere still finds every live partition.
 //
 // The counts follow every write (afterWrite: sent once the write is stored, never awaited by it, failures ignored):
 // a gauge, not a guarantee.
@@ -27,16 +35,36 @@ const { PARTITION_KEY_KINDS: KINDS } = require('./partitions');
 // last add may come from the one whose write lost) must never get a member pruned while its partition lives.
 const MARGIN_SECONDS = 3600;
 
-// KEYS[1] an index; ARGV[1] the member, ARGV[2] its score, ARGV[3] now (epoch seconds), ARGV[4] "max": never lower
-// a member's score (membership), "set": the latest write decides (counts). Prunes members past their score, and
-// makes the key live as long as its latest member.
+// A user's sessions, account and on-behalf-of partitions past this many: the oldest are signed out (tombstoned) and
+// dropped from the index, so that one user's index, and signOutEverywhere's work, stay bounded.
+const USER_INDEX_CAP = 1000;
+// An add that leaves an index with more members than PRUNE_FROM checks its oldest (one page) every PRUNE_EVERY adds;
+// a user index over its cap, at every add.
+const PRUNE_FROM = 100;
+const PRUNE_EVERY = 50;
+// Members per Redis call when an index is read or pruned: no single call is large, whatever the index holds.
+const PAGE = 500;
+
+// KEYS[1] an index; ARGV[1] the member, ARGV[2] its score, ARGV[3] now (epoch seconds), ARGV[4] "max": a member
+// already there gets a higher score than it had (membership: see PRUNE), "set": the latest write decides (counts).
+// Prunes members past their score, makes the key live as long as its latest member, and returns how many it holds.
 const ADD = script(`
 local score, now = tonumber(ARGV[2]), tonumber(ARGV[3])
 local old = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if ARGV[4] ~= 'max' or not old or tonumber(old) < score then redis.call('ZADD', KEYS[1], score, ARGV[1]) end
+if ARGV[4] == 'max' and old then score = math.max(score, tonumber(old) + 1) end
+redis.call('ZADD', KEYS[1], score, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
 if redis.call('TTL', KEYS[1]) < score - now then redis.call('EXPIRE', KEYS[1], math.max(1, score - now)) end
-return 1`);
+return redis.call('ZCARD', KEYS[1])`);
+
+// KEYS[1] an index; ARGV: member, score, member, score... Removes each member whose score is still the one given
+// (one read earlier): one that was added again since keeps its place.
+const PRUNE = script(`
+local removed = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('ZSCORE', KEYS[1], ARGV[i]) == ARGV[i + 1] then removed = removed + redis.call('ZREM', KEYS[1], ARGV[i]) end
+end
+return removed`);
 
 function script(lua) {
   return { lua, sha: crypto.createHash('sha1').update(lua).digest('hex') };
@@ -58,8 +86,9 @@ class PartitionIndex {
     this.guard = guard;
     this.logger = logger;
     this.clock = clock;
-    this.pending = new Set(); // count updates under way (afterWrite)
-    this.warnedRefusal = false;
+    this.pending = new Set(); // count updates and index maintenance under way (not awaited by the writes)
+    this.evict = null; // (key) => tombstones a partition: the writer's remove, set by RedisTokenCache
+    this.warnedCap = false;
   }
 
   /** Epoch seconds, as the writer counts them. */
@@ -96,24 +125,31 @@ class PartitionIndex {
   async beforeStore({ partition, allowed, base, plan, createdAt }) {
     const now = this.now();
     const creating = base.body === null || base.etag === ''; // '': a version 0.1 value moving to its new key
-    const userBound = createdAt + this.absoluteSeconds + MARGIN_SECONDS;
-    let indexes = [];
+    // From now, not createdAt (a version 0.1 value may be old): a score above now + absoluteSeconds then means
+    // "joined less than MARGIN_SECONDS ago", which #maintain relies on.
+    const userBound = Math.max(createdAt, now) + this.absoluteSeconds + MARGIN_SECONDS;
+    let indexes = []; // [key, score, cap]; cap: null for an index that is not checked by #maintain
     if (partition.mode === 'app') {
-      indexes = [[this.clientKey('app', partition.clientId), now + plan.ttlSeconds + MARGIN_SECONDS]];
+      indexes = [[this.clientKey('app', partition.clientId), now + plan.ttlSeconds + MARGIN_SECONDS, null]];
     } else if (creating && partition.mode === 'obo') {
       // The user whose incoming token it is: signing them out everywhere drops these downstream tokens too.
-      const users = plan.homeAccountIds.filter(Boolean).map((id) => this.userKey(id));
-      indexes = [this.clientKey('obo', partition.clientId), ...users].map((key) => [key, userBound]);
+      const users = plan.homeAccountIds.filter(Boolean).map((id) => [this.userKey(id), userBound, USER_INDEX_CAP]);
+      indexes = [[this.clientKey('obo', partition.clientId), userBound, Infinity], ...users];
     } else if (creating) {
-      indexes = allowed.map((id) => [this.userKey(id.slice('account:'.length)), userBound]);
+      indexes = allowed.map((id) => [this.userKey(id.slice('account:'.length)), userBound, USER_INDEX_CAP]);
     }
     if (indexes.length === 0) return;
     const member = partition.partitionKey;
     try {
-      await Promise.all(indexes.map(([key, score]) => this.#add(key, member, score, now, 'max')));
+      const sizes = await Promise.all(indexes.map(([key, score]) => this.#add(key, member, score, now, 'max')));
+      indexes.forEach(([key, , cap], i) => {
+        const size = Number(sizes[i]);
+        if (cap !== null && (size > cap || (size > PRUNE_FROM && size % PRUNE_EVERY === 0))) {
+          this.#background(this.#maintain(key, size, cap));
+        }
+      });
     } catch (err) {
-      if (!(err instanceof CacheStoreError)) throw err;
-      this.#warnIfRefused(err);
+      if (!(err instanceof CacheStoreError)) throw err; // a refusal (NOPERM, OOM...) is logged by the guard, once
       throw new CacheStoreError(
         `partition "${this.prefix}${member}" not stored: it could not be added to its index (${err.message})`,
         { cause: err },
@@ -134,8 +170,12 @@ class PartitionIndex {
     const update = ttlSeconds === null
       ? this.guard.run('ZREM', countKey, () => this.redis.zrem(countKey, member))
       : this.#add(countKey, member, now + ttlSeconds, now, 'set');
-    // Not awaited by the write, but by close(): an app that closes the cache and then its client loses no count.
-    const settled = update.catch((err) => this.#warnIfRefused(err)).finally(() => this.pending.delete(settled));
+    this.#background(update);
+  }
+
+  /** Not awaited by the write, but by close(): an app that closes the cache and then its client loses no update. */
+  #background(promise) {
+    const settled = promise.catch(() => {}).finally(() => this.pending.delete(settled)); // the guard logs refusals
     this.pending.add(settled);
   }
 
@@ -144,15 +184,72 @@ class PartitionIndex {
     await Promise.all([...this.pending]);
   }
 
-  /** The partition keys (with the prefix) an index lists that may still exist. */
-  async members(indexKey) {
-    const now = this.now();
-    const reply = await this.guard.run('ZRANGE', indexKey, () => this.redis.zrange(indexKey, 0, -1, 'WITHSCORES'));
-    const keys = [];
-    for (let i = 0; i < reply.length; i += 2) {
-      if (Number(reply[i + 1]) >= now) keys.push(this.prefix + reply[i]);
+  /**
+   * The members of an index that may still exist, oldest first, PAGE at a time: [{ member, score, key }] (key: with
+   * the prefix). Walks by score (and the number already seen at the last score), so members the caller prunes
+   * between pages, or added meanwhile, never make it skip one that was there when it started.
+   */
+  async *pages(indexKey) {
+    let min = this.now();
+    let seenAtMin = 0;
+    for (;;) {
+      const page = await this.#range(indexKey, min, seenAtMin);
+      if (page.length > 0) yield page;
+      if (page.length < PAGE) return;
+      const last = page[page.length - 1].score;
+      seenAtMin = (last === min ? seenAtMin : 0) + page.filter(({ score }) => score === last).length;
+      min = last;
     }
-    return keys;
+  }
+
+  /**
+   * Drops members whose partition can no longer be live (see the top of this file): `removed` were tombstoned;
+   * `checked` were found missing, and only those that joined over MARGIN_SECONDS ago go. Each only while its score
+   * is the one read.
+   */
+  async prune(indexKey, { removed = [], checked = [] }) {
+    const settled = this.now() + this.absoluteSeconds; // a higher score: joined less than MARGIN_SECONDS ago
+    const members = [...removed, ...checked.filter(({ score }) => score <= settled)];
+    for (let i = 0; i < members.length; i += PAGE) {
+      const args = members.slice(i, i + PAGE).flatMap(({ member, score }) => [member, String(score)]);
+      await this.#script('ZREM', PRUNE, indexKey, args, 'index_prune');
+    }
+  }
+
+  async #range(indexKey, min, offset) {
+    const reply = await this.guard.run('ZRANGE', indexKey, () =>
+      this.redis.zrange(indexKey, min, '+inf', 'BYSCORE', 'LIMIT', offset, PAGE, 'WITHSCORES'));
+    const page = [];
+    for (let i = 0; i < reply.length; i += 2) {
+      page.push({ member: reply[i], score: Number(reply[i + 1]), key: this.prefix + reply[i] });
+    }
+    return page;
+  }
+
+  /**
+   * After an add left an index with `size` members: checks its oldest page. Members whose partitions are gone are
+   * dropped (prune); a user index still over `cap` has its oldest partitions signed out (tombstones, as
+   * signOutEverywhere does) and dropped, with one warning. Never awaited by the sign-in that triggered it.
+   */
+  async #maintain(indexKey, size, cap) {
+    const [page = []] = await this.pages(indexKey).next().then(({ value }) => [value]);
+    const settled = this.now() + this.absoluteSeconds;
+    const old = page.filter(({ score }) => score <= settled);
+    const exists = await Promise.all(old.map(({ key }) => this.guard.run('EXISTS', key, () => this.redis.exists(key))));
+    const gone = old.filter((_, i) => Number(exists[i]) === 0);
+    const over = Math.min(size - gone.length - cap, PAGE);
+    const evicted = over > 0 ? page.filter((entry) => !gone.includes(entry)).slice(0, over) : [];
+    if (evicted.length > 0 && this.evict) {
+      if (!this.warnedCap) {
+        this.warnedCap = true;
+        this.logger.warn(
+          `msal-redis-cache: a user has more than ${cap} partitions (sessions, account, on-behalf-of) within ` +
+            'absoluteSeconds: the oldest are signed out as new ones are made. Logged once.',
+        );
+      }
+      await Promise.all(evicted.map(({ key }) => this.evict(key)));
+    }
+    await this.prune(indexKey, { removed: this.evict ? evicted : [], checked: gone });
   }
 
   /** Partitions of each kind whose last write's TTL has not run out. */
@@ -166,27 +263,20 @@ class PartitionIndex {
   }
 
   #add(key, member, score, now, mode) {
-    const args = [member, Math.ceil(score), now, mode];
-    return this.guard.run('ZADD', key, async () => {
+    return this.#script('ZADD', ADD, key, [member, Math.ceil(score), now, mode], 'index_add');
+  }
+
+  #script(command, { lua, sha }, key, args, name) {
+    return this.guard.run(command, key, async () => {
       try {
-        return await this.redis.evalsha(ADD.sha, 1, key, ...args);
+        return await this.redis.evalsha(sha, 1, key, ...args);
       } catch (err) {
         // The script cache is empty after a restart or failover (or on a node never used): send the script itself.
         if (!/^NOSCRIPT/.test(err && err.message)) throw err;
-        return this.redis.eval(ADD.lua, 1, key, ...args);
+        return this.redis.eval(lua, 1, key, ...args);
       }
-    }, 'index_add');
-  }
-
-  /** A refusal (NOPERM: an ACL from an earlier version of this package) is a configuration to fix: say so, once. */
-  #warnIfRefused(err) {
-    if (this.warnedRefusal || !/NOPERM|no permissions|can't (run|access)/i.test(err.message)) return;
-    this.warnedRefusal = true;
-    this.logger.warn(
-      `msal-redis-cache: Redis refused an index command (${err.message}). Sign-ins are not stored until the Redis ` +
-        'user may run the commands in README.md, "Transport: TLS and a least-privilege ACL".',
-    );
+    }, name);
   }
 }
 
-module.exports = { PartitionIndex, MARGIN_SECONDS, KINDS, SCRIPTS: { ADD } };
+module.exports = { PartitionIndex, MARGIN_SECONDS, USER_INDEX_CAP, PAGE, KINDS, SCRIPTS: { ADD, PRUNE } };

@@ -7,12 +7,19 @@
 //   - every failure is a CacheStoreError naming the command and the key (never a token or an id in clear);
 //   - one warning when calls start failing, one when Redis answers again: an outage is two log lines, not one per
 //     request.
+//   - one warning per kind of refusal (an ACL without a right the package needs, a read-only replica, a full Redis):
+//     such a refusal recurs on every request until someone changes the deployment, and the callers fail open (a
+//     miss, a write not stored), so without it a misconfigured Redis is silent; never the key or Redis's whole text.
 
 const { CacheStoreError } = require('./errors');
 const { NO_METRICS } = require('./metrics');
+const { refusalOf } = require('./redis-refusals');
 
 const BREAKER_FAILURES = 3;
 const BREAKER_PROBE_MS = 1000;
+
+// A timer firing this much later than asked means this process was busy (see run).
+const BUSY_PROCESS_MS = 20;
 
 class RedisGuard {
   /**
@@ -28,6 +35,7 @@ class RedisGuard {
     this.openUntil = 0; // while open: calls fail at once until then, when one probe goes through
     this.probing = false;
     this.stats = { calls: 0, failures: 0, timeouts: 0, rejectedWhileOpen: 0, breakerOpened: 0 };
+    this.refusalsWarned = new Set(); // kinds of refusal already logged (refusalOf(...).kind)
     this.metrics = metrics;
     this.reportedState = 'closed';
     metrics.observeBreaker(this);
@@ -62,7 +70,16 @@ class RedisGuard {
       const result = await Promise.race([
         operation(),
         new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new TimeoutError(this.timeoutMs)), this.timeoutMs);
+          // The deadline measures Redis, not this process. The check runs after the next I/O poll, so a reply
+          // already received is read first; and when the timer fires late because a long synchronous task held the
+          // event loop, the call gets that much longer, once (a reply, or the second round trip of a NOSCRIPT
+          // fallback, could not be read meanwhile).
+          const expire = () => setImmediate(() => reject(new TimeoutError(this.timeoutMs)));
+          timer = setTimeout(() => {
+            const late = performance.now() - startedAt - this.timeoutMs;
+            if (late <= BUSY_PROCESS_MS) expire();
+            else timer = setTimeout(expire, Math.min(late, this.timeoutMs));
+          }, this.timeoutMs);
         }),
       ]);
       this.metrics.redisCall(name, (performance.now() - startedAt) / 1000, null);
@@ -74,6 +91,7 @@ class RedisGuard {
       if (isReplyError(err)) {
         // Redis answered (WRONGTYPE, NOPERM, ...): it is alive; the caller decides what the answer means.
         this.reachable();
+        this.#warnRefusal(command, name, err);
         throw new CacheStoreError(`Redis ${command} failed for "${key}": ${err.message}`, { cause: err });
       }
       if (err instanceof TimeoutError) this.stats.timeouts++;
@@ -105,6 +123,18 @@ class RedisGuard {
       this.inOutage = false;
       this.logger.warn('msal-redis-cache: Redis answers again.');
     }
+  }
+
+  /** The first refusal of each kind: what Redis refused and what to change, without the key (see refusalOf). */
+  #warnRefusal(command, name, err) {
+    const refusal = refusalOf(err.message, name);
+    if (this.refusalsWarned.has(refusal.kind)) return;
+    this.refusalsWarned.add(refusal.kind);
+    this.logger.warn(
+      `msal-redis-cache: Redis refused ${command} (${refusal.text}). Until that changes every call that needs it ` +
+        'fails (token reads miss, token writes follow writeFailure, session-store calls reject); logged once per ' +
+        `cause. ${refusal.fix}`,
+    );
   }
 
   /** Tells the metrics when the breaker's state changed since they last heard. */

@@ -72,6 +72,8 @@ class RedisTokenCache {
         })
       : null;
     this.shared = { context, writer: new PartitionWriter(context) };
+    // Past a user's cap of partitions the index signs the oldest out, as signOutEverywhere would (partition-index.js).
+    context.index.evict = (key) => this.shared.writer.remove(key);
   }
 
   /** Stops the in-process cache's invalidation connection. The app's own Redis client is left alone. */
@@ -200,6 +202,13 @@ class RedisTokenCache {
    * cache holds. Resolves to what happened: "stored", "removed" (nothing usable in it), "dropped" or "unchanged".
    */
   async importPartition(selector, cacheJson, clientId) {
+    // Checked first: the core copies its whole input into wasm memory before it can refuse anything, and the stored
+    // value (header, encryption) can only be larger than the JSON.
+    const bytes = typeof cacheJson === 'string' ? Buffer.byteLength(cacheJson, 'utf8') : cacheJson?.byteLength;
+    const { maxValueBytes } = this.settings;
+    if (bytes > maxValueBytes) {
+      throw new CacheFormatError(`the cache JSON is ${bytes} bytes, over maxValueBytes (${maxValueBytes}); not imported`);
+    }
     const partition = this.#partition(selector, clientId);
     const { key, loaded } = await this.#load(selector, clientId);
     let { allowed } = partition;

@@ -20,15 +20,15 @@ try {
   const { ConfigurationError } = require('./errors');
   throw new ConfigurationError('RedisSessionStore needs express-session: npm install express-session');
 }
-const { ConfigurationError, CacheStoreError } = require('./errors');
+const { ConfigurationError, CacheStoreError, CacheFormatError } = require('./errors');
 const { RedisGuard } = require('./redis-guard');
+const { PartitionStore } = require('./partition-store');
 const { DEFAULTS, normalizeSessionStoreOptions } = require('./options');
 const { encodePrefix, sessionTag } = require('./session-keys');
 const { serialize, deserialize } = require('./session-serializer');
 const { scanKeys, escapeGlob } = require('./redis-scan');
 const { importConnectRedisSessions, importLegacySessions } = require('./session-migration');
 const { seal, open, readHeader, UnreadableValue, TYPE, MAX_HEADER_BYTES } = require('./stored-value');
-const { PartitionStore } = require('./partition-store');
 
 /**
  * Calls an express-session callback (if any) with the outcome of a promise, and returns the promise. The callback
@@ -79,10 +79,11 @@ class RedisSessionStore extends Store {
     this.guard = this.tokenCache
       ? this.tokenCache.shared.context.guard
       : new RedisGuard({ commandTimeoutMs: DEFAULTS.commandTimeoutMs, clock: this.clock, logger: this.logger });
-    // The compare-and-set of stored values, for sealing a session again without losing a concurrent save.
-    this.values = new PartitionStore(this.redis, this.guard, {
-      maxValueBytes: this.tokenCache ? this.tokenCache.settings.maxValueBytes : DEFAULTS.maxValueBytes,
-    });
+    this.maxValueBytes = settings.maxValueBytes;
+    // A session is read as a partition is: one script on one key sizes it in Redis and transfers it only when it is
+    // within maxValueBytes (a 256 MiB value would otherwise time out, or stall the process while it arrives); its
+    // compare-and-set seals a session again without losing a concurrent save.
+    this.values = new PartitionStore(this.redis, this.guard, settings);
   }
 
   /** The Redis key of a session. */
@@ -207,13 +208,8 @@ class RedisSessionStore extends Store {
       this.logger.warn(`msal-redis-cache: ignoring unreadable session "${key}" (treated as no session): ${reason}`);
       return null;
     };
-    let value;
-    try {
-      value = await this.#call('GET', key, () => this.redis.getBuffer(key));
-    } catch (err) {
-      if (isWrongType(err)) return unreadable('holds another Redis type than a string');
-      throw err;
-    }
+    const { value, problem: stored } = await this.values.read(key);
+    if (stored) return unreadable(stored); // another Redis type, or over maxValueBytes
     if (value === null) return null;
     let opened;
     try {
@@ -276,7 +272,13 @@ class RedisSessionStore extends Store {
    */
   #seal(sessionKey, { createdAt, sid, body, ttl }) {
     const notAfter = this.disableTTL ? 0 : createdAt + 2 * ttl;
-    return seal(this.keyring, sessionKey, { type: TYPE.session, createdAt, notAfter, meta: sid, body }).value;
+    const { value } = seal(this.keyring, sessionKey, { type: TYPE.session, createdAt, notAfter, meta: sid, body });
+    if (value.length > this.maxValueBytes) {
+      throw new CacheFormatError(
+        `session "${sessionKey}" would be ${value.length} bytes, over maxValueBytes (${this.maxValueBytes}); not stored`,
+      );
+    }
+    return value;
   }
 
   /** Seals the stored session again with a later notAfter: a compare-and-set, so a concurrent save wins. */

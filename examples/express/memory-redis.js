@@ -153,30 +153,48 @@ class MemoryRedis {
   }
 
   /**
-   * The admin indexes' script (partition-index.js), done in JavaScript: adds a member to a sorted set (mode "max":
-   * never lowering its score), prunes members scored before now, and keeps the key alive as long as its latest one.
+   * The admin indexes' scripts (partition-index.js), done in JavaScript. ADD: adds a member to a sorted set (mode
+   * "max": a member already there gets a higher score than it had), prunes members scored before now, keeps the key
+   * alive as long as its latest one, and answers the set's size. PRUNE: removes each member whose score is the one
+   * given.
    */
-  async evalsha(sha, numberOfKeys, key, member, score, now, mode) {
+  async evalsha(sha, numberOfKeys, key, ...args) {
+    const set = this.#sortedSet(key, sha === INDEX_SCRIPTS.ADD.sha);
+    if (sha === INDEX_SCRIPTS.PRUNE.sha) {
+      let removed = 0;
+      for (let i = 0; i < args.length; i += 2) {
+        if (set.has(String(args[i])) && String(set.get(String(args[i]))) === String(args[i + 1])) removed += await this.zrem(key, args[i]);
+      }
+      return removed;
+    }
     if (sha !== INDEX_SCRIPTS.ADD.sha) throw new Error('NOSCRIPT memory store: unknown script');
-    const set = this.#sortedSet(key, true);
-    const [newScore, nowSeconds] = [Number(score), Number(now)];
-    if (mode !== 'max' || !(set.get(String(member)) >= newScore)) set.set(String(member), newScore);
+    const [member, score, now, mode] = args;
+    const [old, nowSeconds] = [set.get(String(member)), Number(now)];
+    const newScore = mode === 'max' && old !== undefined ? Math.max(Number(score), old + 1) : Number(score);
+    set.set(String(member), newScore);
     for (const [name, memberScore] of set) if (memberScore < nowSeconds) set.delete(name);
     if ((await this.ttl(key)) < newScore - nowSeconds) await this.expire(key, Math.max(1, newScore - nowSeconds));
-    return 1;
+    return set.size;
   }
 
   async eval(lua, numberOfKeys, key, ...args) {
-    if (lua !== INDEX_SCRIPTS.ADD.lua) throw new Error('memory store: EVAL of an unknown script');
-    return this.evalsha(INDEX_SCRIPTS.ADD.sha, numberOfKeys, key, ...args);
+    const script = Object.values(INDEX_SCRIPTS).find((known) => known.lua === lua);
+    if (!script) throw new Error('memory store: EVAL of an unknown script');
+    return this.evalsha(script.sha, numberOfKeys, key, ...args);
   }
 
-  /** ZRANGE key 0 -1 WITHSCORES: the only form the package uses. */
-  async zrange(key, start, stop, withScores) {
-    if (`${start} ${stop} ${withScores}`.toUpperCase() !== '0 -1 WITHSCORES') {
-      throw new Error('memory store: only ZRANGE key 0 -1 WITHSCORES is supported');
+  /** ZRANGE key 0 -1 WITHSCORES, or key min +inf BYSCORE LIMIT offset count WITHSCORES: the forms the package uses. */
+  async zrange(key, start, stop, ...options) {
+    const form = options.join(' ').toUpperCase();
+    const byScore = /^BYSCORE LIMIT \d+ \d+ WITHSCORES$/.test(form) && String(stop) === '+inf';
+    if (!byScore && `${start} ${stop} ${form}` !== '0 -1 WITHSCORES') {
+      throw new Error('memory store: only ZRANGE key 0 -1 WITHSCORES and key min +inf BYSCORE LIMIT o n WITHSCORES');
     }
-    const members = [...this.#sortedSet(key).entries()].sort(([a, x], [b, y]) => x - y || (a < b ? -1 : 1));
+    let members = [...this.#sortedSet(key).entries()].sort(([a, x], [b, y]) => x - y || (a < b ? -1 : 1));
+    if (byScore) {
+      const [offset, count] = [Number(options[2]), Number(options[3])];
+      members = members.filter(([, score]) => score >= Number(start)).slice(offset, offset + count);
+    }
     return members.flatMap(([member, score]) => [member, String(score)]);
   }
 

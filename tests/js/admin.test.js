@@ -13,7 +13,7 @@ const crypto = require('node:crypto');
 const { newRedis, keysAll, monitorAll, onEveryMaster, hasLocalCache } = require('../support/redis-client');
 const { RedisTokenCache, RedisSessionStore, CacheStoreError } = require('../../js');
 const { PartitionStore } = require('../../js/partition-store');
-const { MARGIN_SECONDS } = require('../../js/partition-index');
+const { MARGIN_SECONDS, USER_INDEX_CAP, PAGE, SCRIPTS: INDEX_SCRIPTS } = require('../../js/partition-index');
 const { resolvePartition } = require('../../js/partitions');
 const { createFakeIdentityProvider } = require('../support/fake-identity-provider');
 const { testSecrets } = require('../support/test-secrets');
@@ -207,6 +207,8 @@ describe('signOutEverywhere', () => {
 
     /** The commands (outside scripts) signOutEverywhere sends for `homeAccountId`, as [command, key]. */
     async function commandsOf(homeAccountId) {
+      // The index prune's first use would be an EVALSHA refused (NOSCRIPT) and an EVAL: one call, two commands.
+      await onEveryMaster(redis, (node) => node.script('LOAD', INDEX_SCRIPTS.PRUNE.lua));
       const monitor = await monitorAll(redis);
       const seen = [];
       monitor.on('monitor', (time, args, source) => {
@@ -228,8 +230,8 @@ describe('signOutEverywhere', () => {
       return seen;
     }
 
-    // alice: her index, then per session a read and a tombstone, a tombstone for her account and on-behalf-of
-    // partitions, and per partition removed a count update.
+    // alice: her index (a page, and once done the prune of what was tombstoned), then per session a read and a
+    // tombstone, a tombstone for her account and on-behalf-of partitions, and per partition removed a count update.
     const alices = await commandsOf(alice.homeAccountId);
     const kindOf = (key) => key.slice(prefix.length).split(':')[0];
     const byKind = (seen) => Object.fromEntries(
@@ -237,20 +239,20 @@ describe('signOutEverywhere', () => {
     );
     const partitionsTouched = (seen) => new Set(seen.map(([, key]) => key).filter((key) => kindOf(key) !== 'index'));
     expect(byKind(alices)).toEqual({
-      index: ['zrange', 'zrem', 'zrem', 'zrem', 'zrem', 'zrem'], // the user's index, then one count update per partition
+      index: ['evalsha', 'zrange', 'zrem', 'zrem', 'zrem', 'zrem', 'zrem'], // the user's index, then one count update per partition
       session: Array(6).fill('evalsha'), // 3 sessions: read, tombstone
       account: ['evalsha'],
       obo: ['evalsha'],
     });
-    expect(alices).toHaveLength(14);
+    expect(alices).toHaveLength(15);
     expect(partitionsTouched(alices)).toEqual(new Set(aliceKeys));
     for (const key of aliceKeys) expect(await isTombstone(redis, key)).toBe(true);
 
-    // carol, one session among 30 other users' and bob's: 1 + 2 (her session) + 1 (her account key, known without
-    // the index, absent) + 2 count updates. None of the others' keys is touched.
+    // carol, one session among 30 other users' and bob's: 2 (her index) + 2 (her session) + 1 (her account key, known
+    // without the index, absent) + 2 count updates. None of the others' keys is touched.
     const carols = await commandsOf(carol.homeAccountId);
-    expect(byKind(carols)).toEqual({ index: ['zrange', 'zrem', 'zrem'], session: ['evalsha', 'evalsha'], account: ['evalsha'], obo: [] });
-    expect(carols).toHaveLength(6);
+    expect(byKind(carols)).toEqual({ index: ['evalsha', 'zrange', 'zrem', 'zrem'], session: ['evalsha', 'evalsha'], account: ['evalsha'], obo: [] });
+    expect(carols).toHaveLength(7);
     expect(partitionsTouched(carols)).toEqual(new Set([keyOf({ sessionId: 'carol-only' }), keyOf({ homeAccountId: carol.homeAccountId })]));
   });
 });
@@ -313,6 +315,102 @@ describe('the indexes', () => {
     expect(await isTombstone(redis, keyOf({ sessionId: 'old' }))).toBe(false);
     await signIn(later, alice, { sessionId: 'new' });
     expect(await redis.zrange(indexKey, 0, -1)).toEqual([keyOf({ sessionId: 'new' }).slice(prefix.length)]);
+  });
+
+  /** Seeds `count` members named session:{<name>-<i>} into an index, 1,000 per ZADD. */
+  async function seed(indexKey, name, count, score) {
+    for (let i = 0; i < count; i += 1000) {
+      const members = [];
+      for (let j = i; j < Math.min(count, i + 1000); j++) members.push(score, `session:{${name}-${j}}`);
+      await redis.zadd(indexKey, ...members);
+    }
+  }
+
+  test('signOutEverywhere reads a 30,000-member index in pages: every Redis call within the command timeout', async () => {
+    const events = [];
+    const cache = newTokenCache({ localCache: false, metrics: { meterProvider: false, onEvent: (event) => events.push(event) } });
+    const { absoluteSeconds, commandTimeoutMs } = cache.settings;
+    const alice = idp.addUser();
+    for (const sessionId of ['s1', 's2', 's3']) await signIn(cache, alice, { sessionId });
+    await signIn(cache, alice, { homeAccountId: alice.homeAccountId });
+    const indexKey = cache.shared.context.index.userKey(alice.homeAccountId);
+    const now = Math.floor(Date.now() / 1000);
+    // 29,000 members whose partitions are gone and that joined long ago; 1,000 that joined within the last hour.
+    await seed(indexKey, 'gone', 29000, now + absoluteSeconds - 60);
+    await seed(indexKey, 'recent', 1000, now + absoluteSeconds + MARGIN_SECONDS);
+    expect(await redis.zcard(indexKey)).toBe(30004);
+    const zrange = jest.spyOn(redis, 'zrange');
+    events.length = 0;
+
+    expect(await cache.signOutEverywhere({ homeAccountId: alice.homeAccountId })).toBe(4);
+
+    for (const selector of [{ sessionId: 's1' }, { sessionId: 's2' }, { sessionId: 's3' }, { homeAccountId: alice.homeAccountId }]) {
+      expect(await isTombstone(redis, keyOf(selector))).toBe(true);
+    }
+    const calls = events.filter(({ name }) => name === 'msal_redis_cache.redis.duration');
+    expect(calls.length).toBeGreaterThan(30000);
+    expect(calls.filter(({ attributes }) => attributes['error.type'])).toEqual([]);
+    expect(Math.max(...calls.map(({ value }) => value))).toBeLessThan(commandTimeoutMs / 1000);
+    // No call asked for more than a page.
+    for (const args of zrange.mock.calls) expect(args.slice(3, 7)).toEqual(['BYSCORE', 'LIMIT', expect.any(Number), PAGE]);
+    expect(zrange.mock.calls.length).toBeGreaterThanOrEqual(30004 / PAGE);
+    // Dropped from the index: what was tombstoned, and the members whose partitions were gone long after they joined.
+    expect(await redis.zcard(indexKey)).toBe(1000);
+    expect(await redis.zrange(indexKey, 0, 0)).toEqual(['session:{recent-0}']);
+  }, 60000);
+
+  test(`past ${USER_INDEX_CAP} members a sign-in prunes the gone ones and signs the oldest out: no live partition is left unindexed`, async () => {
+    const cache = newTokenCache({ localCache: false });
+    const { absoluteSeconds } = cache.settings;
+    const { index } = cache.shared.context;
+    const alice = idp.addUser();
+    const live = ['live-0', 'live-1', 'live-2', 'live-3', 'live-4'];
+    for (const sessionId of live) await signIn(cache, alice, { sessionId });
+    const indexKey = index.userKey(alice.homeAccountId);
+    const now = Math.floor(Date.now() / 1000);
+    // Oldest first: 300 gone, then the 5 live sessions, then 1,000 members that joined within the last hour, a minute
+    // ago (their partitions may still be on their way: they are never dropped for being missing).
+    await seed(indexKey, 'gone', 300, now + absoluteSeconds - 60);
+    for (const sessionId of live) await redis.zadd(indexKey, 'XX', now + absoluteSeconds - 30, keyOf({ sessionId }).slice(prefix.length));
+    await seed(indexKey, 'recent', 1000, now + absoluteSeconds + MARGIN_SECONDS - 60);
+    expect(await redis.zcard(indexKey)).toBe(1305);
+
+    await signIn(cache, alice, { sessionId: 'new' });
+    await index.settle(); // the index is checked after the sign-in, not during it
+
+    expect(await redis.zcard(indexKey)).toBe(USER_INDEX_CAP);
+    const members = new Set(await redis.zrange(indexKey, 0, -1));
+    expect([...members].filter((member) => member.startsWith('session:{gone-'))).toEqual([]);
+    // 1,306 - 300 gone = 1,006: the 6 oldest are signed out (tombstones) before they leave the index.
+    for (const sessionId of live) {
+      expect(await isTombstone(redis, keyOf({ sessionId }))).toBe(true);
+      expect(members.has(keyOf({ sessionId }).slice(prefix.length))).toBe(false);
+    }
+    expect(await isTombstone(redis, `${prefix}session:{recent-0}`)).toBe(true);
+    expect(members.has('session:{recent-1}')).toBe(true);
+    // Every partition of alice that is not a tombstone is in her index.
+    const stored = await keysAll(redis, `${prefix}session:*`);
+    const unindexed = [];
+    for (const key of stored) {
+      if (!(await isTombstone(redis, key)) && !members.has(key.slice(prefix.length))) unindexed.push(key);
+    }
+    expect(stored).toContain(keyOf({ sessionId: 'new' }));
+    expect(unindexed).toEqual([]);
+    expect(warnings).toEqual([expect.stringMatching(new RegExp(`more than ${USER_INDEX_CAP} partitions .* the oldest are signed out`))]);
+    expect(warnings[0]).not.toContain(alice.homeAccountId);
+  });
+
+  test('a member added again while it is being pruned keeps its place', async () => {
+    const cache = newTokenCache({ localCache: false });
+    const { index } = cache.shared.context;
+    const indexKey = index.userKey('someone');
+    const now = Math.floor(Date.now() / 1000);
+    await seed(indexKey, 'm', 2, now + 100);
+    const [page] = await index.pages(indexKey).next().then(({ value }) => [value]);
+    // A sign-in re-creates session:{m-0} meanwhile: its add raises the score, even to the same bound.
+    await redis.eval(INDEX_SCRIPTS.ADD.lua, 1, indexKey, 'session:{m-0}', now + 100, now, 'max');
+    await index.prune(indexKey, { removed: page });
+    expect(await redis.zrange(indexKey, 0, -1, 'WITHSCORES')).toEqual(['session:{m-0}', String(now + 101)]);
   });
 
   test('index keys and members hold no personal data: no id, name, e-mail, session id, tenant or client id in clear', async () => {

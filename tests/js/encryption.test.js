@@ -9,6 +9,7 @@ const session = require('express-session');
 const { RedisTokenCache, RedisSessionStore, CacheFormatError } = require('../../js');
 const { encodeLegacyValue } = require('../../js/legacy-value');
 const { resolvePartition } = require('../../js/partitions');
+const core = require('../../js/core');
 const { createFakeIdentityProvider } = require('../support/fake-identity-provider');
 
 const CLIENT_ID = '00000000-0000-4000-8000-0000000e4c00';
@@ -317,6 +318,28 @@ describe('export and import', () => {
     const [a, b] = [await exportAfterSignIn('a'), await exportAfterSignIn('b')];
     const both = JSON.stringify(Object.fromEntries(['Account', 'IdToken', 'AccessToken', 'RefreshToken', 'AppMetadata'].map((s) => [s, { ...a[s], ...b[s] }])));
     await expect(cache.importPartition({ sessionId: 'c' }, both)).rejects.toThrow(/exactly one account; this cache holds 2/);
+  });
+
+  test('import refuses a cache over maxValueBytes before it reaches the core or Redis', async () => {
+    const cache = tokenCacheWith([newKey()], { maxValueBytes: 16384 });
+    const alice = idp.addUser();
+    await signIn(cache, alice, { sessionId: 's' });
+    const exported = await cache.exportPartition({ sessionId: 's' });
+    const padded = JSON.stringify({ ...JSON.parse(exported), Padding: 'x'.repeat(16384) });
+    const toCore = ['planRead', 'planWrite', 'planMergeWrite'].map((name) => jest.spyOn(core, name));
+    const read = jest.spyOn(cache.shared.context.store, 'read');
+    try {
+      for (const input of [padded, Buffer.from(padded), new TextEncoder().encode(padded)]) {
+        await expect(cache.importPartition({ sessionId: 's' }, input)).rejects.toThrow(/over maxValueBytes \(16384\)/);
+        await expect(cache.importPartition({ homeAccountId: alice.homeAccountId }, input)).rejects.toThrow(CacheFormatError);
+      }
+      // Counted in bytes, not characters: 8,200 two-byte characters are 16,400 bytes.
+      await expect(cache.importPartition({ sessionId: 's' }, 'é'.repeat(8200))).rejects.toThrow(/16400 bytes/);
+      for (const spy of [...toCore, read]) expect(spy).not.toHaveBeenCalled();
+    } finally {
+      for (const spy of [...toCore, read]) spy.mockRestore();
+    }
+    expect(await cache.exportPartition({ sessionId: 's' })).toBe(exported);
   });
 });
 

@@ -13,6 +13,7 @@ const { createKeyring } = require('../../js/keyring');
 const { decodeLegacyValue, encodeLegacyValue } = require('../../js/legacy-value');
 const { resolvePartition, userAssertionHash } = require('../../js/partitions');
 const { etagOf } = require('../../js/partition-store');
+const { RedisGuard } = require('../../js/redis-guard');
 const { RedisTokenCache, ConfigurationError, CacheFormatError } = require('../../js');
 const { createFakeIdentityProvider } = require('../support/fake-identity-provider');
 const { testSecrets } = require('../support/test-secrets');
@@ -282,9 +283,27 @@ describe('plugin against a real Redis with one failure injected', () => {
     return { idp, cache, warnings, signIn, key };
   }
 
+  test('a reply that arrived while this process was busy past commandTimeoutMs is used, not reported as a timeout', async () => {
+    const guard = new RedisGuard({ commandTimeoutMs: 50, clock: Date.now, logger: { warn: () => {} } });
+    await redis.ping(); // connected
+    const busy = (ms) => {
+      const until = Date.now() + ms;
+      while (Date.now() < until); // a long synchronous task: the reply and the deadline both pass meanwhile
+    };
+    const answered = guard.run('PING', '(test)', () => redis.ping());
+    busy(200);
+    await expect(answered).resolves.toBe('PONG');
+    // Two round trips (as a script's NOSCRIPT fallback): the second could only be sent once the process was free.
+    const twice = guard.run('PING', '(test)', async () => `${await redis.ping()} ${await redis.ping()}`);
+    busy(200);
+    await expect(twice).resolves.toBe('PONG PONG');
+    // A Redis that does not answer in time is still a timeout.
+    await expect(guard.run('PING', '(test)', () => new Promise(() => {}))).rejects.toThrow(/no answer within 50 ms/);
+  });
+
   test('a failed read is a miss whose write never overwrites the stored partition', async () => {
     for (const writeFailure of ['open', 'closed']) {
-      const { idp, signIn, key, cache } = setup(`unit-failed-read-${writeFailure}:`, { writeFailure, localCache: false });
+      const { idp, signIn, key, cache, warnings } = setup(`unit-failed-read-${writeFailure}:`, { writeFailure, localCache: false });
       const alice = idp.addUser();
       await signIn(alice);
       const before = await redis.getBuffer(key);

@@ -10,7 +10,7 @@ const Redis = require('../support/ioredis');
 const { newRedis, masters } = require('../support/redis-client');
 const { RedisSessionStore } = require('../../js/session-store');
 const { RedisTokenCache } = require('../../js/redis-token-cache');
-const { ConfigurationError, CacheStoreError } = require('../../js/errors');
+const { ConfigurationError, CacheStoreError, CacheFormatError } = require('../../js/errors');
 const { resolvePartition } = require('../../js/partitions');
 const { createKeyring } = require('../../js/keyring');
 const { seal, tombstone, readHeader, TYPE } = require('../../js/stored-value');
@@ -441,6 +441,70 @@ test('options are checked', () => {
   expect(() => new RedisSessionStore({ redis, tokenCache: newTokenCache() })).not.toThrow();
 });
 
+describe('maxValueBytes', () => {
+  const big = (bytes) => ({ cookie: cookie(60), note: 'x'.repeat(bytes) });
+
+  test('a stored session over it is no session, with a warning, and is not transferred', async () => {
+    const store = newStore({ maxValueBytes: 4096 });
+    await store.set('small', big(1000));
+    // Stored by a store with a larger limit (or another app): 8 KiB at the key.
+    await newStore().set('large', big(8000));
+    const getBuffer = jest.spyOn(redis, 'getBuffer');
+    try {
+      expect(await store.get('large')).toBeNull();
+      expect(await store.get('small')).toEqual(big(1000));
+      expect(getBuffer).not.toHaveBeenCalled(); // sized in Redis (one script on one key), never fetched
+    } finally {
+      getBuffer.mockRestore();
+    }
+    expect(warnings).toEqual([expect.stringMatching(/^msal-redis-cache: ignoring unreadable session "[^"]+" \(treated as no session\): value is \d+ bytes, over maxValueBytes$/)]);
+    expect(warnings[0]).toContain(store.sessionKey('large'));
+    expect(warnings[0]).not.toContain('large"');
+    expect((await store.all()).map(({ id }) => id)).toEqual(['small']); // all() skips it too
+  });
+
+  test('a session over it is not stored: CacheFormatError, through the callback too, and the stored one is kept', async () => {
+    const store = newStore({ maxValueBytes: 4096 });
+    await store.set('s1', big(100));
+    await expect(store.set('s1', big(5000))).rejects.toThrow(CacheFormatError);
+    await expect(store.set('s1', big(5000))).rejects.toThrow(/over maxValueBytes \(4096\); not stored/);
+    const [err] = await new Promise((resolve) => store.set('s1', big(5000), (...args) => resolve(args)));
+    expect(err).toBeInstanceOf(CacheFormatError);
+    expect(err.message).not.toContain('s1');
+    expect(await store.get('s1')).toEqual(big(100));
+  });
+
+  test("is the token cache's with tokenCache, else the store's option (default 16 MiB)", async () => {
+    const store = newStore({ tokenCache: newTokenCache({ maxValueBytes: 4096 }) });
+    await expect(store.set('s1', big(5000))).rejects.toThrow(/over maxValueBytes \(4096\)/);
+    expect(() => newStore({ tokenCache: newTokenCache(), maxValueBytes: 4096 })).toThrow(ConfigurationError);
+    expect(() => newStore({ tokenCache: newTokenCache(), maxValueBytes: 4096 })).toThrow(/tokenCache's maxValueBytes/);
+    for (const bad of [0, -1, 1.5, '4096', null]) expect(() => newStore({ maxValueBytes: bad })).toThrow(/maxValueBytes/);
+    const unlimited = newStore();
+    await unlimited.set('s2', big(100000));
+    expect(await unlimited.get('s2')).toEqual(big(100000));
+    await expect(unlimited.set('s3', big(16 * 1024 * 1024))).rejects.toThrow(/over maxValueBytes \(16777216\)/);
+  });
+});
+
+test('a session prefix whose keys could be token-cache keys is refused at construction', () => {
+  const tokenCache = newTokenCache(); // prefix `${prefix}msal:`
+  const storeWith = (storePrefix) => new RedisSessionStore({ redis, tokenCache, prefix: storePrefix });
+  // `<p>session:{<h>}` is the session's own partition key; the other kinds and the indexes share the namespace.
+  for (const colliding of ['msal:session:', 'msal:session:x', 'msal:account:', 'msal:app:', 'msal:obo:', 'msal:index:', 'msal:index:user:']) {
+    expect(() => storeWith(prefix + colliding)).toThrow(ConfigurationError);
+    expect(() => storeWith(prefix + colliding)).toThrow(/token cache/);
+  }
+  // "{" and "%" are percent-encoded in session keys: no encoding makes or breaks a collision.
+  expect(() => storeWith(`${prefix}msal:session:{x`)).toThrow(ConfigurationError);
+  // Keys that no token-cache key can equal: the token cache's own prefix ("<p>{<h>}"), a prefix beside it.
+  for (const distinct of ['msal:', 'msal:sess:', 'msal:sessions', 'msal:session', 'msal:Session:', 'sess:', 'msal']) {
+    expect(() => storeWith(prefix + distinct)).not.toThrow();
+  }
+  const sessionKey = storeWith(`${prefix}msal:`).sessionKey('abc');
+  expect(sessionKey).not.toBe(storeWith(`${prefix}msal:`).partitionKey('abc'));
+});
+
 describe('with express-session', () => {
   function app(store) {
     const server = express();
@@ -485,7 +549,7 @@ describe('values of another Redis type', () => {
     const store = new RedisSessionStore({ redis, prefix: 'wrongtype-a:sess:', logger: { warn: (m) => warned.push(m) }, ...testSecrets() });
     await redis.hset(store.sessionKey('s1'), 'cookie', '{}');
     await expect(store.get('s1')).resolves.toBeNull();
-    expect(warned).toEqual([expect.stringMatching(/holds another Redis type/)]);
+    expect(warned).toEqual([expect.stringMatching(/holds a Redis hash, not a string/)]);
     await store.set('s1', { cookie: { path: '/' } }); // a save replaces it
     expect(await store.get('s1')).toMatchObject({ cookie: { path: '/' } });
   });

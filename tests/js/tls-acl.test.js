@@ -258,6 +258,48 @@ describe('over TLS as the documented user', () => {
   });
 });
 
+describe('a Redis user without a right the package needs', () => {
+  /** The documented user again, whatever a test changed. */
+  const restoreUser = () => admin.acl('SETUSER', user.username, 'reset', ...user.line.split(/\s+/).slice(2));
+  afterEach(restoreUser);
+
+  // [what is taken away (ACL SETUSER rules), what the one warning must say]
+  const cases = [
+    ['+evalsha', ['-evalsha'], /NOPERM: the Redis user may not run 'evalsha'/],
+    ['write access to the partitions', ['resetkeys', '~msal:index:*', '%R~msal:session:*', '~sess:*'], /NOPERM: the Redis user may not access this package's keys/],
+    ['+set (inside the compare-and-set script)', ['-set'], /NOPERM: the Redis user may not run a command of the "compare_and_set" Lua script/],
+  ];
+  test.each(cases)('without %s: sign-ins still return tokens, nothing is stored, and one warning says why', async (_, rules, says) => {
+    await admin.acl('SETUSER', user.username, ...rules);
+    const redis = connectAsApp();
+    const idp = createFakeIdentityProvider({ clientId: CLIENT_ID });
+    const warnings = [];
+    const tokenCache = new RedisTokenCache({
+      redis, logger: { warn: (message) => warnings.push(message) }, localCache: false,
+      encryptionKeys: [ENCRYPTION_KEY], keyNameSecret: KEY_NAME_SECRET,
+    });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const alice = idp.addUser({ username: `alice${i}@contoso.example` });
+        const sessionId = crypto.randomBytes(18).toString('base64url');
+        const client = tokenCache.createClientApplication(idp.msalConfig(), { sessionId });
+        const result = await client.acquireTokenByCode({ code: idp.issueCode(alice, { scopes: SCOPES }), scopes: SCOPES, redirectUri: REDIRECT_URI });
+        expect(result.accessToken).toEqual(expect.any(String));
+      }
+      expect(tokenCache.stats().failedWrites).toBe(3);
+      expect(await admin.keys('msal:session:*')).toEqual([]);
+      // One warning across the three sign-ins (each refused at its read and its write): what Redis refused, no key.
+      expect(warnings).toEqual([expect.stringMatching(says)]);
+      expect(warnings[0]).toMatch(/^msal-redis-cache: Redis refused \w+ \(/);
+      expect(warnings[0]).not.toMatch(/msal:|sess:|\{/); // no key name
+      expect((await aclLog()).length).toBeGreaterThan(0); // it was the ACL
+    } finally {
+      await tokenCache.close();
+      await redis.quit();
+    }
+  });
+});
+
 describe('the transport', () => {
   test('Redis listens on the TLS port only: no plain-TCP listener, plain text on the TLS port gets no answer', async () => {
     expect(server.url).toBe(`rediss://127.0.0.1:${server.port}`);

@@ -43,7 +43,7 @@ async function script(client, p) {
   out.push([...keys].sort());
   out.push(await client.del(`${p}a`, `${p}missing`, `${p}c`), await client.exists(`${p}a`));
   out.push(await client.expire(`${p}b`, 0), await client.exists(`${p}b`));
-  // The admin indexes: their script (a sorted set: "max" never lowers a score, members before now are pruned, the
+  // The admin indexes: their script (a sorted set: "max" raises a score already there, members before now are pruned, the
   // key lives as long as its latest member), ZRANGE, ZCOUNT, ZREM.
   const now = 1_700_000_000;
   const add = (member, score, mode) => client.eval(INDEX_SCRIPTS.ADD.lua, 1, `${p}z`, member, score, now, mode);
@@ -53,6 +53,13 @@ async function script(client, p) {
   out.push(await client.zcount(`${p}z`, now + 120, '+inf'), await client.zcount(`${p}missing`, now, '+inf'));
   out.push(await client.zrem(`${p}z`, 'm1', 'missing'), await client.zrange(`${p}z`, 0, -1, 'WITHSCORES'));
   out.push(await client.zrem(`${p}z`, 'm2'), await client.exists(`${p}z`), await client.zrange(`${p}z`, 0, -1, 'WITHSCORES'));
+  // Pages by score, and PRUNE: only members whose score is still the one given.
+  for (const member of ['a', 'b', 'c', 'd']) await add(member, now + 300, 'set');
+  await add('e', now + 400, 'set');
+  out.push(await client.zrange(`${p}z`, now + 300, '+inf', 'BYSCORE', 'LIMIT', 1, 2, 'WITHSCORES'));
+  out.push(await client.zrange(`${p}z`, now + 301, '+inf', 'BYSCORE', 'LIMIT', 0, 10, 'WITHSCORES'));
+  const prune = (...args) => client.eval(INDEX_SCRIPTS.PRUNE.lua, 1, `${p}z`, ...args);
+  out.push(await prune('a', String(now + 300), 'b', String(now + 1), 'missing', '1'), await client.zrange(`${p}z`, 0, -1, 'WITHSCORES'));
   return out;
 }
 

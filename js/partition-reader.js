@@ -8,6 +8,7 @@
 const { open, UnreadableValue, TYPE, CLOCK_SKEW_SECONDS } = require('./stored-value');
 const { decodeLegacyValue } = require('./legacy-value');
 const { CacheStoreError } = require('./errors');
+const { LEGACY_KEY_LABEL } = require('./partition-store');
 
 // The etag of a base that could not be read: it matches nothing, so the write merges with what is stored.
 const UNKNOWN_ETAG = '!unknown';
@@ -147,7 +148,7 @@ async function readPartitionWithTtl(context, { key, legacyKey }) {
 }
 
 async function readLegacy(context, loaded, legacyKey) {
-  const legacyState = await context.store.read(legacyKey);
+  const legacyState = await context.store.read(legacyKey, { label: LEGACY_KEY_LABEL });
   if (legacyState.value === null) return loaded;
   try {
     const { createdAt, owner, body } = decodeLegacyValue(legacyKey, legacyState.value);

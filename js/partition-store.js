@@ -108,9 +108,14 @@ class PartitionStore {
     this.maxValueBytes = maxValueBytes;
   }
 
-  /** @returns {Promise<StoredState>} */
-  async read(key) {
-    return stateOf(await this.#run('GET', READ, key, [this.maxValueBytes]));
+  /**
+   * @param {string} key
+   * @param {{ label?: string }} [options] label: how errors and warnings name the key, for a key whose name must not
+   *   be logged (version 0.1's hold ids in clear)
+   * @returns {Promise<StoredState>}
+   */
+  async read(key, { label = key } = {}) {
+    return stateOf(await this.#run('GET', READ, key, label, [this.maxValueBytes]));
   }
 
   /**
@@ -119,15 +124,15 @@ class PartitionStore {
    * @returns {Promise<{ written: true, replaced: string } | { written: false, current: StoredState }>} replaced: the
    *   stored-value type the write replaced ("c" a partition, "t" a tombstone, "" nothing or a foreign value)
    */
-  async compareAndSet(key, expectedEtag, value, ttlSeconds) {
+  async compareAndSet(key, expectedEtag, value, ttlSeconds, { label = key } = {}) {
     const args = [expectedEtag, value ?? '', value ? ttlSeconds : 0, this.maxValueBytes];
-    const reply = await this.#run('SET', COMPARE_AND_SET, key, args);
+    const reply = await this.#run('SET', COMPARE_AND_SET, key, label, args);
     if (reply[0].toString('latin1') === 'written') return { written: true, replaced: reply[1].toString('latin1') };
     return { written: false, current: stateOf(reply) };
   }
 
-  async #run(command, { name, lua, sha }, key, args) {
-    return this.guard.run(command, key, async () => {
+  async #run(command, { name, lua, sha }, key, label, args) {
+    return this.guard.run(command, label, async () => {
       try {
         return await this.redis.evalshaBuffer(sha, 1, key, ...args);
       } catch (err) {
@@ -139,4 +144,7 @@ class PartitionStore {
   }
 }
 
-module.exports = { PartitionStore, etagOf, SCRIPTS: { READ, COMPARE_AND_SET } };
+/** How messages name a version 0.1 key: its name holds a session id, home account id or tenant in clear. */
+const LEGACY_KEY_LABEL = '(a version 0.1 key)';
+
+module.exports = { PartitionStore, etagOf, LEGACY_KEY_LABEL, SCRIPTS: { READ, COMPARE_AND_SET } };

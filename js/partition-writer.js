@@ -13,6 +13,7 @@ const core = require('./core');
 const { seal, tombstone, TYPE } = require('./stored-value');
 const { interpret, present } = require('./partition-reader');
 const { CacheFormatError, CacheStoreError } = require('./errors');
+const { LEGACY_KEY_LABEL } = require('./partition-store');
 
 // Every failed attempt means another writer succeeded, so n servers writing one partition at once need at most n
 // attempts; past this many, something is looping and the write is dropped with a warning.
@@ -130,7 +131,10 @@ class PartitionWriter {
       if (result.written) {
         this.context.index.afterWrite(key, sealed ? plan.ttlSeconds : null); // the counts; never awaited
         // Best effort: once the new key exists the old one is never read again, and it expires with its TTL.
-        if (base.legacy) await this.context.store.compareAndSet(base.legacy.key, base.legacy.etag, null, 0).catch(() => {});
+        if (base.legacy) {
+          const { key: legacyKey, etag } = base.legacy;
+          await this.context.store.compareAndSet(legacyKey, etag, null, 0, { label: LEGACY_KEY_LABEL }).catch(() => {});
+        }
         return { outcome: sealed ? 'stored' : 'deleted', plan: firstPlan };
       }
       const theirs = interpret(this.context, key, result.current);
@@ -165,7 +169,7 @@ class PartitionWriter {
       const { value } = tombstone(this.context.keyring, key, now, now + settings.tombstoneSeconds);
       const result = await store.compareAndSet(key, '*', value, settings.tombstoneSeconds);
       this.context.index.afterWrite(key, null);
-      if (legacyKey) await store.compareAndSet(legacyKey, '*', null, 0);
+      if (legacyKey) await store.compareAndSet(legacyKey, '*', null, 0, { label: LEGACY_KEY_LABEL });
       return result.replaced === TYPE.partition;
     } finally {
       if (localCache) localCache.forget(key); // signed out here, whatever Redis said: never serve it again

@@ -10,6 +10,8 @@ const { deserialize } = require('./session-serializer');
 const { scanKeys, escapeGlob } = require('./redis-scan');
 const { decodeLegacyValue } = require('./legacy-value');
 
+const SESSION_ID_KEY_LABEL = '(a key naming a session id in clear)';
+
 const KNOWN = new Set(['prefix', 'serializer', 'deleteImported']);
 
 const TAKES = 'importConnectRedisSessions takes { prefix, serializer, deleteImported }';
@@ -39,7 +41,8 @@ function checkOptions(options) {
  */
 async function importConnectRedisSessions(store, options) {
   const { prefix, serializer, deleteImported } = checkOptions(options);
-  const call = (command, key, operation) => store.guard.run(command, key, operation);
+  // These keys hold session ids in clear: never in an error or a warning.
+  const call = (command, key, operation) => store.guard.run(command, SESSION_ID_KEY_LABEL, operation);
   const counts = { imported: 0, existing: 0, unreadable: 0 };
 
   async function importOne(key) {
@@ -84,7 +87,8 @@ async function importLegacySessions(store, options) {
   }
   const { deleteImported = false } = options;
   if (typeof deleteImported !== 'boolean') throw new ConfigurationError('deleteImported must be true or false');
-  const call = (command, key, operation) => store.guard.run(command, key, operation);
+  // These keys hold session ids in clear: never in an error or a warning.
+  const call = (command, key, operation) => store.guard.run(command, SESSION_ID_KEY_LABEL, operation);
   const counts = { imported: 0, existing: 0, unreadable: 0 };
   const { tokenCache } = store;
 

@@ -263,6 +263,40 @@ describe('upgrade from 0.1 (mrc1) values', () => {
     expect(await redis.exists(legacyKey)).toBe(1); // left alone (it expires); importLegacySessions moves it offline
   });
 
+  test('no id in clear reaches a log line or an error: failures on 0.1 keys and connect-redis keys name no key', async () => {
+    const { account, legacyKey } = await plantLegacy();
+    const failing = newRedis();
+    const fail = (original) => function (...args) {
+      if (args.some((arg) => typeof arg === 'string' && (arg.includes(account.homeAccountId) || arg.includes('secret-sid')))) {
+        return Promise.reject(new Error('connection reset'));
+      }
+      return original.apply(this, args);
+    };
+    failing.evalshaBuffer = fail(failing.evalshaBuffer);
+    failing.get = fail(failing.get);
+    failing.getBuffer = fail(failing.getBuffer);
+    try {
+      const cache = new RedisTokenCache({ redis: failing, prefix, logger, encryptionKeys: [newKey()], keyNameSecret: NAME_SECRET, migrateLegacyValues: true });
+      const errors = [];
+      await cache.exportPartition(accountOf(account)).catch((err) => errors.push(err.message));
+      const store = new RedisSessionStore({ redis: failing, tokenCache: cache, prefix: `${prefix}sess:` });
+      await failing.set(`${prefix}old:secret-sid-1`, JSON.stringify({ cookie: {} }), 'EX', 60);
+      await failing.set(`${prefix}sess:{secret-sid-2}`, JSON.stringify({ cookie: {} }), 'EX', 60);
+      await store.importConnectRedisSessions({ prefix: `${prefix}old:` }).catch((err) => errors.push(err.message));
+      await store.importLegacySessions().catch((err) => errors.push(err.message));
+      expect(errors).toHaveLength(3);
+      expect(errors.slice(1)).toEqual([expect.stringMatching(/a key naming a session id in clear/), expect.stringMatching(/a key naming a session id in clear/)]);
+      expect(warnings.join('\n')).toMatch(/Redis GET failed for "\(a version 0\.1 key\)"/);
+      for (const text of [...errors, ...warnings]) {
+        expect(text).not.toContain(account.homeAccountId);
+        expect(text).not.toContain('secret-sid');
+      }
+      expect(await redis.exists(legacyKey)).toBe(1);
+    } finally {
+      await failing.quit();
+    }
+  });
+
   test('importLegacySessions moves 0.1 sessions and their partitions, offline; a session store never reads them', async () => {
     const { account, legacyKey } = await plantLegacy('session');
     const cache = tokenCacheWith([newKey()], { migrateLegacyValues: true });

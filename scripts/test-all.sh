@@ -49,14 +49,14 @@ TEST_REDIS_TOPOLOGY=standalone TEST_IOREDIS_MAJOR=5 npx jest --json --outputFile
 read -r js_passed js_failed < <(jest_counts test-output/jest.json)
 
 # The second pass leaves out the suites that never load ioredis (the core, the fake identity provider, the dev
-# services), server.test.js (it runs examples/express/server.js, which has its own ioredis 5 dependency) and, for
-# time, the browser test. Its ignore list replaces jest.config.js's, so sentinel-failover.test.js (a Sentinel group
+# services and their exposure), server.test.js (it runs examples/express/server.js, which has its own ioredis 5
+# dependency) and, for time, the browser tests. Its ignore list replaces jest.config.js's, so sentinel-failover.test.js (a Sentinel group
 # of its own) runs here too: the failover on ioredis 6.
 echo "== Jest (ioredis 6: the suites that talk to Redis)"
 jest6_status=0
 rm -f test-output/jest-ioredis6.json
 TEST_REDIS_TOPOLOGY=standalone TEST_IOREDIS_MAJOR=6 npx jest --json --outputFile=test-output/jest-ioredis6.json \
-  --passWithNoTests --testPathIgnorePatterns '/tests/js/(core|core-merge|fake-identity-provider|express/dev-services|express/server|express/browser)\.test\.js$' \
+  --passWithNoTests --testPathIgnorePatterns '/tests/js/(core|core-merge|fake-identity-provider|express/dev-services|express/dev-exposure|express/server|express/browser|express/browser-cross-site)\.test\.js$' \
   "$@" || jest6_status=$?
 read -r js6_passed js6_failed < <(jest_counts test-output/jest-ioredis6.json)
 

@@ -199,6 +199,12 @@ export declare class RedisTokenCache {
 
 export declare class RedisCachePlugin implements ICachePlugin {
   readonly key: string;
+  /**
+   * Resolves once the partition's version, read when the plugin was made, is in: await it before acquireTokenByCode
+   * (and other calls that ask the identity provider before reading the cache) on a client application you built
+   * yourself, so that a sign-out that Redis orders after that read wins. createClientApplication does this for you.
+   */
+  ready(): Promise<void>;
   beforeCacheAccess(cacheContext: TokenCacheContext): Promise<void>;
   afterCacheAccess(cacheContext: TokenCacheContext): Promise<void>;
 }

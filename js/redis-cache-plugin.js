@@ -57,6 +57,15 @@ class RedisCachePlugin {
     this.firstLoad.catch(() => {}); // awaited (and thrown) at the first cache access
   }
 
+  /**
+   * Resolves once the version this client's writes are based on has been read (rejects as that read did). Await it
+   * before a token request that msal sends before touching its cache (acquireTokenByCode): createClientApplication
+   * does; an app that builds its own client application from cachePlugin() should too.
+   */
+  async ready() {
+    if (this.firstLoad) await this.firstLoad;
+  }
+
   #read() {
     return loadPartition(this.context, { key: this.key, legacyKey: this.legacyKey }, { offline: this.redisFailed });
   }

@@ -26,6 +26,9 @@ function supportsLocalCache(redis) {
   return typeof redis.duplicate === 'function' && !redis.isCluster;
 }
 
+// ConfidentialClientApplication methods that ask the identity provider before they read the cache.
+const TOKEN_REQUEST_FIRST = ['acquireTokenByCode', 'acquireTokenByRefreshToken', 'acquireTokenByUsernamePassword', 'acquireTokenOnBehalfOf'];
+
 let msalClientClass = null;
 // Resolved once, on first use: require() per request costs ~100 µs in a full request.
 function loadMsal() {
@@ -117,10 +120,19 @@ class RedisTokenCache {
       );
     }
     const ConfidentialClientApplication = this.settings.ConfidentialClientApplication ?? loadMsal();
-    return new ConfidentialClientApplication({
-      ...msalConfig,
-      cache: { ...(msalConfig.cache || {}), cachePlugin: this.cachePlugin(selector, clientId) },
-    });
+    const plugin = this.cachePlugin(selector, clientId);
+    const client = new ConfidentialClientApplication({ ...msalConfig, cache: { ...(msalConfig.cache || {}), cachePlugin: plugin } });
+    // These send their token request before msal first touches its cache: the partition's version must be read
+    // (not only asked for) before that request leaves, so that a sign-out Redis orders after it wins.
+    for (const method of TOKEN_REQUEST_FIRST) {
+      if (typeof client[method] !== 'function') continue;
+      const request = client[method].bind(client);
+      client[method] = async (...args) => {
+        await plugin.ready();
+        return request(...args);
+      };
+    }
+    return client;
   }
 
   /**

@@ -396,6 +396,37 @@ test('on-behalf-of tokens are cached per incoming assertion', async () => {
   expect(keys[0]).not.toContain(alice.oid); // neither the assertion nor its user in clear
 });
 
+test('a code redemption leaves for the identity provider only once the partition\'s version is read (a sign-out Redis orders later wins)', async () => {
+  const slow = newRedis();
+  const events = [];
+  const evalsha = slow.evalshaBuffer.bind(slow);
+  slow.evalshaBuffer = async (...args) => {
+    await new Promise((resolve) => setTimeout(resolve, 150)); // a slow Redis: the read is asked for, not yet in
+    try {
+      return await evalsha(...args);
+    } finally {
+      events.push('read'); // answered (or NOSCRIPT, whose fallback is sent at once)
+    }
+  };
+  try {
+    const cache = newTokenCache({ redis: slow, localCache: false });
+    const config = idp.msalConfig();
+    const { networkClient } = config.system;
+    const recording = {
+      sendGetRequestAsync: (...args) => networkClient.sendGetRequestAsync(...args),
+      sendPostRequestAsync: (...args) => {
+        events.push('token request');
+        return networkClient.sendPostRequestAsync(...args);
+      },
+    };
+    const client = cache.createClientApplication({ ...config, system: { ...config.system, networkClient: recording } }, { sessionId: 'ordered' });
+    await client.acquireTokenByCode({ code: idp.issueCode(idp.addUser(), { scopes: SCOPES }), scopes: SCOPES, redirectUri: REDIRECT_URI });
+    expect(events.slice(0, 2)).toEqual(['read', 'token request']);
+  } finally {
+    slow.disconnect();
+  }
+});
+
 describe('a Redis outage', () => {
   const unreachable = () => new Redis({ port: 1, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false });
 

@@ -66,6 +66,12 @@ export type RedisTokenCacheOptions = StorageSecrets & {
   /** When Redis fails during a token write: "open" (not stored, counted; the caller keeps its token) or "closed" (CacheStoreError). Default "open". Sign-outs always fail closed. */
   writeFailure?: 'open' | 'closed';
   /**
+   * When Redis cannot read a user's partition (session or account) and this server has no recent copy: "closed"
+   * (a CacheStoreError from the msal call, so the app can answer "try again" instead of asking a signed-in user to
+   * sign in) or "open" (a cache miss). App and on-behalf-of partitions always fall back to a miss. Default "closed".
+   */
+  readFailure?: 'open' | 'closed';
+  /**
    * Metrics (README "Metrics"): OpenTelemetry instruments on the meter "msal-redis-cache" and/or a plain callback.
    * Default: the global MeterProvider of @opentelemetry/api when it is installed and an SDK registered one before
    * this cache was made; no callback. false: no metrics at all.
@@ -103,8 +109,10 @@ export interface RedisTokenCacheStats {
   };
   /** Reads that failed and fell back to the last copy this server saw. */
   staleReads: number;
-  /** Reads that failed with no copy to fall back to: a cache miss. */
+  /** Reads that failed with no copy to fall back to: a cache miss (app and on-behalf-of partitions, readFailure "open"). */
   missedReads: number;
+  /** User-partition reads that failed with no copy to fall back to: a CacheStoreError (readFailure "closed"). */
+  failedReads: number;
   /** Writes not stored because Redis failed (writeFailure "open"). */
   failedWrites: number;
   redis: {
@@ -211,7 +219,7 @@ export declare class RedisCachePlugin implements ICachePlugin {
 
 export declare const DEFAULTS: Readonly<Required<Pick<RedisTokenCacheOptions,
   'prefix' | 'slidingSeconds' | 'absoluteSeconds' | 'skewSeconds' | 'maxValueBytes' | 'tombstoneSeconds' | 'migrateLegacyValues' |
-  'commandTimeoutMs' | 'writeFailure' | 'localCache'>>>;
+  'commandTimeoutMs' | 'writeFailure' | 'readFailure' | 'localCache'>>>;
 
 /** msal-node's userAssertionHash of an OBO assertion: base64url(SHA-256(assertion)). */
 export declare function userAssertionHash(assertion: string): string;

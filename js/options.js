@@ -17,6 +17,7 @@ const DEFAULTS = Object.freeze({
   migrateLegacyValues: false,
   commandTimeoutMs: 1000,
   writeFailure: 'open',
+  readFailure: 'closed',
   localCache: Object.freeze({ maxBytes: 64 * 1024 * 1024, maxEntries: 10000, staleIfErrorSeconds: 300 }),
 });
 
@@ -167,6 +168,11 @@ function normalizeOptions(options) {
   positiveInteger(settings.commandTimeoutMs, 'commandTimeoutMs');
   if (!['open', 'closed'].includes(settings.writeFailure)) {
     throw new ConfigurationError('writeFailure must be "open" (not stored, counted) or "closed" (a CacheStoreError)');
+  }
+  if (!['open', 'closed'].includes(settings.readFailure)) {
+    throw new ConfigurationError(
+      'readFailure must be "closed" (a user partition Redis cannot read is a CacheStoreError) or "open" (a miss)',
+    );
   }
   settings.localCache = localCacheOptions(settings.localCache);
   settings.logger = checkLogger(options.logger ?? console);

@@ -130,13 +130,35 @@ async function loadPartition(context, target, { offline = false } = {}) {
   }
 }
 
-/** What a read gives when Redis cannot answer: the last copy this server saw (counted), else a miss. */
-function withoutRedis({ localCache, counters, metrics }, key) {
+/** Whether `key` holds a user's tokens (a session or account partition), not app or on-behalf-of tokens. */
+function isUserPartition(prefix, key) {
+  return key.startsWith(`${prefix}session:`) || key.startsWith(`${prefix}account:`);
+}
+
+/**
+ * What a read gives when Redis cannot answer: the last copy this server saw (counted); else, for a user's partition
+ * with readFailure "closed", a CacheStoreError (a miss would make msal ask a signed-in user to sign in again; an
+ * error lets the app answer "try again"); else a miss (for app and on-behalf-of tokens msal then asks the identity
+ * provider, which is harmless).
+ */
+function withoutRedis({ localCache, counters, metrics, settings }, key) {
   const stale = localCache && localCache.getStale(key);
-  if (stale) counters.staleReads++;
-  else counters.missedReads++;
-  metrics.offlineRead(Boolean(stale));
-  return { ...(stale || missing(UNKNOWN_ETAG, REDIS_UNAVAILABLE)), offline: true };
+  if (stale) {
+    counters.staleReads++;
+    metrics.offlineRead('stale');
+    return { ...stale, offline: true };
+  }
+  if (settings.readFailure === 'closed' && isUserPartition(settings.prefix, key)) {
+    counters.failedReads++;
+    metrics.offlineRead('failed');
+    throw new CacheStoreError(
+      `Redis is unavailable: partition "${key}" could not be read, and this server has no recent copy of it ` +
+        '(readFailure "closed": answer "try again", not "sign in")',
+    );
+  }
+  counters.missedReads++;
+  metrics.offlineRead('miss');
+  return { ...missing(UNKNOWN_ETAG, REDIS_UNAVAILABLE), offline: true };
 }
 
 async function readPartitionWithTtl(context, { key, legacyKey }) {

@@ -61,7 +61,7 @@ class RedisTokenCache {
       guard,
       store: new PartitionStore(settings.redis, guard, settings),
       localCache,
-      counters: { staleReads: 0, missedReads: 0, failedWrites: 0 },
+      counters: { staleReads: 0, missedReads: 0, failedReads: 0, failedWrites: 0 },
       metrics,
     };
     context.index = new PartitionIndex(context);

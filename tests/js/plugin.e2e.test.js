@@ -432,10 +432,10 @@ describe('a Redis outage', () => {
 
   test('fails writes closed with writeFailure "closed": a clear CacheStoreError', async () => {
     const down = unreachable();
-    const store = newTokenCache({ redis: down, writeFailure: 'closed' });
+    const store = newTokenCache({ redis: down, writeFailure: 'closed', readFailure: 'open' });
     try {
       const alice = idp.addUser();
-      // The read failed first (a miss); the write is then refused at once rather than waited on again.
+      // The read failed first (a miss: readFailure "open"); the write is then refused at once rather than waited on again.
       await expect(signIn(alice, 'session-a', store)).rejects.toThrow(/msal-redis-cache: Redis SET not sent .*failed earlier in this request/);
       await expect(signIn(alice, 'session-a', store)).rejects.toBeInstanceOf(CacheStoreError);
       // One warning for the outage, not one per call.
@@ -446,9 +446,34 @@ describe('a Redis outage', () => {
     }
   });
 
-  test('fails open by default: reads miss, the caller gets its token, the write is counted, nothing waits', async () => {
+  test('by default a user\'s partition Redis cannot read is a CacheStoreError from the msal call, never "sign in"; app tokens miss', async () => {
     const down = unreachable();
     const store = newTokenCache({ redis: down });
+    try {
+      const started = Date.now();
+      const alice = idp.addUser();
+      const couldNotRead = /Redis is unavailable: partition ".*session:.*" could not be read.*readFailure "closed"/;
+      await expect(signIn(alice, 'session-a', store)).rejects.toThrow(couldNotRead);
+      const client = store.createClientApplication(idp.msalConfig(), { sessionId: 'session-a' });
+      const account = { homeAccountId: alice.homeAccountId, environment: 'login.microsoftonline.com', tenantId: idp.tenantId, username: alice.username, localAccountId: alice.oid };
+      await expect(client.acquireTokenSilent({ account, scopes: ['user.read'] })).rejects.toBeInstanceOf(CacheStoreError);
+      await expect(store.createClientApplication(idp.msalConfig(), { homeAccountId: alice.homeAccountId }).getTokenCache().getAllAccounts())
+        .rejects.toBeInstanceOf(CacheStoreError);
+      // App tokens: a miss, so msal asks the identity provider (harmless); the write then fails open.
+      const app = await store.createClientApplication(idp.msalConfig(), { tenantId: idp.tenantId })
+        .acquireTokenByClientCredential({ scopes: ['https://graph.microsoft.com/.default'] });
+      expect(app.accessToken).toBeTruthy();
+      expect(Date.now() - started).toBeLessThan(store.settings.commandTimeoutMs);
+      expect(store.stats()).toMatchObject({ failedReads: 3, missedReads: 1, failedWrites: 1 });
+    } finally {
+      await store.close();
+      down.disconnect();
+    }
+  });
+
+  test('with readFailure "open": reads miss, the caller gets its token, the write is counted, nothing waits', async () => {
+    const down = unreachable();
+    const store = newTokenCache({ redis: down, readFailure: 'open' });
     try {
       const started = Date.now();
       const result = await signIn(idp.addUser(), 'session-a', store);

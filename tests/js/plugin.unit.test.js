@@ -303,7 +303,7 @@ describe('plugin against a real Redis with one failure injected', () => {
 
   test('a failed read is a miss whose write never overwrites the stored partition', async () => {
     for (const writeFailure of ['open', 'closed']) {
-      const { idp, signIn, key, cache, warnings } = setup(`unit-failed-read-${writeFailure}:`, { writeFailure, localCache: false });
+      const { idp, signIn, key, cache } = setup(`unit-failed-read-${writeFailure}:`, { writeFailure, readFailure: 'open', localCache: false });
       const alice = idp.addUser();
       await signIn(alice);
       const before = await redis.getBuffer(key);

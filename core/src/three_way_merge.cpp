@@ -1,5 +1,6 @@
 #include "msalcache/three_way_merge.hpp"
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -161,6 +162,7 @@ class merger {
             return it == by_id.end() ? nullptr : it->second;
         };
         std::vector<detail::placed_entry> kept;
+        std::vector<bool> kept_mine;  // whether kept[i] is mine's value (or both sides')
         const auto merge_one = [&](const detail::placed_entry* b, const detail::placed_entry* m,
                                    const detail::placed_entry* t) {
             const auto value = [](const detail::placed_entry* e) { return e == nullptr ? nullptr : e->value; };
@@ -168,18 +170,46 @@ class merger {
             const json* result = decide(section_name, key, value(b), value(m), value(t));
             if (result == nullptr) return;
             auto entry = *(result == value(t) ? t : m);
-            for (const auto* side : {t, m, b}) {  // one credential, one components hash: any side's serves
-                if (entry.components_hash.empty() && side != nullptr) entry.components_hash = side->components_hash;
+            // Which side's key and hash an agreed entry carries must not depend on which side is mine (they only
+            // matter when keys clash, and the merge is symmetric without conflicts): the smaller of the two.
+            const auto smaller = [](std::string_view a, std::string_view b) {
+                return a.empty() ? b : b.empty() ? a : std::min(a, b);
+            };
+            if (m != nullptr && t != nullptr && same(m->value, t->value)) {
+                entry.original_key = std::min(m->original_key, t->original_key);
+                entry.components_hash = smaller(m->components_hash, t->components_hash);
+            }
+            if (entry.components_hash.empty()) {  // one credential, one components hash: any side's serves
+                const auto hash = [](const detail::placed_entry* e) { return e ? e->components_hash : ""; };
+                entry.components_hash = smaller(smaller(hash(t), hash(m)), hash(b));
             }
             kept.push_back(entry);
+            kept_mine.push_back(t == nullptr || result != value(t));
         };
         for (const auto& g : theirs_groups) merge_one(find(base_index, g.id), find(mine_index, g.id), &g.entry);
         for (const auto& g : mine_groups) {
             if (find(theirs_index, g.id) == nullptr) merge_one(find(base_index, g.id), &g.entry, nullptr);
         }
         const auto keys = detail::assign_keys(kind, kept, key_spelling::msal_node, ignored);
+        std::unordered_map<std::string_view, std::size_t> holder;  // key -> index in kept
         for (std::size_t i = 0; i < kept.size(); ++i) {
-            if (keys[i]) out.emplace_back(*keys[i], *kept[i].value);
+            if (keys[i]) holder.emplace(*keys[i], i);
+        }
+        // Two different credentials under one key on the two sides (keys that no longer spell their fields, e.g. a
+        // userAssertionHash msal-node does not key): one key holds one entry, decided as a conflict on that key.
+        for (std::size_t i = 0; i < kept.size(); ++i) {
+            if (keys[i]) continue;
+            auto& j = holder.at(kept[i].original_key);
+            ++report.conflicts;
+            const std::size_t mine_i = kept_mine[i] ? i : j;
+            const std::size_t theirs_i = kept_mine[i] ? j : i;
+            const bool theirs_wins = kind == detail::entry_kind::access_token &&
+                                     theirs_is_later(section_name, kept[i].original_key, *kept[mine_i].value,
+                                                     *kept[theirs_i].value);
+            j = theirs_wins ? theirs_i : mine_i;
+        }
+        for (std::size_t i = 0; i < kept.size(); ++i) {
+            if (keys[i]) out.emplace_back(*keys[i], *kept[holder.at(*keys[i])].value);
         }
     }
 

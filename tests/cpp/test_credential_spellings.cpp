@@ -171,3 +171,20 @@ TEST(CredentialMerge, RemovalUnderOneSpellingRemovesTheCredential) {
     const auto kept = merge_three_way(cache({{"AccessToken", json::object()}}), cache(odd), cache(base));
     EXPECT_EQ(keys_of(kept.cache, "AccessToken"), (std::vector<std::string>{node7::at("user.read"), "odd"}));
 }
+
+TEST(CredentialMerge, TwoCredentialsUnderOneKeyAreAConflictOnThatKey) {
+    // Found by the fuzzer: mine holds, under msal-node's key of theirs' refresh token, an entry whose fields are
+    // another credential's (the key spells none of its fields). One key holds one entry, decided as a conflict.
+    auto stray = refresh_token("mine");
+    stray["home_account_id"] = "someone-else";
+    const json mine = {{"RefreshToken", {{node7::rt(), stray}}}};
+    const json theirs = {{"RefreshToken", {{node7::rt(), refresh_token("theirs")}}}};
+    const json base = {{"RefreshToken", json::object()}};
+    const auto forward = merge_three_way(cache(base), cache(mine), cache(theirs));
+    const auto backward = merge_three_way(cache(base), cache(theirs), cache(mine));
+    EXPECT_EQ(keys_of(forward.cache, "RefreshToken"), std::vector<std::string>{node7::rt()});
+    EXPECT_EQ(secret_at(forward.cache, "RefreshToken"), "mine");
+    EXPECT_EQ(secret_at(backward.cache, "RefreshToken"), "theirs");  // mine, seen from the other side
+    EXPECT_EQ(forward.report.conflicts, 1u);
+    EXPECT_EQ(backward.report.conflicts, 1u);
+}

@@ -23,13 +23,14 @@ constexpr std::size_t max_recursion = 128;
 
 enum class section_kind : std::uint8_t { none, account, id_token, access_token, refresh_token, app_metadata };
 
+// section_kind lists entry_kind's kinds in the same order, after none.
+static_assert(static_cast<int>(section_kind::account) - 1 == static_cast<int>(entry_kind::account) &&
+                  static_cast<int>(section_kind::app_metadata) - 1 == static_cast<int>(entry_kind::app_metadata),
+              "section_kind is entry_kind plus none, first");
+
 section_kind kind_of_section(std::string_view name) {
-    if (name == section::account) return section_kind::account;
-    if (name == section::id_token) return section_kind::id_token;
-    if (name == section::access_token) return section_kind::access_token;
-    if (name == section::refresh_token) return section_kind::refresh_token;
-    if (name == section::app_metadata) return section_kind::app_metadata;
-    return section_kind::none;
+    const auto kind = entry_kind_of(name);
+    return kind ? static_cast<section_kind>(static_cast<int>(*kind) + 1) : section_kind::none;
 }
 
 // The entry fields that validate_document checks or that partitioning and expiry read; every other field is only
@@ -320,9 +321,6 @@ class allowed_ids {
 
 // rekey(msal_node) would leave the cache as it is: every entry under msal-node 7's key for its fields, and no two
 // entries of a section one credential. Equal identity digests are not proof of one credential: the DOM path decides.
-static_assert(static_cast<int>(section_kind::account) - 1 == static_cast<int>(entry_kind::account) &&
-                  static_cast<int>(section_kind::app_metadata) - 1 == static_cast<int>(entry_kind::app_metadata),
-              "section_kind lists entry_kind's kinds in the same order, after none");
 bool keys_canonical(const cache_index& index) {
     std::vector<std::uint64_t> digests;
     for (const auto& member : index.members) {

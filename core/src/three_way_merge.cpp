@@ -201,6 +201,7 @@ class merger {
             if (keys[i]) continue;
             auto& j = holder.at(kept[i].original_key);
             ++report.conflicts;
+            ++report.key_clashes;
             const std::size_t mine_i = kept_mine[i] ? i : j;
             const std::size_t theirs_i = kept_mine[i] ? j : i;
             const bool theirs_wins = kind == detail::entry_kind::access_token &&

@@ -186,5 +186,6 @@ TEST(CredentialMerge, TwoCredentialsUnderOneKeyAreAConflictOnThatKey) {
     EXPECT_EQ(secret_at(forward.cache, "RefreshToken"), "mine");
     EXPECT_EQ(secret_at(backward.cache, "RefreshToken"), "theirs");  // mine, seen from the other side
     EXPECT_EQ(forward.report.conflicts, 1u);
-    EXPECT_EQ(backward.report.conflicts, 1u);
+    EXPECT_EQ(forward.report.key_clashes, 1u);
+    EXPECT_EQ(backward.report.key_clashes, 1u);
 }

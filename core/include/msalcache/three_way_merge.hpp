@@ -39,6 +39,9 @@ struct merge_report {
     std::size_t taken_theirs = 0;  // the result holds theirs' value (what this request learns from theirs)
     std::size_t conflicts = 0;     // changed on both sides since base (rule 4)
     std::size_t removed = 0;       // the result has no entry: one side's removal was applied
+    // Of conflicts: two different credentials that want one key (keys that spell none of their entry's fields), of
+    // which the key keeps one. Whether that happens can depend on which side won another conflict.
+    std::size_t key_clashes = 0;
 };
 
 struct merge_result {

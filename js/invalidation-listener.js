@@ -41,13 +41,20 @@ class InvalidationListener {
     if (this.connection || this.reconnectTimer || this.closed) return; // connected, connecting, or waiting to retry
     // The driver's connection does not reconnect by itself: this class does, on unref'd timers, and re-enables
     // tracking each time (see the top of this file).
-    const connection = this.driver.trackingConnection({
-      ready: () => this.#track(connection),
-      close: () => this.localCache.suspend(),
-      end: () => this.#reconnectLater(connection),
-      error: (err) => this.#warn(`the invalidation connection failed (${err.message})`),
-      message: (channel, message) => this.#onMessage(channel, message),
-    });
+    let connection;
+    try {
+      connection = this.driver.trackingConnection({
+        ready: () => this.#track(connection),
+        close: () => this.localCache.suspend(),
+        end: () => this.#reconnectLater(connection),
+        error: (err) => this.#warn(`the invalidation connection failed (${err.message})`),
+        message: (channel, message) => this.#onMessage(channel, message),
+      });
+    } catch (err) {
+      // The client refused to make one (options it cannot duplicate): no in-process cache, reads go to Redis.
+      this.#warn(`cannot open the invalidation connection (${err.message}); the in-process cache stays off`);
+      return;
+    }
     this.connection = connection;
     connection.connect().catch(() => {}); // a failure also ends the connection: see #reconnectLater
   }

@@ -33,12 +33,13 @@ const NODE_REDIS = 'a node-redis client (createClient(), createCluster() or crea
 /** Which client `redis` is: 'ioredis', 'node-redis', or null. By shape, never by require (both are optional). */
 function clientKind(redis) {
   if (!redis || typeof redis !== 'object') return null;
-  if (typeof redis.evalshaBuffer === 'function' && typeof redis.getBuffer === 'function') return 'ioredis';
-  // Every node-redis client (5 and 6: client, cluster, sentinel) has sendCommand and the isOpen getter; ioredis has
-  // neither isOpen nor withTypeMapping.
+  // Every node-redis client (5 and 6: client, cluster, sentinel) has sendCommand, the isOpen getter and
+  // withTypeMapping; ioredis has neither isOpen nor withTypeMapping. Checked first: ioredis's Buffer commands are
+  // only its spelling (a wrapper could add them to a node-redis client).
   if (typeof redis.sendCommand === 'function' && 'isOpen' in redis && typeof redis.withTypeMapping === 'function') {
     return 'node-redis';
   }
+  if (typeof redis.evalshaBuffer === 'function' && typeof redis.getBuffer === 'function') return 'ioredis';
   return null;
 }
 

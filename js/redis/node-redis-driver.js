@@ -15,6 +15,9 @@ const SIMPLE_STRING = 43; // RESP_TYPES.SIMPLE_STRING ('+')
 const AS_BUFFERS = { typeMapping: { [BLOB_STRING]: Buffer, [SIMPLE_STRING]: Buffer } };
 const AS_RECEIVED = { typeMapping: {} };
 
+/** Arguments as sendCommand takes them: Buffers kept as they are (sealed values are bytes), the rest as strings. */
+const commandArgs = (args) => args.map((arg) => (Buffer.isBuffer(arg) ? arg : String(arg)));
+
 const topologyOf = (redis) => {
   if (typeof redis.nodeClient === 'function' && 'masters' in redis) return 'cluster';
   if (typeof redis.getMasterNode === 'function') return 'sentinel';
@@ -36,7 +39,7 @@ class NodeRedisDriver {
   /** One command; `key` routes it on a Cluster (undefined: any node); readonly lets a Sentinel use a replica. */
   #send(key, args, options = AS_RECEIVED) {
     const { redis } = this;
-    const strings = args.map((arg) => (Buffer.isBuffer(arg) ? arg : String(arg)));
+    const strings = commandArgs(args);
     if (this.topology === 'cluster') return redis.sendCommand(key, false, strings, options);
     if (this.topology === 'sentinel') return redis.sendCommand(false, strings, options);
     return redis.sendCommand(strings, options);
@@ -75,7 +78,7 @@ class NodeRedisDriver {
     const { redis } = this;
     const key = commands[0][1];
     const transaction = this.topology === 'cluster' ? redis.multi(key) : redis.multi();
-    for (const command of commands) transaction.addCommand(command.map(String));
+    for (const command of commands) transaction.addCommand(commandArgs(command));
     try {
       return await transaction.exec();
     } catch (err) {
@@ -118,6 +121,9 @@ class NodeRedisDriver {
       emitInvalidate: undefined,
       commandOptions: undefined,
       pingInterval: undefined,
+      // node-redis 6's Graceful Maintenance (socket hand-off on RESP3 MOVING pushes) is refused on RESP2, and would
+      // lose the server-side tracking state unseen: off here (5 ignores the option).
+      maintNotifications: 'disabled',
     });
     connection.unref(); // neither its socket nor anything else of it keeps the process alive
     let open = false;
@@ -142,7 +148,7 @@ class NodeRedisDriver {
           throw err;
         });
       },
-      command: (...args) => connection.sendCommand(args.map(String), AS_RECEIVED),
+      command: (...args) => connection.sendCommand(commandArgs(args), AS_RECEIVED),
       subscribe: (channel) => connection.subscribe(channel, (message, from) => handlers.message(from, message), true),
       disconnect: () => {
         if (connection.isOpen) connection.destroy();

@@ -345,7 +345,7 @@ describe('Redis failures', () => {
 });
 
 describe('options', () => {
-  const nodeRedisLike = new (class Commander {
+  const nodeRedisLike = new (class Commander { // half like node-redis (no withTypeMapping): neither client
     constructor() {
       this.isOpen = false;
     }
@@ -373,10 +373,10 @@ describe('options', () => {
     [{ logErrors: true }, /unknown option "logErrors"; did you mean logger/],
     [{ SlidingSeconds: 60 }, /unknown option "SlidingSeconds"; did you mean tokenCache/],
     [{ ttlSecond: 60 }, /unknown option "ttlSecond"$/],
-    [{ redis: undefined, client: nodeRedisLike }, /options\.client must be an ioredis client .*got Commander, a node-redis client \(createClient\(\) from "redis"\)/],
-    [{ redis: nodeRedisLike }, /options\.redis must be an ioredis client .*got Commander, a node-redis client/],
-    [{ redis: 'redis://localhost' }, /options\.redis must be an ioredis client .*got a string \(a URL\? pass new Redis\(url\)\)/],
-    [{ client: {} }, /pass the ioredis client once/],
+    [{ redis: undefined, client: nodeRedisLike }, /options\.client must be an ioredis client .* or a node-redis client .*; got Commander$/],
+    [{ redis: nodeRedisLike }, /options\.redis must be an ioredis client .* or a node-redis client .*; got Commander$/],
+    [{ redis: 'redis://localhost' }, /options\.redis must be an ioredis client .*got a string \(a URL\? pass a connected client: new Redis\(url\) or createClient\(\{ url \}\)\)/],
+    [{ client: {} }, /pass the Redis client once/],
   ])('%p is refused up front, saying what to do', (options, message) => {
     const make = () => newStore(options);
     expect(make).toThrow(ConfigurationError);

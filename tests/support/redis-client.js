@@ -60,6 +60,15 @@ function newRedis(options = {}) {
   return twin(ioredis, createNodeRedis(topology, where, options), { lazy: Boolean(options.lazyConnect) });
 }
 
+/** A standalone client of the Redis at `url` (a server of a test's own), of the run's client like newRedis(). */
+function newRedisAt(url, options = {}) {
+  const ioredis = new Redis(url, options);
+  if (client === 'ioredis') return ioredis;
+  // eslint-disable-next-line global-require
+  const { createNodeRedis, twin } = require('./node-redis');
+  return twin(ioredis, createNodeRedis('standalone', { url }, options), { lazy: Boolean(options.lazyConnect) });
+}
+
 /** The ioredis client of newRedis(), or its ioredis side under node-redis (what tests inspect Redis with). */
 const ioredisOf = (redis) => redis.ioredisClient || redis;
 
@@ -159,6 +168,7 @@ module.exports = {
   client,
   ioredisOf,
   newRedis,
+  newRedisAt,
   masters,
   keysAll,
   onEveryMaster,

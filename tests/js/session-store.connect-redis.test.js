@@ -255,7 +255,8 @@ test('a session id that is no string (or ill-formed Unicode) is an error through
 });
 
 // ioredis only: node-redis's keyPrefix is refused (js/redis/driver.js: raw commands would not get it).
-(client === 'ioredis' ? test : test.skip)('a client with ioredis\'s keyPrefix: all, ids, length, clear and the import see the keys it names', async () => {
+const ioredisOnly = client === 'ioredis' ? test : test.skip;
+ioredisOnly('a client with ioredis\'s keyPrefix: all, ids, length, clear and the import see the keys it names', async () => {
   const prefixed = newRedis({ keyPrefix: `${prefix}client:` });
   try {
     const store = new RedisSessionStore({ redis: prefixed, prefix: 'sess:', logger, ...testSecrets() });

@@ -78,7 +78,11 @@ class NodeRedisDriver {
     const { redis } = this;
     const key = commands[0][1];
     const transaction = this.topology === 'cluster' ? redis.multi(key) : redis.multi();
-    for (const command of commands) transaction.addCommand(commandArgs(command));
+    // A Cluster's transaction takes each command's key (for its slot) and whether it only reads.
+    for (const command of commands) {
+      if (this.topology === 'cluster') transaction.addCommand(command[1], false, commandArgs(command));
+      else transaction.addCommand(commandArgs(command));
+    }
     try {
       return await transaction.exec();
     } catch (err) {

@@ -75,6 +75,21 @@ function twin(ioredis, client, { lazy }) {
       ioredis.disconnect();
       if (client.isOpen) client.destroy();
     },
+    // As ioredis queues commands until ready, so do the twin's: an app awaits connect() before handing its client
+    // over, a test does not (lazy: the test's own connect() starts it).
+    sendCommand: async (...args) => {
+      await (connecting || connect());
+      return client.sendCommand(...args);
+    },
+    multi: (...args) => {
+      const transaction = client.multi(...args);
+      const exec = transaction.exec.bind(transaction);
+      transaction.exec = async (...execArgs) => {
+        await (connecting || connect());
+        return exec(...execArgs);
+      };
+      return transaction;
+    },
     nodeRedisClient: client,
     ioredisClient: ioredis,
   };

@@ -6,7 +6,22 @@ import type {
   OnBehalfOfRequest,
   AuthenticationResult,
 } from '@azure/msal-node';
-import type { Redis, Cluster } from 'ioredis';
+/**
+ * An ioredis client (new Redis(...), new Redis.Cluster(...), a Sentinel client; or iovalkey's), by shape, so that
+ * neither client's package is needed to type-check an app that has the other.
+ */
+export interface IoredisClientLike {
+  getBuffer(...args: any[]): unknown;
+  getrangeBuffer(...args: any[]): unknown;
+}
+/** A connected node-redis client (createClient(), createCluster() or createSentinel() from "redis", 5 or 6), by shape. */
+export interface NodeRedisClientLike {
+  sendCommand(...args: any[]): unknown;
+  readonly isOpen: boolean;
+  withTypeMapping(...args: any[]): unknown;
+}
+/** A Redis client the package can drive (js/redis/driver.js). */
+export type RedisClientLike = IoredisClientLike | NodeRedisClientLike;
 import type { EventEmitter } from 'node:events';
 
 /** 32 random bytes: a base64 (or base64url) string, or a Buffer/Uint8Array. */
@@ -30,8 +45,8 @@ export type StorageSecrets =
     };
 
 export type RedisTokenCacheOptions = StorageSecrets & {
-  /** An ioredis client (Redis or Cluster), shared by the whole app. */
-  redis: Redis | Cluster;
+  /** An ioredis or node-redis client (standalone, Cluster or Sentinel), shared by the whole app. */
+  redis: RedisClientLike;
   /** Prepended to every key. Default "msal:". */
   prefix?: string;
   /** Idle window of a user partition: every write restarts it. Default 86400 (24 h). */
@@ -227,7 +242,7 @@ export declare function userAssertionHash(assertion: string): string;
 export declare class MsalRedisCacheError extends Error {}
 /** A cache document the core refused: invalid JSON, wrong schema, over a limit. */
 export declare class CacheFormatError extends MsalRedisCacheError {}
-/** Redis failed while loading or storing a partition; `cause` holds the ioredis error. */
+/** Redis failed while loading or storing a partition; `cause` holds the client's error. */
 export declare class CacheStoreError extends MsalRedisCacheError {}
 export declare class ConfigurationError extends MsalRedisCacheError {}
 
@@ -286,13 +301,13 @@ export type RedisSessionStoreOptions = (
 ) &
   (
     | {
-        /** An ioredis client (Redis or Cluster); the same Redis as the token cache's. */
-        redis: Redis | Cluster;
+        /** An ioredis or node-redis client; the same Redis as the token cache's. */
+        redis: RedisClientLike;
         client?: undefined;
       }
     | {
         /** connect-redis's name for `redis`. */
-        client: Redis | Cluster;
+        client: RedisClientLike;
         redis?: undefined;
       }
   ) & {

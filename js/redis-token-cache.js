@@ -16,15 +16,8 @@ const { InvalidationListener } = require('./invalidation-listener');
 const { createMetrics } = require('./metrics');
 const { PartitionIndex } = require('./partition-index');
 const admin = require('./admin-operations');
+const { driverFor } = require('./redis/driver');
 const core = require('./core');
-
-/**
- * The in-process cache needs a tracking connection of its own: a standalone ioredis client can make one
- * (duplicate); a Cluster would need one per master, so there it stays off and every read goes to Redis.
- */
-function supportsLocalCache(redis) {
-  return typeof redis.duplicate === 'function' && !redis.isCluster;
-}
 
 // ConfidentialClientApplication methods that ask the identity provider before they read the cache.
 const TOKEN_REQUEST_FIRST = ['acquireTokenByCode', 'acquireTokenByRefreshToken', 'acquireTokenByUsernamePassword', 'acquireTokenOnBehalfOf'];
@@ -48,8 +41,12 @@ class RedisTokenCache {
     this.settings = settings;
     const metrics = createMetrics(settings.metrics, settings.logger);
     const guard = new RedisGuard({ ...settings, metrics });
+    const driver = driverFor(settings.redis);
+    // The in-process cache needs a tracking connection of its own, which the driver can open only where one
+    // connection follows all the data (not on a Cluster: one per master would be needed). Elsewhere it stays off and
+    // every read goes to Redis.
     const localCache =
-      settings.localCache && supportsLocalCache(settings.redis)
+      settings.localCache && driver.canTrack
         ? new LocalCache({ ...settings.localCache, clock: settings.clock, metrics })
         : null;
     const context = {
@@ -59,7 +56,8 @@ class RedisTokenCache {
       clock: settings.clock,
       migrateLegacyValues: settings.migrateLegacyValues,
       guard,
-      store: new PartitionStore(settings.redis, guard, settings),
+      driver,
+      store: new PartitionStore(driver, guard, settings),
       localCache,
       counters: { staleReads: 0, missedReads: 0, failedReads: 0, failedWrites: 0 },
       metrics,
@@ -67,7 +65,7 @@ class RedisTokenCache {
     context.index = new PartitionIndex(context);
     // A listener that tracks again has proved Redis answers: the breaker need not wait for its next probe.
     context.listener = localCache
-      ? new InvalidationListener(settings.redis, {
+      ? new InvalidationListener(driver, {
           prefix: settings.prefix,
           localCache,
           logger: settings.logger,
@@ -199,7 +197,7 @@ class RedisTokenCache {
     const { key, loaded } = await this.#load(selector, clientId);
     if (loaded.problem) throw new CacheFormatError(`partition "${key}" is unreadable: ${loaded.problem}`);
     if (loaded.body === null) return null;
-    const ttlSeconds = Number(await this.shared.context.guard.run('TTL', key, () => this.settings.redis.ttl(key)));
+    const ttlSeconds = Number(await this.shared.context.guard.run('TTL', key, () => this.shared.context.driver.ttl(key)));
     return { key, ttlSeconds, createdAt: loaded.createdAt, storedBytes: loaded.storedBytes, ...core.describe(loaded.body) };
   }
 

@@ -29,6 +29,7 @@ function nodeRedisOptions(options) {
     } else if (name === 'enableOfflineQueue') result.disableOfflineQueue = !value;
     else if (name === 'connectTimeout') socket.connectTimeout = value;
     else if (name === 'username' || name === 'password') result[name] = value;
+    else if (name === 'connectionName') result.name = value; // CLIENT SETNAME, as ioredis's connectionName
     else if (name === 'keyPrefix') throw new Error('keyPrefix: the package refuses it on node-redis (test it on ioredis)');
     // lazyConnect, maxRetriesPerRequest, commandTimeout...: ioredis's; the twin's ioredis side takes them.
   }

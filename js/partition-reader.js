@@ -9,6 +9,7 @@ const { open, UnreadableValue, TYPE, CLOCK_SKEW_SECONDS } = require('./stored-va
 const { decodeLegacyValue } = require('./legacy-value');
 const { CacheStoreError } = require('./errors');
 const { LEGACY_KEY_LABEL } = require('./partition-store');
+const { partitionKindOfKey } = require('./partitions');
 
 // The etag of a base that could not be read: it matches nothing, so the write merges with what is stored.
 const UNKNOWN_ETAG = '!unknown';
@@ -51,10 +52,6 @@ const present = (etag, { body, createdAt, notAfter, owner, storedBytes }) => ({
   storedBytes,
 });
 
-/** Whether the partition at `key` has an absolute lifetime (every kind but app tokens: see the core's TTL rule). */
-function hasAbsoluteLifetime(prefix, key) {
-  return !key.startsWith(`${prefix}app:`);
-}
 
 /**
  * What a stored state means for a writer or reader of `key`.
@@ -86,7 +83,8 @@ function interpret({ keyring, logger, metrics, clock, settings }, key, state) {
   // Its notAfter already keeps it within createdAt + absoluteSeconds; this also holds when absoluteSeconds was
   // lowered since it was written.
   const ageLimit = opened.createdAt + settings.absoluteSeconds + CLOCK_SKEW_SECONDS;
-  if (hasAbsoluteLifetime(settings.prefix, key) && now > ageLimit) {
+  // Every kind but app tokens has an absolute lifetime (the core's TTL rule).
+  if (partitionKindOfKey(settings.prefix, key) !== 'app' && now > ageLimit) {
     return unreadable(`older than absoluteSeconds (${settings.absoluteSeconds} s)`, 'expired');
   }
   return present(state.etag, {
@@ -130,10 +128,6 @@ async function loadPartition(context, target, { offline = false } = {}) {
   }
 }
 
-/** Whether `key` holds a user's tokens (a session or account partition), not app or on-behalf-of tokens. */
-function isUserPartition(prefix, key) {
-  return key.startsWith(`${prefix}session:`) || key.startsWith(`${prefix}account:`);
-}
 
 /**
  * What a read gives when Redis cannot answer: the last copy this server saw (counted); else, for a user's partition
@@ -148,7 +142,8 @@ function withoutRedis({ localCache, counters, metrics, settings }, key) {
     metrics.offlineRead('stale');
     return { ...stale, offline: true };
   }
-  if (settings.readFailure === 'closed' && isUserPartition(settings.prefix, key)) {
+  const kind = partitionKindOfKey(settings.prefix, key);
+  if (settings.readFailure === 'closed' && (kind === 'session' || kind === 'account')) {
     counters.failedReads++;
     metrics.offlineRead('failed');
     throw new CacheStoreError(

@@ -16,6 +16,7 @@ const path = require('node:path');
 const Redis = require('../support/ioredis');
 const { RedisTokenCache, RedisSessionStore, CacheStoreError } = require('../../js');
 const { PartitionStore } = require('../../js/partition-store');
+const { driverFor } = require('../../js/redis/driver');
 const { RedisGuard } = require('../../js/redis-guard');
 const { DEV_CLIENT_ID } = require('../../examples/express/config');
 const { createFakeIdentityProvider } = require('../support/fake-identity-provider');
@@ -287,7 +288,7 @@ describe('script replies parse the same whatever the client speaks', () => {
   test.each(clientOptions.map((options) => [JSON.stringify(options), options]))('client options %s', async (_, options) => {
     const redis = new Redis(redisUrl(), options);
     const guard = new RedisGuard({ commandTimeoutMs: 5000, clock: Date.now, logger: { warn: () => {} } });
-    const store = new PartitionStore(redis, guard, { maxValueBytes: 1000 });
+    const store = new PartitionStore(driverFor(redis), guard, { maxValueBytes: 1000 });
     const key = `ioredis${MAJOR}-replies:${JSON.stringify(options)}:k`;
     try {
       await admin.del(key);

@@ -449,6 +449,10 @@ onOwnServer('a sign-out missed during a reconnect does not come back when Redis 
   await warm(reader, sessionId, account);
   await admin.client('KILL', 'ID', await listenerIdOf(reader));
   await call(writer, 'removePartition', { prefix, sessionId });
+  // The reader noticed the kill and tracks again: its entries from before are dropped on resume (a busy reader may
+  // still look coherent for a moment after the kill, before it has read the socket's close).
+  const dropped = await call(reader, 'waitStats', { prefix, path: 'localCache.entries', equals: 0, timeoutMs: COHERENT_WITHIN_MS });
+  expect(dropped.reached).toBe(true);
   await untilCoherent(reader);
   expect(view(await truth(sessionId, account, SIGN_IN_SCOPES))).toEqual({ accounts: [], silent: { ok: false }, networkCalls: 0 });
   server.signal('SIGSTOP');

@@ -19,11 +19,13 @@ async function main() {
     addUser: ({ username }) => idp.addUser({ username }),
     issueCode: ({ user, scopes, redirectUri }) => idp.issueCode(user, { scopes, redirectUri }),
     // The next `count` token responses leave together (each after a random 0..jitterMs ms).
-    hold: ({ count, jitterMs = 0, timeoutMs = 5000 }) => {
-      hold = shared.hold({ count, jitterMs, timeoutMs });
+    // autoRelease false: they wait for `release` (after `arrived`), so the test can act while they are held.
+    hold: ({ count, jitterMs = 0, timeoutMs = 5000, autoRelease = true }) => {
+      hold = shared.hold({ count, jitterMs, timeoutMs, autoRelease });
       return true;
     },
     arrived: async () => (hold ? hold.arrived : null),
+    release: () => hold && hold.release(),
     setLatency: ({ ms }) => shared.setLatency(ms),
     setAccessTokenLifetime: ({ seconds }) => idp.setAccessTokenLifetime(seconds),
     tokenRequestCount: () => shared.tokenRequestCount(),

@@ -32,7 +32,7 @@ class PythonServer:
         return msal.ConfidentialClientApplication(
             self.auth["clientId"], client_credential=self.auth["clientSecret"],
             authority=authority or self.auth["authority"], http_client=self.http, token_cache=cache,
-            instance_discovery=False)
+            )
 
     def sign_in(self, selector: Dict[str, str], code: str, scopes: List[str], redirect_uri: str) -> Dict[str, Any]:
         result = self.app(selector).acquire_token_by_authorization_code(code, scopes, redirect_uri=redirect_uri)

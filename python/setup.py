@@ -6,10 +6,12 @@ Build from a checkout of the repository: `npm run build:python` (in place), or
 `pip install ./python --no-build-isolation`. Needs pybind11-dev, python3-dev, nlohmann-json3-dev and a C++17 compiler.
 """
 
+import os
 import shutil
 from pathlib import Path
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -32,16 +34,35 @@ def copy_lua_scripts() -> None:
 
 copy_lua_scripts()
 
-core_sources = sorted(str(path) for path in (ROOT / "core" / "src").glob("*.cpp"))
+
+
+def relative(path: Path) -> str:
+    """setuptools takes source paths relative to setup.py's directory only."""
+    return os.path.relpath(path, HERE)
+
+
+class BuildExt(build_ext):
+    """Objects of ../core sources land at <build_temp>/../core/...: make those directories (and build_temp, which the
+    compiler's path goes through) first."""
+
+    def build_extension(self, ext: Extension) -> None:
+        os.makedirs(self.build_temp, exist_ok=True)
+        for source in ext.sources:
+            os.makedirs(os.path.normpath(os.path.join(self.build_temp, os.path.dirname(source))), exist_ok=True)
+        super().build_extension(ext)
+
+
+core_sources = sorted(relative(path) for path in (ROOT / "core" / "src").glob("*.cpp"))
 extension = Extension(
     "msal_redis_cache._core",
-    sources=[str(ROOT / "bindings" / "python" / "core_module.cpp"), *core_sources],
-    include_dirs=[str(ROOT / "core" / "include"), str(ROOT / "core" / "src")],
+    sources=[relative(ROOT / "bindings" / "python" / "core_module.cpp"), *core_sources],
+    include_dirs=[relative(ROOT / "core" / "include"), relative(ROOT / "core" / "src")],
     language="c++",
     extra_compile_args=["-std=c++17", "-O2", "-fvisibility=hidden"],
 )
 
 setup(
     ext_modules=[extension],
+    cmdclass={"build_ext": BuildExt},
     package_data={"msal_redis_cache": ["lua/*.lua", "py.typed"]},
 )

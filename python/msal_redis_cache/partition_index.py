@@ -105,9 +105,5 @@ class PartitionIndex:
             except Exception:  # already logged by _settled
                 pass
 
-    def close(self) -> None:
-        self.settle()
-        self._background.shutdown(wait=True)
-
     def _add(self, key: str, member: str, score: float, now: int, mode: str) -> int:
         return int(run_script(self.redis, INDEX_ADD, key, [member, math.ceil(score), now, mode]))

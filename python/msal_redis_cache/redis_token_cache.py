@@ -102,8 +102,8 @@ class RedisTokenCache:
                                          cache=cache_json).outcome
 
     def close(self) -> None:
-        """Waits for the background count updates. The app's own Redis client is left open."""
-        self._shared.index.close()
+        """Waits for the background count updates (the cache stays usable). The app's own Redis client is left open."""
+        self._shared.index.settle()
 
     def __enter__(self) -> "RedisTokenCache":
         return self

@@ -2,8 +2,8 @@
 // A Node server of the mixed-language tests, in its own process: its own ioredis client and RedisTokenCache (the
 // test secrets), one new ConfidentialClientApplication per operation, as a web app makes one per request. It speaks
 // the same protocol as python_worker.py, one JSON line each way: {id, op, args} -> {id, ok, result | error,
-// warnings}. Operations: signIn, silent, appToken, remove, export, keyName, seal, open (the last three: the stored
-// format, compared bit for bit with Python's).
+// warnings}. Operations: signIn, silent, appToken, remove, export, the admin operations, keyName, seal, open (the
+// last three: the stored format, compared bit for bit with Python's).
 //
 // Environment: WORKER_REDIS_URL, WORKER_PREFIX, WORKER_IDP_URL (the shared identity provider's network endpoint),
 // WORKER_MSAL_AUTH (msal's auth section, JSON), TEST_ENCRYPTION_KEY, TEST_KEY_NAME_SECRET.
@@ -57,6 +57,9 @@ const operations = {
   },
   remove: ({ selector }) => tokenCache.removePartition(selector, msalConfig.auth.clientId),
   export: ({ selector }) => tokenCache.exportPartition(selector, msalConfig.auth.clientId),
+  signOutEverywhere: ({ homeAccountId }) => tokenCache.signOutEverywhere({ homeAccountId }),
+  clearAppTokens: () => tokenCache.clearAppTokens(msalConfig.auth.clientId),
+  countPartitions: () => tokenCache.countPartitions(),
   keyName: ({ kind, id }) => createKeyring(secrets).name(kind, id),
   seal: ({ key, type, createdAt, notAfter, meta, body }) =>
     storedValue.seal(createKeyring(secrets), key, { type, createdAt, notAfter, meta, body }).value.toString('base64'),

@@ -47,7 +47,8 @@ class PythonServer:
         result = app.acquire_token_silent_with_error(scopes, accounts[0], force_refresh=force_refresh)
         if result is None:
             raise LookupError("acquire_token_silent found nothing to use")
-        return self._token(result)
+        # msal-python 1.21 has no token_source: a cache hit is a bare {access_token, token_type, expires_in}.
+        return self._token(result) | {"fromCache": "id_token_claims" not in result}
 
     def app_token(self, tenant_id: str, scopes: List[str]) -> Dict[str, Any]:
         authority = re.sub(r"[^/]+$", tenant_id, self.auth["authority"])
@@ -66,7 +67,7 @@ class PythonServer:
     def _token(result: Dict[str, Any]) -> Dict[str, Any]:
         if "access_token" not in result:
             raise RuntimeError(f"{result.get('error')}: {result.get('error_description')}")
-        return {"accessToken": result["access_token"], "fromCache": result.get("token_source") == "cache"}
+        return {"accessToken": result["access_token"], "fromCache": False}
 
     @staticmethod
     def _home_account_id(result: Dict[str, Any]) -> str:

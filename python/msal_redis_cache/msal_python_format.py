@@ -10,12 +10,12 @@ the conversions both ways: every partition is stored in one form whichever libra
 from __future__ import annotations
 
 import json
-from typing import Any, Dict
+from typing import Any, Dict, Iterator
 
 CREDENTIAL_SECTIONS = ("AccessToken", "RefreshToken", "IdToken", "Account")
 
 
-def _entries(cache: Dict[str, Any]):
+def _entries(cache: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
     for name in CREDENTIAL_SECTIONS:
         section = cache.get(name)
         if isinstance(section, dict):

@@ -5,7 +5,6 @@ fails open to a miss whose base is unknown (its write then merges with whatever 
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
@@ -90,4 +89,3 @@ def written(etag: str, body: bytes, created_at: int, not_after: int, owner: Opti
                            stored_bytes=size)
 
 
-replace = dataclasses.replace

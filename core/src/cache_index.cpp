@@ -12,6 +12,7 @@
 
 #include "internal.hpp"
 #include "json_scanner.hpp"
+#include "key_spelling.hpp"
 
 namespace msalcache::detail {
 namespace {
@@ -22,19 +23,21 @@ constexpr std::size_t max_recursion = 128;
 
 enum class section_kind : std::uint8_t { none, account, id_token, access_token, refresh_token, app_metadata };
 
+// section_kind lists entry_kind's kinds in the same order, after none.
+static_assert(static_cast<int>(section_kind::account) - 1 == static_cast<int>(entry_kind::account) &&
+                  static_cast<int>(section_kind::app_metadata) - 1 == static_cast<int>(entry_kind::app_metadata),
+              "section_kind is entry_kind plus none, first");
+
 section_kind kind_of_section(std::string_view name) {
-    if (name == section::account) return section_kind::account;
-    if (name == section::id_token) return section_kind::id_token;
-    if (name == section::access_token) return section_kind::access_token;
-    if (name == section::refresh_token) return section_kind::refresh_token;
-    if (name == section::app_metadata) return section_kind::app_metadata;
-    return section_kind::none;
+    const auto kind = entry_kind_of(name);
+    return kind ? static_cast<section_kind>(static_cast<int>(*kind) + 1) : section_kind::none;
 }
 
 // The entry fields that validate_document checks or that partitioning and expiry read; every other field is only
 // scanned. The five timestamps are last.
 enum class field_id : std::uint8_t {
     home_account_id, environment, realm, credential_type, client_id, secret, target, user_assertion_hash,
+    family_id, token_type, components,
     cached_at, expires_on, extended_expires_on, refresh_on, last_modification_time, other
 };
 
@@ -51,10 +54,12 @@ field_id classify(std::string_view name) {
         case 9:
             if (same_text(name, "client_id")) return field_id::client_id;
             if (same_text(name, "cached_at")) return field_id::cached_at;
+            if (same_text(name, "family_id")) return field_id::family_id;
             break;
         case 10:
             if (same_text(name, "expires_on")) return field_id::expires_on;
             if (same_text(name, "refresh_on")) return field_id::refresh_on;
+            if (same_text(name, "token_type")) return field_id::token_type;
             break;
         case 11: if (same_text(name, "environment")) return field_id::environment; break;
         case 15:
@@ -64,6 +69,7 @@ field_id classify(std::string_view name) {
         case 17: if (same_text(name, "userAssertionHash")) return field_id::user_assertion_hash; break;
         case 19: if (same_text(name, "extended_expires_on")) return field_id::extended_expires_on; break;
         case 22: if (same_text(name, "last_modification_time")) return field_id::last_modification_time; break;
+        case 28: if (same_text(name, "additionalCacheKeyComponents")) return field_id::components; break;
         default: break;
     }
     return field_id::other;
@@ -71,12 +77,10 @@ field_id classify(std::string_view name) {
 
 
 // What the core reads of one entry of a known section. The strings are decoded values as string_field reads them:
-// "" when the field is absent or not a string.
-struct light_entry {
+// "" when the field is absent or not a string. key_fields: what the entry's msal-node 7 key is spelled from.
+struct light_entry : key_fields {
     std::string_view text;  // the entry's key, colon and value as written
-    std::string_view home_account_id;
-    std::string_view realm;
-    std::string_view client_id;
+    std::string_view key;   // decoded
     std::string_view user_assertion_hash;
     std::optional<std::int64_t> expires_on;  // epoch_field(entry, "expires_on"); a present one is valid
     bool kept = true;                        // still in the cache after restrict_to and expire
@@ -131,9 +135,14 @@ class cache_scanner : public json_scanner {
     }
 
     bool section(section_kind kind) {
-        return object([&](std::string_view, std::string_view key_text) {
+        return object([&](std::string_view key, std::string_view key_text) {
             if (!at('{')) return false;  // the DOM path names the schema error
             light_entry entry;
+            entry.key = key;
+            // A key with escapes is decoded into the scanner, which does not outlive the scan: keep a copy.
+            if (key.data() < key_text.data() || key.data() >= key_text.data() + key_text.size()) {
+                entry.key = index_.decoded.emplace_back(key);
+            }
             if (!entry_fields(kind, entry)) return false;
             entry.text = std::string_view(key_text.data(), static_cast<std::size_t>(p_ - key_text.data()));
             index_.entries.push_back(entry);
@@ -147,6 +156,11 @@ class cache_scanner : public json_scanner {
             case field_id::realm: return &entry.realm;
             case field_id::client_id: return &entry.client_id;
             case field_id::user_assertion_hash: return &entry.user_assertion_hash;
+            case field_id::environment: return &entry.environment;
+            case field_id::credential_type: return &entry.credential_type;
+            case field_id::target: return &entry.target;
+            case field_id::family_id: return &entry.family_id;
+            case field_id::token_type: return &entry.token_type;
             default: return nullptr;
         }
     }
@@ -157,6 +171,7 @@ class cache_scanner : public json_scanner {
         const bool scanned = object([&](std::string_view key, std::string_view) {
             const field_id field = classify(key);
             if (field == field_id::other) return value();
+            if (field == field_id::components) return components(entry);
             present |= bit(field);
             if (at('"')) {
                 strings |= bit(field);
@@ -178,6 +193,18 @@ class cache_scanner : public json_scanner {
             return field != field_id::user_assertion_hash && value();
         });
         return scanned && satisfies_schema(kind, entry, strings, present);
+    }
+
+    // key_fields::has_components as key_fields_of decides it: an object with a member.
+    bool components(light_entry& entry) {
+        const bool object = at('{');
+        const char* start = p_;
+        if (!value()) return false;
+        if (object) {
+            const std::string_view inside(start + 1, static_cast<std::size_t>(p_ - start) - 2);
+            entry.has_components = inside.find_first_not_of(" \t\n\r") != std::string_view::npos;
+        }
+        return true;
     }
 
     // Every timestamp field, wherever it appears in a known section, must be a valid epoch.
@@ -291,6 +318,25 @@ class allowed_ids {
 
     std::vector<id_view> ids_;
 };
+
+// rekey(msal_node) would leave the cache as it is: every entry under msal-node 7's key for its fields, and no two
+// entries of a section one credential. Equal identity digests are not proof of one credential: the DOM path decides.
+bool keys_canonical(const cache_index& index) {
+    std::vector<std::uint64_t> digests;
+    for (const auto& member : index.members) {
+        if (member.kind == section_kind::none) continue;
+        const auto kind = static_cast<entry_kind>(static_cast<int>(member.kind) - 1);
+        digests.clear();
+        for (std::size_t i = member.first; i < member.last; ++i) {
+            const auto& entry = index.entries[i];
+            if (!is_msal_node_key(kind, entry, entry.key)) return false;
+            digests.push_back(identity_digest(kind, entry));
+        }
+        std::sort(digests.begin(), digests.end());
+        if (std::adjacent_find(digests.begin(), digests.end()) != digests.end()) return false;
+    }
+    return true;
+}
 
 bool is_credential(section_kind kind) {
     return kind == section_kind::id_token || kind == section_kind::access_token || kind == section_kind::refresh_token;
@@ -481,6 +527,7 @@ std::optional<write_plan> plan_write_fast(std::string_view serialized, const wri
     index.members.reserve(8);
     index.entries.reserve(16);
     if (!cache_scanner(serialized, request.limits.max_depth, index).run()) return std::nullopt;
+    if (!keys_canonical(index)) return std::nullopt;  // another library's spelling or a duplicate: the DOM path
 
     // decide_write's steps, in its order: restrict_to -> expire -> partition_ttl.
     light_write write(index, request);

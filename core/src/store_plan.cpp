@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "cache_index.hpp"
+#include "msalcache/credential_keys.hpp"
 #include "internal.hpp"
 
 namespace msalcache {
@@ -36,10 +37,11 @@ struct decided_write {
     token_cache cache;  // what to store: the input restricted to the partition, expired tokens removed
 };
 
-// restrict_to -> expire -> partition_ttl: plan_write's DOM path and plan_merge_write (the fast path in
-// cache_index.cpp takes the same steps on its light entries).
+// rekey -> restrict_to -> expire -> partition_ttl: plan_write's DOM path and plan_merge_write (the fast path in
+// cache_index.cpp takes the same steps on its light entries, when rekey would change nothing). One entry per
+// credential under msal-node 7's key, first, so that a duplicate another library wrote is neither stored nor counted.
 decided_write decide_write(const token_cache& parsed, const write_request& request) {
-    auto restricted = restrict_to(parsed, request.allowed);
+    auto restricted = restrict_to(rekey(parsed, key_spelling::msal_node), request.allowed);
     decided_write out{write_plan{}, std::move(restricted.cache)};
     auto& plan = out.plan;
     plan.dropped_home_account_ids = std::move(restricted.dropped_home_account_ids);

@@ -1,5 +1,6 @@
 #include "msalcache/three_way_merge.hpp"
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "internal.hpp"
+#include "key_spelling.hpp"
 
 namespace msalcache {
 namespace {
@@ -133,6 +135,85 @@ class merger {
         return result;
     }
 
+    // A known section, credential by credential (credential_keys.hpp): the same credential under two spellings, on
+    // one side or across sides, is one entry, stored under msal-node 7's key. Otherwise as merge_entries.
+    void merge_credentials(detail::entry_kind kind, std::string_view section_name, const json* base,
+                           const json* mine, const json* theirs, json::object_t& out) {
+        rekey_report ignored;  // the merge reports what it decided, not how entries were spelled
+        const auto group = [&](const json* section) {
+            return section == nullptr ? std::vector<detail::credential_group>{}
+                                      : detail::group_entries(kind, *section, ignored);
+        };
+        const auto base_groups = group(base);
+        const auto mine_groups = group(mine);
+        const auto theirs_groups = group(theirs);
+        using group_index = std::unordered_map<std::string_view, const detail::placed_entry*>;
+        const auto index = [](const std::vector<detail::credential_group>& groups) {
+            group_index by_id;
+            by_id.reserve(groups.size());
+            for (const auto& g : groups) by_id.emplace(g.id, &g.entry);
+            return by_id;
+        };
+        const auto base_index = index(base_groups);
+        const auto mine_index = index(mine_groups);
+        const auto theirs_index = index(theirs_groups);
+        const auto find = [](const group_index& by_id, std::string_view id) -> const detail::placed_entry* {
+            const auto it = by_id.find(id);
+            return it == by_id.end() ? nullptr : it->second;
+        };
+        std::vector<detail::placed_entry> kept;
+        std::vector<bool> kept_mine;  // whether kept[i] is mine's value (or both sides')
+        const auto merge_one = [&](const detail::placed_entry* b, const detail::placed_entry* m,
+                                   const detail::placed_entry* t) {
+            const auto value = [](const detail::placed_entry* e) { return e == nullptr ? nullptr : e->value; };
+            const auto key = (t != nullptr ? t : m)->original_key;
+            const json* result = decide(section_name, key, value(b), value(m), value(t));
+            if (result == nullptr) return;
+            auto entry = *(result == value(t) ? t : m);
+            // Which side's key and hash an agreed entry carries must not depend on which side is mine (they only
+            // matter when keys clash, and the merge is symmetric without conflicts): the smaller of the two.
+            const auto smaller = [](std::string_view a, std::string_view b) {
+                return a.empty() ? b : b.empty() ? a : std::min(a, b);
+            };
+            if (m != nullptr && t != nullptr && same(m->value, t->value)) {
+                entry.original_key = std::min(m->original_key, t->original_key);
+                entry.components_hash = smaller(m->components_hash, t->components_hash);
+            }
+            if (entry.components_hash.empty()) {  // one credential, one components hash: any side's serves
+                const auto hash = [](const detail::placed_entry* e) { return e ? e->components_hash : ""; };
+                entry.components_hash = smaller(smaller(hash(t), hash(m)), hash(b));
+            }
+            kept.push_back(entry);
+            kept_mine.push_back(t == nullptr || result != value(t));
+        };
+        for (const auto& g : theirs_groups) merge_one(find(base_index, g.id), find(mine_index, g.id), &g.entry);
+        for (const auto& g : mine_groups) {
+            if (find(theirs_index, g.id) == nullptr) merge_one(find(base_index, g.id), &g.entry, nullptr);
+        }
+        const auto keys = detail::assign_keys(kind, kept, key_spelling::msal_node, ignored);
+        std::unordered_map<std::string_view, std::size_t> holder;  // key -> index in kept
+        for (std::size_t i = 0; i < kept.size(); ++i) {
+            if (keys[i]) holder.emplace(*keys[i], i);
+        }
+        // Two different credentials under one key on the two sides (keys that no longer spell their fields, e.g. a
+        // userAssertionHash msal-node does not key): one key holds one entry, decided as a conflict on that key.
+        for (std::size_t i = 0; i < kept.size(); ++i) {
+            if (keys[i]) continue;
+            auto& j = holder.at(kept[i].original_key);
+            ++report.conflicts;
+            ++report.key_clashes;
+            const std::size_t mine_i = kept_mine[i] ? i : j;
+            const std::size_t theirs_i = kept_mine[i] ? j : i;
+            const bool theirs_wins = kind == detail::entry_kind::access_token &&
+                                     theirs_is_later(section_name, kept[i].original_key, *kept[mine_i].value,
+                                                     *kept[theirs_i].value);
+            j = theirs_wins ? theirs_i : mine_i;
+        }
+        for (std::size_t i = 0; i < kept.size(); ++i) {
+            if (keys[i]) out.emplace_back(*keys[i], *kept[holder.at(*keys[i])].value);
+        }
+    }
+
     // A section whose three values are objects of objects (nullptr: absent, no entries), entry by entry, into out:
     // theirs' entries in theirs' order, then those only in mine in mine's order.
     void merge_entries(std::string_view section_name, const json* base, const json* mine, const json* theirs,
@@ -193,8 +274,9 @@ merge_result merge_three_way(const token_cache& base, const token_cache& mine, c
         if (detail::is_known_section(name)) {
             // Kept even when empty: the name came from mine or theirs, and msal writes every known section.
             json entries = json::object();
-            merge.merge_entries(name, known_section(base, base_index, name), known_section(mine, mine_index, name),
-                                known_section(theirs, theirs_index, name), entries.get_ref<json::object_t&>());
+            merge.merge_credentials(*detail::entry_kind_of(name), name, known_section(base, base_index, name),
+                                    known_section(mine, mine_index, name), known_section(theirs, theirs_index, name),
+                                    entries.get_ref<json::object_t&>());
             out.emplace_back(std::string(name), std::move(entries));
             continue;
         }

@@ -10,6 +10,7 @@
 
 #include "../../core/src/cache_index.hpp"
 #include "fixtures.hpp"
+#include "msalcache/credential_keys.hpp"
 #include "msalcache/store_plan.hpp"
 
 using namespace msalcache;
@@ -72,6 +73,18 @@ std::string several_users_cache() {
         .text();
 }
 
+// Every entry of a known section under msal-node 7's key for its fields, and one entry per credential.
+bool keys_are_msal_node(const std::string& text) {
+    const auto cache = token_cache::parse(text);
+    for (auto name : {"Account", "IdToken", "AccessToken", "RefreshToken", "AppMetadata"}) {
+        const auto& entries = cache.entries(name);
+        for (auto it = entries.begin(); it != entries.end(); ++it) {
+            if (spell_key(name, it.value(), key_spelling::msal_node, it.key()) != it.key()) return false;
+        }
+    }
+    return rekey(cache, key_spelling::msal_node).dump() == cache.dump();
+}
+
 std::vector<std::vector<partition_id>> allowed_sets() {
     return {{account(alice)}, {account(bob)}, {account(carol)}, {obo(fixtures::assertion_hash)}, {app("t1")},
             {app("t3")}, {app(fixtures::tenant)}, {account(alice), app("t2")}, {account("nobody")}};
@@ -127,11 +140,13 @@ TEST(FastWrite, SectionsThatEndUpEmptyOrAreMissing) {
 }
 
 TEST(FastWrite, NonCanonicalTextGivesTheSameValue) {
+    // Keys escaped, but each is msal-node 7's key for its fields (else the DOM path re-keys, and decides).
     const std::string text =
-        " \r\n{ \"Account\" : { \"a\\u002Db\" :\t{\"home_account_id\":\"h\\u00e9\",\"environment\":\"e\\/x\","
-        "\"realm\":\"r\"} } ,\n\"AccessToken\":{\"k\\\"\":{ \"home_account_id\" : \"h\\u00e9\" , "
+        " \r\n{ \"Account\" : { \"h\\u00e9-e\\/x-r\" :\t{\"home_account_id\":\"h\\u00e9\",\"environment\":\"e\\/x\","
+        "\"realm\":\"r\"} } ,\n\"AccessToken\":{\"h\\u00e9-e-accesstoken-c\\ud83d\\ude00-r\\\"-t-\":{ "
+        "\"home_account_id\" : \"h\\u00e9\" , "
         "\"environment\":\"e\",\"credential_type\":\"AccessToken\",\"client_id\":\"c\\ud83d\\ude00\","
-        "\"secret\":\"s\\n\\u0000\\\\\",\"realm\":\"r\",\"target\":\"t\",\"cached_at\":\"1\","
+        "\"secret\":\"s\\n\\u0000\\\\\",\"realm\":\"r\\\"\",\"target\":\"t\",\"cached_at\":\"1\","
         "\"expires_on\":\"9999999999\" , \"x\" : [ 1 , { } , [ ] ] }},\"U\\u006ek\":  [1e2, -0, 0.5E-3] } \n";
     for (const auto& allowed : {std::vector<partition_id>{account("h\xC3\xA9")}, {account("other")}}) {
         expect_fast_agrees(text, request_for(allowed), false);
@@ -161,21 +176,21 @@ TEST(FastWrite, ManyAllowedIdsAndAssertionRouting) {
 }
 
 TEST(FastWrite, EscapedIdsAndOddButValidTimestamps) {
-    // Ids and timestamps written with escapes decode to the same values; integer timestamps include -0 and the
+    // Ids and timestamps written with escapes decode to the same values (keys too: msal-node 7's keys, escaped); integer timestamps include -0 and the
     // int64 limits; an app partition's TTL comes from numeric expires_on values.
     const std::string text =
-        R"({"Account":{"k":{"home_account_id":"\u0061lice.t","environment":"e","realm":"t"}},)"
-        R"("IdToken":{"i":{"home_account_id":"alice.\u0074","environment":"e","credential_type":"IdToken",)"
+        R"({"Account":{"alice.t-e-t":{"home_account_id":"\u0061lice.t","environment":"e","realm":"t"}},)"
+        R"("IdToken":{"alice.t-e-idtoken-c\/1-t--":{"home_account_id":"alice.\u0074","environment":"e","credential_type":"IdToken",)"
         R"("client_id":"c\u002f1","secret":"s","realm":"t"}},)"
-        R"("AccessToken":{"a":{"home_account_id":"alice.t","environment":"e","credential_type":"AccessToken",)"
+        R"("AccessToken":{"alice.t-e-accesstoken-c\u002f1-t-x-":{"home_account_id":"alice.t","environment":"e","credential_type":"AccessToken",)"
         R"("client_id":"c/1","secret":"s","realm":"t","target":"x","cached_at":-0,)"
         R"("expires_on":"\u0039999999999","refresh_on":9223372036854775807},)"
-        R"("b":{"home_account_id":"","environment":"e","credential_type":"AccessToken","client_id":"c/1",)"
+        R"("-e-accesstoken-c/1-t\"1-x-":{"home_account_id":"","environment":"e","credential_type":"AccessToken","client_id":"c/1",)"
         R"("secret":"s","realm":"t\"1","target":"x","cached_at":"0","expires_on":1700003600,)"
         R"("userAssertionHash":""}},)"
-        R"("RefreshToken":{"r":{"home_account_id":"alice.t","environment":"e","credential_type":"RefreshToken",)"
+        R"("RefreshToken":{"alice.t-e-refreshtoken-c/1---":{"home_account_id":"alice.t","environment":"e","credential_type":"RefreshToken",)"
         R"("client_id":"c/1","secret":"s","expires_on":"9223372036854775807","last_modification_time":0}},)"
-        R"("AppMetadata":{"m":{"client_id":"c\/1","environment":"e"}}})";
+        R"("AppMetadata":{"appmetadata-e-c/1":{"client_id":"c\/1","environment":"e"}}})";
     for (const auto& allowed : std::vector<std::vector<partition_id>>{
              {account("alice.t")}, {app("t\"1")}, {app("t\"1"), account("alice.t")}, {account("alice")}}) {
         for (auto at : {now - 100, now + 3400, now + 4000}) {
@@ -285,8 +300,11 @@ TEST(FastWrite, RandomMutationsNeverAcceptWhatTheDomPathRejects) {
         if (!dom) {
             ASSERT_THROW(plan_write(text, request), cache_error) << text;
         }
-        // Not required for correctness, but the fast path is only worth having if valid input takes it.
-        EXPECT_EQ(fast.has_value(), dom.has_value()) << text;
+        // Not required for correctness, but the fast path is only worth having if valid input takes it: all of it
+        // but caches with a key that is not msal-node 7's for its fields (a mutated field), left to the DOM path.
+        if (dom && keys_are_msal_node(text)) EXPECT_TRUE(fast.has_value()) << text;
     }
-    EXPECT_GT(fast_accepted, 400);  // the loop must exercise the accepting side too
+    // The loop must exercise the accepting side too. Fewer inputs take it than before keys were checked (283 of 4000
+    // with this seed): a mutation inside an id or a key now sends the cache to the DOM path.
+    EXPECT_GT(fast_accepted, 200);
 }

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "../../core/src/cache_index.hpp"
+#include "msalcache/credential_keys.hpp"
 #include "msalcache/store_plan.hpp"
 #include "msalcache/three_way_merge.hpp"
 
@@ -105,6 +106,26 @@ std::optional<token_cache> fuzz_parse(std::string_view text) {
     return cache;
 }
 
+// rekey: never loses an entry of one cache but the duplicates it collapses, whatever the spelling; the same
+// credentials under either spelling; idempotent.
+void fuzz_rekey(const token_cache& cache) {
+    const auto entries = [](const token_cache& c) {
+        std::size_t n = 0;
+        for (auto name : {"Account", "IdToken", "AccessToken", "RefreshToken", "AppMetadata"}) n += c.entries(name).size();
+        return n;
+    };
+    rekey_report to_node;
+    rekey_report to_python;
+    const auto node = rekey(cache, key_spelling::msal_node, &to_node);
+    const auto python = rekey(cache, key_spelling::msal_python, &to_python);
+    check(to_node.dropped == 0 && to_python.dropped == 0, "rekey dropped an entry of one cache", cache.dump());
+    check(entries(node) == entries(cache) - to_node.collapsed, "rekey lost an entry", cache.dump());
+    check(entries(python) == entries(node), "the spellings disagree on what is one credential", cache.dump());
+    check(rekey(node, key_spelling::msal_node).dump() == node.dump(), "rekey is not idempotent", cache.dump());
+    check(entries(rekey(python, key_spelling::msal_node)) == entries(node), "a round trip lost an entry",
+          cache.dump());
+}
+
 // plan_write's fast path never accepts what the DOM path rejects, and agrees with it when both accept (plan_write
 // itself only chooses between the two). plan_read runs on the same text.
 void fuzz_plan_write(std::string_view text, bool valid, const write_request& request) {
@@ -144,9 +165,11 @@ void fuzz_merge(const std::string_view (&parts)[3], const std::optional<token_ca
     }
 
     const auto& [b, m, t] = caches;
-    // Agreement: when both sides hold the same cache, the merge is that cache, byte for byte, and counts nothing.
+    // Agreement: when both sides hold the same cache, the merge is that cache, byte for byte, with one entry per
+    // credential under msal-node's key (rekey's rule), and counts nothing.
     const auto same_sides = merge_three_way(*b, *m, *m);
-    check(same_sides.cache.dump() == m->dump(), "merge(b, m, m) != m", parts[1]);
+    check(same_sides.cache.dump() == rekey(*m, key_spelling::msal_node).dump(), "merge(b, m, m) != rekey(m)",
+          parts[1]);
     check(same_sides.report.taken_mine + same_sides.report.taken_theirs + same_sides.report.removed == 0,
           "merge(b, m, m) counted decisions");
     // Symmetry: without a conflict no rule depends on the side, so swapping mine and theirs gives the same value.
@@ -154,9 +177,13 @@ void fuzz_merge(const std::string_view (&parts)[3], const std::optional<token_ca
     const auto backward = merge_three_way(*b, *t, *m);
     // The same merge as inside plan_merge_write, on caches parsed separately: the same decisions.
     check(forward.report.taken_mine == report.taken_mine && forward.report.taken_theirs == report.taken_theirs &&
-              forward.report.conflicts == report.conflicts && forward.report.removed == report.removed,
+              forward.report.conflicts == report.conflicts && forward.report.removed == report.removed &&
+              forward.report.key_clashes == report.key_clashes,
           "merge is not deterministic");
-    check(forward.report.conflicts == backward.report.conflicts, "conflict count depends on the side");
+    // Conflicts on one credential; a key clash between two (key_clashes) can depend on another conflict's winner.
+    check(forward.report.conflicts - forward.report.key_clashes ==
+              backward.report.conflicts - backward.report.key_clashes,
+          "conflict count depends on the side");
     if (forward.report.conflicts == 0) {
         check(value_of(forward.cache.dump()) == value_of(backward.cache.dump()), "merge is not symmetric", parts[1]);
         check(forward.report.taken_mine == backward.report.taken_theirs, "taken counts are not symmetric");
@@ -193,6 +220,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             continue;
         }
         caches[i] = fuzz_parse(parts[i]);
+        if (caches[i]) fuzz_rekey(*caches[i]);
         fuzz_plan_write(parts[i], caches[i].has_value(), request);
     }
     if (parts[1].empty()) check(!attempt([&] { return token_cache::parse(parts[1]); }), "empty text parsed");

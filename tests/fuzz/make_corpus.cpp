@@ -3,9 +3,11 @@
 // account, a foreign account or an unknown section appeared). Generated rather than checked in, so the seeds follow
 // the fixtures. Usage: make_fuzz_corpus <directory>
 
+#include <cctype>
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "../cpp/fixtures.hpp"
@@ -56,6 +58,34 @@ int main(int argc, char** argv) {
                           .app_token(fixtures::tenant, now + 100, "other-client").app_metadata().text();
     const auto obo = cache_builder().account(carol).obo_token(carol, fixtures::assertion_hash, now + 3600)
                          .refresh_token(carol, std::nullopt, fixtures::assertion_hash).text();
+    // Another library's spellings (credential_keys.hpp): msal-python's keys beside msal-node's for the same tokens,
+    // and Go 1.0's mixed case.
+    auto python_doc = json::parse(alice_only);
+    for (auto [section, from, to] : {std::tuple{"AccessToken", "user.read openid profile-", "user.read openid profile"},
+                                     std::tuple{"IdToken", "--", "-"}, std::tuple{"RefreshToken", "---", "--openid"}}) {
+        auto& entries = python_doc[section];
+        const auto key = entries.begin().key();
+        auto entry = entries.begin().value();
+        auto python = entry;
+        if (std::string(section) == "RefreshToken") python["target"] = "openid";
+        entries[key.substr(0, key.size() - std::string(from).size()) + to] = python;
+        entry["secret"] = "other";
+        entries[key] = entry;
+    }
+    const auto python_spelled = python_doc.dump();
+    auto go_doc = json::parse(alice_only);
+    for (auto& [section, entries] : go_doc.items()) {
+        json copy = entries;
+        for (auto& [key, entry] : copy.items()) {
+            auto upper = key;
+            for (auto kind : {"accesstoken", "refreshtoken", "idtoken", "appmetadata"}) {
+                const auto at = upper.find(kind);
+                if (at != std::string::npos) upper[at] = static_cast<char>(std::toupper(upper[at]));
+            }
+            entries[upper] = entry;
+        }
+    }
+    const auto go_spelled = go_doc.dump();
     const auto unknown = with(alice_only, "Ext", "e", json{{"v", 1}, {"list", {1, "two", nullptr}}});
     const auto unknown_changed = with(alice_only, "Ext", "e", json{{"v", 2}});
 
@@ -73,6 +103,9 @@ int main(int argc, char** argv) {
         seed(0, {unknown, unknown_changed, with(unknown, "Ext", "f", json::object())}),
         seed(0, {"{}", R"({"X":[1,{"a":null}],"Y":"s"})", R"({"X":{"a":{}},"Y":2.5})"}),
         seed(0x80, {"", "{}", ""}),
+        seed(0, {python_spelled}),
+        seed(0, {alice_only, python_spelled, alice_refreshed}),
+        seed(0x08, {go_spelled, alice_only}),
     };
     for (std::size_t i = 0; i < seeds.size(); ++i) {
         const std::string path = std::string(argv[1]) + "/seed-" + std::to_string(i);

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "msalcache/credential_keys.hpp"
 #include "msalcache/expiry.hpp"
 #include "msalcache/partition.hpp"
 #include "msalcache/three_way_merge.hpp"
@@ -47,7 +48,8 @@ struct write_plan {
     expiry_report expiry;
 };
 
-// Validate -> restrict_to(allowed) -> expire -> partition_ttl -> dump.
+// Validate -> rekey(msal_node) (one entry per credential, credential_keys.hpp) -> restrict_to(allowed) -> expire ->
+// partition_ttl -> dump.
 write_plan plan_write(std::string_view serialized, const write_request& request);
 
 // plan_write for a compare-and-set that failed: merge_three_way(base, mine, theirs), then the same restrict_to ->

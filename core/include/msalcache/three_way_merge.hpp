@@ -2,7 +2,9 @@
 // Three-way merge of token caches, for a compare-and-set write that lost the race: `base` is what this request
 // loaded, `mine` what msal holds now, `theirs` what another server stored meanwhile. Pure function of its inputs.
 //
-// The unit of merging is an entry: a section name plus an entry key. Entries are compared as JSON values (object
+// The unit of merging is an entry: in a known section a credential (credential_keys.hpp: the same credential under
+// another library's key spelling, on one side or across sides, is one entry; of two on one side rekey's rule keeps
+// one), elsewhere a section name plus an entry key. Entries are compared as JSON values (object
 // key order does not count; 1 and "1" differ), absence included. For each entry:
 //   1. mine == base (both may be absent)   -> theirs (its absence too: the other server removed it);
 //   2. theirs == base                      -> mine (its absence too: this request removed it);
@@ -21,8 +23,8 @@
 //
 // Output order is deterministic: sections in theirs' order, then sections only in mine in mine's order; within a
 // section theirs' entries in theirs' order (replaced in place when mine wins, left out when the result is absent),
-// then entries only in mine in mine's order. A known section that ends up empty is kept as `{}` when mine or
-// theirs had it, and left out otherwise.
+// then entries only in mine in mine's order; a known section's entries under msal-node 7's key (rekey's rule). A
+// known section that ends up empty is kept as `{}` when mine or theirs had it, and left out otherwise.
 
 #include <cstddef>
 
@@ -37,6 +39,9 @@ struct merge_report {
     std::size_t taken_theirs = 0;  // the result holds theirs' value (what this request learns from theirs)
     std::size_t conflicts = 0;     // changed on both sides since base (rule 4)
     std::size_t removed = 0;       // the result has no entry: one side's removal was applied
+    // Of conflicts: two different credentials that want one key (keys that spell none of their entry's fields), of
+    // which the key keeps one. Whether that happens can depend on which side won another conflict.
+    std::size_t key_clashes = 0;
 };
 
 struct merge_result {

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "msalcache/credential_keys.hpp"
 #include "msalcache/partition.hpp"
 #include "msalcache/store_plan.hpp"
 #include "msalcache/three_way_merge.hpp"
@@ -122,6 +123,13 @@ py::dict plan_merge_write_binding(std::string_view base, std::string_view mine, 
     return head;
 }
 
+// One entry per credential, each under msal-python's key spelling (credential_keys.hpp): what msal-python's updates
+// and removals find.
+std::string rekey_for_msal_python_binding(std::string_view serialized, std::int64_t max_bytes) {
+    py::gil_scoped_release unlocked;
+    return rekey_json(serialized, key_spelling::msal_python, limits_of(max_bytes));
+}
+
 std::string describe_binding(std::string_view serialized, std::int64_t max_bytes) {
     py::gil_scoped_release unlocked;
     return describe(token_cache::parse(serialized, limits_of(max_bytes)));
@@ -164,6 +172,8 @@ PYBIND11_MODULE(_core, m) {
         py::arg("skew_seconds"), py::arg("sliding_seconds"), py::arg("absolute_seconds"), py::arg("created_at"),
         py::arg("max_bytes") = 0,
         "plan_write after a failed compare-and-set: a three-way merge of mine and theirs against base first.");
+    m.def("rekey_for_msal_python", &rekey_for_msal_python_binding, py::arg("serialized"), py::arg("max_bytes") = 0,
+          "The cache with one entry per credential, each under msal-python's key spelling (compact JSON).");
     m.def("describe", &describe_binding, py::arg("serialized"), py::arg("max_bytes") = 0,
           "A secret-free description of a cache, as JSON.");
 }

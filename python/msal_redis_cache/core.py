@@ -47,6 +47,12 @@ def plan_merge_write(base: Optional[Text], mine: Text, theirs: Optional[Text], r
     return _guarded(_core.plan_merge_write, base or b"", mine, theirs or b"", *_request_args(request))
 
 
+def rekey_for_msal_python(serialized: Text, max_bytes: int = 0) -> str:
+    """One entry per credential, each under msal-python's key spelling, so that msal-python's updates and removals
+    find entries another library (or the core, which stores msal-node's spelling) keyed."""
+    return _guarded(_core.rekey_for_msal_python, serialized, max_bytes)
+
+
 def describe(serialized: Text, max_bytes: int = 0) -> Dict[str, Any]:
     """A secret-free description of a cache (accounts, token kinds, scopes, expiry times, sizes)."""
     return json.loads(_guarded(_core.describe, serialized, max_bytes))

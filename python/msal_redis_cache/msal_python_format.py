@@ -3,14 +3,17 @@ the conversions both ways: every partition is stored in one form whichever libra
 
 - App (client-credential) tokens: msal-python writes "home_account_id": null, msal-node "" (the core accepts only a
   string). msal-python then finds them with the query {"home_account_id": None}, so it gets null back on load.
-- Key spellings (msal-node appends a scheme segment, msal-python does not): both libraries read either spelling (they
-  match on fields) but update and remove only under their own. Re-keying a loaded cache to msal-python's spelling is
-  the core's job (issue #17, part 1); `to_msal_python` is the one place that calls it."""
+- Key spellings (msal-node appends a scheme segment, msal-python does not; the core stores msal-node's): both
+  libraries read either spelling (they match on fields) but update and remove only under their own. So before
+  msal-python changes a loaded cache, the core re-keys it to msal-python's spelling (`respell`); reads need no
+  re-keying, so a cache hit costs none."""
 
 from __future__ import annotations
 
 import json
 from typing import Any, Dict, Iterator
+
+from . import core
 
 CREDENTIAL_SECTIONS = ("AccessToken", "RefreshToken", "IdToken", "Account")
 
@@ -40,3 +43,8 @@ def to_msal_python(body: str, app_tokens: bool) -> Dict[str, Any]:
             if entry.get("home_account_id") == "":
                 entry["home_account_id"] = None
     return cache
+
+
+def respell(cache: Dict[str, Any], app_tokens: bool) -> Dict[str, Any]:
+    """msal-python's memory with one entry per credential, each under msal-python's key (the core's rekey)."""
+    return to_msal_python(core.rekey_for_msal_python(to_stored(cache)), app_tokens)

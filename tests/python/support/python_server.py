@@ -50,6 +50,13 @@ class PythonServer:
         # msal-python 1.21 has no token_source: a cache hit is a bare {access_token, token_type, expires_in}.
         return self._token(result) | {"fromCache": "id_token_claims" not in result}
 
+    def remove_account(self, selector: Dict[str, str], home_account_id: str) -> None:
+        """msal-python's own sign-out: app.remove_account(account)."""
+        app = self.app(selector)
+        for account in app.get_accounts():
+            if account["home_account_id"] == home_account_id:
+                app.remove_account(account)
+
     def app_token(self, tenant_id: str, scopes: List[str]) -> Dict[str, Any]:
         authority = re.sub(r"[^/]+$", tenant_id, self.auth["authority"])
         app = self.app({"tenantId": tenant_id}, authority)

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import msal  # noqa: E402
 import redis  # noqa: E402
 
-from fake_idp import AUTHORITY, CLIENT_ID, HOME_ACCOUNT_ID, FakeIdentityProvider  # noqa: E402
+from fake_idp import AUTHORITY, CLIENT_ID, FakeIdentityProvider  # noqa: E402
 from msal_redis_cache import RedisTokenCache  # noqa: E402
 
 SCOPES = ["https://graph.microsoft.com/User.Read"]
@@ -63,15 +63,14 @@ def seeded_cache(size: int) -> str:
     """A signed-in cache, padded with access tokens for other resources up to about `size` bytes."""
     cache = msal.SerializableTokenCache()
     app_for(cache).acquire_token_by_refresh_token("seed", SCOPES)
-    state = json.loads(cache.serialize())
-    [template] = state["AccessToken"].values()
+    [template] = cache.find(msal.TokenCache.CredentialType.ACCESS_TOKEN)
     n = 0
-    while len(json.dumps(state, separators=(",", ":"))) < size:
+    while len(cache.serialize().replace("    ", "").replace("\n", "")) < size:
         entry = dict(template, target=f"api://resource-{n}/read",
                      secret=base64.urlsafe_b64encode(os.urandom(600)).decode())
-        state["AccessToken"][f"{HOME_ACCOUNT_ID}-login.microsoftonline.com-accesstoken-{CLIENT_ID}-x-api://resource-{n}/read"] = entry
+        cache.modify(msal.TokenCache.CredentialType.ACCESS_TOKEN, entry, entry)  # under msal-python's key
         n += 1
-    return json.dumps(state, separators=(",", ":"))
+    return json.dumps(json.loads(cache.serialize()), separators=(",", ":"))
 
 
 def silent(app: msal.ConfidentialClientApplication, force_refresh: bool) -> None:

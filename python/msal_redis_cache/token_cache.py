@@ -115,7 +115,9 @@ class PartitionTokenCache(msal.SerializableTokenCache):
     def _before_write(self) -> None:
         """A write of a cache kept past REUSE_LOAD_SECONDS reads first; a sign-out since the last load still wins:
         the write stays based on that load, so its compare-and-set finds the tombstone and drops it. Then the cache
-        is re-keyed to msal-python's spelling, so that msal-python updates and removes the entries it finds."""
+        is re-keyed to msal-python's spelling, so that msal-python updates and removes the entries it finds (leaving
+        its new entries beside the old ones for the core to sort out would keep the old access token when
+        msal-node's rounded timestamps make it look a second newer)."""
         if not self._fresh():
             previous = self._loaded
             started = self._clock()

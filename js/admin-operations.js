@@ -63,7 +63,7 @@ async function removeSession(context, writer, key, homeAccountId, sessionStore) 
   const held = await writer.remove(key);
   if (stored.owner === homeAccountId && sessionStore) {
     const sessionKey = sessionStore.keyPrefix + key.slice(`${context.settings.prefix}session:`.length);
-    await context.guard.run('DEL', sessionKey, () => sessionStore.redis.del(sessionKey));
+    await context.guard.run('DEL', sessionKey, () => sessionStore.driver.del(sessionKey));
   }
   return { held, tombstoned: true };
 }

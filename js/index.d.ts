@@ -6,7 +6,22 @@ import type {
   OnBehalfOfRequest,
   AuthenticationResult,
 } from '@azure/msal-node';
-import type { Redis, Cluster } from 'ioredis';
+/**
+ * An ioredis client (new Redis(...), new Redis.Cluster(...), a Sentinel client; or iovalkey's), by shape, so that
+ * neither client's package is needed to type-check an app that has the other.
+ */
+export interface IoredisClientLike {
+  getBuffer(...args: any[]): unknown;
+  getrangeBuffer(...args: any[]): unknown;
+}
+/** A connected node-redis client (createClient(), createCluster() or createSentinel() from "redis", 5 or 6), by shape. */
+export interface NodeRedisClientLike {
+  sendCommand(...args: any[]): unknown;
+  readonly isOpen: boolean;
+  withTypeMapping(...args: any[]): unknown;
+}
+/** A Redis client the package can drive (js/redis/driver.js). */
+export type RedisClientLike = IoredisClientLike | NodeRedisClientLike;
 import type { EventEmitter } from 'node:events';
 
 /** 32 random bytes: a base64 (or base64url) string, or a Buffer/Uint8Array. */
@@ -30,8 +45,8 @@ export type StorageSecrets =
     };
 
 export type RedisTokenCacheOptions = StorageSecrets & {
-  /** An ioredis client (Redis or Cluster), shared by the whole app. */
-  redis: Redis | Cluster;
+  /** An ioredis or node-redis client (standalone, Cluster or Sentinel), shared by the whole app. */
+  redis: RedisClientLike;
   /** Prepended to every key. Default "msal:". */
   prefix?: string;
   /** Idle window of a user partition: every write restarts it. Default 86400 (24 h). */
@@ -65,6 +80,12 @@ export type RedisTokenCacheOptions = StorageSecrets & {
   commandTimeoutMs?: number;
   /** When Redis fails during a token write: "open" (not stored, counted; the caller keeps its token) or "closed" (CacheStoreError). Default "open". Sign-outs always fail closed. */
   writeFailure?: 'open' | 'closed';
+  /**
+   * When Redis cannot read a user's partition (session or account) and this server has no recent copy: "closed"
+   * (a CacheStoreError from the msal call, so the app can answer "try again" instead of asking a signed-in user to
+   * sign in) or "open" (a cache miss). App and on-behalf-of partitions always fall back to a miss. Default "closed".
+   */
+  readFailure?: 'open' | 'closed';
   /**
    * Metrics (README "Metrics"): OpenTelemetry instruments on the meter "msal-redis-cache" and/or a plain callback.
    * Default: the global MeterProvider of @opentelemetry/api when it is installed and an SDK registered one before
@@ -103,8 +124,10 @@ export interface RedisTokenCacheStats {
   };
   /** Reads that failed and fell back to the last copy this server saw. */
   staleReads: number;
-  /** Reads that failed with no copy to fall back to: a cache miss. */
+  /** Reads that failed with no copy to fall back to: a cache miss (app and on-behalf-of partitions, readFailure "open"). */
   missedReads: number;
+  /** User-partition reads that failed with no copy to fall back to: a CacheStoreError (readFailure "closed"). */
+  failedReads: number;
   /** Writes not stored because Redis failed (writeFailure "open"). */
   failedWrites: number;
   redis: {
@@ -199,13 +222,19 @@ export declare class RedisTokenCache {
 
 export declare class RedisCachePlugin implements ICachePlugin {
   readonly key: string;
+  /**
+   * Resolves once the partition's version, read when the plugin was made, is in: await it before acquireTokenByCode
+   * (and other calls that ask the identity provider before reading the cache) on a client application you built
+   * yourself, so that a sign-out that Redis orders after that read wins. createClientApplication does this for you.
+   */
+  ready(): Promise<void>;
   beforeCacheAccess(cacheContext: TokenCacheContext): Promise<void>;
   afterCacheAccess(cacheContext: TokenCacheContext): Promise<void>;
 }
 
 export declare const DEFAULTS: Readonly<Required<Pick<RedisTokenCacheOptions,
   'prefix' | 'slidingSeconds' | 'absoluteSeconds' | 'skewSeconds' | 'maxValueBytes' | 'tombstoneSeconds' | 'migrateLegacyValues' |
-  'commandTimeoutMs' | 'writeFailure' | 'localCache'>>>;
+  'commandTimeoutMs' | 'writeFailure' | 'readFailure' | 'localCache'>>>;
 
 /** msal-node's userAssertionHash of an OBO assertion: base64url(SHA-256(assertion)). */
 export declare function userAssertionHash(assertion: string): string;
@@ -213,7 +242,7 @@ export declare function userAssertionHash(assertion: string): string;
 export declare class MsalRedisCacheError extends Error {}
 /** A cache document the core refused: invalid JSON, wrong schema, over a limit. */
 export declare class CacheFormatError extends MsalRedisCacheError {}
-/** Redis failed while loading or storing a partition; `cause` holds the ioredis error. */
+/** Redis failed while loading or storing a partition; `cause` holds the client's error. */
 export declare class CacheStoreError extends MsalRedisCacheError {}
 export declare class ConfigurationError extends MsalRedisCacheError {}
 
@@ -272,13 +301,13 @@ export type RedisSessionStoreOptions = (
 ) &
   (
     | {
-        /** An ioredis client (Redis or Cluster); the same Redis as the token cache's. */
-        redis: Redis | Cluster;
+        /** An ioredis or node-redis client; the same Redis as the token cache's. */
+        redis: RedisClientLike;
         client?: undefined;
       }
     | {
         /** connect-redis's name for `redis`. */
-        client: Redis | Cluster;
+        client: RedisClientLike;
         redis?: undefined;
       }
   ) & {

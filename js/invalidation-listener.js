@@ -2,8 +2,8 @@
 // Keeps the in-process cache coherent with Redis through server-assisted client-side caching: one dedicated
 // connection turns on `CLIENT TRACKING ... REDIRECT <itself> BCAST PREFIX <prefix>session: PREFIX <prefix>account: ...`
 // and subscribes to `__redis__:invalidate`, so Redis tells it about every change (write, delete, expiry) of a partition,
-// whoever made it. RESP2 on purpose: ioredis 6 speaks RESP3 by default and drops invalidation pushes, while RESP2
-// delivers them as ordinary pub/sub messages on ioredis 5 and 6 alike.
+// whoever made it. RESP2 on purpose: ioredis 6 and node-redis 6 speak RESP3 by default and ioredis drops invalidation
+// pushes, while RESP2 delivers them as ordinary pub/sub messages on every client (the driver opens the connection).
 //
 // Whenever the connection is not tracking (connecting, reconnecting, down), the cache is suspended; after every
 // reconnect (the client id changes) tracking is turned on again before the cache resumes. It connects on first use,
@@ -19,12 +19,12 @@ const RECONNECT_MAX_MS = 2000;
 
 class InvalidationListener {
   /**
-   * @param {import('ioredis').Redis} redis the app's client, duplicated for the listener's own connection
+   * @param {object} driver the app client's driver (js/redis/driver.js), which opens the listener's own connection
    * @param {{ prefix: string, localCache: import('./local-cache').LocalCache, logger: { warn(m: string): void },
    *   onTracking?: () => void }} options onTracking: called each time tracking is on (again)
    */
-  constructor(redis, { prefix, localCache, logger, onTracking = () => {} }) {
-    this.redis = redis;
+  constructor(driver, { prefix, localCache, logger, onTracking = () => {} }) {
+    this.driver = driver;
     this.onTracking = onTracking;
     this.prefix = prefix;
     this.localCache = localCache;
@@ -39,23 +39,23 @@ class InvalidationListener {
   /** Connects on first use: a token cache that is never read opens nothing. */
   start() {
     if (this.connection || this.reconnectTimer || this.closed) return; // connected, connecting, or waiting to retry
-    // ioredis's own reconnect timers would keep the process alive: this class reconnects itself, on unref'd timers.
-    const connection = this.redis.duplicate({
-      protocol: 2, // ioredis 6 (ignored by ioredis 5, which speaks RESP2 only)
-      replyMapping: 'legacy', // ioredis 6: an app's 'resp3' mapping would not parse on RESP2
-      autoResubscribe: false, // tracking must be on before subscribing again: done in #track()
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-      lazyConnect: true,
-    });
+    // The driver's connection does not reconnect by itself: this class does, on unref'd timers, and re-enables
+    // tracking each time (see the top of this file).
+    let connection;
+    try {
+      connection = this.driver.trackingConnection({
+        ready: () => this.#track(connection),
+        close: () => this.localCache.suspend(),
+        end: () => this.#reconnectLater(connection),
+        error: (err) => this.#warn(`the invalidation connection failed (${err.message})`),
+        message: (channel, message) => this.#onMessage(channel, message),
+      });
+    } catch (err) {
+      // The client refused to make one (options it cannot duplicate): no in-process cache, reads go to Redis.
+      this.#warn(`cannot open the invalidation connection (${err.message}); the in-process cache stays off`);
+      return;
+    }
     this.connection = connection;
-    connection.on('connect', () => connection.stream && connection.stream.unref && connection.stream.unref());
-    connection.on('ready', () => this.#track(connection));
-    connection.on('close', () => this.localCache.suspend());
-    connection.on('end', () => this.#reconnectLater(connection));
-    connection.on('error', (err) => this.#warn(`the invalidation connection failed (${err.message})`));
-    connection.on('messageBuffer', (channel, message) => this.#onMessage(channel, message));
     connection.connect().catch(() => {}); // a failure also ends the connection: see #reconnectLater
   }
 
@@ -80,10 +80,10 @@ class InvalidationListener {
 
   async #track(connection) {
     try {
-      const id = await connection.client('ID');
+      const id = await connection.command('CLIENT', 'ID');
       // Partition keys only: the index keys beside them change on writes too, and nobody caches them.
       const prefixes = PARTITION_KEY_KINDS.flatMap((kind) => ['PREFIX', `${this.prefix}${kind}:`]);
-      await connection.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', String(id), 'BCAST', ...prefixes);
+      await connection.command('CLIENT', 'TRACKING', 'ON', 'REDIRECT', String(id), 'BCAST', ...prefixes);
       await connection.subscribe(CHANNEL);
       if (this.closed || this.connection !== connection) return;
       this.warnedSinceReady = false;

@@ -24,7 +24,7 @@ const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0
 const INSTRUMENTS = {
   hits: ['counter', 'cache.hits', '{lookup}', 'Partition loads served by a cache level (CacheLevel: L1Cache in-process, L2Cache Redis)'],
   misses: ['counter', 'cache.misses', '{lookup}', 'Partition loads a cache level could not serve (L1Cache: went to Redis; L2Cache: nothing usable stored)'],
-  offlineReads: ['counter', 'cache.offline_reads', '{read}', 'Loads while Redis failed: the last copy this server saw (result=stale), or a miss (result=miss)'],
+  offlineReads: ['counter', 'cache.offline_reads', '{read}', 'Loads while Redis failed: the last copy this server saw (result=stale), a miss (result=miss), or a CacheStoreError (result=failed)'],
   unreadable: ['counter', 'cache.unreadable', '{value}', 'Stored values ignored as a cache miss (reason: corrupt, expired, foreign, too_large)'],
   redisDuration: ['histogram', 'redis.duration', 's', 'Redis calls, from sent to answer, timeout or error (db.operation.name, error.type)'],
   redisRejected: ['counter', 'redis.rejected', '{call}', 'Redis calls not sent because the circuit breaker was open'],
@@ -96,9 +96,10 @@ class Metrics {
   }
 
   /** A load while Redis failed: served the last copy this server saw (stale) or nothing. */
-  offlineRead(stale) {
+  /** A load while Redis failed: "stale" (the last copy this server saw), "miss", or "failed" (readFailure "closed"). */
+  offlineRead(result) {
     if (!this.active) return;
-    this.#add('offlineReads', 1, attributes('result', stale ? 'stale' : 'miss'));
+    this.#add('offlineReads', 1, attributes('result', result));
   }
 
   /** A stored value was ignored: "corrupt" (does not open), "foreign" (not a token cache), "too_large". */

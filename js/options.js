@@ -6,6 +6,7 @@ const { ConfigurationError } = require('./errors');
 const { createKeyring } = require('./keyring');
 const { PARTITION_KEY_KINDS } = require('./partitions');
 const { encodePrefix } = require('./session-keys');
+const { checkRedisClient } = require('./redis/driver');
 
 const DEFAULTS = Object.freeze({
   prefix: 'msal:',
@@ -17,6 +18,7 @@ const DEFAULTS = Object.freeze({
   migrateLegacyValues: false,
   commandTimeoutMs: 1000,
   writeFailure: 'open',
+  readFailure: 'closed',
   localCache: Object.freeze({ maxBytes: 64 * 1024 * 1024, maxEntries: 10000, staleIfErrorSeconds: 300 }),
 });
 
@@ -105,30 +107,6 @@ function checkLogger(logger) {
   return logger;
 }
 
-/** Checks an ioredis client: the package uses its Buffer and script commands. */
-function checkRedisClient(redis, name = 'options.redis') {
-  if (!redis || typeof redis.evalshaBuffer !== 'function' || typeof redis.getBuffer !== 'function') {
-    throw new ConfigurationError(
-      `${name} must be an ioredis client (new Redis(...) or new Redis.Cluster(...) from "ioredis"); ` +
-        `got ${describeClient(redis)}`,
-    );
-  }
-  return redis;
-}
-
-/** What was passed instead of an ioredis client, in words that say what to change. */
-function describeClient(value) {
-  if (value === null || typeof value !== 'object') {
-    return typeof value === 'string' ? 'a string (a URL? pass new Redis(url))' : String(value);
-  }
-  const what = value.constructor ? value.constructor.name : 'Object';
-  // connect-redis tells node-redis clients apart the same way: ioredis has neither.
-  if ('scanIterator' in value || 'isOpen' in value || 'masters' in value) {
-    return `${what}, a node-redis client (createClient() from "redis"), which this package does not support: use ioredis`;
-  }
-  return what;
-}
-
 /** The options given a value: an option set to undefined (`prefix: process.env.PREFIX`) takes its default. */
 const definedOnly = (options) => Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
 
@@ -167,6 +145,11 @@ function normalizeOptions(options) {
   positiveInteger(settings.commandTimeoutMs, 'commandTimeoutMs');
   if (!['open', 'closed'].includes(settings.writeFailure)) {
     throw new ConfigurationError('writeFailure must be "open" (not stored, counted) or "closed" (a CacheStoreError)');
+  }
+  if (!['open', 'closed'].includes(settings.readFailure)) {
+    throw new ConfigurationError(
+      'readFailure must be "closed" (a user partition Redis cannot read is a CacheStoreError) or "open" (a miss)',
+    );
   }
   settings.localCache = localCacheOptions(settings.localCache);
   settings.logger = checkLogger(options.logger ?? console);
@@ -213,7 +196,7 @@ function normalizeSessionStoreOptions(options) {
   if (!options || typeof options !== 'object') throw new ConfigurationError('RedisSessionStore options must be an object');
   rejectUnknown(options, SESSION_KNOWN, SESSION_HINTS);
   if (options.redis !== undefined && options.client !== undefined) {
-    throw new ConfigurationError('pass the ioredis client once: as redis (or as client, its connect-redis name)');
+    throw new ConfigurationError('pass the Redis client once: as redis (or as client, its connect-redis name)');
   }
   const redis = options.redis === undefined && options.client !== undefined
     ? checkRedisClient(options.client, 'options.client')

@@ -29,6 +29,7 @@
 const { loadScript } = require('./lua-scripts');
 const { CacheStoreError } = require('./errors');
 const { PARTITION_KEY_KINDS: KINDS } = require('./partitions');
+const { driverFor } = require('./redis/driver');
 
 // Scores of the membership indexes are this much later than the partition's expiry: clock skew between servers
 // (the score is one server's clock, Redis expires keys by its own) and concurrent writers of one partition (the
@@ -62,7 +63,7 @@ class PartitionIndex {
    *   guard: import('./redis-guard').RedisGuard, logger: { warn(m: string): void }, clock: () => number }} context
    */
   constructor({ settings, keyring, guard, logger, clock }) {
-    this.redis = settings.redis;
+    this.driver = driverFor(settings.redis);
     this.prefix = settings.prefix;
     this.absoluteSeconds = settings.absoluteSeconds;
     this.keyring = keyring;
@@ -151,7 +152,7 @@ class PartitionIndex {
     const countKey = this.countKey(kind);
     const now = this.now();
     const update = ttlSeconds === null
-      ? this.guard.run('ZREM', countKey, () => this.redis.zrem(countKey, member))
+      ? this.guard.run('ZREM', countKey, () => this.driver.zrem(countKey, member))
       : this.#add(countKey, member, now + ttlSeconds, now, 'set');
     this.#background(update);
   }
@@ -201,7 +202,7 @@ class PartitionIndex {
 
   async #range(indexKey, min, offset) {
     const reply = await this.guard.run('ZRANGE', indexKey, () =>
-      this.redis.zrange(indexKey, min, '+inf', 'BYSCORE', 'LIMIT', offset, PAGE, 'WITHSCORES'));
+      this.driver.zrangeByScore(indexKey, min, offset, PAGE));
     const page = [];
     for (let i = 0; i < reply.length; i += 2) {
       page.push({ member: reply[i], score: Number(reply[i + 1]), key: this.prefix + reply[i] });
@@ -218,7 +219,7 @@ class PartitionIndex {
     const [page = []] = await this.pages(indexKey).next().then(({ value }) => [value]);
     const settled = this.now() + this.absoluteSeconds;
     const old = page.filter(({ score }) => score <= settled);
-    const exists = await Promise.all(old.map(({ key }) => this.guard.run('EXISTS', key, () => this.redis.exists(key))));
+    const exists = await Promise.all(old.map(({ key }) => this.guard.run('EXISTS', key, () => this.driver.exists(key))));
     const gone = old.filter((_, i) => Number(exists[i]) === 0);
     const over = Math.min(size - gone.length - cap, PAGE);
     const evicted = over > 0 ? page.filter((entry) => !gone.includes(entry)).slice(0, over) : [];
@@ -240,7 +241,7 @@ class PartitionIndex {
     const now = this.now();
     const counts = await Promise.all(KINDS.map((kind) => {
       const key = this.countKey(kind);
-      return this.guard.run('ZCOUNT', key, () => this.redis.zcount(key, now, '+inf'));
+      return this.guard.run('ZCOUNT', key, () => this.driver.zcount(key, now, '+inf'));
     }));
     return Object.fromEntries(KINDS.map((kind, i) => [kind, Number(counts[i])]));
   }
@@ -249,16 +250,8 @@ class PartitionIndex {
     return this.#script('ZADD', ADD, key, [member, Math.ceil(score), now, mode], 'index_add');
   }
 
-  #script(command, { lua, sha }, key, args, name) {
-    return this.guard.run(command, key, async () => {
-      try {
-        return await this.redis.evalsha(sha, 1, key, ...args);
-      } catch (err) {
-        // The script cache is empty after a restart or failover (or on a node never used): send the script itself.
-        if (!/^NOSCRIPT/.test(err && err.message)) throw err;
-        return this.redis.eval(lua, 1, key, ...args);
-      }
-    }, name);
+  #script(command, script, key, args, name) {
+    return this.guard.run(command, key, () => this.driver.script(script, key, args), name);
   }
 }
 

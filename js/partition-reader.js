@@ -9,6 +9,7 @@ const { open, UnreadableValue, TYPE, CLOCK_SKEW_SECONDS } = require('./stored-va
 const { decodeLegacyValue } = require('./legacy-value');
 const { CacheStoreError } = require('./errors');
 const { LEGACY_KEY_LABEL } = require('./partition-store');
+const { partitionKindOfKey } = require('./partitions');
 
 // The etag of a base that could not be read: it matches nothing, so the write merges with what is stored.
 const UNKNOWN_ETAG = '!unknown';
@@ -51,10 +52,6 @@ const present = (etag, { body, createdAt, notAfter, owner, storedBytes }) => ({
   storedBytes,
 });
 
-/** Whether the partition at `key` has an absolute lifetime (every kind but app tokens: see the core's TTL rule). */
-function hasAbsoluteLifetime(prefix, key) {
-  return !key.startsWith(`${prefix}app:`);
-}
 
 /**
  * What a stored state means for a writer or reader of `key`.
@@ -86,7 +83,8 @@ function interpret({ keyring, logger, metrics, clock, settings }, key, state) {
   // Its notAfter already keeps it within createdAt + absoluteSeconds; this also holds when absoluteSeconds was
   // lowered since it was written.
   const ageLimit = opened.createdAt + settings.absoluteSeconds + CLOCK_SKEW_SECONDS;
-  if (hasAbsoluteLifetime(settings.prefix, key) && now > ageLimit) {
+  // Every kind but app tokens has an absolute lifetime (the core's TTL rule).
+  if (partitionKindOfKey(settings.prefix, key) !== 'app' && now > ageLimit) {
     return unreadable(`older than absoluteSeconds (${settings.absoluteSeconds} s)`, 'expired');
   }
   return present(state.etag, {
@@ -130,13 +128,32 @@ async function loadPartition(context, target, { offline = false } = {}) {
   }
 }
 
-/** What a read gives when Redis cannot answer: the last copy this server saw (counted), else a miss. */
-function withoutRedis({ localCache, counters, metrics }, key) {
+
+/**
+ * What a read gives when Redis cannot answer: the last copy this server saw (counted); else, for a user's partition
+ * with readFailure "closed", a CacheStoreError (a miss would make msal ask a signed-in user to sign in again; an
+ * error lets the app answer "try again"); else a miss (for app and on-behalf-of tokens msal then asks the identity
+ * provider, which is harmless).
+ */
+function withoutRedis({ localCache, counters, metrics, settings }, key) {
   const stale = localCache && localCache.getStale(key);
-  if (stale) counters.staleReads++;
-  else counters.missedReads++;
-  metrics.offlineRead(Boolean(stale));
-  return { ...(stale || missing(UNKNOWN_ETAG, REDIS_UNAVAILABLE)), offline: true };
+  if (stale) {
+    counters.staleReads++;
+    metrics.offlineRead('stale');
+    return { ...stale, offline: true };
+  }
+  const kind = partitionKindOfKey(settings.prefix, key);
+  if (settings.readFailure === 'closed' && (kind === 'session' || kind === 'account')) {
+    counters.failedReads++;
+    metrics.offlineRead('failed');
+    throw new CacheStoreError(
+      `Redis is unavailable: partition "${key}" could not be read, and this server has no recent copy of it ` +
+        '(readFailure "closed": answer "try again", not "sign in")',
+    );
+  }
+  counters.missedReads++;
+  metrics.offlineRead('miss');
+  return { ...missing(UNKNOWN_ETAG, REDIS_UNAVAILABLE), offline: true };
 }
 
 async function readPartitionWithTtl(context, { key, legacyKey }) {

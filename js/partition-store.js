@@ -59,12 +59,12 @@ function stateOf(reply) {
 
 class PartitionStore {
   /**
-   * @param {import('ioredis').Redis|import('ioredis').Cluster} redis
+   * @param {object} driver the client's driver (js/redis/driver.js)
    * @param {import('./redis-guard').RedisGuard} guard every call goes through it (timeout, circuit breaker)
    * @param {{ maxValueBytes: number }} limits
    */
-  constructor(redis, guard, { maxValueBytes }) {
-    this.redis = redis;
+  constructor(driver, guard, { maxValueBytes }) {
+    this.driver = driver;
     this.guard = guard;
     this.maxValueBytes = maxValueBytes;
   }
@@ -92,16 +92,8 @@ class PartitionStore {
     return { written: false, current: stateOf(reply) };
   }
 
-  async #run(command, { name, lua, sha }, key, label, args) {
-    return this.guard.run(command, label, async () => {
-      try {
-        return await this.redis.evalshaBuffer(sha, 1, key, ...args);
-      } catch (err) {
-        // The script cache is empty after a restart or failover (or on a node never used): send the script itself.
-        if (!/^NOSCRIPT/.test(err && err.message)) throw err;
-        return this.redis.evalBuffer(lua, 1, key, ...args);
-      }
-    }, name);
+  async #run(command, script, key, label, args) {
+    return this.guard.run(command, label, () => this.driver.script(script, key, args, { buffers: true }), script.name);
   }
 }
 

@@ -33,6 +33,12 @@ function requireString(value, name) {
 // cache's invalidation tracking follows exactly these (invalidation-listener.js), not the index keys beside them.
 const PARTITION_KEY_KINDS = Object.freeze(['session', 'account', 'app', 'obo']);
 
+/** The kind of the partition at the full Redis key `key` ("session", "account", "app", "obo"), or null. */
+function partitionKindOfKey(prefix, key) {
+  if (!key.startsWith(prefix)) return null;
+  return PARTITION_KEY_KINDS.find((kind) => key.startsWith(`${kind}:`, prefix.length)) ?? null;
+}
+
 /** msal-node's userAssertionHash: base64url(SHA-256(assertion)). */
 function userAssertionHash(assertion) {
   return createHash('sha256').update(assertion).digest('base64url');
@@ -101,4 +107,4 @@ function resolvePartition(selector, clientId, keyring) {
   }
 }
 
-module.exports = { resolvePartition, userAssertionHash, sessionTag, PARTITION_KEY_KINDS };
+module.exports = { resolvePartition, userAssertionHash, sessionTag, partitionKindOfKey, PARTITION_KEY_KINDS };

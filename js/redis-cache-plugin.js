@@ -5,6 +5,7 @@
 
 const { loadPartition } = require('./partition-reader');
 const { replaceMsalMemory, serializeMsalMemory } = require('./msal-memory');
+const { CacheStoreError } = require('./errors');
 
 // A load this recent was made by the same msal call, just before it asked the identity provider: the write that
 // follows is based on it rather than on a second read (if another server wrote meanwhile, the compare-and-set
@@ -57,8 +58,27 @@ class RedisCachePlugin {
     this.firstLoad.catch(() => {}); // awaited (and thrown) at the first cache access
   }
 
+  /**
+   * Resolves once the version this client's writes are based on has been read (rejects as that read did). Await it
+   * before a token request that msal sends before touching its cache (acquireTokenByCode): createClientApplication
+   * does; an app that builds its own client application from cachePlugin() should too.
+   */
+  async ready() {
+    if (this.firstLoad) await this.firstLoad;
+  }
+
   #read() {
     return loadPartition(this.context, { key: this.key, legacyKey: this.legacyKey }, { offline: this.redisFailed });
+  }
+
+  /** A load's result; one that failed (readFailure "closed") marks this request as having seen Redis fail. */
+  async #settle(load) {
+    try {
+      return await load;
+    } catch (err) {
+      if (err instanceof CacheStoreError) this.redisFailed = true;
+      throw err;
+    }
   }
 
   async beforeCacheAccess(cacheContext) {
@@ -73,12 +93,13 @@ class RedisCachePlugin {
     if (this.firstLoad) {
       // The read made when the request started: the base of this client's first write whatever happened since.
       startedAt = this.startedAt;
-      loaded = await this.firstLoad;
+      const firstLoad = this.firstLoad;
       this.firstLoad = null;
+      loaded = await this.#settle(firstLoad);
       // A client made long before its first use (kept, not made per request) reads again for a read access.
       if (!cacheContext.cacheHasChanged && this.context.clock() - startedAt >= REUSE_LOAD_MS) {
         startedAt = this.context.clock();
-        loaded = await this.#read();
+        loaded = await this.#settle(this.#read());
       }
     } else if (cacheContext.cacheHasChanged && this.loaded !== null && this.context.clock() - this.loadedAt < REUSE_LOAD_MS) {
       this.loadFailed = false;
@@ -86,7 +107,7 @@ class RedisCachePlugin {
       return;
     } else {
       startedAt = this.context.clock();
-      loaded = await this.#read();
+      loaded = await this.#settle(this.#read());
       if (cacheContext.cacheHasChanged && this.loaded !== null && loaded.removed && loaded.etag !== this.loaded.etag) {
         // msal is about to store a token response, and the partition was signed out after this client last read
         // it: that sign-out wins. The write stays based on the earlier read, so its compare-and-set finds the

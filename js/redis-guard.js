@@ -1,6 +1,6 @@
 'use strict';
 // Every Redis call of the package goes through one guard, so that a dead or hung Redis costs a request at most
-// commandTimeoutMs, whatever the ioredis client's own settings (its defaults wait 10 s to minutes):
+// commandTimeoutMs, whatever the client's own settings (its defaults wait 10 s to minutes):
 //   - each call has its own timeout;
 //   - a circuit breaker: after BREAKER_FAILURES failures in a row it opens, and calls fail at once instead of
 //     waiting; every BREAKER_PROBE_MS one call goes through as a probe, and its success closes the breaker;
@@ -14,6 +14,7 @@
 const { CacheStoreError } = require('./errors');
 const { NO_METRICS } = require('./metrics');
 const { refusalOf } = require('./redis-refusals');
+const { isReplyError } = require('./redis/driver');
 
 const BREAKER_FAILURES = 3;
 const BREAKER_PROBE_MS = 1000;
@@ -48,7 +49,7 @@ class RedisGuard {
   }
 
   /**
-   * Runs `operation` (a function returning the ioredis call's promise) under the timeout and the breaker.
+   * Runs `operation` (a function returning the Redis call's promise) under the timeout and the breaker.
    * `name`: what metrics call the operation (a script's name; by default the command).
    * @throws {CacheStoreError}
    */
@@ -145,9 +146,6 @@ class RedisGuard {
     this.metrics.breaker(state);
   }
 }
-
-/** An error reply from Redis itself (ioredis's ReplyError), as opposed to no answer. */
-const isReplyError = (err) => Boolean(err) && err.name === 'ReplyError';
 
 /** A failed call's error.type for metrics: a few words, never the message (it may name a key). */
 function errorType(err) {

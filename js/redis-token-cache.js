@@ -16,15 +16,11 @@ const { InvalidationListener } = require('./invalidation-listener');
 const { createMetrics } = require('./metrics');
 const { PartitionIndex } = require('./partition-index');
 const admin = require('./admin-operations');
+const { driverFor } = require('./redis/driver');
 const core = require('./core');
 
-/**
- * The in-process cache needs a tracking connection of its own: a standalone ioredis client can make one
- * (duplicate); a Cluster would need one per master, so there it stays off and every read goes to Redis.
- */
-function supportsLocalCache(redis) {
-  return typeof redis.duplicate === 'function' && !redis.isCluster;
-}
+// ConfidentialClientApplication methods that ask the identity provider before they read the cache.
+const TOKEN_REQUEST_FIRST = ['acquireTokenByCode', 'acquireTokenByRefreshToken', 'acquireTokenByUsernamePassword', 'acquireTokenOnBehalfOf'];
 
 let msalClientClass = null;
 // Resolved once, on first use: require() per request costs ~100 µs in a full request.
@@ -45,8 +41,12 @@ class RedisTokenCache {
     this.settings = settings;
     const metrics = createMetrics(settings.metrics, settings.logger);
     const guard = new RedisGuard({ ...settings, metrics });
+    const driver = driverFor(settings.redis);
+    // The in-process cache needs a tracking connection of its own, which the driver can open only where one
+    // connection follows all the data (not on a Cluster: one per master would be needed). Elsewhere it stays off and
+    // every read goes to Redis.
     const localCache =
-      settings.localCache && supportsLocalCache(settings.redis)
+      settings.localCache && driver.canTrack
         ? new LocalCache({ ...settings.localCache, clock: settings.clock, metrics })
         : null;
     const context = {
@@ -56,15 +56,16 @@ class RedisTokenCache {
       clock: settings.clock,
       migrateLegacyValues: settings.migrateLegacyValues,
       guard,
-      store: new PartitionStore(settings.redis, guard, settings),
+      driver,
+      store: new PartitionStore(driver, guard, settings),
       localCache,
-      counters: { staleReads: 0, missedReads: 0, failedWrites: 0 },
+      counters: { staleReads: 0, missedReads: 0, failedReads: 0, failedWrites: 0 },
       metrics,
     };
     context.index = new PartitionIndex(context);
     // A listener that tracks again has proved Redis answers: the breaker need not wait for its next probe.
     context.listener = localCache
-      ? new InvalidationListener(settings.redis, {
+      ? new InvalidationListener(driver, {
           prefix: settings.prefix,
           localCache,
           logger: settings.logger,
@@ -117,10 +118,19 @@ class RedisTokenCache {
       );
     }
     const ConfidentialClientApplication = this.settings.ConfidentialClientApplication ?? loadMsal();
-    return new ConfidentialClientApplication({
-      ...msalConfig,
-      cache: { ...(msalConfig.cache || {}), cachePlugin: this.cachePlugin(selector, clientId) },
-    });
+    const plugin = this.cachePlugin(selector, clientId);
+    const client = new ConfidentialClientApplication({ ...msalConfig, cache: { ...(msalConfig.cache || {}), cachePlugin: plugin } });
+    // These send their token request before msal first touches its cache: the partition's version must be read
+    // (not only asked for) before that request leaves, so that a sign-out Redis orders after it wins.
+    for (const method of TOKEN_REQUEST_FIRST) {
+      if (typeof client[method] !== 'function') continue;
+      const request = client[method].bind(client);
+      client[method] = async (...args) => {
+        await plugin.ready();
+        return request(...args);
+      };
+    }
+    return client;
   }
 
   /**
@@ -187,7 +197,7 @@ class RedisTokenCache {
     const { key, loaded } = await this.#load(selector, clientId);
     if (loaded.problem) throw new CacheFormatError(`partition "${key}" is unreadable: ${loaded.problem}`);
     if (loaded.body === null) return null;
-    const ttlSeconds = Number(await this.shared.context.guard.run('TTL', key, () => this.settings.redis.ttl(key)));
+    const ttlSeconds = Number(await this.shared.context.guard.run('TTL', key, () => this.shared.context.driver.ttl(key)));
     return { key, ttlSeconds, createdAt: loaded.createdAt, storedBytes: loaded.storedBytes, ...core.describe(loaded.body) };
   }
 

@@ -50,7 +50,7 @@ async function importConnectRedisSessions(store, options) {
     // `{...}` is this package's own layout (the store's keys, or version 0.1's), found when the prefixes are the
     // same; connect-redis ids (uid-safe) never hold braces.
     if (/^\{.*\}$/s.test(sid)) return;
-    const text = await call('GET', key, () => store.redis.get(key));
+    const text = await call('GET', key, () => store.driver.get(key));
     if (text === null) return; // expired meanwhile
     const { session } = await deserialize(serializer, text);
     if (session === null) {
@@ -63,11 +63,11 @@ async function importConnectRedisSessions(store, options) {
     } else {
       counts.existing++;
     }
-    if (deleteImported) await call('DEL', key, () => store.redis.del(key));
+    if (deleteImported) await call('DEL', key, () => store.driver.del(key));
   }
 
   // TYPE string: other apps' hashes or lists under the same prefix are not sessions.
-  for await (const keys of scanKeys(store.redis, `${escapeGlob(prefix)}*`, store.scanCount, call, 'string')) {
+  for await (const keys of scanKeys(store.driver, `${escapeGlob(prefix)}*`, store.scanCount, call, 'string')) {
     await Promise.all(keys.map(importOne));
   }
   return counts;
@@ -96,14 +96,14 @@ async function importLegacySessions(store, options) {
 
   async function importPartition(sid) {
     const key = partitionKeyOf(sid);
-    const value = await call('GET', key, () => store.redis.getBuffer(key));
+    const value = await call('GET', key, () => store.driver.getBuffer(key));
     if (value === null) return;
     const { body } = decodeLegacyValue(key, value);
     await tokenCache.importPartition({ sessionId: sid }, body.toString('utf8'));
   }
 
   async function importOne(key) {
-    const value = await call('GET', key, () => store.redis.getBuffer(key));
+    const value = await call('GET', key, () => store.driver.getBuffer(key));
     if (value === null || value.toString('latin1', 0, 5) === 'mrc2 ') return; // expired meanwhile, or the store's own
     const sid = key.slice(store.prefix.length + 1, -1);
     const { session } = await deserialize(JSON, value.toString('utf8'));
@@ -122,14 +122,14 @@ async function importLegacySessions(store, options) {
       return;
     }
     if (deleteImported) {
-      await call('DEL', key, () => store.redis.del(key));
+      await call('DEL', key, () => store.driver.del(key));
       const partitionKey = partitionKeyOf(sid);
-      if (partitionKey) await call('DEL', partitionKey, () => store.redis.del(partitionKey));
+      if (partitionKey) await call('DEL', partitionKey, () => store.driver.del(partitionKey));
     }
   }
 
   // 0.1's keys: the prefix as given (not percent-encoded), then the session id in braces.
-  for await (const keys of scanKeys(store.redis, `${escapeGlob(store.prefix)}{*}`, store.scanCount, call, 'string')) {
+  for await (const keys of scanKeys(store.driver, `${escapeGlob(store.prefix)}{*}`, store.scanCount, call, 'string')) {
     for (const key of keys) await importOne(key);
   }
   return counts;

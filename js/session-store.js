@@ -23,6 +23,7 @@ try {
 const { ConfigurationError, CacheStoreError, CacheFormatError } = require('./errors');
 const { RedisGuard } = require('./redis-guard');
 const { PartitionStore } = require('./partition-store');
+const { driverFor } = require('./redis/driver');
 const { DEFAULTS, normalizeSessionStoreOptions } = require('./options');
 const { encodePrefix, sessionTag } = require('./session-keys');
 const { serialize, deserialize } = require('./session-serializer');
@@ -61,6 +62,7 @@ class RedisSessionStore extends Store {
     super();
     const settings = normalizeSessionStoreOptions(options);
     this.redis = settings.redis;
+    this.driver = driverFor(settings.redis); // every Redis call goes through it (js/redis/driver.js)
     this.prefix = settings.prefix;
     this.keyPrefix = encodePrefix(settings.prefix);
     this.ttl = settings.ttl;
@@ -83,7 +85,7 @@ class RedisSessionStore extends Store {
     // A session is read as a partition is: one script on one key sizes it in Redis and transfers it only when it is
     // within maxValueBytes (a 256 MiB value would otherwise time out, or stall the process while it arrives); its
     // compare-and-set seals a session again without losing a concurrent save.
-    this.values = new PartitionStore(this.redis, this.guard, settings);
+    this.values = new PartitionStore(this.driver, this.guard, settings);
   }
 
   /** The Redis key of a session. */
@@ -175,7 +177,7 @@ class RedisSessionStore extends Store {
 
   /** This store's session keys, in batches, on every master of a Cluster. */
   #scan() {
-    return scanKeys(this.redis, `${escapeGlob(this.keyPrefix)}{*}`, this.scanCount, (...args) => this.#call(...args));
+    return scanKeys(this.driver, `${escapeGlob(this.keyPrefix)}{*}`, this.scanCount, (...args) => this.#call(...args));
   }
 
   /** Every readable session and its id; one SCAN batch read at a time. */
@@ -190,7 +192,7 @@ class RedisSessionStore extends Store {
   }
 
   async #destroyTag(tag) {
-    await this.#call('DEL', this.keyPrefix + tag, () => this.redis.del(this.keyPrefix + tag));
+    await this.#call('DEL', this.keyPrefix + tag, () => this.driver.del(this.keyPrefix + tag));
     const partitionKey = this.#partitionKeyOfTag(tag);
     if (partitionKey) await this.tokenCache.shared.writer.remove(partitionKey);
   }
@@ -245,25 +247,19 @@ class RedisSessionStore extends Store {
     const reseal = sessionHeader && sessionHeader.type === TYPE.session && sessionHeader.notAfter !== 0 &&
       now + ttl > sessionHeader.notAfter;
     if (reseal) await this.#reseal(sessionKey, ttl);
-    const transaction = this.redis.multi();
+    // One MULTI: the session key and its partition key share a hash tag (one slot on a Cluster).
+    const commands = [];
     if (write) {
       const value = this.#seal(sessionKey, { createdAt: now, sid, body, ttl });
-      if (this.disableTTL) transaction.set(sessionKey, value);
-      else transaction.set(sessionKey, value, 'EX', ttl);
+      commands.push(this.disableTTL ? ['SET', sessionKey, value] : ['SET', sessionKey, value, 'EX', ttl]);
     } else if (!reseal) {
-      transaction.expire(sessionKey, ttl);
+      commands.push(['EXPIRE', sessionKey, ttl]);
     }
     // EXPIRE does nothing to a missing key: a session that never signed in has no partition to extend.
     const partitionKey = this.#partitionKeyOfTag(tag);
-    if (partitionKey && partitionTtl > 0) transaction.expire(partitionKey, partitionTtl);
-    await this.#call(write ? 'SET' : 'EXPIRE', sessionKey, async () => {
-      // EXECABORT says only that a queued command was refused; the refusal (NOPERM, ...) is what to report.
-      const results = await transaction.exec().catch((err) => {
-        throw (err.previousErrors && err.previousErrors[0]) || err;
-      });
-      const failed = results.find(([err]) => err);
-      if (failed) throw failed[0];
-    });
+    if (partitionKey && partitionTtl > 0) commands.push(['EXPIRE', partitionKey, partitionTtl]);
+    if (commands.length === 0) return;
+    await this.#call(write ? 'SET' : 'EXPIRE', sessionKey, () => this.driver.transaction(commands));
   }
 
   /**
@@ -306,7 +302,7 @@ class RedisSessionStore extends Store {
   async #header(key) {
     let head;
     try {
-      head = await this.#call('GETRANGE', key, () => this.redis.getrangeBuffer(key, 0, MAX_HEADER_BYTES));
+      head = await this.#call('GETRANGE', key, () => this.driver.getRange(key, 0, MAX_HEADER_BYTES));
     } catch (err) {
       if (isWrongType(err)) return null; // not ours: reads treat it as unreadable
       throw err;

@@ -60,6 +60,26 @@ TEST_REDIS_TOPOLOGY=standalone TEST_IOREDIS_MAJOR=6 npx jest --json --outputFile
   "$@" || jest6_status=$?
 read -r js6_passed js6_failed < <(jest_counts test-output/jest-ioredis6.json)
 
+# node-redis (TEST_REDIS_CLIENT=node-redis: the package gets a node-redis client, the tests' own calls ioredis; see
+# tests/support/node-redis.js), standalone, on 6 then 5: the suites that pass through the driver layer on both
+# (js/redis/). Chosen for time on 2 cores: the token cache, in-process cache, admin, session store, connect-redis's
+# own semantics, the races with real processes. Cluster and Sentinel on node-redis are not in npm test yet.
+node_redis_passed=0
+node_redis_failed=0
+node_redis_status=0
+for major in 6 5; do
+  echo "== Jest (node-redis ${major}, standalone)"
+  rm -f "test-output/jest-node-redis${major}.json"
+  TEST_REDIS_TOPOLOGY=standalone TEST_REDIS_CLIENT=node-redis TEST_NODE_REDIS_MAJOR="$major" npx jest --json \
+    --outputFile="test-output/jest-node-redis${major}.json" --passWithNoTests \
+    tests/js/session-store tests/js/local-cache.test tests/js/local-cache.coherence tests/js/admin tests/js/plugin \
+    tests/js/encryption tests/js/metrics tests/js/redis-server $([ "$major" = 6 ] && echo tests/js/race.test) \
+    "$@" || node_redis_status=$?
+  read -r n_passed n_failed < <(jest_counts "test-output/jest-node-redis${major}.json")
+  node_redis_passed=$(( node_redis_passed + n_passed ))
+  node_redis_failed=$(( node_redis_failed + n_failed ))
+done
+
 # The topology passes: jest-global-setup.js starts a 3-master Cluster, or a master, a replica and 3 sentinels, and
 # jest.config.js leaves out the suites that run on the standalone server only (it says which, and why).
 topology_passed=0
@@ -124,8 +144,11 @@ else
   py_failed=1
 fi
 
-passed=$(( cpp_total - cpp_failed + fuzz_passed + js_passed + js6_passed + topology_passed + valkey_passed + py_passed ))
-failed=$(( cpp_failed + fuzz_failed + js_failed + js6_failed + topology_failed + valkey_failed + py_failed ))
+passed=$(( cpp_total - cpp_failed + fuzz_passed + js_passed + js6_passed + node_redis_passed + topology_passed \
+  + valkey_passed + py_passed ))
+failed=$(( cpp_failed + fuzz_failed + js_failed + js6_failed + node_redis_failed + topology_failed + valkey_failed \
+  + py_failed ))
 echo "all: ${passed} passed, ${failed} failed"
-[ "$failed" -eq 0 ] && [ "$jest_status" -eq 0 ] && [ "$jest6_status" -eq 0 ] && [ "$topology_status" -eq 0 ] \
+[ "$failed" -eq 0 ] && [ "$jest_status" -eq 0 ] && [ "$jest6_status" -eq 0 ] && [ "$node_redis_status" -eq 0 ] \
+  && [ "$topology_status" -eq 0 ] \
   && [ "$valkey_status" -eq 0 ] && [ "$py_status" -eq 0 ]

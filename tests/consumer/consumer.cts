@@ -3,6 +3,7 @@
 import assert = require('node:assert/strict');
 import type { ConfidentialClientApplication } from '@azure/msal-node';
 import { Redis } from 'ioredis';
+import { createClient, createCluster } from 'redis';
 import msalRedisCache = require('msal-redis-cache');
 import {
   RedisTokenCache, RedisSessionStore, ConfigurationError, MsalRedisCacheError, CacheFormatError, core,
@@ -26,6 +27,11 @@ async function main(): Promise<void> {
     localCache: false,
   };
   const tokenCache = new RedisTokenCache(options);
+  // node-redis clients type-check where ioredis ones do (not connected: the constructors send nothing).
+  new RedisTokenCache({ ...options, redis: createClient() });
+  new RedisTokenCache({ ...options, redis: createCluster({ rootNodes: [{ url: 'redis://127.0.0.1:1' }] }) });
+  // @ts-expect-error a URL is not a client
+  assert.throws(() => new RedisTokenCache({ ...options, redis: 'redis://localhost' }), ConfigurationError);
   const client: ConfidentialClientApplication = tokenCache.createClientApplication(
     { auth: { clientId: '00000000-0000-0000-0000-000000000001', clientSecret: 'not-a-secret' } },
     { homeAccountId: 'uid.utid' },

@@ -5,6 +5,7 @@
 
 const crypto = require('node:crypto');
 const { newRedis, keysAll } = require('../support/redis-client');
+const { driverFor } = require('../../js/redis/driver');
 const session = require('express-session');
 const { RedisTokenCache, RedisSessionStore, CacheFormatError } = require('../../js');
 const { encodeLegacyValue } = require('../../js/legacy-value');
@@ -272,9 +273,11 @@ describe('upgrade from 0.1 (mrc1) values', () => {
       }
       return original.apply(this, args);
     };
-    failing.evalshaBuffer = fail(failing.evalshaBuffer);
-    failing.get = fail(failing.get);
-    failing.getBuffer = fail(failing.getBuffer);
+    // Injected in the driver (js/redis/driver.js) the package reaches the client through, whichever client it is.
+    const driver = driverFor(failing);
+    driver.script = fail(driver.script);
+    driver.get = fail(driver.get);
+    driver.getBuffer = fail(driver.getBuffer);
     try {
       const cache = new RedisTokenCache({ redis: failing, prefix, logger, encryptionKeys: [newKey()], keyNameSecret: NAME_SECRET, migrateLegacyValues: true });
       const errors = [];

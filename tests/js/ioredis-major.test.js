@@ -439,10 +439,10 @@ describe(`commandTimeoutMs bounds every call of the package on ioredis ${MAJOR},
       code: idp.issueCode(idp.addUser(), { scopes: SCOPES }), scopes: SCOPES, redirectUri: REDIRECT_URI,
     });
     const options = { prefix: `ioredis${MAJOR}-timeout:`, commandTimeoutMs: COMMAND_TIMEOUT_MS };
-    const open = newTokenCache(down, options);
+    const open = newTokenCache(down, { ...options, readFailure: 'open' }); // a user partition's read misses
     const closed = newTokenCache(down, { ...options, writeFailure: 'closed' });
     try {
-      // A read (fails open) and a write: two Redis calls, each bounded; msal's own work on top.
+      // A read (fails open, or closed: the default) and a write: two Redis calls, each bounded; msal's own work on top.
       const [opened, refused] = await Promise.all([
         settleWithin(signIn(open), 2 * BOUND_MS + 500),
         settleWithin(signIn(closed), 2 * BOUND_MS + 500),

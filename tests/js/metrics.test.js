@@ -304,7 +304,7 @@ describe('the circuit breaker, on a Redis of this file frozen with SIGSTOP', () 
     const events = [];
     let offset = 0;
     const cache = new RedisTokenCache({
-      redis: client, prefix, localCache: false, commandTimeoutMs: 300, clock: () => Date.now() + offset, ...testSecrets(),
+      redis: client, prefix, localCache: false, readFailure: 'open', commandTimeoutMs: 300, clock: () => Date.now() + offset, ...testSecrets(),
       logger: { warn() {} }, metrics: { meterProvider: otel.meterProvider, onEvent: (event) => events.push(event) },
     });
     const breakerEvents = () => events.filter((e) => e.name === `${NS}redis.breaker.transitions`).map((e) => e.attributes.state);

@@ -80,28 +80,42 @@ describe('RedisTokenCache: names from other libraries get a hint', () => {
   });
 });
 
-describe('a client that is not ioredis: what was passed, and what is needed', () => {
-  // node-redis's clients have scanIterator and isOpen (connect-redis tells them apart by scanIterator); ioredis has
-  // neither. Its class is not installed here: the shape is what the check reads.
+describe('a client that is neither ioredis nor node-redis: what was passed, and what is needed', () => {
+  // Told apart by shape (neither package is required by the check): this one looks half like node-redis.
   class Commander {
     get isOpen() {
       return false;
     }
 
-    async *scanIterator() {}
-
     sendCommand() {}
   }
 
   test.each([
-    ['a node-redis client', new Commander(), /options\.redis must be an ioredis client \(new Redis\(\.\.\.\) or new Redis\.Cluster\(\.\.\.\) from "ioredis"\); got Commander, a node-redis client \(createClient\(\) from "redis"\), which this package does not support: use ioredis/],
-    ['a URL', 'redis://localhost:6379', /got a string \(a URL\? pass new Redis\(url\)\)/],
+    ['an object shaped like neither', new Commander(), /options\.redis must be an ioredis client \(new Redis\(\.\.\.\) or new Redis\.Cluster\(\.\.\.\) from "ioredis" or "iovalkey"\) or a node-redis client \(createClient\(\), createCluster\(\) or createSentinel\(\) from "redis", 5 or 6\); got Commander$/],
+    ['a URL', 'redis://localhost:6379', /got a string \(a URL\? pass a connected client: new Redis\(url\) or createClient\(\{ url \}\)\)/],
+    ['a promise', Promise.resolve(), /got Promise \(a promise\? await createClient\(\.\.\.\)\.connect\(\) first\)/],
     ['nothing', undefined, /got undefined/],
     ['another object', new Map(), /got Map$/],
   ])('%s', (what, client, message) => {
     const make = () => newTokenCache({ redis: client });
     expect(make).toThrow(ConfigurationError);
     expect(make).toThrow(message);
+  });
+});
+
+describe('node-redis clients are accepted (not connected: no command is sent at construction)', () => {
+  test.each([
+    ['redis 6 createClient', () => require('redis').createClient()],
+    ['redis 6 createCluster', () => require('redis').createCluster({ rootNodes: [{ url: 'redis://127.0.0.1:1' }] })],
+    ['redis 6 createSentinel', () => require('redis').createSentinel({ name: 'm', sentinelRootNodes: [{ host: '127.0.0.1', port: 1 }] })],
+    ['redis 5 createClient', () => require('redis5').createClient()],
+    ['redis 5 createCluster', () => require('redis5').createCluster({ rootNodes: [{ url: 'redis://127.0.0.1:1' }] })],
+    ['redis 5 createSentinel', () => require('redis5').createSentinel({ name: 'm', sentinelRootNodes: [{ host: '127.0.0.1', port: 1 }] })],
+    ['iovalkey', () => new (require('iovalkey'))({ lazyConnect: true })],
+  ])('%s', (what, make) => {
+    const client = make();
+    expect(newTokenCache({ redis: client }).settings.redis).toBe(client);
+    if (typeof client.disconnect === 'function' && what === 'iovalkey') client.disconnect();
   });
 });
 

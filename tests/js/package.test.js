@@ -22,6 +22,7 @@ const IOREDIS_PACKAGE = { 5: 'ioredis', 6: 'ioredis6' }[process.env.TEST_IOREDIS
 // runtime code (tests and tools live elsewhere).
 const EXPECTED_FILES = [
   ...fs.readdirSync(path.join(ROOT, 'js')).filter((name) => name.endsWith('.js')).map((name) => `js/${name}`),
+  ...fs.readdirSync(path.join(ROOT, 'js', 'redis')).filter((name) => name.endsWith('.js')).map((name) => `js/redis/${name}`),
   'js/index.mjs',
   'js/index.d.ts',
   'js/index.d.mts',
@@ -65,6 +66,7 @@ function createApp(directory, tarball, { expressSession }) {
   fs.mkdirSync(installed, { recursive: true });
   execFileSync('tar', ['-xzf', tarball, '-C', installed, '--strip-components=1']);
   link(nodeModules, 'ioredis', repoPackage(IOREDIS_PACKAGE));
+  link(nodeModules, 'redis', repoPackage('redis')); // node-redis 6: consumer.cts type-checks its clients too
   link(nodeModules, '@azure/msal-node', repoPackage('@azure/msal-node'));
   link(nodeModules, '@types/node', repoPackage('@types/node'));
   if (expressSession) link(nodeModules, 'express-session', repoPackage('express-session'));

@@ -396,15 +396,45 @@ test('on-behalf-of tokens are cached per incoming assertion', async () => {
   expect(keys[0]).not.toContain(alice.oid); // neither the assertion nor its user in clear
 });
 
+test('a code redemption leaves for the identity provider only once the partition\'s version is read (a sign-out Redis orders later wins)', async () => {
+  const events = [];
+  const cache = newTokenCache({ localCache: false });
+  // A slow Redis, in the driver the package reaches the client through: the read is asked for, not yet in.
+  const { driver } = cache.shared.context;
+  const script = driver.script.bind(driver);
+  driver.script = async (...args) => {
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    try {
+      return await script(...args);
+    } finally {
+      events.push('read');
+    }
+  };
+  {
+    const config = idp.msalConfig();
+    const { networkClient } = config.system;
+    const recording = {
+      sendGetRequestAsync: (...args) => networkClient.sendGetRequestAsync(...args),
+      sendPostRequestAsync: (...args) => {
+        events.push('token request');
+        return networkClient.sendPostRequestAsync(...args);
+      },
+    };
+    const client = cache.createClientApplication({ ...config, system: { ...config.system, networkClient: recording } }, { sessionId: 'ordered' });
+    await client.acquireTokenByCode({ code: idp.issueCode(idp.addUser(), { scopes: SCOPES }), scopes: SCOPES, redirectUri: REDIRECT_URI });
+    expect(events.slice(0, 2)).toEqual(['read', 'token request']);
+  }
+});
+
 describe('a Redis outage', () => {
   const unreachable = () => new Redis({ port: 1, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false });
 
   test('fails writes closed with writeFailure "closed": a clear CacheStoreError', async () => {
     const down = unreachable();
-    const store = newTokenCache({ redis: down, writeFailure: 'closed' });
+    const store = newTokenCache({ redis: down, writeFailure: 'closed', readFailure: 'open' });
     try {
       const alice = idp.addUser();
-      // The read failed first (a miss); the write is then refused at once rather than waited on again.
+      // The read failed first (a miss: readFailure "open"); the write is then refused at once rather than waited on again.
       await expect(signIn(alice, 'session-a', store)).rejects.toThrow(/msal-redis-cache: Redis SET not sent .*failed earlier in this request/);
       await expect(signIn(alice, 'session-a', store)).rejects.toBeInstanceOf(CacheStoreError);
       // One warning for the outage, not one per call.
@@ -415,9 +445,34 @@ describe('a Redis outage', () => {
     }
   });
 
-  test('fails open by default: reads miss, the caller gets its token, the write is counted, nothing waits', async () => {
+  test('by default a user\'s partition Redis cannot read is a CacheStoreError from the msal call, never "sign in"; app tokens miss', async () => {
     const down = unreachable();
     const store = newTokenCache({ redis: down });
+    try {
+      const started = Date.now();
+      const alice = idp.addUser();
+      const couldNotRead = /Redis is unavailable: partition ".*session:.*" could not be read.*readFailure "closed"/;
+      await expect(signIn(alice, 'session-a', store)).rejects.toThrow(couldNotRead);
+      const client = store.createClientApplication(idp.msalConfig(), { sessionId: 'session-a' });
+      const account = { homeAccountId: alice.homeAccountId, environment: 'login.microsoftonline.com', tenantId: idp.tenantId, username: alice.username, localAccountId: alice.oid };
+      await expect(client.acquireTokenSilent({ account, scopes: ['user.read'] })).rejects.toBeInstanceOf(CacheStoreError);
+      await expect(store.createClientApplication(idp.msalConfig(), { homeAccountId: alice.homeAccountId }).getTokenCache().getAllAccounts())
+        .rejects.toBeInstanceOf(CacheStoreError);
+      // App tokens: a miss, so msal asks the identity provider (harmless); the write then fails open.
+      const app = await store.createClientApplication(idp.msalConfig(), { tenantId: idp.tenantId })
+        .acquireTokenByClientCredential({ scopes: ['https://graph.microsoft.com/.default'] });
+      expect(app.accessToken).toBeTruthy();
+      expect(Date.now() - started).toBeLessThan(store.settings.commandTimeoutMs);
+      expect(store.stats()).toMatchObject({ failedReads: 3, missedReads: 1, failedWrites: 1 });
+    } finally {
+      await store.close();
+      down.disconnect();
+    }
+  });
+
+  test('with readFailure "open": reads miss, the caller gets its token, the write is counted, nothing waits', async () => {
+    const down = unreachable();
+    const store = newTokenCache({ redis: down, readFailure: 'open' });
     try {
       const started = Date.now();
       const result = await signIn(idp.addUser(), 'session-a', store);

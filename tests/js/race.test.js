@@ -233,3 +233,126 @@ test(`a refresh begun before a sign-out never overwrites the next user's sign-in
   record('staleRefreshAfterNewSignIn', counts);
   expect(counts).toEqual({ ...counts, nextUserLost: 0, staleAccountWritten: 0, barrierTimeouts: 0 });
 }, 60000);
+
+// ---- a sign-out wins over every request that started before it -----------------------------------------------
+// A sign-in whose code redemption waits on the identity provider when its session signs out must not bring the
+// session back; with session ids reused by the next user (apps that do not regenerate the id), no token of the
+// signed-out user may reach the next one. 4 of the servers; the identity provider holds or delays the answers.
+
+const SCOPES = SIGN_IN_SCOPES;
+const SIGN_OUT_SERVERS = 4;
+const SIGN_OUT_TRIALS = Math.max(20, Math.round(TRIALS / 4));
+const SESSIONS = Number(process.env.RACE_SIGNOUT_SESSIONS || 2000);
+const IN_FLIGHT = 48; // sessions raced at once
+const LATENCY_MS = 20; // each token response leaves 0-20 ms after its request arrived
+
+/** A sign-in on a worker: the code is issued here, redeemed there (over HTTP, through the shared provider). */
+function signInOn(worker, user, sessionId) {
+  const code = shared.idp.issueCode(user, { scopes: SCOPES });
+  const redeemed = shared.whenRedeemed(code);
+  const call = worker.call('signIn', { prefix, sessionId, code, scopes: SCOPES, redirectUri: REDIRECT_URI });
+  return { call, redeemed };
+}
+
+const homeAccountIds = (seen) => seen.accounts.map((account) => account.homeAccountId);
+const signOutWorkers = () => workers.slice(0, SIGN_OUT_SERVERS);
+
+test(`a sign-in waiting on the identity provider when its session signs out does not come back (${SIGN_OUT_TRIALS} trials)`, async () => {
+  const counts = { trials: SIGN_OUT_TRIALS, partitionsBack: 0, failedSignOuts: 0, barrierTimeouts: 0 };
+  for (let t = 0; t < SIGN_OUT_TRIALS; t += 1) {
+    const sessionId = `in-flight-${t}`;
+    const user = shared.idp.addUser();
+    const hold = shared.hold({ count: 1, autoRelease: false });
+    const { call } = signInOn(signOutWorkers()[t % SIGN_OUT_SERVERS], user, sessionId);
+    if ((await hold.arrived).timedOut) counts.barrierTimeouts += 1;
+    // The sign-out comes from another server, or from this process: either way it is done before the answer.
+    const signedOut = t % 2
+      ? (await signOutWorkers()[(t + 1) % SIGN_OUT_SERVERS].call('removePartition', { prefix, sessionId })).ok
+      : await tokenCache.removePartition({ sessionId }).then(() => true);
+    if (!signedOut) counts.failedSignOuts += 1;
+    hold.release();
+    await call; // msal still returns the tokens to that request; only what is stored counts
+    if (partitionIsBack(await observe(sessionId, null, SCOPES))) counts.partitionsBack += 1;
+  }
+  record('signInDuringSignOut', counts);
+  expect(counts).toEqual({ ...counts, partitionsBack: 0, failedSignOuts: 0, barrierTimeouts: 0 });
+}, 120000);
+
+test(`a sign-in started after the sign-out is stored at once, in the same session (${SIGN_OUT_TRIALS} trials)`, async () => {
+  const counts = { trials: SIGN_OUT_TRIALS, notCached: 0, failedCalls: 0 };
+  for (let t = 0; t < SIGN_OUT_TRIALS; t += 1) {
+    const sessionId = `after-${t}`;
+    await signOutWorkers()[0].call('removePartition', { prefix, sessionId });
+    const user = shared.idp.addUser();
+    const { call } = signInOn(signOutWorkers()[(t % (SIGN_OUT_SERVERS - 1)) + 1], user, sessionId);
+    const result = await call;
+    if (!result.ok) {
+      counts.failedCalls += 1;
+      continue;
+    }
+    if (!servedFromCache(await observe(sessionId, result.result.account, SCOPES), result.result.accessToken)) counts.notCached += 1;
+  }
+  record('signInWhileSignedOut', counts);
+  expect(counts).toEqual({ ...counts, notCached: 0, failedCalls: 0 });
+}, 120000);
+
+// Thousands of sessions, many at once, over 4 servers. In each: Alice's sign-in is redeeming its code (the identity
+// provider answers 0-20 ms later) when the session signs out on another server; in half of them Bob then signs in
+// with the same session id on a third server (an app that does not regenerate ids). Afterwards the session must hold
+// Bob alone (with his token served from the cache), or nothing: never Alice.
+test(`${SESSIONS} sessions, sign-ins overlapping sign-outs, ids reused by the next user: no token to the wrong user, no partition back`, async () => {
+  const counts = {
+    sessions: SESSIONS,
+    reused: 0,
+    tokensToWrongUser: 0,
+    partitionsAfterSignOut: 0,
+    nextUserNotCached: 0,
+    failedCalls: 0,
+  };
+  let firstError = null;
+  async function raceOne(n) {
+    const sessionId = `load-${n}`;
+    const [a, b, c] = [n % SIGN_OUT_SERVERS, (n + 1) % SIGN_OUT_SERVERS, (n + 2) % SIGN_OUT_SERVERS].map((i) => signOutWorkers()[i]);
+    const alice = shared.idp.addUser();
+    const aliceSignIn = signInOn(a, alice, sessionId);
+    await aliceSignIn.redeemed; // her request has started, and waits on the identity provider
+    await pause(Math.random() * LATENCY_MS * 0.75); // the sign-out lands before or around her answer
+    const signOut = await b.call('removePartition', { prefix, sessionId });
+    const reuse = n % 2 === 0;
+    let bob = null;
+    if (reuse) {
+      counts.reused += 1;
+      bob = await signInOn(c, shared.idp.addUser(), sessionId).call;
+    }
+    const aliceResult = await aliceSignIn.call;
+    for (const call of [signOut, bob].filter(Boolean)) {
+      if (!call.ok) {
+        counts.failedCalls += 1;
+        firstError = firstError || call.error;
+      }
+    }
+    if (!signOut.ok || (bob && !bob.ok)) return;
+    const seen = await observe(sessionId, bob ? bob.result.account : (aliceResult.ok ? aliceResult.result.account : null), SCOPES);
+    const ids = homeAccountIds(seen);
+    if (ids.includes(alice.homeAccountId) || (aliceResult.ok && seen.silent.accessToken === aliceResult.result.accessToken)) {
+      if (reuse) counts.tokensToWrongUser += 1;
+      else counts.partitionsAfterSignOut += 1;
+    } else if (!reuse && partitionIsBack(seen)) {
+      counts.partitionsAfterSignOut += 1;
+    }
+    if (reuse && !servedFromCache(seen, bob.result.accessToken)) counts.nextUserNotCached += 1;
+  }
+  let next = 0;
+  shared.setLatency(LATENCY_MS);
+  try {
+    await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
+      while (next < SESSIONS) await raceOne(next++);
+    }));
+  } finally {
+    shared.setLatency(0);
+  }
+  record('signOutLoad', counts);
+  expect({ ...counts, firstError }).toEqual({
+    ...counts, tokensToWrongUser: 0, partitionsAfterSignOut: 0, nextUserNotCached: 0, failedCalls: 0, firstError: null,
+  });
+}, 600000);

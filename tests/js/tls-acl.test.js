@@ -275,7 +275,7 @@ describe('a Redis user without a right the package needs', () => {
     const idp = createFakeIdentityProvider({ clientId: CLIENT_ID });
     const warnings = [];
     const tokenCache = new RedisTokenCache({
-      redis, logger: { warn: (message) => warnings.push(message) }, localCache: false,
+      redis, logger: { warn: (message) => warnings.push(message) }, localCache: false, readFailure: 'open',
       encryptionKeys: [ENCRYPTION_KEY], keyNameSecret: KEY_NAME_SECRET,
     });
     try {

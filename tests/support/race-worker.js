@@ -22,8 +22,7 @@
 // and say when), observe (what a fresh client finds, never calling the identity provider), ping, startLoad/stopLoad
 // (a background loop of acquireTokenSilent calls, each timed in the child), problems.
 
-const Redis = require('./ioredis');
-const { newRedis } = require('./redis-client');
+const { newRedis, newRedisAt } = require('./redis-client');
 const { RedisTokenCache } = require('../../js');
 const { forwardingNetworkClient } = require('./shared-identity-provider');
 const { observePartition } = require('./race-helpers');
@@ -51,7 +50,8 @@ const redisOptions = JSON.parse(process.env.RACE_REDIS_OPTIONS || '{"maxRetriesP
 if (typeof redisOptions.connectionName === 'string') {
   redisOptions.connectionName = redisOptions.connectionName.replace('{index}', workerIndex);
 }
-const redis = process.env.RACE_REDIS_URL ? new Redis(process.env.RACE_REDIS_URL, redisOptions) : newRedis(redisOptions);
+// The run's client (TEST_REDIS_CLIENT, inherited from the test): ioredis or node-redis.
+const redis = process.env.RACE_REDIS_URL ? newRedisAt(process.env.RACE_REDIS_URL, redisOptions) : newRedis(redisOptions);
 if (process.env.RACE_MONITOR_PROBLEMS === '1') {
   // The app's own client: an app listens to its errors (a Redis outage is expected in these tests).
   redis.on('error', (err) => {

@@ -8,12 +8,18 @@
 //                ("host:port,host:port,...")
 //   sentinel     TEST_REDIS_SENTINELS           new Redis({ sentinels, name, ...options })
 //                ("host:port,...") and TEST_REDIS_SENTINEL_NAME
-// The client comes from tests/support/ioredis.js (TEST_IOREDIS_MAJOR).
+// The client comes from tests/support/ioredis.js (TEST_IOREDIS_MAJOR), or with TEST_REDIS_CLIENT=node-redis it is a
+// node-redis client for the package and ioredis for the test's own calls (tests/support/node-redis.js,
+// TEST_NODE_REDIS_MAJOR).
 //
 // Some admin commands act on one node only: KEYS, SCAN, MONITOR, ACL, CONFIG, FLUSHALL, INFO. On a Cluster a
 // client sends them to any one master, so the helpers below run them on every master (masters()).
 
 const Redis = require('./ioredis');
+
+const CLIENTS = ['ioredis', 'node-redis'];
+const client = process.env.TEST_REDIS_CLIENT || 'ioredis';
+if (!CLIENTS.includes(client)) throw new Error(`TEST_REDIS_CLIENT must be one of ${CLIENTS.join(', ')}, not ${client}`);
 
 const TOPOLOGIES = ['standalone', 'cluster', 'sentinel'];
 const topology = process.env.TEST_REDIS_TOPOLOGY || 'standalone';
@@ -45,6 +51,28 @@ const sentinelGroup = () => ({
  * environment). On a Cluster, retryStrategy also becomes the Cluster's clusterRetryStrategy.
  */
 function newRedis(options = {}) {
+  const ioredis = newIoredis(options);
+  if (client === 'ioredis') return ioredis;
+  // eslint-disable-next-line global-require
+  const { createNodeRedis, twin } = require('./node-redis');
+  const where = topology === 'cluster' ? { nodes: clusterNodes() }
+    : topology === 'sentinel' ? { sentinel: sentinelGroup() } : { url: process.env.TEST_REDIS_URL };
+  return twin(ioredis, createNodeRedis(topology, where, options), { lazy: Boolean(options.lazyConnect) });
+}
+
+/** A standalone client of the Redis at `url` (a server of a test's own), of the run's client like newRedis(). */
+function newRedisAt(url, options = {}) {
+  const ioredis = new Redis(url, options);
+  if (client === 'ioredis') return ioredis;
+  // eslint-disable-next-line global-require
+  const { createNodeRedis, twin } = require('./node-redis');
+  return twin(ioredis, createNodeRedis('standalone', { url }, options), { lazy: Boolean(options.lazyConnect) });
+}
+
+/** The ioredis client of newRedis(), or its ioredis side under node-redis (what tests inspect Redis with). */
+const ioredisOf = (redis) => redis.ioredisClient || redis;
+
+function newIoredis(options) {
   if (topology === 'cluster') {
     const clusterOptions = { redisOptions: {} };
     for (const [name, value] of Object.entries(options)) {
@@ -62,7 +90,8 @@ function newRedis(options = {}) {
  * The clients that hold the data: every master of a Cluster (its node clients, which have no keyPrefix), or the
  * client itself (a Sentinel client is connected to the master).
  */
-async function masters(redis) {
+async function masters(client) {
+  const redis = ioredisOf(client);
   if (!redis.isCluster) return [redis];
   // Until it is ready a Cluster client has not read the slot map: nodes('master') would list the startup nodes.
   if (redis.status !== 'ready') await redis.ping();
@@ -116,7 +145,8 @@ async function monitorAll(redis) {
  * How many of `keys` exist. EXISTS of several keys is refused on a Cluster when they are in different hash slots
  * (CROSSSLOT): one EXISTS per key there.
  */
-async function existing(redis, ...keys) {
+async function existing(client, ...keys) {
+  const redis = ioredisOf(client);
   if (!redis.isCluster) return redis.exists(...keys);
   return (await Promise.all(keys.map((key) => redis.exists(key)))).reduce((sum, n) => sum + n, 0);
 }
@@ -135,7 +165,10 @@ const hasLocalCache = topology !== 'cluster';
 
 module.exports = {
   topology,
+  client,
+  ioredisOf,
   newRedis,
+  newRedisAt,
   masters,
   keysAll,
   onEveryMaster,

@@ -1,0 +1,111 @@
+'use strict';
+// The one place that knows which Redis client the app passed. The rest of the package talks to Redis only through
+// the driver this module returns, so that ioredis (and its fork iovalkey) and node-redis (`redis`) clients work
+// alike, standalone, Cluster or Sentinel. Keys are given as the package names them; results are plain values.
+//
+// The interface (both drivers implement it, nothing more):
+//   kind                          'ioredis' | 'node-redis' (for messages only)
+//   topology                      'standalone' | 'cluster' | 'sentinel'
+//   script({ lua, sha }, key, args, { buffers })
+//                                 EVALSHA on one key, EVAL on NOSCRIPT; buffers: bulk replies as Buffers
+//   get(key) -> string|null       getBuffer(key) -> Buffer|null       getRange(key, start, end) -> Buffer
+//   del(key) exists(key) ttl(key) -> number
+//   zrem(key, member)  zcount(key, min, max) -> number
+//   zrangeByScore(key, min, offset, count) -> [member, score, ...] (strings; max is +inf)
+//   transaction(commands)         MULTI/EXEC of [['SET', key, ...], ['EXPIRE', key, s], ...] on one slot; rejects
+//                                 with the first refusal (NOPERM, WRONGTYPE...), not a generic EXECABORT
+//   scanNodes(guardedPing) -> [{ scan(cursor, match, count, typeArgs) -> [cursor, keys] }]   every master; keys
+//                                 and MATCH as Redis sees them (with keyPrefix); guardedPing(ping) runs a PING the
+//                                 driver needs first (a Cluster not ready yet) under the caller's guard
+//   keyPrefix                     the client's own key prefix (ioredis keyPrefix), '' when none
+//   canTrack                      whether trackingConnection() can follow the data (not on a Cluster)
+//   trackingConnection(handlers)  a connection of its own, RESP2, not reconnecting by itself, not keeping the
+//                                 process alive: { connect(), command(...args), subscribe(channel), disconnect() };
+//                                 handlers: ready(), close(), end(), error(err), message(channel, message) with
+//                                 Buffers (message: a Buffer, an array of them, or null)
+//   ping()
+
+const { ConfigurationError } = require('../errors');
+
+const IOREDIS = 'an ioredis client (new Redis(...) or new Redis.Cluster(...) from "ioredis" or "iovalkey")';
+const NODE_REDIS = 'a node-redis client (createClient(), createCluster() or createSentinel() from "redis", 5 or 6)';
+
+/** Which client `redis` is: 'ioredis', 'node-redis', or null. By shape, never by require (both are optional). */
+function clientKind(redis) {
+  if (!redis || typeof redis !== 'object') return null;
+  // Every node-redis client (5 and 6: client, cluster, sentinel) has sendCommand, the isOpen getter and
+  // withTypeMapping; ioredis has neither isOpen nor withTypeMapping. Checked first: ioredis's Buffer commands are
+  // only its spelling (a wrapper could add them to a node-redis client).
+  if (typeof redis.sendCommand === 'function' && 'isOpen' in redis && typeof redis.withTypeMapping === 'function') {
+    return 'node-redis';
+  }
+  if (typeof redis.evalshaBuffer === 'function' && typeof redis.getBuffer === 'function') return 'ioredis';
+  return null;
+}
+
+/** What was passed instead of a client, in words that say what to change. */
+function describeClient(value) {
+  if (value === null || typeof value !== 'object') {
+    return typeof value === 'string' ? 'a string (a URL? pass a connected client: new Redis(url) or createClient({ url }))' : String(value);
+  }
+  const what = value.constructor ? value.constructor.name : 'Object';
+  if (typeof value.then === 'function') return `${what} (a promise? await createClient(...).connect() first)`;
+  return what;
+}
+
+/** Checks that `redis` is a client this package can drive. */
+function checkRedisClient(redis, name = 'options.redis') {
+  if (!clientKind(redis)) {
+    throw new ConfigurationError(`${name} must be ${IOREDIS} or ${NODE_REDIS}; got ${describeClient(redis)}`);
+  }
+  if (clientKind(redis) === 'node-redis' && nodeRedisKeyPrefix(redis)) {
+    throw new ConfigurationError(
+      `${name}: node-redis's keyPrefix option is not applied to the raw commands this package sends; ` +
+        'leave it unset and use the package\'s prefix option',
+    );
+  }
+  return redis;
+}
+
+const nodeRedisKeyPrefix = (redis) => (redis.options && redis.options.keyPrefix) || redis._keyPrefix || '';
+
+const drivers = new WeakMap(); // one driver per client: the token cache and session store share it
+
+/** The driver of an app's client (checked first with checkRedisClient). */
+function driverFor(redis) {
+  let driver = drivers.get(redis);
+  if (!driver) {
+    checkRedisClient(redis);
+    // Required here, not at the top: each file is loaded only for the client the app has.
+    // eslint-disable-next-line global-require
+    const Driver = clientKind(redis) === 'ioredis' ? require('./ioredis-driver') : require('./node-redis-driver');
+    driver = new Driver(redis);
+    drivers.set(redis, driver);
+  }
+  return driver;
+}
+
+/**
+ * An error reply from Redis itself (WRONGTYPE, NOPERM, ...: Redis is alive), as opposed to no answer: ioredis's
+ * ReplyError, node-redis's ErrorReply (which keeps the name "Error", so told by its class's name).
+ */
+function isReplyError(err) {
+  if (!err || typeof err !== 'object') return false;
+  if (err.name === 'ReplyError') return true;
+  for (let proto = Object.getPrototypeOf(err); proto && proto !== Error.prototype; proto = Object.getPrototypeOf(proto)) {
+    if (proto.constructor && proto.constructor.name === 'ErrorReply') return true;
+  }
+  return false;
+}
+
+/** EVALSHA, then EVAL when the script cache does not hold it (after a restart or failover, or on a new node). */
+async function withScriptFallback(evalsha, evalScript) {
+  try {
+    return await evalsha();
+  } catch (err) {
+    if (!/^NOSCRIPT/.test(err && err.message)) throw err;
+    return evalScript();
+  }
+}
+
+module.exports = { driverFor, checkRedisClient, clientKind, describeClient, isReplyError, withScriptFallback };

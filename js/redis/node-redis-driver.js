@@ -1,0 +1,165 @@
+'use strict';
+// The driver of a node-redis client (`redis` 5 or 6): createClient(), createCluster() or createSentinel(). The app
+// connects it (await client.connect()) before handing it over. See driver.js for the interface.
+//
+// Every command goes through sendCommand with the arguments as Redis reads them, so node-redis's own command
+// transforms never apply, and with an explicit type mapping: bulk strings as Buffers where the package wants bytes,
+// and no mapping at all otherwise (an app's client-wide typeMapping must not change what the package reads). Raw
+// replies are RESP3 when the client speaks RESP3 (6's default): integers and doubles arrive as numbers, WITHSCORES
+// as pairs; the methods below return the same shapes as the ioredis driver.
+
+const { withScriptFallback } = require('./driver');
+
+const BLOB_STRING = 36; // RESP_TYPES.BLOB_STRING ('$'), the same in node-redis 5 and 6
+const SIMPLE_STRING = 43; // RESP_TYPES.SIMPLE_STRING ('+')
+const AS_BUFFERS = { typeMapping: { [BLOB_STRING]: Buffer, [SIMPLE_STRING]: Buffer } };
+const AS_RECEIVED = { typeMapping: {} };
+
+/** Arguments as sendCommand takes them: Buffers kept as they are (sealed values are bytes), the rest as strings. */
+const commandArgs = (args) => args.map((arg) => (Buffer.isBuffer(arg) ? arg : String(arg)));
+
+const topologyOf = (redis) => {
+  if (typeof redis.nodeClient === 'function' && 'masters' in redis) return 'cluster';
+  if (typeof redis.getMasterNode === 'function') return 'sentinel';
+  return 'standalone';
+};
+
+class NodeRedisDriver {
+  constructor(redis) {
+    this.redis = redis;
+    this.kind = 'node-redis';
+    this.topology = topologyOf(redis);
+    this.keyPrefix = ''; // refused by driver.js checkRedisClient: raw commands would not get it
+    // The tracking connection is a RESP2 duplicate of a standalone client. A Sentinel client has no single-node
+    // duplicate (its connections follow the master on its own) and a Cluster would need one per master: no
+    // in-process cache there, every read goes to Redis.
+    this.canTrack = this.topology === 'standalone';
+  }
+
+  /** One command; `key` routes it on a Cluster (undefined: any node); readonly lets a Sentinel use a replica. */
+  #send(key, args, options = AS_RECEIVED) {
+    const { redis } = this;
+    const strings = commandArgs(args);
+    if (this.topology === 'cluster') return redis.sendCommand(key, false, strings, options);
+    if (this.topology === 'sentinel') return redis.sendCommand(false, strings, options);
+    return redis.sendCommand(strings, options);
+  }
+
+  script({ lua, sha }, key, args, { buffers = false } = {}) {
+    const options = buffers ? AS_BUFFERS : AS_RECEIVED;
+    return withScriptFallback(
+      () => this.#send(key, ['EVALSHA', sha, 1, key, ...args], options),
+      () => this.#send(key, ['EVAL', lua, 1, key, ...args], options),
+    );
+  }
+
+  get(key) { return this.#send(key, ['GET', key]); }
+
+  getBuffer(key) { return this.#send(key, ['GET', key], AS_BUFFERS); }
+
+  getRange(key, start, end) { return this.#send(key, ['GETRANGE', key, start, end], AS_BUFFERS); }
+
+  del(key) { return this.#send(key, ['DEL', key]); }
+
+  async exists(key) { return Number(await this.#send(key, ['EXISTS', key])); }
+
+  async ttl(key) { return Number(await this.#send(key, ['TTL', key])); }
+
+  zrem(key, member) { return this.#send(key, ['ZREM', key, member]); }
+
+  async zcount(key, min, max) { return Number(await this.#send(key, ['ZCOUNT', key, min, max])); }
+
+  async zrangeByScore(key, min, offset, count) {
+    const reply = await this.#send(key, ['ZRANGE', key, min, '+inf', 'BYSCORE', 'LIMIT', offset, count, 'WITHSCORES']);
+    return reply.flat().map(String); // RESP3: [[member, score], ...] with numbers; RESP2: [member, score, ...]
+  }
+
+  async transaction(commands) {
+    const { redis } = this;
+    const key = commands[0][1];
+    const transaction = this.topology === 'cluster' ? redis.multi(key) : redis.multi();
+    // A Cluster's transaction takes each command's key (for its slot) and whether it only reads.
+    for (const command of commands) {
+      if (this.topology === 'cluster') transaction.addCommand(command[1], false, commandArgs(command));
+      else transaction.addCommand(commandArgs(command));
+    }
+    try {
+      return await transaction.exec();
+    } catch (err) {
+      // MultiErrorReply: EXEC ran, and these commands failed (WRONGTYPE, ...): report the first one.
+      if (err && Array.isArray(err.replies) && Array.isArray(err.errorIndexes) && err.errorIndexes.length > 0) {
+        throw err.replies[err.errorIndexes[0]];
+      }
+      throw err;
+    }
+  }
+
+  async scanNodes(guardedPing) {
+    const { redis } = this;
+    const scanner = (send) => ({
+      scan: async (cursor, match, count, typeArgs) => {
+        const [next, keys] = await send(['SCAN', cursor, 'MATCH', match, 'COUNT', count, ...typeArgs]);
+        return [String(next), keys.map(String)];
+      },
+    });
+    if (this.topology !== 'cluster') return [scanner((args) => this.#send(undefined, args))];
+    // A Cluster's keys are spread over its masters, and SCAN sees only the node it is sent to.
+    // The masters are known once the app's connect() resolved; a client not ready yet fails the PING like any call.
+    if (!redis.isReady) await guardedPing(() => this.ping());
+    const nodes = await Promise.all(redis.masters.map((master) => redis.nodeClient(master)));
+    return nodes.map((node) => scanner((args) => node.sendCommand(args, AS_RECEIVED)));
+  }
+
+  ping() { return this.#send(undefined, ['PING']); }
+
+  trackingConnection(handlers) {
+    const { redis } = this;
+    // RESP2, so that invalidations arrive as pub/sub messages on __redis__:invalidate (REDIRECT to itself); no
+    // reconnect of its own (the listener reconnects, re-enabling tracking, whose client id changes); no offline queue;
+    // no client-side cache or typeMapping inherited from the app's client.
+    const connection = redis.duplicate({
+      RESP: 2,
+      socket: { ...(redis.options && redis.options.socket), reconnectStrategy: false },
+      disableOfflineQueue: true,
+      clientSideCache: undefined,
+      emitInvalidate: undefined,
+      commandOptions: undefined,
+      pingInterval: undefined,
+      // node-redis 6's Graceful Maintenance (socket hand-off on RESP3 MOVING pushes) is refused on RESP2, and would
+      // lose the server-side tracking state unseen: off here (5 ignores the option).
+      maintNotifications: 'disabled',
+    });
+    connection.unref(); // neither its socket nor anything else of it keeps the process alive
+    let open = false;
+    const ended = () => {
+      if (!open) return;
+      open = false;
+      handlers.close();
+      handlers.end();
+    };
+    connection.on('ready', () => handlers.ready());
+    connection.on('error', (err) => {
+      handlers.error(err);
+      // With reconnectStrategy false a failed connection is closed for good (isOpen false) after its error.
+      if (!connection.isOpen) ended();
+    });
+    connection.on('end', ended);
+    return {
+      connect: () => {
+        open = true;
+        return connection.connect().then(() => undefined, (err) => {
+          ended();
+          throw err;
+        });
+      },
+      command: (...args) => connection.sendCommand(commandArgs(args), AS_RECEIVED),
+      subscribe: (channel) => connection.subscribe(channel, (message, from) => handlers.message(from, message), true),
+      disconnect: () => {
+        if (connection.isOpen) connection.destroy();
+        else ended();
+      },
+    };
+  }
+}
+
+module.exports = NodeRedisDriver;

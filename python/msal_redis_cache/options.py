@@ -16,7 +16,7 @@ DEFAULT_ABSOLUTE_SECONDS = 14 * 24 * 3600
 DEFAULT_SKEW_SECONDS = 300
 DEFAULT_MAX_VALUE_BYTES = 16 * 1024 * 1024
 DEFAULT_TOMBSTONE_SECONDS = 600
-WRITE_FAILURES = ("open", "closed")
+FAILURE_MODES = ("open", "closed")
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class Settings:
     tombstone_seconds: int
     max_value_bytes: int
     write_failure: str
+    read_failure: str
     logger: logging.Logger
     clock: Callable[[], float]  # epoch seconds, as time.time
 
@@ -66,6 +67,7 @@ def normalize_options(
     max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
     insecure_plaintext_storage: bool = False,
     write_failure: str = "open",
+    read_failure: str = "closed",
     logger: Optional[logging.Logger] = None,
     clock: Optional[Callable[[], float]] = None,
 ) -> Settings:
@@ -80,8 +82,12 @@ def normalize_options(
         )
     if not isinstance(skew_seconds, int) or isinstance(skew_seconds, bool) or skew_seconds < 0:
         raise ConfigurationError("skew_seconds must be a non-negative integer")
-    if write_failure not in WRITE_FAILURES:
+    if write_failure not in FAILURE_MODES:
         raise ConfigurationError('write_failure must be "open" (not stored, logged) or "closed" (a CacheStoreError)')
+    if read_failure not in FAILURE_MODES:
+        raise ConfigurationError(
+            'read_failure must be "closed" (a user partition Redis cannot read is a CacheStoreError) or "open" (a miss)'
+        )
     log = logger if logger is not None else logging.getLogger("msal_redis_cache")
     if not callable(getattr(log, "warning", None)):
         raise ConfigurationError("logger must have a warning(message) method (a logging.Logger has)")
@@ -94,4 +100,4 @@ def normalize_options(
     return Settings(redis=_check_redis(redis), keyring=keyring, prefix=prefix, sliding_seconds=sliding_seconds,
                     absolute_seconds=absolute_seconds, skew_seconds=skew_seconds,
                     tombstone_seconds=tombstone_seconds, max_value_bytes=max_value_bytes,
-                    write_failure=write_failure, logger=log, clock=clock or time.time)
+                    write_failure=write_failure, read_failure=read_failure, logger=log, clock=clock or time.time)

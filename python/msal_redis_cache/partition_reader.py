@@ -1,7 +1,9 @@
 """Loads one partition, as js/partition-reader.js: reads it (partition_store.py), verifies and decrypts it
 (stored_value.py), and says what was loaded: the base its next write is checked and merged against. Anything unusable
-is a cache miss with a warning, never an exception: a stuck user is worse than a sign-in. When Redis fails, the read
-fails open to a miss whose base is unknown (its write then merges with whatever is stored)."""
+is a cache miss with a warning, never an exception: a stuck user is worse than a sign-in. When Redis fails, a user's
+partition (session, account) is a CacheStoreError with read_failure "closed" (the default: a miss would ask a
+signed-in user to sign in again; an error lets the app answer "try again"); otherwise the read is a miss whose base
+is unknown (its write then merges with whatever is stored)."""
 
 from __future__ import annotations
 
@@ -72,15 +74,22 @@ def interpret(context: Context, key: str, state: StoredState) -> LoadedPartition
 
 
 def load_partition(context: Context, key: str, offline: bool = False) -> LoadedPartition:
-    """The partition at `key` now; a miss (offline) when Redis fails or a call of this request already failed."""
-    if offline:
-        return LoadedPartition(UNKNOWN_ETAG, problem="Redis is unavailable", offline=True)
+    """The partition at `key` now. When Redis fails, or a call of this request already failed (offline): see the
+    top of this file."""
     try:
-        state = context.store.read(key)
+        if offline:
+            raise CacheStoreError(f'Redis GET not sent for "{key}": Redis failed earlier in this request')
+        return interpret(context, key, context.store.read(key))
     except CacheStoreError as error:
-        context.settings.logger.warning(f"msal-redis-cache: {error} (treated as a cache miss)")
+        settings = context.settings
+        kind = key[len(settings.prefix):].split(":", 1)[0]
+        if settings.read_failure == "closed" and kind in ("session", "account"):
+            raise CacheStoreError(
+                f'Redis is unavailable: partition "{key}" could not be read (read_failure "closed": answer "try '
+                'again", not "sign in")'
+            ) from error
+        settings.logger.warning(f"msal-redis-cache: {error} (treated as a cache miss)")
         return LoadedPartition(UNKNOWN_ETAG, problem="Redis is unavailable", offline=True)
-    return interpret(context, key, state)
 
 
 def written(etag: str, body: bytes, created_at: int, not_after: int, owner: Optional[str], size: int) -> LoadedPartition:

@@ -35,8 +35,8 @@ class RedisTokenCache:
     Options (the Node package's, in snake_case, same defaults): redis (a redis-py client returning bytes),
     encryption_keys ([current, *previous], 32 bytes each, base64 or bytes), key_name_secret, prefix="msal:",
     sliding_seconds=86400, absolute_seconds=1209600, skew_seconds=300, tombstone_seconds=600,
-    max_value_bytes=16 MiB, insecure_plaintext_storage=False, write_failure="open", logger (a logging.Logger),
-    clock (epoch seconds, time.time)."""
+    max_value_bytes=16 MiB, insecure_plaintext_storage=False, write_failure="open", read_failure="closed", logger (a
+    logging.Logger), clock (epoch seconds, time.time)."""
 
     def __init__(self, **options: Any) -> None:
         settings = normalize_options(**options)
@@ -50,7 +50,8 @@ class RedisTokenCache:
                   client_id: Optional[str] = None) -> PartitionTokenCache:
         """A new msal.SerializableTokenCache that is the selected partition: pass it as
         ConfidentialClientApplication(..., token_cache=...). Create one per request: it reads the partition now.
-        client_id is required for tenant_id (app tokens) and user_assertion (on-behalf-of) partitions."""
+        client_id is required for tenant_id (app tokens) and user_assertion (on-behalf-of) partitions. Raises
+        CacheStoreError when Redis fails on a session or account partition (read_failure "closed")."""
         return PartitionTokenCache(self._shared, self._partition(session_id, home_account_id, tenant_id,
                                                                  user_assertion, client_id))
 

@@ -16,11 +16,21 @@ from support.python_server import PythonServer
 from test_bad_values import make_cache
 
 
-def unreachable(idp, write_failure):
+def unreachable(idp, write_failure, read_failure="open"):
     client = redis.Redis(port=free_port(), socket_connect_timeout=0.2, socket_timeout=0.2)
     tokens = RedisTokenCache(redis=client, encryption_keys=[ENCRYPTION_KEY], key_name_secret=KEY_NAME_SECRET,
-                             write_failure=write_failure)
+                             write_failure=write_failure, read_failure=read_failure)
     return PythonServer(tokens, idp.auth, idp.url)
+
+
+def test_redis_down_fails_user_reads_closed_by_default(idp, caplog):
+    server = unreachable(idp, "open", "closed")
+    for selector in ({"sessionId": "s"}, {"homeAccountId": "oid.tid"}):
+        with pytest.raises(CacheStoreError, match="try again"):
+            server.app(selector)  # a signed-in user is told to try again, not to sign in
+    tenant = idp.auth["authority"].rsplit("/", 1)[1]
+    with caplog.at_level(logging.WARNING):
+        assert server.app_token(tenant, ["https://graph.microsoft.com/.default"])["accessToken"]  # app tokens: a miss
 
 
 def test_redis_down_reads_miss_and_writes_fail_open(idp, caplog):

@@ -7,6 +7,7 @@
 #include <pybind11/stl.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -123,11 +124,12 @@ py::dict plan_merge_write_binding(std::string_view base, std::string_view mine, 
     return head;
 }
 
-// One entry per credential, each under msal-python's key spelling (credential_keys.hpp): what msal-python's updates
-// and removals find.
-std::string rekey_for_msal_python_binding(std::string_view serialized, std::int64_t max_bytes) {
-    py::gil_scoped_release unlocked;
-    return rekey_json(serialized, key_spelling::msal_python, limits_of(max_bytes));
+// msal-node 7's key for one entry (credential_keys.hpp's spell_key), from the entry's JSON; None when it cannot be
+// built. msal-python's key makers use it, so that a cache keeps the stored spelling whichever library changes it.
+std::optional<std::string> msal_node_key_binding(std::string_view section, std::string_view entry_json) {
+    const json entry = json::parse(entry_json, nullptr, false);
+    if (entry.is_discarded()) return std::nullopt;
+    return spell_key(section, entry, key_spelling::msal_node);
 }
 
 std::string describe_binding(std::string_view serialized, std::int64_t max_bytes) {
@@ -172,8 +174,8 @@ PYBIND11_MODULE(_core, m) {
         py::arg("skew_seconds"), py::arg("sliding_seconds"), py::arg("absolute_seconds"), py::arg("created_at"),
         py::arg("max_bytes") = 0,
         "plan_write after a failed compare-and-set: a three-way merge of mine and theirs against base first.");
-    m.def("rekey_for_msal_python", &rekey_for_msal_python_binding, py::arg("serialized"), py::arg("max_bytes") = 0,
-          "The cache with one entry per credential, each under msal-python's key spelling (compact JSON).");
+    m.def("msal_node_key", &msal_node_key_binding, py::arg("section"), py::arg("entry_json"),
+          "msal-node 7's key for one cache entry of a section (AccessToken, ...), or None when it cannot be built.");
     m.def("describe", &describe_binding, py::arg("serialized"), py::arg("max_bytes") = 0,
           "A secret-free description of a cache, as JSON.");
 }

@@ -47,10 +47,10 @@ def plan_merge_write(base: Optional[Text], mine: Text, theirs: Optional[Text], r
     return _guarded(_core.plan_merge_write, base or b"", mine, theirs or b"", *_request_args(request))
 
 
-def rekey_for_msal_python(serialized: Text, max_bytes: int = 0) -> str:
-    """One entry per credential, each under msal-python's key spelling, so that msal-python's updates and removals
-    find entries another library (or the core, which stores msal-node's spelling) keyed."""
-    return _guarded(_core.rekey_for_msal_python, serialized, max_bytes)
+def msal_node_key(section: str, entry: Dict[str, Any]) -> Optional[str]:
+    """msal-node 7's key for one entry of `section` ("AccessToken", ...), the spelling partitions are stored under;
+    None when the core cannot build it."""
+    return _core.msal_node_key(section, json.dumps(entry))
 
 
 def describe(serialized: Text, max_bytes: int = 0) -> Dict[str, Any]:

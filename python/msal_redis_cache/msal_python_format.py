@@ -3,15 +3,16 @@ the conversions both ways: every partition is stored in one form whichever libra
 
 - App (client-credential) tokens: msal-python writes "home_account_id": null, msal-node "" (the core accepts only a
   string). msal-python then finds them with the query {"home_account_id": None}, so it gets null back on load.
-- Key spellings (msal-node appends a scheme segment, msal-python does not; the core stores msal-node's): both
-  libraries read either spelling (they match on fields) but update and remove only under their own. So before
-  msal-python changes a loaded cache, the core re-keys it to msal-python's spelling (`respell`); reads need no
-  re-keying, so a cache hit costs none."""
+- Key spellings (msal-node appends a scheme segment, msal-python does not; the core stores msal-node's, one entry per
+  credential): both libraries read either spelling (they match on fields) but update and remove only under the key
+  their key makers compute. So msal-python's key makers are given the core's msal-node spelling (`use_stored_keys`):
+  msal-python then updates and removes exactly the stored entries, and its writes reach the core in the stored
+  spelling."""
 
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Iterator
+from typing import Any, Callable, Dict, Iterator
 
 from . import core
 
@@ -45,6 +46,18 @@ def to_msal_python(body: str, app_tokens: bool) -> Dict[str, Any]:
     return cache
 
 
-def respell(cache: Dict[str, Any], app_tokens: bool) -> Dict[str, Any]:
-    """msal-python's memory with one entry per credential, each under msal-python's key (the core's rekey)."""
-    return to_msal_python(core.rekey_for_msal_python(to_stored(cache)), app_tokens)
+
+def use_stored_keys(cache: Any) -> None:
+    """Makes an msal.TokenCache key its entries as partitions are stored (msal-node 7's spelling, by the core),
+    falling back to msal-python's own key where the core cannot build one. msal-python's TokenCache documents
+    key_makers as the place to change its keys."""
+    for section, own in list(cache.key_makers.items()):
+        cache.key_makers[section] = _stored_key_maker(section, own)
+
+
+def _stored_key_maker(section: str, own: Callable[..., str]) -> Callable[..., str]:
+    def key(**entry: Any) -> str:
+        if entry.get("home_account_id", "") is None:
+            entry = dict(entry, home_account_id="")
+        return core.msal_node_key(section, entry) or own(**entry)
+    return key

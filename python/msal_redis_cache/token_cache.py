@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set
 
 import msal
 
-from .msal_python_format import respell, to_msal_python, to_stored
+from .msal_python_format import to_msal_python, to_stored, use_stored_keys
 from .partition_reader import LoadedPartition, load_partition
 from .partitions import Partition
 
@@ -40,6 +40,7 @@ class PartitionTokenCache(msal.SerializableTokenCache):
 
     def __init__(self, shared: "Shared", partition: Partition) -> None:
         super().__init__()
+        use_stored_keys(self)  # msal-python updates and removes entries under the keys they are stored with
         self._shared = shared
         self._partition = partition
         self.key = shared.settings.prefix + partition.partition_key
@@ -47,7 +48,6 @@ class PartitionTokenCache(msal.SerializableTokenCache):
         self._owner: Optional[str] = None
         self._redis_failed = False  # a Redis call of this cache failed: later ones do not wait on Redis again
         self._in_add = False  # add() writes once, after the modify() calls it makes
-        self._respelled = False
         self._loaded = LoadedPartition("")
         self._loaded_at = 0.0
         self._load()
@@ -79,7 +79,6 @@ class PartitionTokenCache(msal.SerializableTokenCache):
                 self._owner = loaded.owner
         self._loaded, self._loaded_at = loaded, loaded_at
         self._cache = to_msal_python(loaded.body, self._partition.mode == "app") if loaded.body else {}
-        self._respelled = not loaded.body  # stored keys are msal-node's: re-keyed before msal-python changes them
         self.has_state_changed = False
 
     def _fresh(self) -> bool:
@@ -114,10 +113,7 @@ class PartitionTokenCache(msal.SerializableTokenCache):
 
     def _before_write(self) -> None:
         """A write of a cache kept past REUSE_LOAD_SECONDS reads first; a sign-out since the last load still wins:
-        the write stays based on that load, so its compare-and-set finds the tombstone and drops it. Then the cache
-        is re-keyed to msal-python's spelling, so that msal-python updates and removes the entries it finds (leaving
-        its new entries beside the old ones for the core to sort out would keep the old access token when
-        msal-node's rounded timestamps make it look a second newer)."""
+        the write stays based on that load, so its compare-and-set finds the tombstone and drops it."""
         if not self._fresh():
             previous = self._loaded
             started = self._clock()
@@ -125,9 +121,6 @@ class PartitionTokenCache(msal.SerializableTokenCache):
             if loaded.removed and loaded.etag != previous.etag:
                 loaded = previous
             self._use(loaded, started)
-        if not self._respelled:
-            self._cache = respell(self._cache, self._partition.mode == "app")
-            self._respelled = True
 
     def _after_write(self) -> None:
         allowed = self._allowed()

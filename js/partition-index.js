@@ -26,7 +26,7 @@
 // The counts follow every write (afterWrite: sent once the write is stored, never awaited by it, failures ignored):
 // a gauge, not a guarantee.
 
-const crypto = require('node:crypto');
+const { loadScript } = require('./lua-scripts');
 const { CacheStoreError } = require('./errors');
 const { PARTITION_KEY_KINDS: KINDS } = require('./partitions');
 const { driverFor } = require('./redis/driver');
@@ -46,30 +46,13 @@ const PRUNE_EVERY = 50;
 // Members per Redis call when an index is read or pruned: no single call is large, whatever the index holds.
 const PAGE = 500;
 
-// KEYS[1] an index; ARGV[1] the member, ARGV[2] its score, ARGV[3] now (epoch seconds), ARGV[4] "max": a member
-// already there gets a higher score than it had (membership: see PRUNE), "set": the latest write decides (counts).
-// Prunes members past their score, makes the key live as long as its latest member, and returns how many it holds.
-const ADD = script(`
-local score, now = tonumber(ARGV[2]), tonumber(ARGV[3])
-local old = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if ARGV[4] == 'max' and old then score = math.max(score, tonumber(old) + 1) end
-redis.call('ZADD', KEYS[1], score, ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
-if redis.call('TTL', KEYS[1]) < score - now then redis.call('EXPIRE', KEYS[1], math.max(1, score - now)) end
-return redis.call('ZCARD', KEYS[1])`);
-
-// KEYS[1] an index; ARGV: member, score, member, score... Removes each member whose score is still the one given
-// (one read earlier): one that was added again since keeps its place.
-const PRUNE = script(`
-local removed = 0
-for i = 1, #ARGV, 2 do
-  if redis.call('ZSCORE', KEYS[1], ARGV[i]) == ARGV[i + 1] then removed = removed + redis.call('ZREM', KEYS[1], ARGV[i]) end
-end
-return removed`);
-
-function script(lua) {
-  return { lua, sha: crypto.createHash('sha1').update(lua).digest('hex') };
-}
+// The scripts (js/lua/index-add.lua, index-prune.lua; the Python package sends the same):
+// ADD: KEYS[1] an index; ARGV[1] the member, ARGV[2] its score, ARGV[3] now (epoch seconds), ARGV[4] "max" (a member
+// already there gets a higher score than it had) or "set" (the latest write decides: counts). Prunes members past
+// their score, makes the key live as long as its latest member, and returns how many it holds.
+// PRUNE: KEYS[1] an index; ARGV: member, score, ... Removes each member whose score is still the one given.
+const ADD = loadScript('index_add', 'index-add');
+const PRUNE = loadScript('index_prune', 'index-prune');
 
 /** "session:{h}" -> "session": a member's partition kind. */
 const kindOf = (member) => member.slice(0, member.indexOf(':'));

@@ -8,59 +8,20 @@
 // header, an old format). Both scripts check the type and size before transferring a value, so a hash at a
 // partition key or a huge value costs nothing and is reported instead of failing or being fetched.
 
-const crypto = require('node:crypto');
+const { loadScript } = require('./lua-scripts');
 
 const ABSENT = '';
 const FOREIGN = '!foreign';
-const ETAG_CHARS = 16;
 
-// etag_of and inspect are shared by both scripts. The header pattern must accept exactly what etagOf() accepts.
-// Each redis.call costs Redis time on every request, so the common cases take the fewest: a read of a present value
-// is STRLEN, GET, PTTL; a compare-and-set of one is GETRANGE, SET. A key of another type makes STRLEN and GETRANGE
-// fail (caught: pcall), and only then is its TYPE asked for the warning.
-const LUA_FUNCTIONS = `
-local etag_pattern = '^mrc2 ([cst]) (' .. string.rep('[%w_%-]', ${ETAG_CHARS}) .. ') '
--- The etag and the value's own type ("c", "s", "t"; "" when it has none) in a value's first bytes.
-local function header_of(head)
-  local value_type, etag = string.match(head, etag_pattern)
-  return etag or '${FOREIGN}', value_type or ''
-end
--- Returns the etag, the Redis type, and the value's own type.
-local function etag_of(key)
-  local head = redis.pcall('GETRANGE', key, 0, 31)
-  if type(head) == 'table' then return '${FOREIGN}', redis.call('TYPE', key)['ok'], '' end
-  if head == '' and redis.call('EXISTS', key) == 0 then return '', 'none', '' end
-  local etag, value_type = header_of(head)
-  return etag, 'string', value_type
-end
-local function inspect(key, max_bytes)
-  local size = redis.pcall('STRLEN', key)
-  if type(size) == 'table' then return {'type', '${FOREIGN}', redis.call('TYPE', key)['ok']} end
-  if size == 0 and redis.call('EXISTS', key) == 0 then return {'none', ''} end
-  if size > max_bytes then return {'size', (header_of(redis.call('GETRANGE', key, 0, 31))), size} end
-  local value = redis.call('GET', key)
-  return {'value', (header_of(value)), value, redis.call('PTTL', key)}
-end
-`;
-
+// Both scripts start with js/lua/partition-functions.lua (etag_of and inspect), whose header pattern must accept
+// exactly what etagOf() accepts.
 // KEYS[1] the partition; ARGV[1] the largest value to transfer.
-const READ = script('read', `${LUA_FUNCTIONS}
-return inspect(KEYS[1], tonumber(ARGV[1]))`);
-
+const READ = loadScript('read', 'partition-functions', 'partition-read');
 // KEYS[1] the partition; ARGV[1] the etag the writer loaded ("*": unconditional), ARGV[2] the new value ("" deletes
 // the key), ARGV[3] its TTL in seconds, ARGV[4] the largest value to return on a conflict.
 // Returns {'written', <type of the value replaced: "c", "s", "t" or "">}, or on a conflict what READ returns, so
 // the writer can merge without another round trip.
-const COMPARE_AND_SET = script('compare_and_set', `${LUA_FUNCTIONS}
-local etag, _, replaced = etag_of(KEYS[1])
-if ARGV[1] ~= '*' and etag ~= ARGV[1] then return inspect(KEYS[1], tonumber(ARGV[4])) end
-if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) end
-return {'written', replaced}`);
-
-// name: what metrics call the script (db.operation.name)
-function script(name, lua) {
-  return { name, lua, sha: crypto.createHash('sha1').update(lua).digest('hex') };
-}
+const COMPARE_AND_SET = loadScript('compare_and_set', 'partition-functions', 'partition-compare-and-set');
 
 /** The etag of a raw value exactly as the scripts compute it. */
 function etagOf(value) {

@@ -3,7 +3,8 @@
 # (root + apt), otherwise stops with one line saying exactly what to run.
 # Usage: ensure-tools.sh [--example] [--with-browser] [--with-fuzzer] [--redis-optional] [--dry-run]
 #   (default) what `npm test` needs: the WebAssembly build (emscripten, nlohmann-json3-dev, cmake), the native C++
-#     tests (g++, libgtest-dev) and redis-server.
+#     tests (g++, libgtest-dev), redis-server, and the Python package's build and tests (python3-dev, pybind11-dev,
+#     python3-setuptools, python3-msal, python3-redis, python3-cryptography, python3-pytest).
 #   --example: only what the example needs (`npm start`): the WebAssembly build, and redis-server if it can be
 #     installed (without it the example falls back to an in-memory store). Not the C++ test toolchain.
 #   --with-fuzzer: also clang-14 and libclang-rt-14-dev for scripts/fuzz.sh (npm test runs it; npm start does not).
@@ -43,6 +44,14 @@ have() {
     clang-14) command -v clang++-14 ;;
     libclang-rt-14-dev) ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-"$(uname -m)".a ;;
     chromium) command -v chromium ;;
+    # The Python package and its tests (scripts/build-python.sh, tests/python): Debian's /usr/bin/python3 only.
+    python3-dev) ls /usr/include/python3*/Python.h ;;
+    pybind11-dev) [ -f /usr/include/pybind11/pybind11.h ] ;;
+    python3-msal) /usr/bin/python3 -c 'import msal' ;;
+    python3-redis) /usr/bin/python3 -c 'import redis' ;;
+    python3-cryptography) /usr/bin/python3 -c 'import cryptography' ;;
+    python3-pytest) /usr/bin/python3 -c 'import pytest' ;;
+    python3-setuptools) /usr/bin/python3 -c 'import setuptools' ;;
     *) return 1 ;;
   esac >/dev/null 2>&1
 }
@@ -51,6 +60,8 @@ packages=(emscripten nlohmann-json3-dev cmake) # the WebAssembly build (scripts/
 modules=(@azure/msal-node ioredis express express-session helmet jose) # the example's
 if [ "$example" = no ]; then
   packages+=(g++ libgtest-dev) # the native C++ tests
+  # the Python package and its pytest suite
+  packages+=(python3-dev pybind11-dev python3-setuptools python3-msal python3-redis python3-cryptography python3-pytest)
   modules+=(ioredis6 jest supertest playwright-core typescript)
 fi
 if [ "$with_fuzzer" = yes ]; then packages+=(clang-14 libclang-rt-14-dev); fi

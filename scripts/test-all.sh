@@ -122,9 +122,36 @@ else
   echo "== Valkey: valkey-server is not installed, pass skipped (Debian 12: apt-get install -t bookworm-backports valkey-server)"
 fi
 
-passed=$(( cpp_total - cpp_failed + fuzz_passed + js_passed + js6_passed + node_redis_passed + topology_passed + valkey_passed ))
-failed=$(( cpp_failed + fuzz_failed + js_failed + js6_failed + node_redis_failed + topology_failed + valkey_failed ))
+# The Python package (python/, the same core through pybind11): built in place, then its pytest suite against a
+# redis-server of its own, with Node worker processes for the mixed-language tests. Counted from pytest's JUnit
+# report; no report, or pytest's exit 5 (no tests collected), counts as one failure.
+echo "== Python package (pytest)"
+py_passed=0
+py_failed=0
+py_status=0
+rm -f test-output/pytest.xml
+if bash scripts/build-python.sh; then
+  /usr/bin/python3 -m pytest tests/python -q -p no:cacheprovider --junitxml=test-output/pytest.xml || py_status=$?
+else
+  py_status=1
+fi
+if [ -f test-output/pytest.xml ] && [ "$py_status" -ne 5 ]; then
+  read -r py_passed py_failed < <(/usr/bin/python3 -c '
+import sys, xml.etree.ElementTree as ET
+suite = ET.parse(sys.argv[1]).getroot()
+suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
+tests, skipped = int(suite.get("tests")), int(suite.get("skipped"))
+failed = int(suite.get("failures")) + int(suite.get("errors"))
+print(tests - skipped - failed, failed + (1 if tests == 0 else 0))' test-output/pytest.xml)
+else
+  py_failed=1
+fi
+
+passed=$(( cpp_total - cpp_failed + fuzz_passed + js_passed + js6_passed + node_redis_passed + topology_passed \
+  + valkey_passed + py_passed ))
+failed=$(( cpp_failed + fuzz_failed + js_failed + js6_failed + node_redis_failed + topology_failed + valkey_failed \
+  + py_failed ))
 echo "all: ${passed} passed, ${failed} failed"
 [ "$failed" -eq 0 ] && [ "$jest_status" -eq 0 ] && [ "$jest6_status" -eq 0 ] && [ "$node_redis_status" -eq 0 ] \
   && [ "$topology_status" -eq 0 ] \
-  && [ "$valkey_status" -eq 0 ]
+  && [ "$valkey_status" -eq 0 ] && [ "$py_status" -eq 0 ]

@@ -18,7 +18,8 @@ const TSC = path.join(ROOT, 'node_modules', '.bin', 'tsc');
 const IOREDIS_PACKAGE = { 5: 'ioredis', 6: 'ioredis6' }[process.env.TEST_IOREDIS_MAJOR || '5'];
 
 // What a consumer needs, and all it gets: the runtime modules, the ESM entry, the types, the wasm core the runtime
-// loads (js/core.js), and the documents. Every js/*.js is runtime code (tests and tools live elsewhere).
+// loads (js/core.js), the Lua scripts it sends to Redis (js/lua-scripts.js), and the documents. Every js/*.js is
+// runtime code (tests and tools live elsewhere).
 const EXPECTED_FILES = [
   ...fs.readdirSync(path.join(ROOT, 'js')).filter((name) => name.endsWith('.js')).map((name) => `js/${name}`),
   ...fs.readdirSync(path.join(ROOT, 'js', 'redis')).filter((name) => name.endsWith('.js')).map((name) => `js/redis/${name}`),
@@ -26,6 +27,7 @@ const EXPECTED_FILES = [
   'js/index.d.ts',
   'js/index.d.mts',
   'js/wasm/msal_cache_core.js',
+  ...fs.readdirSync(path.join(ROOT, 'js', 'lua')).map((name) => `js/lua/${name}`),
   'package.json',
   'README.md',
   'LICENSE',

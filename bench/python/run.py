@@ -1,0 +1,143 @@
+"""A cache-hit acquire_token_silent, and a forced refresh, through msal_redis_cache vs the design documents' snippet
+(msal's SerializableTokenCache with redis.get + deserialize before, setex of serialize() after), at 8 KB and 100 KB
+partitions, interleaved, on a throw-away redis-server. Each iteration is one web request: a new cache, a new
+ConfidentialClientApplication, get_accounts, acquire_token_silent. Prints medians and ratios (ours / snippet).
+
+    npm run build:python && /usr/bin/python3 bench/python/run.py [--iterations N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Dict, List
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "python"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import msal  # noqa: E402
+import redis  # noqa: E402
+
+from fake_idp import AUTHORITY, CLIENT_ID, FakeIdentityProvider  # noqa: E402
+from msal_redis_cache import RedisTokenCache  # noqa: E402
+
+SCOPES = ["https://graph.microsoft.com/User.Read"]
+TTL = 86400
+IDP = FakeIdentityProvider()
+
+
+def start_redis() -> "tuple[subprocess.Popen, int, str]":
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    directory = tempfile.mkdtemp(prefix="mrc-bench-redis-")
+    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no", "--dir", directory], stdout=subprocess.DEVNULL)
+    client = redis.Redis(port=port)
+    for _ in range(200):
+        try:
+            client.ping()
+            return process, port, directory
+        except redis.exceptions.ConnectionError:
+            time.sleep(0.025)
+    raise RuntimeError("redis-server did not start")
+
+
+def app_for(cache: msal.SerializableTokenCache) -> msal.ConfidentialClientApplication:
+    return msal.ConfidentialClientApplication(CLIENT_ID, client_credential="secret", authority=AUTHORITY,
+                                              http_client=IDP, token_cache=cache)
+
+
+def seeded_cache(size: int) -> str:
+    """A signed-in cache, padded with access tokens for other resources up to about `size` bytes."""
+    cache = msal.SerializableTokenCache()
+    app_for(cache).acquire_token_by_refresh_token("seed", SCOPES)
+    [template] = cache.find(msal.TokenCache.CredentialType.ACCESS_TOKEN)
+    n = 0
+    while len(cache.serialize().replace("    ", "").replace("\n", "")) < size:
+        entry = dict(template, target=f"api://resource-{n}/read",
+                     secret=base64.urlsafe_b64encode(os.urandom(600)).decode())
+        cache.modify(msal.TokenCache.CredentialType.ACCESS_TOKEN, entry, entry)  # under msal-python's key
+        n += 1
+    return json.dumps(json.loads(cache.serialize()), separators=(",", ":"))
+
+
+def silent(app: msal.ConfidentialClientApplication, force_refresh: bool) -> None:
+    [account] = app.get_accounts()
+    result = app.acquire_token_silent(SCOPES, account, force_refresh=force_refresh)
+    assert result and "access_token" in result
+
+
+def ours_case(tokens: RedisTokenCache, session: str, force_refresh: bool) -> Callable[[], None]:
+    def run() -> None:
+        silent(app_for(tokens.cache_for(session_id=session)), force_refresh)
+    return run
+
+
+def snippet_case(client: redis.Redis, key: str, force_refresh: bool) -> Callable[[], None]:
+    def run() -> None:
+        cache = msal.SerializableTokenCache()
+        blob = client.get(key)
+        if blob:
+            cache.deserialize(blob)
+        silent(app_for(cache), force_refresh)
+        if cache.has_state_changed:
+            client.setex(key, TTL, cache.serialize())
+    return run
+
+
+def measure(cases: Dict[str, Callable[[], None]], iterations: int) -> Dict[str, float]:
+    samples: Dict[str, List[float]] = {name: [] for name in cases}
+    for _ in range(max(10, iterations // 10)):  # warm-up
+        for run in cases.values():
+            run()
+    for _ in range(iterations):
+        for name, run in cases.items():  # interleaved
+            started = time.perf_counter_ns()
+            run()
+            samples[name].append((time.perf_counter_ns() - started) / 1000)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--iterations", type=int, default=2000)
+    args = parser.parse_args()
+    process, port, directory = start_redis()
+    try:
+        client = redis.Redis(port=port)
+        tokens = RedisTokenCache(redis=client, encryption_keys=[base64.b64encode(os.urandom(32)).decode()],
+                                 key_name_secret=base64.b64encode(os.urandom(32)).decode(), prefix="bench:")
+        print(f"msal {msal.__version__}, redis-py {redis.__version__}, Python {sys.version.split()[0]}, "
+              f"{args.iterations} interleaved iterations; medians in microseconds")
+        for size in (8 * 1024, 100 * 1024):
+            seed = seeded_cache(size)
+            for kind, refresh in (("hit", False), ("refresh", True)):
+                session = f"{kind}-{size}"
+                tokens.import_partition(seed, session_id=session)
+                client.setex(f"snippet:{session}", TTL, seed)
+                medians = measure({"ours": ours_case(tokens, session, refresh),
+                                   "snippet": snippet_case(client, f"snippet:{session}", refresh)},
+                                  args.iterations if kind == "hit" else args.iterations // 4)
+                print(f"{kind:8} {size // 1024:4} KB  ours {medians['ours']:8.0f}  snippet {medians['snippet']:8.0f}"
+                      f"  ratio {medians['ours'] / medians['snippet']:.2f}x")
+        tokens.close()
+    finally:
+        process.terminate()
+        process.wait(10)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

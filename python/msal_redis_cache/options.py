@@ -1,0 +1,103 @@
+"""The options of a RedisTokenCache: the Node package's (js/options.js) in snake_case, with the same defaults."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence
+
+from .errors import ConfigurationError
+from .keyring import KeyMaterial, Keyring, create_keyring
+
+DEFAULT_PREFIX = "msal:"
+DEFAULT_SLIDING_SECONDS = 24 * 3600
+DEFAULT_ABSOLUTE_SECONDS = 14 * 24 * 3600
+DEFAULT_SKEW_SECONDS = 300
+DEFAULT_MAX_VALUE_BYTES = 16 * 1024 * 1024
+DEFAULT_TOMBSTONE_SECONDS = 600
+FAILURE_MODES = ("open", "closed")
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis: Any
+    keyring: Keyring
+    prefix: str
+    sliding_seconds: int
+    absolute_seconds: int
+    skew_seconds: int
+    tombstone_seconds: int
+    max_value_bytes: int
+    write_failure: str
+    read_failure: str
+    logger: logging.Logger
+    clock: Callable[[], float]  # epoch seconds, as time.time
+
+
+def _positive_integer(value: object, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ConfigurationError(f"{name} must be a positive integer")
+    return value
+
+
+def _check_redis(client: object) -> Any:
+    """A redis-py client (redis.Redis) that returns bytes: stored values are binary."""
+    if client is None or not callable(getattr(client, "evalsha", None)) or not callable(getattr(client, "eval", None)):
+        what = "a string (a URL? pass redis.Redis.from_url(url))" if isinstance(client, str) else type(client).__name__
+        raise ConfigurationError(f"redis must be a redis-py client (redis.Redis(...)); got {what}")
+    pool = getattr(client, "connection_pool", None)
+    if pool is not None and getattr(pool, "connection_kwargs", {}).get("decode_responses"):
+        raise ConfigurationError(
+            "redis must return bytes (stored values are binary): create it without decode_responses=True"
+        )
+    return client
+
+
+def normalize_options(
+    *,
+    redis: Any,
+    encryption_keys: Optional[Sequence[KeyMaterial]] = None,
+    key_name_secret: Optional[KeyMaterial] = None,
+    prefix: str = DEFAULT_PREFIX,
+    sliding_seconds: int = DEFAULT_SLIDING_SECONDS,
+    absolute_seconds: int = DEFAULT_ABSOLUTE_SECONDS,
+    skew_seconds: int = DEFAULT_SKEW_SECONDS,
+    tombstone_seconds: int = DEFAULT_TOMBSTONE_SECONDS,
+    max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+    insecure_plaintext_storage: bool = False,
+    write_failure: str = "open",
+    read_failure: str = "closed",
+    logger: Optional[logging.Logger] = None,
+    clock: Optional[Callable[[], float]] = None,
+) -> Settings:
+    if not isinstance(prefix, str):
+        raise ConfigurationError("prefix must be a string")
+    for name, value in (("sliding_seconds", sliding_seconds), ("absolute_seconds", absolute_seconds),
+                        ("max_value_bytes", max_value_bytes), ("tombstone_seconds", tombstone_seconds)):
+        _positive_integer(value, name)
+    if absolute_seconds < sliding_seconds:
+        raise ConfigurationError(
+            f"absolute_seconds ({absolute_seconds}) must not be below sliding_seconds ({sliding_seconds})"
+        )
+    if not isinstance(skew_seconds, int) or isinstance(skew_seconds, bool) or skew_seconds < 0:
+        raise ConfigurationError("skew_seconds must be a non-negative integer")
+    if write_failure not in FAILURE_MODES:
+        raise ConfigurationError('write_failure must be "open" (not stored, logged) or "closed" (a CacheStoreError)')
+    if read_failure not in FAILURE_MODES:
+        raise ConfigurationError(
+            'read_failure must be "closed" (a user partition Redis cannot read is a CacheStoreError) or "open" (a miss)'
+        )
+    log = logger if logger is not None else logging.getLogger("msal_redis_cache")
+    if not callable(getattr(log, "warning", None)):
+        raise ConfigurationError("logger must have a warning(message) method (a logging.Logger has)")
+    if clock is not None and not callable(clock):
+        raise ConfigurationError("clock must be a function returning epoch seconds (as time.time)")
+    keyring = create_keyring(encryption_keys, key_name_secret, insecure_plaintext_storage)
+    if keyring.plaintext:
+        log.warning("msal-redis-cache: insecure_plaintext_storage is on: tokens are stored UNENCRYPTED in Redis. "
+                    "Use encryption_keys in production.")
+    return Settings(redis=_check_redis(redis), keyring=keyring, prefix=prefix, sliding_seconds=sliding_seconds,
+                    absolute_seconds=absolute_seconds, skew_seconds=skew_seconds,
+                    tombstone_seconds=tombstone_seconds, max_value_bytes=max_value_bytes,
+                    write_failure=write_failure, read_failure=read_failure, logger=log, clock=clock or time.time)

@@ -1,0 +1,109 @@
+"""The indexes the admin operations read (Node's signOutEverywhere, clearAppTokens, countPartitions), written exactly
+as js/partition-index.js writes them, so that they find the partitions Python servers create:
+    <prefix>index:user:<h>      the session, account and on-behalf-of partitions of one home account id
+    <prefix>index:app:<h>       the app (client-credential) partitions of one client id
+    <prefix>index:obo:<h>       the on-behalf-of partitions of one client id
+    <prefix>index:count:<kind>  every partition of one kind, for countPartitions
+<h> is the keyring's HMAC of the id; members are partition keys without the prefix; scores the epoch second until which
+that partition may exist. A partition joins its membership indexes BEFORE the compare-and-set that creates it (when
+that fails, the write is not sent). The counts follow every write in the background (a gauge, never awaited).
+Left to Node: the pruning of large indexes and the per-user cap (js/partition-index.js #maintain); ADD itself drops
+members whose score is past, so an index Python alone writes still stays bounded by the partitions' lifetime."""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import List, Optional, Set, Tuple
+
+from .errors import CacheStoreError
+from .keyring import Keyring
+from .options import Settings
+from .partition_reader import LoadedPartition
+from .partition_store import run_script
+from .partitions import PARTITION_KEY_KINDS, Partition
+from .scripts import INDEX_ADD
+
+# Scores of the membership indexes are this much later than the partition's expiry (see js/partition-index.js).
+MARGIN_SECONDS = 3600
+
+
+class PartitionIndex:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.redis = settings.redis
+        self.prefix = settings.prefix
+        self.keyring: Keyring = settings.keyring
+        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="msal-redis-cache-index")
+        self._pending: Set[Future] = set()
+
+    def now(self) -> int:
+        return int(self.settings.clock())
+
+    def user_key(self, home_account_id: str) -> str:
+        return f"{self.prefix}index:user:{self.keyring.name('user', home_account_id)}"
+
+    def client_key(self, kind: str, client_id: str) -> str:
+        """kind: "app" or "obo"."""
+        return f"{self.prefix}index:{kind}:{self.keyring.name('client', client_id)}"
+
+    def count_key(self, kind: str) -> str:
+        return f"{self.prefix}index:count:{kind}"
+
+    def before_store(self, partition: Partition, allowed: List[str], base: LoadedPartition, ttl_seconds: int,
+                     home_account_ids: List[str], created_at: int) -> None:
+        """Adds a partition to the indexes before the write that may create it. Only a write that creates a user
+        partition adds it; each write of an app partition moves its score. Raises CacheStoreError when an index
+        cannot be written: the partition must then not be written either."""
+        now = self.now()
+        creating = base.body is None or base.etag == ""
+        user_bound = max(created_at, now) + self.settings.absolute_seconds + MARGIN_SECONDS
+        indexes: List[Tuple[str, int]] = []
+        if partition.mode == "app":
+            assert partition.client_id is not None
+            indexes = [(self.client_key("app", partition.client_id), now + ttl_seconds + MARGIN_SECONDS)]
+        elif creating and partition.mode == "obo":
+            assert partition.client_id is not None
+            users = [(self.user_key(id), user_bound) for id in home_account_ids if id]
+            indexes = [(self.client_key("obo", partition.client_id), user_bound), *users]
+        elif creating:
+            indexes = [(self.user_key(id[len("account:"):]), user_bound) for id in allowed]
+        for key, score in indexes:
+            try:
+                self._add(key, partition.partition_key, score, now, "max")
+            except CacheStoreError as error:
+                raise CacheStoreError(
+                    f'partition "{self.prefix}{partition.partition_key}" not stored: it could not be added to its '
+                    f"index ({error})"
+                ) from error
+
+    def after_write(self, key: str, ttl_seconds: Optional[int]) -> None:
+        """Keeps the count of a partition's kind after a write: `ttl_seconds` for a stored partition, None for one
+        removed or deleted. Sent in the background: it never delays or fails the write it follows."""
+        member = key[len(self.prefix):]
+        kind = member[: member.find(":")]
+        if not key.startswith(self.prefix) or kind not in PARTITION_KEY_KINDS:
+            return
+        count_key, now = self.count_key(kind), self.now()
+        if ttl_seconds is None:
+            future = self._background.submit(self.redis.zrem, count_key, member)
+        else:
+            future = self._background.submit(self._add, count_key, member, now + ttl_seconds, now, "set")
+        self._pending.add(future)
+        future.add_done_callback(self._settled)
+
+    def _settled(self, future: Future) -> None:
+        self._pending.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            self.settings.logger.warning(f"msal-redis-cache: a partition count was not updated: {future.exception()}")
+
+    def settle(self) -> None:
+        """Waits for the count updates under way."""
+        for future in list(self._pending):
+            try:
+                future.result()
+            except Exception:  # already logged by _settled
+                pass
+
+    def _add(self, key: str, member: str, score: float, now: int, mode: str) -> int:
+        return int(run_script(self.redis, INDEX_ADD, key, [member, math.ceil(score), now, mode]))

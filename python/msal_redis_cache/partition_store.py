@@ -1,0 +1,90 @@
+"""Redis access for token-cache partitions, as js/partition-store.js: a read and a compare-and-set write, each one Lua
+script on one key (EVALSHA, and the script itself after NOSCRIPT). The version a compare-and-set checks is the etag
+in the value's header, read inside the script: "" for a missing key, "!foreign" for anything this package did not
+write."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, List, Optional, Sequence, Union
+
+import redis as redis_py
+
+from .errors import CacheStoreError
+from .scripts import COMPARE_AND_SET, READ, Script
+
+ABSENT = ""
+FOREIGN = "!foreign"
+_ETAG = re.compile(rb"^mrc2 [cst] ([A-Za-z0-9_-]{16}) ")
+
+
+def etag_of(value: Optional[bytes]) -> str:
+    """The etag of a raw value exactly as the scripts compute it."""
+    if value is None:
+        return ABSENT
+    match = _ETAG.match(value[:32])
+    return match.group(1).decode("ascii") if match else FOREIGN
+
+
+def _text(value: Union[bytes, str, int]) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else str(value)
+
+
+@dataclass
+class StoredState:
+    """What a key holds, from a script's reply."""
+
+    etag: str  # the version a compare-and-set of this state must name
+    value: Optional[bytes] = None  # None when there is no usable value (see problem)
+    problem: Optional[str] = None  # why the value was not transferred ("holds a Redis hash", ...)
+    ttl_ms: int = 0
+
+
+def state_of(reply: List[Any]) -> StoredState:
+    status, etag = _text(reply[0]), _text(reply[1])
+    state = StoredState(etag)
+    if status == "value":
+        state.value, state.ttl_ms = bytes(reply[2]), int(reply[3])
+    elif status == "type":
+        state.problem = f"holds a Redis {_text(reply[2])}, not a string"
+    elif status == "size":
+        state.problem = f"value is {reply[2]} bytes, over max_value_bytes"
+    return state
+
+
+@dataclass
+class WriteReply:
+    written: bool
+    replaced: str = ""  # the type of the value a write replaced ("c", "s", "t", or "")
+    current: Optional[StoredState] = None  # on a conflict: what is stored now
+
+
+def run_script(client: "redis_py.Redis", script: Script, key: str, args: Sequence[Any]) -> Any:
+    """EVALSHA, then the script itself when Redis does not have it (after a restart or a failover); redis-py's errors
+    become CacheStoreError."""
+    try:
+        try:
+            return client.evalsha(script.sha, 1, key, *args)
+        except redis_py.exceptions.NoScriptError:
+            return client.eval(script.lua, 1, key, *args)
+    except redis_py.exceptions.RedisError as error:
+        raise CacheStoreError(f"Redis {script.name} failed for \"{key}\": {error}") from error
+
+
+class PartitionStore:
+    def __init__(self, client: "redis_py.Redis", max_value_bytes: int) -> None:
+        self.redis = client
+        self.max_value_bytes = max_value_bytes
+
+    def read(self, key: str) -> StoredState:
+        return state_of(run_script(self.redis, READ, key, [self.max_value_bytes]))
+
+    def compare_and_set(self, key: str, expected_etag: str, value: Optional[bytes], ttl_seconds: int) -> WriteReply:
+        """Stores `value` (or deletes the key when it is None) if the key still holds the version `expected_etag`
+        ("*": whatever it holds)."""
+        args = [expected_etag, value or b"", ttl_seconds if value else 0, self.max_value_bytes]
+        reply = run_script(self.redis, COMPARE_AND_SET, key, args)
+        if _text(reply[0]) == "written":
+            return WriteReply(True, replaced=_text(reply[1]))
+        return WriteReply(False, current=state_of(reply))

@@ -1,0 +1,138 @@
+"""The one path that changes a stored partition (the token cache after msal changed it, import_partition,
+remove_partition), with js/partition-writer.js's rules:
+  - a write is a compare-and-set against the version the request loaded: no lock, one round trip;
+  - on a conflict the core merges three ways (base = what this request loaded, mine = what it now holds, theirs =
+    what is stored now), applies the partition rules again, and the write is retried a bounded number of times;
+  - a partition removed meanwhile (a tombstone, or gone) is never brought back by a write based on an older load;
+  - a removal is a tombstone, written whatever the stored version: a sign-out always wins;
+  - when Redis fails, a write fails open (write_failure "open": not stored, logged) or closed (CacheStoreError); a
+    sign-out always fails closed."""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from itertools import count
+from typing import Any, Dict, List, Optional, Union
+
+from . import core
+from .errors import CacheFormatError, CacheStoreError
+from .partition_index import PartitionIndex
+from .partition_reader import Context, LoadedPartition, interpret, written
+from .partitions import Partition
+from .stored_value import PARTITION, seal, tombstone
+
+# n servers writing one partition at once need at most n attempts; past this many the write is dropped with a warning.
+MAX_WRITE_ATTEMPTS = 16
+# After a few conflicts in a row, writers wait a random moment (up to this many ms, growing with the attempt).
+BACKOFF_AFTER_ATTEMPT = 2
+BACKOFF_MS_PER_ATTEMPT = 2
+EMPTY_CACHE = b"{}"
+
+
+@dataclass
+class WriteResult:
+    # "stored", "deleted", "removed" (tombstoned), "dropped" (removed meanwhile, another account's, or conflicting
+    # too long), "failed" (Redis failed, write_failure "open"), "unchanged"
+    outcome: str
+    plan: Dict[str, Any]  # the core's decision on the cache itself (what was restricted away)
+    stored: Optional[LoadedPartition] = None  # what Redis holds after a "stored" write
+    merged: bool = False  # the stored cache is a merge with another writer's: reload it
+
+
+class PartitionWriter:
+    def __init__(self, context: Context, index: PartitionIndex) -> None:
+        self.context = context
+        self.index = index
+
+    def write(self, *, key: str, partition: Partition, allowed: List[str], owner: Optional[str],
+              loaded: LoadedPartition, cache: Union[str, bytes], offline: bool = False) -> WriteResult:
+        """Stores `cache` (msal's serialized cache, or an imported one) as the partition `key`, based on `loaded`."""
+        settings = self.context.settings
+        base = loaded
+        created_at = loaded.created_at if loaded.created_at is not None else self.context.now()
+        first = core.plan_write(cache, self._request(partition, allowed, created_at))
+        plan, merged = first, False
+        # Nothing swept and nothing left: msal removed the account, or the partition is past its lifetime: a
+        # tombstone. Tokens that merely expired are a conditional delete instead, so another server's fresh ones win.
+        removal = not first["has_tokens"] and not any(first["expired"].values())
+        for attempt in count(1):
+            if not plan["has_tokens"] and base.body is None:
+                return WriteResult("unchanged", first)
+            if removal:
+                return WriteResult("removed" if self.remove(key) else "unchanged", first)
+            not_after = self.context.now() + plan["ttl_seconds"]
+            sealed = (seal(settings.keyring, key, type=PARTITION, created_at=created_at, not_after=not_after,
+                           meta=owner, body=plan["cache"]) if plan["has_tokens"] else None)
+            if sealed is not None and len(sealed.value) > settings.max_value_bytes:
+                raise CacheFormatError(f'partition "{key}" would be {len(sealed.value)} bytes, over max_value_bytes '
+                                       f"({settings.max_value_bytes}); not stored")
+            try:
+                if offline:
+                    raise CacheStoreError(f'Redis SET not sent for "{key}": Redis failed earlier in this request')
+                if sealed is not None:
+                    self.index.before_store(partition, allowed, base, plan["ttl_seconds"], plan["home_account_ids"],
+                                            created_at)
+                result = self.context.store.compare_and_set(key, base.etag, sealed and sealed.value,
+                                                            plan["ttl_seconds"])
+            except CacheStoreError as error:
+                if settings.write_failure == "closed":
+                    raise
+                settings.logger.warning(f"msal-redis-cache: partition \"{key}\" not stored: {error}")
+                return WriteResult("failed", first)
+            if result.written:
+                self.index.after_write(key, plan["ttl_seconds"] if sealed else None)
+                if sealed is None:
+                    return WriteResult("deleted", first)
+                stored = written(sealed.etag, plan["cache"], created_at, not_after, owner, len(sealed.value))
+                return WriteResult("stored", first, stored, merged)
+            assert result.current is not None
+            theirs = interpret(self.context, key, result.current)
+            reason = self._reason_to_drop(partition, base, theirs, owner, attempt)
+            if reason is not None:
+                if reason:
+                    settings.logger.warning(f'msal-redis-cache: partition "{key}" not stored: {reason}')
+                return WriteResult("dropped", first)
+            # Nothing readable stored (a tombstone that expired, a foreign or corrupt value): replace it.
+            if theirs.body is not None:
+                mine = plan["cache"] if plan["has_tokens"] else EMPTY_CACHE
+                assert theirs.created_at is not None
+                created_at = theirs.created_at
+                plan = core.plan_merge_write(base.body, mine, theirs.body,
+                                             self._request(partition, allowed, created_at))
+                merged = True
+                owner = owner if owner is not None else theirs.owner
+            base = theirs
+            if attempt >= BACKOFF_AFTER_ATTEMPT:
+                time.sleep(random.random() * BACKOFF_MS_PER_ATTEMPT * attempt / 1000)
+        raise AssertionError("unreachable")
+
+    def remove(self, key: str) -> bool:
+        """Tombstones a partition (sign-out) whatever it holds. True when it held a partition. Fails closed."""
+        settings = self.context.settings
+        now = self.context.now()
+        sealed = tombstone(settings.keyring, key, now, now + settings.tombstone_seconds)
+        result = self.context.store.compare_and_set(key, "*", sealed.value, settings.tombstone_seconds)
+        self.index.after_write(key, None)
+        return result.replaced == PARTITION
+
+    @staticmethod
+    def _reason_to_drop(partition: Partition, base: LoadedPartition, theirs: LoadedPartition,
+                        owner: Optional[str], attempt: int) -> Optional[str]:
+        """Why a write that lost its compare-and-set must not be retried ("" when it needs no warning); None to
+        merge and retry."""
+        if theirs.removed or (theirs.etag == "" and base.body is not None):
+            return ""  # removed meanwhile: signed out, or deleted or expired after this request loaded it
+        if partition.mode == "session" and owner and theirs.owner and theirs.owner != owner:
+            return "the session now belongs to another account"
+        if attempt >= MAX_WRITE_ATTEMPTS:
+            return f"still conflicting after {attempt} attempts (other servers keep writing it)"
+        return None
+
+    def _request(self, partition: Partition, allowed: List[str], created_at: int) -> Dict[str, Any]:
+        settings = self.context.settings
+        return {"allowed": allowed, "kind": partition.kind, "now": self.context.now(),
+                "skew_seconds": settings.skew_seconds, "sliding_seconds": settings.sliding_seconds,
+                "absolute_seconds": settings.absolute_seconds, "created_at": created_at,
+                "max_bytes": settings.max_value_bytes}

@@ -1,0 +1,165 @@
+"""The msal-python side: a SerializableTokenCache that is one Redis partition. It reads its partition when it is
+created (the request's start: the version every write of it is based on, so a sign-out in between wins), serves
+msal's reads (find) from memory, and hands every change msal makes (add, and modify: update, remove) to the partition
+writer (compare-and-set against what was loaded, three-way merge on conflict, tombstones respected), as the Node
+plugin (js/redis-cache-plugin.js) does around msal-node's cache accesses. Create one per request, with
+RedisTokenCache.cache_for(...)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set
+
+import msal
+
+from .msal_python_format import to_msal_python, to_stored, use_stored_keys
+from .partition_reader import LoadedPartition, load_partition
+from .partitions import Partition
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .redis_token_cache import Shared
+
+# A load this recent is the base of the next write, and what reads are served from; an older one (a cache object kept
+# longer than a request) is read again first. The Node plugin's REUSE_LOAD_MS.
+REUSE_LOAD_SECONDS = 10.0
+
+
+def home_account_ids(cache: Dict[str, Any]) -> Set[str]:
+    """Home account ids of everything in an msal-python in-memory cache ("" for app tokens is left out)."""
+    ids: Set[str] = set()
+    for section in cache.values():
+        if isinstance(section, dict):
+            for entry in section.values():
+                if isinstance(entry, dict) and isinstance(entry.get("home_account_id"), str) and entry["home_account_id"]:
+                    ids.add(entry["home_account_id"])
+    return ids
+
+
+class PartitionTokenCache(msal.SerializableTokenCache):
+    """msal-python's SerializableTokenCache whose contents are one partition in Redis. Pass it as
+    ``ConfidentialClientApplication(..., token_cache=...)``; it loads and stores itself."""
+
+    def __init__(self, shared: "Shared", partition: Partition) -> None:
+        super().__init__()
+        use_stored_keys(self)  # msal-python updates and removes entries under the keys they are stored with
+        self._shared = shared
+        self._partition = partition
+        self.key = shared.settings.prefix + partition.partition_key
+        # A session partition belongs to one account: the one loaded, else the first signed in through it.
+        self._owner: Optional[str] = None
+        self._redis_failed = False  # a Redis call of this cache failed: later ones do not wait on Redis again
+        self._in_add = False  # add() writes once, after the modify() calls it makes
+        self._loaded = LoadedPartition("")
+        self._loaded_at = 0.0
+        self._load()
+
+    @property
+    def partition(self) -> Partition:
+        return self._partition
+
+    def _clock(self) -> float:
+        return self._shared.settings.clock()
+
+    def _load(self) -> None:
+        """Reads the partition and makes it exactly msal's memory."""
+        started = self._clock()
+        loaded = load_partition(self._shared.context, self.key, offline=self._redis_failed)
+        self._use(loaded, started)
+
+    def _use(self, loaded: LoadedPartition, loaded_at: float) -> None:
+        if loaded.offline:
+            self._redis_failed = True
+        if self._partition.mode == "session" and loaded.owner is not None:
+            if self._owner is not None and loaded.owner != self._owner:
+                self._shared.settings.logger.warning(
+                    f'msal-redis-cache: ignoring cache partition "{self.key}" (a cache miss): it belongs to another '
+                    "account"
+                )
+                loaded = LoadedPartition(loaded.etag, created_at=loaded.created_at)
+            else:
+                self._owner = loaded.owner
+        self._loaded, self._loaded_at = loaded, loaded_at
+        self._cache = to_msal_python(loaded.body, self._partition.mode == "app") if loaded.body else {}
+        self.has_state_changed = False
+
+    def _fresh(self) -> bool:
+        return self._clock() - self._loaded_at < REUSE_LOAD_SECONDS
+
+    def find(self, credential_type: str, target: Optional[List[str]] = None, query: Optional[Dict[str, Any]] = None
+             ) -> List[Dict[str, Any]]:
+        with self._lock:
+            if not self._in_add and not self._fresh():
+                self._load()
+            return super().find(credential_type, target=target, query=query)
+
+    def add(self, event: Dict[str, Any], **kwargs: Any) -> None:
+        with self._lock:
+            self._before_write()
+            self._in_add = True
+            try:
+                super().add(event, **kwargs)
+            finally:
+                self._in_add = False
+            self._after_write()
+
+    def modify(self, credential_type: str, old_entry: Dict[str, Any],
+               new_key_value_pairs: Optional[Dict[str, Any]] = None) -> None:
+        with self._lock:
+            if self._in_add:
+                super().modify(credential_type, old_entry, new_key_value_pairs)
+                return
+            self._before_write()
+            super().modify(credential_type, old_entry, new_key_value_pairs)
+            self._after_write()
+
+    def _before_write(self) -> None:
+        """A write of a cache kept past REUSE_LOAD_SECONDS reads first; a sign-out since the last load still wins:
+        the write stays based on that load, so its compare-and-set finds the tombstone and drops it."""
+        if not self._fresh():
+            previous = self._loaded
+            started = self._clock()
+            loaded = load_partition(self._shared.context, self.key, offline=self._redis_failed)
+            if loaded.removed and loaded.etag != previous.etag:
+                loaded = previous
+            self._use(loaded, started)
+
+    def _after_write(self) -> None:
+        allowed = self._allowed()
+        if not allowed:
+            self._warn_foreign(sorted(home_account_ids(self._cache)))
+            return
+        result = self._shared.writer.write(
+            key=self.key, partition=self._partition, allowed=allowed,
+            owner=self._owner if self._partition.mode == "session" else None, loaded=self._loaded,
+            cache=to_stored(self._cache), offline=self._redis_failed)
+        self.has_state_changed = False
+        if result.outcome == "failed":
+            self._redis_failed = True
+        if result.stored is not None:
+            # The base of the next write is what was just stored; after a merge, memory takes the other writer's
+            # tokens too.
+            if result.merged:
+                self._use(result.stored, self._clock())
+            else:
+                self._loaded, self._loaded_at = result.stored, self._clock()
+        else:
+            self._loaded_at = 0.0  # removed, dropped or deleted: the next access reads what Redis holds
+        plan = result.plan
+        self._warn_foreign([id for id in plan["dropped_home_account_ids"] if id not in plan["home_account_ids"]])
+
+    def _allowed(self) -> List[str]:
+        if self._partition.allowed is not None:
+            return self._partition.allowed
+        if self._owner is None:
+            # Claim the session for the account signed in through it; with several candidates nobody can tell
+            # which one is this session's user, so none is stored.
+            candidates = home_account_ids(self._cache)
+            if len(candidates) == 1:
+                [self._owner] = candidates
+        return [] if self._owner is None else [f"account:{self._owner}"]
+
+    def _warn_foreign(self, ids: List[str]) -> None:
+        if ids:
+            self._shared.settings.logger.warning(
+                f'msal-redis-cache: refused to store {len(ids)} account(s) that do not belong to partition '
+                f'"{self.key}". Create one cache per request and partition (RedisTokenCache.cache_for).'
+            )

@@ -63,7 +63,7 @@ read -r js6_passed js6_failed < <(jest_counts test-output/jest-ioredis6.json)
 # node-redis (TEST_REDIS_CLIENT=node-redis: the package gets a node-redis client, the tests' own calls ioredis; see
 # tests/support/node-redis.js), standalone, on 6 then 5: the suites that pass through the driver layer on both
 # (js/redis/). Chosen for time on 2 cores: the token cache, in-process cache, admin, session store, connect-redis's
-# own semantics, the races with real processes. Cluster and Sentinel on node-redis are not in npm test yet.
+# own semantics, the races with real processes. session-store.cluster starts a Cluster of its own there.
 node_redis_passed=0
 node_redis_failed=0
 node_redis_status=0
@@ -79,6 +79,18 @@ for major in 6 5; do
   node_redis_passed=$(( node_redis_passed + n_passed ))
   node_redis_failed=$(( node_redis_failed + n_failed ))
 done
+
+# node-redis 6 on the run's own 3-master Cluster (createCluster): the suites whose commands route by slot or span the
+# masters (the session store's SCANs, admin's, the transactions), about 20 s. Not race.test (some 100 s here: its
+# races run on the standalone passes) nor Sentinel (the in-process cache's tracking is not done on node-redis there).
+echo "== Jest (node-redis 6, Redis Cluster)"
+rm -f test-output/jest-node-redis-cluster.json
+TEST_REDIS_TOPOLOGY=cluster TEST_REDIS_CLIENT=node-redis TEST_NODE_REDIS_MAJOR=6 npx jest --json \
+  --outputFile=test-output/jest-node-redis-cluster.json --passWithNoTests \
+  tests/js/session-store tests/js/admin tests/js/plugin tests/js/encryption "$@" || node_redis_status=$?
+read -r n_passed n_failed < <(jest_counts test-output/jest-node-redis-cluster.json)
+node_redis_passed=$(( node_redis_passed + n_passed ))
+node_redis_failed=$(( node_redis_failed + n_failed ))
 
 # The topology passes: jest-global-setup.js starts a 3-master Cluster, or a master, a replica and 3 sentinels, and
 # jest.config.js leaves out the suites that run on the standalone server only (it says which, and why).

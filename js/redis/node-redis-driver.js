@@ -107,7 +107,7 @@ class NodeRedisDriver {
     // The masters are known once the app's connect() resolved; a client not ready yet fails the PING like any call.
     if (!redis.isReady) await guardedPing(() => this.ping());
     const nodes = await Promise.all(redis.masters.map((master) => redis.nodeClient(master)));
-    return nodes.map((node) => scanner((args) => node.sendCommand(args, AS_RECEIVED)));
+    return nodes.map((node) => scanner((args) => node.sendCommand(commandArgs(args), AS_RECEIVED)));
   }
 
   ping() { return this.#send(undefined, ['PING']); }

@@ -78,9 +78,11 @@ class NodeRedisDriver {
     const { redis } = this;
     const key = commands[0][1];
     const transaction = this.topology === 'cluster' ? redis.multi(key) : redis.multi();
-    // A Cluster's transaction takes each command's key (for its slot) and whether it only reads.
+    // A Cluster's transaction takes each command's key (for its slot) and whether it only reads; a Sentinel's, whether
+    // it only reads (its transactions run on the master all the same).
     for (const command of commands) {
       if (this.topology === 'cluster') transaction.addCommand(command[1], false, commandArgs(command));
+      else if (this.topology === 'sentinel') transaction.addCommand(false, commandArgs(command));
       else transaction.addCommand(commandArgs(command));
     }
     try {

@@ -73,7 +73,8 @@ for major in 6 5; do
   TEST_REDIS_TOPOLOGY=standalone TEST_REDIS_CLIENT=node-redis TEST_NODE_REDIS_MAJOR="$major" npx jest --json \
     --outputFile="test-output/jest-node-redis${major}.json" --passWithNoTests \
     tests/js/session-store tests/js/local-cache.test tests/js/local-cache.coherence tests/js/admin tests/js/plugin \
-    tests/js/encryption tests/js/metrics tests/js/redis-server $([ "$major" = 6 ] && echo tests/js/race.test) \
+    tests/js/encryption tests/js/metrics tests/js/redis-server tests/js/connect-redis-lifecycle \
+    $([ "$major" = 6 ] && echo tests/js/race.test) \
     "$@" || node_redis_status=$?
   read -r n_passed n_failed < <(jest_counts "test-output/jest-node-redis${major}.json")
   node_redis_passed=$(( node_redis_passed + n_passed ))

@@ -14,6 +14,7 @@ const STANDALONE_ONLY = {
   options: 'no Redis (checks fail before the first command)',
   package: 'no Redis (the packed package, type-checked)',
   // One standalone redis-server by nature.
+  'connect-redis-lifecycle': 'connect-redis\'s lifecycleTest on both clients at TEST_REDIS_URL (the store\'s Cluster and Sentinel behaviour: the session-store suites)',
   'tls-acl': 'a TLS + ACL redis-server of its own (the documented least-privilege user)',
   'local-cache.faults': 'kills and freezes a redis-server of its own (SIGKILL, SIGSTOP); Sentinel: sentinel-failover',
   'ioredis-major': 'what differs between ioredis 5 and 6 on one server; the topology passes run ioredis 5 only',

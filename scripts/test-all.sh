@@ -63,9 +63,9 @@ read -r js6_passed js6_failed < <(jest_counts test-output/jest-ioredis6.json)
 # node-redis (TEST_REDIS_CLIENT=node-redis: the package gets a node-redis client, the tests' own calls ioredis; see
 # tests/support/node-redis.js), standalone, on 6 then 5: the suites that pass through the driver layer on both
 # (js/redis/). Chosen for time on 2 cores: on 6, the token cache, in-process cache, admin, session store,
-# connect-redis's own semantics, the races with real processes; on 5, what differs between the majors (replies and
-# types: the partition scripts, the session store, encryption, the plugin). Cluster and Sentinel on node-redis are
-# not in npm test yet.
+# connect-redis's own semantics and lifecycle test, the races with real processes; on 5, what differs between the
+# majors (replies and types: the partition scripts, the session store and its Cluster of its own, encryption, the
+# plugin, connect-redis's lifecycle test). The Cluster and Sentinel passes on node-redis 6 follow the topology passes.
 node_redis_passed=0
 node_redis_failed=0
 node_redis_status=0
@@ -74,11 +74,27 @@ for major in 6 5; do
   rm -f "test-output/jest-node-redis${major}.json"
   TEST_REDIS_TOPOLOGY=standalone TEST_REDIS_CLIENT=node-redis TEST_NODE_REDIS_MAJOR="$major" npx jest --json \
     --outputFile="test-output/jest-node-redis${major}.json" --passWithNoTests \
-    tests/js/session-store.test tests/js/plugin tests/js/encryption \
-    $([ "$major" = 6 ] && echo tests/js/session-store.connect-redis tests/js/local-cache.test tests/js/local-cache.coherence \
+    tests/js/session-store tests/js/plugin tests/js/encryption tests/js/connect-redis-lifecycle \
+    $([ "$major" = 6 ] && echo tests/js/local-cache.test tests/js/local-cache.coherence \
       tests/js/admin tests/js/metrics tests/js/redis-server tests/js/race.test) \
     "$@" || node_redis_status=$?
   read -r n_passed n_failed < <(jest_counts "test-output/jest-node-redis${major}.json")
+  node_redis_passed=$(( node_redis_passed + n_passed ))
+  node_redis_failed=$(( node_redis_failed + n_failed ))
+done
+
+# node-redis 6 on the run's own Cluster (createCluster) and Sentinel group (createSentinel), about 20 s each: on a
+# Cluster the suites whose commands route by slot or span the masters (the session store's SCANs, admin's, the
+# transactions); on Sentinel the session store and encryption (transactions through the Sentinel client). Not
+# race.test (some 100 s on a Cluster; its races run on the standalone passes), nor on Sentinel admin and plugin,
+# which expect the in-process cache there (not done on node-redis: js/redis/node-redis-driver.js canTrack).
+for topology in cluster sentinel; do
+  echo "== Jest (node-redis 6, Redis ${topology})"
+  rm -f "test-output/jest-node-redis-${topology}.json"
+  TEST_REDIS_TOPOLOGY="$topology" TEST_REDIS_CLIENT=node-redis TEST_NODE_REDIS_MAJOR=6 npx jest --json \
+    --outputFile="test-output/jest-node-redis-${topology}.json" --passWithNoTests tests/js/session-store \
+    tests/js/encryption $([ "$topology" = cluster ] && echo tests/js/admin tests/js/plugin) "$@" || node_redis_status=$?
+  read -r n_passed n_failed < <(jest_counts "test-output/jest-node-redis-${topology}.json")
   node_redis_passed=$(( node_redis_passed + n_passed ))
   node_redis_failed=$(( node_redis_failed + n_failed ))
 done

@@ -4,7 +4,7 @@
 //     Microsoft Graph's /me unless API_URL / API_SCOPES say otherwise.
 //   - dev mode (otherwise): the local development identity provider, reached by msal in-process (its
 //     networkClient), and the local downstream API at /dev-api.
-// And the ioredis options for REDIS_URL (redisOptionsFromEnvironment).
+// And the ioredis and node-redis options for REDIS_URL (redisOptionsFromEnvironment, nodeRedisOptionsFromEnvironment).
 
 const fs = require('node:fs');
 const { createDevIdentityProvider, HOST } = require('./dev-identity-provider/tokens');
@@ -91,4 +91,12 @@ function redisOptionsFromEnvironment(env = process.env) {
   return options;
 }
 
-module.exports = { entraFromEnvironment, identityConfig, redisOptionsFromEnvironment, ENTRA_VARIABLES, DEV_CLIENT_ID };
+/** The same for node-redis's createClient (REDIS_CLIENT=node-redis): a rediss:// URL is TLS there too. */
+function nodeRedisOptionsFromEnvironment(env = process.env) {
+  const { tls } = redisOptionsFromEnvironment(env);
+  return tls ? { socket: { tls: true, ca: tls.ca } } : {};
+}
+
+module.exports = {
+  entraFromEnvironment, identityConfig, redisOptionsFromEnvironment, nodeRedisOptionsFromEnvironment, ENTRA_VARIABLES, DEV_CLIENT_ID,
+};

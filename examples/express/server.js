@@ -4,6 +4,8 @@
 //                    in-memory store (development only). rediss://user:password@host:port for TLS and an ACL user
 //   REDIS_CA_FILE    PEM CA certificate trusted for a rediss:// REDIS_URL (only for it; NODE_EXTRA_CA_CERTS
 //                    would trust it for every TLS connection of the process)
+//   REDIS_CLIENT     ioredis (default) or node-redis: which client the app hands the package (node-redis: the
+//                    `redis` package's createClient)
 //   PORT             default 3000
 //   HOST             the address to listen on; default 127.0.0.1 (this machine only). HOST=0.0.0.0 (every
 //                    interface) in a container or behind a proxy on another host; in dev mode that also opens the
@@ -21,29 +23,57 @@ require('./telemetry').startTelemetry();
 
 const Redis = require('ioredis');
 const { createApp } = require('./app');
-const { entraFromEnvironment, redisOptionsFromEnvironment } = require('./config');
+const { entraFromEnvironment, redisOptionsFromEnvironment, nodeRedisOptionsFromEnvironment } = require('./config');
 const { startRedis } = require('./redis-server');
 const { MemoryRedis } = require('./memory-redis');
 
 const DEFAULT_HOST = '127.0.0.1';
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
+/**
+ * The app's client of the Redis at `url`, connected and answering (fail at start, not at the first sign-in): an
+ * ioredis client, or with REDIS_CLIENT=node-redis a node-redis one. close() ends it.
+ */
+async function connectRedis(url, env) {
+  if (env.REDIS_CLIENT === 'node-redis') {
+    // eslint-disable-next-line global-require
+    const { createClient } = require('redis');
+    const options = nodeRedisOptionsFromEnvironment(env);
+    let connected = false;
+    // Not reconnecting before the first connection (connect() then rejects: the example does not start, and says
+    // why); afterwards node-redis reconnects by itself, and its errors meanwhile are the package's to report.
+    const reconnectStrategy = (retries, cause) => (connected ? Math.min(50 * retries, 2000) : cause);
+    const redis = createClient({ url, ...options, socket: { ...options.socket, reconnectStrategy } });
+    redis.on('error', () => {});
+    await redis.connect();
+    connected = true;
+    await redis.ping();
+    return { redis, close: () => (redis.close ? redis.close() : redis.quit()) };
+  }
+  const redis = new Redis(url, redisOptionsFromEnvironment(env));
+  await redis.ping();
+  return { redis, close: () => redis.quit() };
+}
+
 /** @returns {Promise<{ redis, storage: 'redis'|'memory', description: string, stop: () => Promise<void> }>} */
 async function openStore(env) {
+  if (![undefined, '', 'ioredis', 'node-redis'].includes(env.REDIS_CLIENT)) {
+    throw new Error(`REDIS_CLIENT must be ioredis or node-redis, not "${env.REDIS_CLIENT}"`);
+  }
+  const client = env.REDIS_CLIENT === 'node-redis' ? ' (node-redis)' : '';
   if (env.REDIS_URL) {
-    const redis = new Redis(env.REDIS_URL, redisOptionsFromEnvironment(env));
-    await redis.ping(); // fail at start, not at the first sign-in
-    return { redis, storage: 'redis', description: `Redis at ${env.REDIS_URL.replace(/\/\/[^@/]*@/, '//***@')}`, stop: () => redis.quit() };
+    const { redis, close } = await connectRedis(env.REDIS_URL, env);
+    return { redis, storage: 'redis', description: `Redis at ${env.REDIS_URL.replace(/\/\/[^@/]*@/, '//***@')}${client}`, stop: close };
   }
   try {
     const server = await startRedis();
-    const redis = new Redis(server.url);
+    const { redis, close } = await connectRedis(server.url, env);
     return {
       redis,
       storage: 'redis',
-      description: `a local redis-server started for this run (${server.url}, data dropped on exit)`,
+      description: `a local redis-server started for this run (${server.url}, data dropped on exit)${client}`,
       stop: async () => {
-        await redis.quit();
+        await close();
         await server.stop();
       },
     };

@@ -78,9 +78,11 @@ class NodeRedisDriver {
     const { redis } = this;
     const key = commands[0][1];
     const transaction = this.topology === 'cluster' ? redis.multi(key) : redis.multi();
-    // A Cluster's transaction takes each command's key (for its slot) and whether it only reads.
+    // A Cluster's transaction takes each command's key (for its slot) and whether it only reads; a Sentinel's, whether
+    // it only reads (its transactions run on the master all the same).
     for (const command of commands) {
       if (this.topology === 'cluster') transaction.addCommand(command[1], false, commandArgs(command));
+      else if (this.topology === 'sentinel') transaction.addCommand(false, commandArgs(command));
       else transaction.addCommand(commandArgs(command));
     }
     try {
@@ -107,7 +109,7 @@ class NodeRedisDriver {
     // The masters are known once the app's connect() resolved; a client not ready yet fails the PING like any call.
     if (!redis.isReady) await guardedPing(() => this.ping());
     const nodes = await Promise.all(redis.masters.map((master) => redis.nodeClient(master)));
-    return nodes.map((node) => scanner((args) => node.sendCommand(args, AS_RECEIVED)));
+    return nodes.map((node) => scanner((args) => node.sendCommand(commandArgs(args), AS_RECEIVED)));
   }
 
   ping() { return this.#send(undefined, ['PING']); }

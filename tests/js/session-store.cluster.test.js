@@ -3,9 +3,8 @@
 // cover every master; any session id and any prefix work, a session and its token partition in one hash slot.
 // On the cluster pass (TEST_REDIS_TOPOLOGY=cluster) it uses the run's Cluster; otherwise it starts one of its own.
 
-const Redis = require('../support/ioredis');
 const { start } = require('../support/redis-cluster');
-const { topology, clusterNodes } = require('../support/redis-client');
+const { topology, clusterNodes, newRedisOfCluster } = require('../support/redis-client');
 const { RedisSessionStore } = require('../../js/session-store');
 const { RedisTokenCache } = require('../../js/redis-token-cache');
 const { testSecrets } = require('../support/test-secrets');
@@ -18,7 +17,8 @@ let prefix;
 let warnings;
 let now;
 const logger = { warn: (m) => warnings.push(m) };
-const newClient = () => new Redis.Cluster(cluster.nodes);
+// The run's client kind (TEST_REDIS_CLIENT): under node-redis the store gets a createCluster() client.
+const newClient = () => newRedisOfCluster(cluster.nodes);
 
 const newTokenCache = () => new RedisTokenCache({ redis, prefix: `${prefix}msal:`, logger, ...testSecrets() });
 

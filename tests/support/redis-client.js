@@ -69,19 +69,33 @@ function newRedisAt(url, options = {}) {
   return twin(ioredis, createNodeRedis('standalone', { url }, options), { lazy: Boolean(options.lazyConnect) });
 }
 
+/**
+ * A client of the Cluster whose nodes are `nodes` (one of a test's own, or the run's), of the run's client like
+ * newRedis(): an ioredis Cluster, or under node-redis the twin of one and a node-redis createCluster().
+ */
+function newRedisOfCluster(nodes, options = {}) {
+  const ioredis = newIoredisCluster(nodes, options);
+  if (client === 'ioredis') return ioredis;
+  // eslint-disable-next-line global-require
+  const { createNodeRedis, twin } = require('./node-redis');
+  return twin(ioredis, createNodeRedis('cluster', { nodes }, options), { lazy: Boolean(options.lazyConnect) });
+}
+
 /** The ioredis client of newRedis(), or its ioredis side under node-redis (what tests inspect Redis with). */
 const ioredisOf = (redis) => redis.ioredisClient || redis;
 
-function newIoredis(options) {
-  if (topology === 'cluster') {
-    const clusterOptions = { redisOptions: {} };
-    for (const [name, value] of Object.entries(options)) {
-      if (CLUSTER_LEVEL.includes(name)) clusterOptions[name] = value;
-      else clusterOptions.redisOptions[name] = value;
-    }
-    if (options.retryStrategy) clusterOptions.clusterRetryStrategy = options.retryStrategy;
-    return new Redis.Cluster(clusterNodes(), clusterOptions);
+function newIoredisCluster(nodes, options) {
+  const clusterOptions = { redisOptions: {} };
+  for (const [name, value] of Object.entries(options)) {
+    if (CLUSTER_LEVEL.includes(name)) clusterOptions[name] = value;
+    else clusterOptions.redisOptions[name] = value;
   }
+  if (options.retryStrategy) clusterOptions.clusterRetryStrategy = options.retryStrategy;
+  return new Redis.Cluster(nodes, clusterOptions);
+}
+
+function newIoredis(options) {
+  if (topology === 'cluster') return newIoredisCluster(clusterNodes(), options);
   if (topology === 'sentinel') return new Redis({ ...sentinelGroup(), ...options });
   return new Redis(process.env.TEST_REDIS_URL, options);
 }
@@ -169,6 +183,7 @@ module.exports = {
   ioredisOf,
   newRedis,
   newRedisAt,
+  newRedisOfCluster,
   masters,
   keysAll,
   onEveryMaster,

@@ -62,6 +62,28 @@ test('REDIS_URL=rediss://user:password@... with REDIS_CA_FILE: the whole app run
   expect(await aclRefusals()).toEqual([]);
 });
 
+test('REDIS_CLIENT=node-redis: the same, on a node-redis client (createClient with the CA of REDIS_CA_FILE)', async () => {
+  const server = startServer({ REDIS_URL: redisUrl, REDIS_CA_FILE: redisServer.caFile, REDIS_CLIENT: 'node-redis' });
+  try {
+    const url = await server.started;
+    expect(server.output()).toContain(`Redis at rediss://***@127.0.0.1:${redisServer.port} (node-redis)`);
+    // The example's connections as Redis sees them: node-redis 6 speaks RESP3 (the example's ioredis 5, RESP2).
+    const clients = (await admin.client('LIST')).split('\n').filter((line) => line.includes(`user=${user.username} `));
+    expect(clients.length).toBeGreaterThan(0);
+    expect(clients.every((line) => /\bresp=3\b/.test(line))).toBe(true);
+    await signInCallAndSignOut(url);
+  } finally {
+    expect(await server.stop()).toBe(0);
+  }
+  expect(await aclRefusals()).toEqual([]);
+});
+
+test('REDIS_CLIENT names a client the example knows: another value stops it at start', async () => {
+  const server = startServer({ REDIS_URL: redisUrl, REDIS_CA_FILE: redisServer.caFile, REDIS_CLIENT: 'redis' });
+  await expect(server.started).rejects.toThrow(/REDIS_CLIENT must be ioredis or node-redis, not "redis"/);
+  expect(await server.exited).toBe(1);
+});
+
 test('NODE_EXTRA_CA_CERTS trusts the private CA as well (for every TLS connection of the process)', async () => {
   const server = startServer({ REDIS_URL: redisUrl, NODE_EXTRA_CA_CERTS: redisServer.caFile });
   try {

@@ -70,7 +70,9 @@ test('sign-in by code writes the session partition with a TTL', async () => {
   const key = keyOf({ sessionId: 'session-a' });
   expect(key).toBe(`${prefix}session:{${testKeyring.name('session', 'session-a')}}`);
   expect(key).not.toContain('session-a'); // the session id is never in clear in a key name
-  // The partition, and the admin indexes that list it (js/partition-index.js).
+  // The partition, and the admin indexes that list it (js/partition-index.js). The count is updated after the write,
+  // not awaited by it: wait for it (close() does too), since this test lists keys on another connection.
+  await tokenCache.shared.context.index.settle();
   expect((await keysAll(redis, `${prefix}*`)).sort()).toEqual(
     [key, `${prefix}index:count:session`, `${prefix}index:user:${testKeyring.name('user', result.account.homeAccountId)}`].sort(),
   );

@@ -63,9 +63,11 @@ read -r js6_passed js6_failed < <(jest_counts test-output/jest-ioredis6.json)
 # node-redis (TEST_REDIS_CLIENT=node-redis: the package gets a node-redis client, the tests' own calls ioredis; see
 # tests/support/node-redis.js), standalone, on 6 then 5: the suites that pass through the driver layer on both
 # (js/redis/). Chosen for time on 2 cores: on 6, the token cache, in-process cache, admin, session store,
-# connect-redis's own semantics and lifecycle test, the races with real processes; on 5, what differs between the
-# majors (replies and types: the partition scripts, the session store and its Cluster of its own, encryption, the
-# plugin, connect-redis's lifecycle test). The Cluster and Sentinel passes on node-redis 6 follow the topology passes.
+# connect-redis's own semantics, the races with real processes; on 5, what differs between the majors (replies and
+# types: the partition scripts, the session store and its Cluster of its own, encryption, the plugin). Not
+# connect-redis's lifecycleTest: the first pass runs it on both clients already, and its 1,000 sessions that expire
+# after 1 s must all be stored within that second, which a pass running the races beside it cannot promise. The
+# Cluster and Sentinel passes on node-redis 6 follow the topology passes.
 node_redis_passed=0
 node_redis_failed=0
 node_redis_status=0
@@ -74,7 +76,7 @@ for major in 6 5; do
   rm -f "test-output/jest-node-redis${major}.json"
   TEST_REDIS_TOPOLOGY=standalone TEST_REDIS_CLIENT=node-redis TEST_NODE_REDIS_MAJOR="$major" npx jest --json \
     --outputFile="test-output/jest-node-redis${major}.json" --passWithNoTests \
-    tests/js/session-store tests/js/plugin tests/js/encryption tests/js/connect-redis-lifecycle \
+    tests/js/session-store tests/js/plugin tests/js/encryption \
     $([ "$major" = 6 ] && echo tests/js/local-cache.test tests/js/local-cache.coherence \
       tests/js/admin tests/js/metrics tests/js/redis-server tests/js/race.test) \
     "$@" || node_redis_status=$?

@@ -30,7 +30,8 @@ const NOT_ON = {
   sentinel: { 'session-store.cluster': 'about a Cluster (it starts one of its own, or uses the cluster pass\'s)' },
 };
 
-const suitePattern = (name) => `/tests/js/${name}\\.test\\.js$`;
+// A suite by its file name, in whichever folder of tests/js it is.
+const suitePattern = (name) => `/tests/js/(.+/)?${name}\\.test\\.js$`;
 const ignored = [...(topology === 'standalone' ? [] : Object.keys(STANDALONE_ONLY)), ...Object.keys(NOT_ON[topology])]
   .map(suitePattern);
 

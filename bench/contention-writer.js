@@ -12,7 +12,7 @@
 const Redis = require('ioredis');
 const { ConfidentialClientApplication, TokenCacheContext } = require('@azure/msal-node');
 const { RedisTokenCache } = require('../js');
-const { open } = require('../js/stored-value');
+const { open } = require('../js/storage/stored-value');
 const { emptyCache, addUser } = require('../tests/support/cache-fixtures');
 const { RedisCacheClient, distributedPlugin } = require('./distributed-baseline');
 const { countCompareAndSet } = require('./cas-counter');

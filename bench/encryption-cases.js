@@ -8,15 +8,15 @@
 //   enc.read.*   : beforeCacheAccess on a cache hit into a fresh msal TokenCache (the read script, open(), msal
 //                  deserialize), as in plugin-cases' `before`.
 //   enc.write.*  : afterCacheAccess(changed) after a beforeCacheAccess (untimed), as in plugin-cases' `write`.
-//   crypto.*     : js/stored-value.js alone: seal() (what a write adds: encrypt or digest, and the header) and open()
-//                  (what a read adds: decrypt and verify, or the digest check), with a keyring from js/keyring.js.
+//   crypto.*     : js/storage/stored-value.js alone: seal() (what a write adds: encrypt or digest, and the header) and open()
+//                  (what a read adds: decrypt and verify, or the digest check), with a keyring from js/storage/keyring.js.
 //
 // ratio = encrypted / plaintext; delta = encrypted - plaintext, in µs per operation (medians).
 
 const assert = require('node:assert/strict');
 const { ConfidentialClientApplication, TokenCacheContext } = require('@azure/msal-node');
-const { createKeyring } = require('../js/keyring');
-const { seal, open, TYPE } = require('../js/stored-value');
+const { createKeyring } = require('../js/storage/keyring');
+const { seal, open, TYPE } = require('../js/storage/stored-value');
 const { withNewAccessToken } = require('./msal-fixtures');
 
 const NAMES = ['encrypted', 'plaintext'];

@@ -1,5 +1,5 @@
 'use strict';
-// The in-process cache (L1, js/local-cache.js, kept coherent by CLIENT TRACKING: js/invalidation-listener.js)
+// The in-process cache (L1, js/local-cache/local-cache.js, kept coherent by CLIENT TRACKING: js/local-cache/invalidation-listener.js)
 // against msal-node's DistributedCachePlugin (DCP) over the same ioredis client, like for like: one key per session
 // on both sides (ours: a { sessionId } partition; DCP: a key per session/account). Three sides per case:
 //   ours     RedisTokenCache as deployed (encrypted, localCache on: the default)

@@ -19,7 +19,7 @@
 
 const assert = require('node:assert/strict');
 const { ConfidentialClientApplication, TokenCacheContext } = require('@azure/msal-node');
-const { open } = require('../js/stored-value');
+const { open } = require('../js/storage/stored-value');
 const { distributedPlugin } = require('./distributed-baseline');
 const { withNewAccessToken } = require('./msal-fixtures');
 const { PREFIX } = require('./environment');

@@ -96,7 +96,7 @@ async function main() {
     log('encryption: encryptionKeys vs insecurePlaintextStorage (same plugin)');
     encryption = await runCases(selected(encryptionCases(env)), BUDGET.plugin, env);
     if (!jsCore) {
-      log('crypto alone: seal/open (js/stored-value.js), AES-256-GCM vs plaintext digest');
+      log('crypto alone: seal/open (js/storage/stored-value.js), AES-256-GCM vs plaintext digest');
       cryptoResults = await runCases(selected(cryptoCases(env)), BUDGET.core);
       for (const mode of ['async', 'process']) {
         if (!`contention.${mode}`.startsWith(only)) continue;

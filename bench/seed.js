@@ -4,10 +4,10 @@
 // the fixture, so every read case reads exactly what its plugin would have stored.
 // One exception, said where it is used: the 1,000-tenant value under our per-tenant keys, a value our plugin never
 // writes (its app partitions hold one tenant); it carries the same bytes as the baseline's value, sealed as ours
-// (AES-256-GCM under the cache's key, see js/stored-value.js).
+// (AES-256-GCM under the cache's key, see js/storage/stored-value.js).
 
 const { ConfidentialClientApplication, TokenCacheContext } = require('@azure/msal-node');
-const { seal, TYPE } = require('../js/stored-value');
+const { seal, TYPE } = require('../js/storage/stored-value');
 const { distributedPlugin } = require('./distributed-baseline');
 
 /** msal's write path through `plugin`: load (our writes are compare-and-set against what was loaded), change, store. */

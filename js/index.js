@@ -5,8 +5,8 @@
 // tests/js/package.test.js checks that CommonJS, ESM and the types (index.d.ts, index.d.mts) list the same names.
 
 const { RedisTokenCache, DEFAULTS } = require('./redis-token-cache');
-const { RedisCachePlugin } = require('./redis-cache-plugin');
-const { userAssertionHash } = require('./partitions');
+const { RedisCachePlugin } = require('./msal/redis-cache-plugin');
+const { userAssertionHash } = require('./msal/partitions');
 const { MsalRedisCacheError, CacheFormatError, CacheStoreError, ConfigurationError } = require('./errors');
 const coreModule = require('./core');
 
@@ -40,7 +40,7 @@ const lazyExports = {
   get RedisSessionStore() {
     if (sessionStoreClass) return sessionStoreClass;
     try {
-      sessionStoreClass = require('./session-store').RedisSessionStore;
+      sessionStoreClass = require('./session/session-store').RedisSessionStore;
     } catch (err) {
       if (!(err instanceof ConfigurationError)) throw err;
       sessionStoreClass = class RedisSessionStore {

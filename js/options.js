@@ -3,9 +3,9 @@
 // with a message that says what to do, not later inside a request.
 
 const { ConfigurationError } = require('./errors');
-const { createKeyring } = require('./keyring');
-const { PARTITION_KEY_KINDS } = require('./partitions');
-const { encodePrefix } = require('./session-keys');
+const { createKeyring } = require('./storage/keyring');
+const { PARTITION_KEY_KINDS } = require('./msal/partitions');
+const { encodePrefix } = require('./session/session-keys');
 const { checkRedisClient } = require('./redis/driver');
 
 const DEFAULTS = Object.freeze({

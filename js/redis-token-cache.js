@@ -3,19 +3,19 @@
 // from it one ConfidentialClientApplication per request, bound to that request's cache partition. That per-request
 // pattern is the one Microsoft recommends; this class makes it a one-liner.
 
-const { RedisCachePlugin } = require('./redis-cache-plugin');
-const { resolvePartition } = require('./partitions');
+const { RedisCachePlugin } = require('./msal/redis-cache-plugin');
+const { resolvePartition } = require('./msal/partitions');
 const { ConfigurationError, CacheFormatError, CacheStoreError } = require('./errors');
 const { normalizeOptions, DEFAULTS } = require('./options');
-const { PartitionStore } = require('./partition-store');
-const { PartitionWriter } = require('./partition-writer');
-const { loadPartition } = require('./partition-reader');
-const { RedisGuard } = require('./redis-guard');
-const { LocalCache } = require('./local-cache');
-const { InvalidationListener } = require('./invalidation-listener');
+const { PartitionStore } = require('./storage/partition-store');
+const { PartitionWriter } = require('./storage/partition-writer');
+const { loadPartition } = require('./storage/partition-reader');
+const { RedisGuard } = require('./redis/guard');
+const { LocalCache } = require('./local-cache/local-cache');
+const { InvalidationListener } = require('./local-cache/invalidation-listener');
 const { createMetrics } = require('./metrics');
-const { PartitionIndex } = require('./partition-index');
-const admin = require('./admin-operations');
+const { PartitionIndex } = require('./admin/partition-index');
+const admin = require('./admin/admin-operations');
 const { driverFor } = require('./redis/driver');
 const core = require('./core');
 

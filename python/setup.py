@@ -1,6 +1,6 @@
 """Builds msal_redis_cache and its extension msal_redis_cache._core from the repository's C++ core (../core) and the
 pybind11 glue (../bindings/python): the same sources the Node package compiles to wasm. The Lua scripts it sends to
-Redis are the Node package's (../js/lua), copied into the package at build time. Metadata: pyproject.toml.
+Redis are the Node package's (../js/redis/lua), copied into the package at build time. Metadata: pyproject.toml.
 
 Build from a checkout of the repository: `npm run build:python` (in place), or
 `pip install ./python --no-build-isolation`. Needs pybind11-dev, python3-dev, nlohmann-json3-dev and a C++17 compiler.
@@ -15,12 +15,12 @@ from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-LUA_SOURCE = ROOT / "js" / "lua"
+LUA_SOURCE = ROOT / "js" / "redis" / "lua"
 LUA_TARGET = HERE / "msal_redis_cache" / "lua"
 
 
 def copy_lua_scripts() -> None:
-    """The scripts live once, in js/lua; the Python package ships a copy made here (never committed)."""
+    """The scripts live once, in js/redis/lua; the Python package ships a copy made here (never committed)."""
     if not LUA_SOURCE.is_dir():
         if not any(LUA_TARGET.glob("*.lua")):
             raise SystemExit(f"msal_redis_cache: the Lua scripts are missing ({LUA_SOURCE}): build from the repository")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Python package's extension (msal_redis_cache._core, from core/ and bindings/python/) in place, and copies
-# the Lua scripts from js/lua, so that `PYTHONPATH=python /usr/bin/python3 -c 'import msal_redis_cache'` works from
+# the Lua scripts from js/redis/lua, so that `PYTHONPATH=python /usr/bin/python3 -c 'import msal_redis_cache'` works from
 # the repository's root. Objects go to build/python. Debian: apt-get install python3-dev pybind11-dev
 # nlohmann-json3-dev python3-setuptools.
 set -euo pipefail

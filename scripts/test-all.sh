@@ -76,9 +76,9 @@ for major in 6 5; do
   rm -f "test-output/jest-node-redis${major}.json"
   TEST_REDIS_TOPOLOGY=standalone TEST_REDIS_CLIENT=node-redis TEST_NODE_REDIS_MAJOR="$major" npx jest --json \
     --outputFile="test-output/jest-node-redis${major}.json" --passWithNoTests \
-    tests/js/session-store tests/js/plugin tests/js/encryption \
-    $([ "$major" = 6 ] && echo tests/js/local-cache.test tests/js/local-cache.coherence \
-      tests/js/admin tests/js/metrics tests/js/redis-server tests/js/race.test) \
+    tests/js/session/session-store tests/js/msal/plugin tests/js/storage/encryption \
+    $([ "$major" = 6 ] && echo tests/js/local-cache/local-cache.test tests/js/local-cache/local-cache.coherence \
+      tests/js/admin/admin tests/js/metrics tests/js/redis-server tests/js/race.test) \
     "$@" || node_redis_status=$?
   read -r n_passed n_failed < <(jest_counts "test-output/jest-node-redis${major}.json")
   node_redis_passed=$(( node_redis_passed + n_passed ))
@@ -94,8 +94,8 @@ for topology in cluster sentinel; do
   echo "== Jest (node-redis 6, Redis ${topology})"
   rm -f "test-output/jest-node-redis-${topology}.json"
   TEST_REDIS_TOPOLOGY="$topology" TEST_REDIS_CLIENT=node-redis TEST_NODE_REDIS_MAJOR=6 npx jest --json \
-    --outputFile="test-output/jest-node-redis-${topology}.json" --passWithNoTests tests/js/session-store \
-    tests/js/encryption $([ "$topology" = cluster ] && echo tests/js/admin tests/js/plugin) "$@" || node_redis_status=$?
+    --outputFile="test-output/jest-node-redis-${topology}.json" --passWithNoTests tests/js/session/session-store \
+    tests/js/storage/encryption $([ "$topology" = cluster ] && echo tests/js/admin/admin tests/js/msal/plugin) "$@" || node_redis_status=$?
   read -r n_passed n_failed < <(jest_counts "test-output/jest-node-redis-${topology}.json")
   node_redis_passed=$(( node_redis_passed + n_passed ))
   node_redis_failed=$(( node_redis_failed + n_failed ))
@@ -132,7 +132,7 @@ if command -v valkey-server >/dev/null && command -v valkey-cli >/dev/null; then
   rm -f test-output/jest-valkey.json
   PATH="$shim:$PATH" TEST_REDIS_SERVER=valkey TEST_REDIS_TOPOLOGY=standalone TEST_IOREDIS_MAJOR=5 npx jest --json \
     --outputFile=test-output/jest-valkey.json --passWithNoTests \
-    --testPathIgnorePatterns '/tests/js/(core|core-merge|cache-fixtures|fake-identity-provider|msal-memory|options|package|tls-acl|express/.*)\.test\.js$' \
+    --testPathIgnorePatterns '/tests/js/(core|core-merge|cache-fixtures|fake-identity-provider|msal/msal-memory|options|package|redis/tls-acl|express/.*)\.test\.js$' \
     "$@" || valkey_status=$?
   rm -rf "$shim"
   read -r valkey_passed valkey_failed < <(jest_counts test-output/jest-valkey.json)

@@ -36,7 +36,7 @@ parse_limits limits_of(std::int64_t max_bytes) {
     return limits;
 }
 
-// The partition kinds by the names js/partitions.js gives them: they decide the core's TTL rule.
+// The partition kinds by the names js/msal/partitions.js gives them: they decide the core's TTL rule.
 partition_kind kind_of(const std::string& kind) {
     if (kind == "account") return partition_kind::account;
     if (kind == "app") return partition_kind::app_tenant;

@@ -38,8 +38,8 @@ function escapeRegExp(c) {
   return c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
-const { SCRIPTS, etagOf } = require('../../js/partition-store');
-const { SCRIPTS: INDEX_SCRIPTS } = require('../../js/partition-index');
+const { SCRIPTS, etagOf } = require('../../js/storage/partition-store');
+const { SCRIPTS: INDEX_SCRIPTS } = require('../../js/admin/partition-index');
 
 class MemoryRedis {
   /** @param {{ clock?: () => number }} [options] milliseconds since the epoch; for tests */

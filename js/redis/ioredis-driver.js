@@ -10,7 +10,7 @@ class IoredisDriver {
     this.redis = redis;
     this.kind = 'ioredis';
     this.topology = redis.isCluster ? 'cluster' : (redis.options && redis.options.sentinels ? 'sentinel' : 'standalone');
-    // ioredis adds keyPrefix to the keys of every command, but not to SCAN's MATCH (see redis-scan.js).
+    // ioredis adds keyPrefix to the keys of every command, but not to SCAN's MATCH (see scan.js).
     this.keyPrefix = (redis.options && redis.options.keyPrefix) || '';
     // One tracking connection follows one server: a Cluster would need one per master (not done).
     this.canTrack = typeof redis.duplicate === 'function' && !redis.isCluster;

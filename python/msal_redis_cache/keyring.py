@@ -1,4 +1,4 @@
-"""The secrets of a token cache, as js/keyring.js has them: the encryption keys (the first encrypts, every one
+"""The secrets of a token cache, as js/storage/keyring.js has them: the encryption keys (the first encrypts, every one
 decrypts, so keys can be rotated without a flag day) and the key-name secret, which turns "session <id>" or
 "account <oid.tid>" into a Redis key name that reveals nothing and stays the same across a rotation of the encryption
 keys. Key ids and key names are the Node package's, bit for bit."""

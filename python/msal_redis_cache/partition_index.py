@@ -1,5 +1,5 @@
 """The indexes the admin operations read (Node's signOutEverywhere, clearAppTokens, countPartitions), written exactly
-as js/partition-index.js writes them, so that they find the partitions Python servers create:
+as js/admin/partition-index.js writes them, so that they find the partitions Python servers create:
     <prefix>index:user:<h>      the session, account and on-behalf-of partitions of one home account id
     <prefix>index:app:<h>       the app (client-credential) partitions of one client id
     <prefix>index:obo:<h>       the on-behalf-of partitions of one client id
@@ -7,7 +7,7 @@ as js/partition-index.js writes them, so that they find the partitions Python se
 <h> is the keyring's HMAC of the id; members are partition keys without the prefix; scores the epoch second until which
 that partition may exist. A partition joins its membership indexes BEFORE the compare-and-set that creates it (when
 that fails, the write is not sent). The counts follow every write in the background (a gauge, never awaited).
-Left to Node: the pruning of large indexes and the per-user cap (js/partition-index.js #maintain); ADD itself drops
+Left to Node: the pruning of large indexes and the per-user cap (js/admin/partition-index.js #maintain); ADD itself drops
 members whose score is past, so an index Python alone writes still stays bounded by the partitions' lifetime."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from .partition_store import run_script
 from .partitions import PARTITION_KEY_KINDS, Partition
 from .scripts import INDEX_ADD
 
-# Scores of the membership indexes are this much later than the partition's expiry (see js/partition-index.js).
+# Scores of the membership indexes are this much later than the partition's expiry (see js/admin/partition-index.js).
 MARGIN_SECONDS = 3600
 
 

@@ -1,4 +1,4 @@
-"""Loads one partition, as js/partition-reader.js: reads it (partition_store.py), verifies and decrypts it
+"""Loads one partition, as js/storage/partition-reader.js: reads it (partition_store.py), verifies and decrypts it
 (stored_value.py), and says what was loaded: the base its next write is checked and merged against. Anything unusable
 is a cache miss with a warning, never an exception: a stuck user is worse than a sign-in. When Redis fails, a user's
 partition (session, account) is a CacheStoreError with read_failure "closed" (the default: a miss would ask a

@@ -1,4 +1,4 @@
-"""Redis access for token-cache partitions, as js/partition-store.js: a read and a compare-and-set write, each one Lua
+"""Redis access for token-cache partitions, as js/storage/partition-store.js: a read and a compare-and-set write, each one Lua
 script on one key (EVALSHA, and the script itself after NOSCRIPT). The version a compare-and-set checks is the etag
 in the value's header, read inside the script: "" for a missing key, "!foreign" for anything this package did not
 write."""

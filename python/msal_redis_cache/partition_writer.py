@@ -1,5 +1,5 @@
 """The one path that changes a stored partition (the token cache after msal changed it, import_partition,
-remove_partition), with js/partition-writer.js's rules:
+remove_partition), with js/storage/partition-writer.js's rules:
   - a write is a compare-and-set against the version the request loaded: no lock, one round trip;
   - on a conflict the core merges three ways (base = what this request loaded, mine = what it now holds, theirs =
     what is stored now), applies the partition rules again, and the write is retried a bounded number of times;

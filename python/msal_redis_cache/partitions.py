@@ -1,4 +1,4 @@
-"""Which partition a cache reads and writes, and the Redis key it lives under: js/partitions.js's rules and names.
+"""Which partition a cache reads and writes, and the Redis key it lives under: js/msal/partitions.js's rules and names.
 Key names carry no personal data: the id (session id, home account id, tenant, assertion hash) is replaced by a keyed
 HMAC of it (keyring.py), so the same user maps to the same key on every server, Node or Python."""
 

@@ -1,4 +1,4 @@
-"""The Lua scripts sent to Redis: the Node package's files (js/lua/*.lua, copied into this package at build time), so
+"""The Lua scripts sent to Redis: the Node package's files (js/redis/lua/*.lua, copied into this package at build time), so
 that Node and Python send the same text, with the same SHA, to one Redis."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ class Script:
 
 
 def load_script(name: str, *files: str) -> Script:
-    """One script: the files (without .lua) joined in order, as js/lua-scripts.js joins them."""
+    """One script: the files (without .lua) joined in order, as js/redis/scripts.js joins them."""
     try:
         lua = b"".join((DIRECTORY / f"{file}.lua").read_bytes() for file in files)
     except FileNotFoundError as error:

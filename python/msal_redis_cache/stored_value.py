@@ -1,4 +1,4 @@
-"""The format of every value stored in Redis, exactly as js/stored-value.js writes and reads it:
+"""The format of every value stored in Redis, exactly as js/storage/stored-value.js writes and reads it:
 
     b"mrc2 <type> <etag> <createdAt> <notAfter> <keyId>\\n<sealed>"
 
@@ -6,7 +6,7 @@ type "c" a token-cache partition, "s" a session, "t" a tombstone; etag 16 base64
 and the version a compare-and-set checks); createdAt the partition's first write; notAfter the epoch second after
 which the value is refused whatever Redis says; keyId the key's fingerprint, or "plain". sealed is AES-256-GCM of
 "<uri-encoded meta>\\n<body>" with the tag at the end, the additional data being "<redis key>\\n<header>"; with
-"plain", the plaintext and a SHA-256 over the same data. See js/stored-value.js for why each field is there."""
+"plain", the plaintext and a SHA-256 over the same data. See js/storage/stored-value.js for why each field is there."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 created (the request's start: the version every write of it is based on, so a sign-out in between wins), serves
 msal's reads (find) from memory, and hands every change msal makes (add, and modify: update, remove) to the partition
 writer (compare-and-set against what was loaded, three-way merge on conflict, tombstones respected), as the Node
-plugin (js/redis-cache-plugin.js) does around msal-node's cache accesses. Create one per request, with
+plugin (js/msal/redis-cache-plugin.js) does around msal-node's cache accesses. Create one per request, with
 RedisTokenCache.cache_for(...)."""
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ const { ConfidentialClientApplication } = require('@azure/msal-node');
 const Redis = require('../support/ioredis');
 const { newRedis, hasLocalCache } = require('../support/redis-client');
 const { RedisTokenCache, CacheStoreError, ConfigurationError } = require('../../js');
-const { resolvePartition } = require('../../js/partitions');
+const { resolvePartition } = require('../../js/msal/partitions');
 const { createFakeIdentityProvider, DEFAULT_TENANT_ID } = require('../support/fake-identity-provider');
 const { testSecrets } = require('../support/test-secrets');
 const { testKeyring } = require('../support/stored');
@@ -351,7 +351,7 @@ describe('onEvent', () => {
 
     const CAS = { 'db.operation.name': 'compare_and_set' };
     const TRANSMIT = { 'network.io.direction': 'transmit' };
-    // Without the admin indexes' calls (js/partition-index.js): an app partition's index is written before each
+    // Without the admin indexes' calls (js/admin/partition-index.js): an app partition's index is written before each
     // write, and its count after it without being awaited, so that measurement may land anywhere in the list.
     expect(events.filter((event) => event.attributes['db.operation.name'] !== 'index_add')).toEqual([
       { name: `${NS}redis.duration`, value: expect.any(Number), attributes: CAS },

@@ -18,16 +18,17 @@ const TSC = path.join(ROOT, 'node_modules', '.bin', 'tsc');
 const IOREDIS_PACKAGE = { 5: 'ioredis', 6: 'ioredis6' }[process.env.TEST_IOREDIS_MAJOR || '5'];
 
 // What a consumer needs, and all it gets: the runtime modules, the ESM entry, the types, the wasm core the runtime
-// loads (js/core.js), the Lua scripts it sends to Redis (js/lua-scripts.js), and the documents. Every js/*.js is
-// runtime code (tests and tools live elsewhere).
+// loads (js/core.js), the Lua scripts it sends to Redis (js/redis/scripts.js), and the documents. Every js/*.js is
+// runtime code, as is every .js in its folders (tests and tools live elsewhere).
+const RUNTIME_FOLDERS = ['', 'msal', 'storage', 'redis', 'local-cache', 'session', 'admin'];
 const EXPECTED_FILES = [
-  ...fs.readdirSync(path.join(ROOT, 'js')).filter((name) => name.endsWith('.js')).map((name) => `js/${name}`),
-  ...fs.readdirSync(path.join(ROOT, 'js', 'redis')).filter((name) => name.endsWith('.js')).map((name) => `js/redis/${name}`),
+  ...RUNTIME_FOLDERS.flatMap((folder) => fs.readdirSync(path.join(ROOT, 'js', folder))
+    .filter((name) => name.endsWith('.js')).map((name) => path.posix.join('js', folder, name))),
   'js/index.mjs',
   'js/index.d.ts',
   'js/index.d.mts',
   'js/wasm/msal_cache_core.js',
-  ...fs.readdirSync(path.join(ROOT, 'js', 'lua')).map((name) => `js/lua/${name}`),
+  ...fs.readdirSync(path.join(ROOT, 'js', 'redis', 'lua')).map((name) => `js/redis/lua/${name}`),
   'package.json',
   'README.md',
   'LICENSE',

@@ -1,4 +1,4 @@
-"""Partitions a Python server creates join the admin indexes as Node's do (js/partition-index.js): the Node
+"""Partitions a Python server creates join the admin indexes as Node's do (js/admin/partition-index.js): the Node
 package's signOutEverywhere, clearAppTokens and countPartitions find them."""
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ def test_python_opens_what_node_seals(node):
 
 def test_scripts_are_the_node_packages_text():
     from pathlib import Path
-    lua = Path(__file__).resolve().parents[2] / "js" / "lua"
+    lua = Path(__file__).resolve().parents[2] / "js" / "redis" / "lua"
     assert READ.lua == (lua / "partition-functions.lua").read_bytes() + (lua / "partition-read.lua").read_bytes()
     assert COMPARE_AND_SET.lua.endswith((lua / "partition-compare-and-set.lua").read_bytes())
 

@@ -1,8 +1,8 @@
 'use strict';
 // What Redis holds, read as a server with the test keys would: for tests that check the stored state itself.
 
-const { createKeyring } = require('../../js/keyring');
-const { open, TYPE } = require('../../js/stored-value');
+const { createKeyring } = require('../../js/storage/keyring');
+const { open, TYPE } = require('../../js/storage/stored-value');
 const { testSecrets } = require('./test-secrets');
 
 const testKeyring = createKeyring(testSecrets());

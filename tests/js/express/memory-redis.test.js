@@ -5,7 +5,7 @@ const { isTombstone } = require('../../support/stored');
 
 const Redis = require('../../support/ioredis');
 const { MemoryRedis, globToRegExp } = require('../../../examples/express/memory-redis');
-const { SCRIPTS: INDEX_SCRIPTS } = require('../../../js/partition-index');
+const { SCRIPTS: INDEX_SCRIPTS } = require('../../../js/admin/partition-index');
 const { startExample, signIn, sessionCookie, sessionIdOf } = require('./helpers');
 
 let real;

@@ -11,8 +11,8 @@
 const readline = require('node:readline');
 const Redis = require('ioredis');
 const { RedisTokenCache } = require('../../../js');
-const { createKeyring } = require('../../../js/keyring');
-const storedValue = require('../../../js/stored-value');
+const { createKeyring } = require('../../../js/storage/keyring');
+const storedValue = require('../../../js/storage/stored-value');
 const { forwardingNetworkClient } = require('../../support/shared-identity-provider');
 
 const redis = new Redis(process.env.WORKER_REDIS_URL, { maxRetriesPerRequest: 2 });

@@ -1,0 +1,189 @@
+'use strict';
+// The in-process cache (L1) of loaded partitions, kept coherent by Redis's invalidation messages
+// (invalidation-listener.js). Bounded in bytes and entries (least recently used goes first); no entry outlives the
+// Redis TTL it was read with, nor the notAfter in its value. Three rules keep it from ever serving what Redis no longer holds:
+//   - a read whose key was invalidated while it was in flight is not cached (the invalidation may have overtaken
+//     the reply, which then carries the old value);
+//   - what this server wrote is cached as what Redis now holds, and the one invalidation its own write causes is
+//     ignored, unless an invalidation of the key already arrived while the write was in flight (which may have been
+//     that one: then the next one evicts it). Redis sends a key's invalidations in the order of its writes, so the
+//     one ignored is never a later write's;
+//   - while the invalidation connection is down, nothing is served as a hit (an invalidation may be missed); the
+//     entries stay only as the last known copies that a read may fall back to when Redis itself fails
+//     (staleIfErrorSeconds), and an invalidation still removes them. Once tracking is back they are dropped: they
+//     may have missed an invalidation meanwhile (a sign-out elsewhere), and must not come back in a later outage.
+
+const { NO_METRICS } = require('../metrics');
+
+const ENTRY_OVERHEAD_BYTES = 256; // the entry object, its key and the Map slot, roughly
+// The body once as JSON and once as the parsed form msal-memory.js keeps for it (about as many bytes again).
+const BODY_COPIES = 2;
+
+class LocalCache {
+  /**
+   * @param {{ maxBytes: number, maxEntries: number, staleIfErrorSeconds: number, clock: () => number,
+   *   metrics?: import('../metrics').Metrics }} options
+   */
+  constructor({ maxBytes, maxEntries, staleIfErrorSeconds, clock, metrics = NO_METRICS }) {
+    this.maxBytes = maxBytes;
+    this.maxEntries = maxEntries;
+    this.staleIfErrorMs = staleIfErrorSeconds * 1000;
+    this.clock = clock;
+    this.metrics = metrics;
+    // key -> { loaded, bytes, expiresAt, verifiedAt, epoch, ignore }; Map order = LRU order. ignore: invalidations
+    // still to come from this server's own write of it
+    this.entries = new Map();
+    this.bytes = 0;
+    this.inflight = new Map(); // key -> { readers, invalidations }: reads and writes in flight, and what reached them
+    this.coherent = false; // the invalidation connection is up and tracking
+    this.epoch = 0; // bumped whenever coherence is lost: entries and reads of an older epoch are not trusted
+    this.stats = { hits: 0, misses: 0, staleServed: 0, invalidations: 0, evictions: 0, flushes: 0 };
+  }
+
+  /** The entry for `key` if it can be served without asking Redis, else undefined. */
+  get(key) {
+    const entry = this.entries.get(key);
+    if (!entry || !this.coherent || entry.epoch !== this.epoch || entry.expiresAt <= this.clock()) {
+      this.stats.misses++;
+      return undefined;
+    }
+    this.entries.delete(key); // most recently used goes last
+    this.entries.set(key, entry);
+    this.stats.hits++;
+    return entry.loaded;
+  }
+
+  /** The last known copy of `key`, for when Redis cannot be reached; undefined when there is none fresh enough. */
+  getStale(key) {
+    const entry = this.entries.get(key);
+    const now = this.clock();
+    if (!entry || entry.expiresAt <= now || now - entry.verifiedAt > this.staleIfErrorMs) return undefined;
+    this.stats.staleServed++;
+    return entry.loaded;
+  }
+
+  /** Call before reading `key` from Redis (or writing it: see endWrite); hand the result to endRead. */
+  beginRead(key) {
+    let flight = this.inflight.get(key);
+    if (!flight) {
+      flight = { readers: 0, invalidations: 0 };
+      this.inflight.set(key, flight);
+    }
+    flight.readers++;
+    // The TTL counts from when the read was sent: the reply may be handled late in a busy process.
+    return { key, flight, epoch: this.epoch, startedAt: this.clock(), seen: flight.invalidations };
+  }
+
+  /**
+   * @param {{ key: string, flight: object, epoch: number, startedAt: number, seen: number }} read from beginRead
+   * @param {object|null} loaded what was read (null: a failed read, nothing to cache)
+   * @param {number} ttlMs the key's remaining time to live in Redis, as read with it (<= 0: do not cache)
+   */
+  endRead(read, loaded, ttlMs) {
+    this.#land(read, loaded, ttlMs, 0);
+  }
+
+  /**
+   * Like endRead, for a write of `key` sent after beginRead(key): `loaded` is what Redis holds now (null when the
+   * write left nothing to keep: then forget or demote the key). Its own invalidation is still to come, or was the
+   * one that reached the write in flight; if two or more did, one may be a later write's.
+   */
+  endWrite(write, loaded, ttlMs) {
+    this.#land(write, loaded, ttlMs, 1);
+  }
+
+  /** `ownInvalidations`: how many invalidations of `key` the operation itself causes (a write: one). */
+  #land({ key, flight, epoch, startedAt, seen }, loaded, ttlMs, ownInvalidations) {
+    flight.readers--;
+    if (flight.readers === 0 && this.inflight.get(key) === flight) this.inflight.delete(key);
+    if (loaded === null) return;
+    const arrived = flight.invalidations - seen;
+    if (ttlMs <= 0 || arrived > ownInvalidations || !this.coherent || epoch !== this.epoch) {
+      this.#remove(key); // what is kept for this key is older than what was just read, and no better
+      return;
+    }
+    // Never past the value's own notAfter either (its TTL in Redis may have been lifted: PERSIST).
+    const expiresAt = loaded.notAfter ? Math.min(startedAt + ttlMs, loaded.notAfter * 1000) : startedAt + ttlMs;
+    this.#store(key, loaded, expiresAt, ownInvalidations - arrived);
+  }
+
+  /**
+   * A write of `key` failed, and may or may not have reached Redis: the copy is no longer served as a hit, but stays
+   * as the last known copy for reads while Redis fails.
+   */
+  demote(key) {
+    const flight = this.inflight.get(key);
+    if (flight) flight.invalidations++;
+    const entry = this.entries.get(key);
+    if (entry) entry.epoch = -1;
+  }
+
+  /** Redis says `key` changed (or expired): forget it, and do not cache reads of it that are in flight. */
+  invalidate(key) {
+    this.stats.invalidations++;
+    const flight = this.inflight.get(key);
+    if (flight) flight.invalidations++;
+    const entry = this.entries.get(key);
+    if (entry && entry.ignore > 0) {
+      entry.ignore--; // the invalidation of this server's own write of what the entry holds
+      return;
+    }
+    this.#remove(key);
+  }
+
+  /** This server knows `key` changed, or must not be served again (a sign-out): forget it whatever comes. */
+  forget(key) {
+    const flight = this.inflight.get(key);
+    if (flight) flight.invalidations = Infinity;
+    this.#remove(key);
+  }
+
+  /** Everything may have changed (FLUSHALL, FLUSHDB): forget everything. */
+  flush() {
+    this.stats.flushes++;
+    for (const flight of this.inflight.values()) flight.invalidations = Infinity;
+    this.entries.clear();
+    this.bytes = 0;
+  }
+
+  /** The invalidation connection is down: stop serving hits until it is back (entries stay as stale copies). */
+  suspend() {
+    this.coherent = false;
+    this.epoch++;
+  }
+
+  /**
+   * Tracking is on again: new reads may be cached and served. Entries from before may have missed an invalidation
+   * (a sign-out, say) while it was off, so they are dropped, not kept even as outage copies.
+   */
+  resume() {
+    this.coherent = true;
+    this.epoch++;
+    this.entries.clear();
+    this.bytes = 0;
+  }
+
+  #store(key, loaded, expiresAt, ignore) {
+    const bytes = ENTRY_OVERHEAD_BYTES + key.length + (loaded.body ? BODY_COPIES * loaded.body.length : 0);
+    if (bytes > this.maxBytes) return;
+    this.#remove(key);
+    const now = this.clock();
+    this.entries.set(key, { loaded, bytes, expiresAt, verifiedAt: now, epoch: this.epoch, ignore });
+    this.bytes += bytes;
+    for (const [oldest] of this.entries) {
+      if (this.bytes <= this.maxBytes && this.entries.size <= this.maxEntries) break;
+      this.#remove(oldest);
+      this.stats.evictions++;
+      this.metrics.evicted();
+    }
+  }
+
+  #remove(key) {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    this.entries.delete(key);
+    this.bytes -= entry.bytes;
+  }
+}
+
+module.exports = { LocalCache };

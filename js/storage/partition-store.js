@@ -1,0 +1,103 @@
+'use strict';
+// Redis access for token-cache partitions: a read and a compare-and-set write, each one Lua script on one key (one
+// round trip; Cluster-safe, since a script on one key runs on that key's node). Nothing else reads or writes a
+// partition's value.
+//
+// The version a compare-and-set checks is the value's etag (see stored-value.js), read from its header inside the
+// script: "" for a missing key, "!foreign" for anything this package did not write (another type, a corrupt
+// header, an old format). Both scripts check the type and size before transferring a value, so a hash at a
+// partition key or a huge value costs nothing and is reported instead of failing or being fetched.
+
+const { loadScript } = require('../redis/scripts');
+
+const ABSENT = '';
+const FOREIGN = '!foreign';
+
+// Both scripts start with js/redis/lua/partition-functions.lua (etag_of and inspect), whose header pattern must accept
+// exactly what etagOf() accepts.
+// KEYS[1] the partition; ARGV[1] the largest value to transfer.
+const READ = loadScript('read', 'partition-functions', 'partition-read');
+// KEYS[1] the partition; ARGV[1] the etag the writer loaded ("*": unconditional), ARGV[2] the new value ("" deletes
+// the key), ARGV[3] its TTL in seconds, ARGV[4] the largest value to return on a conflict.
+// Returns {'written', <type of the value replaced: "c", "s", "t" or "">}, or on a conflict what READ returns, so
+// the writer can merge without another round trip.
+const COMPARE_AND_SET = loadScript('compare_and_set', 'partition-functions', 'partition-compare-and-set');
+
+/** The etag of a raw value exactly as the scripts compute it. */
+function etagOf(value) {
+  if (value === null) return ABSENT;
+  const match = /^mrc2 [cst] ([A-Za-z0-9_-]{16}) /.exec(value.toString('latin1', 0, Math.min(value.length, 32)));
+  return match ? match[1] : FOREIGN;
+}
+
+/**
+ * What a key holds, from a script's reply.
+ * @typedef {object} StoredState
+ * @property {string} etag  the version a compare-and-set of this state must name
+ * @property {Buffer|null} value  null when there is no usable value (see problem)
+ * @property {string|null} problem  null, or why the value was not transferred ("holds a Redis hash", ...)
+ * @property {number} ttlMs  the value's remaining time to live (0 when there is no value)
+ */
+function stateOf(reply) {
+  const [status, etag, detail, ttlMs] = reply;
+  const state = { etag: etag.toString('latin1'), value: null, problem: null, ttlMs: 0 };
+  switch (status.toString('latin1')) {
+    case 'value':
+      state.value = detail;
+      state.ttlMs = Number(ttlMs); // a string with ioredis's stringNumbers option
+      break;
+    case 'type':
+      state.problem = `holds a Redis ${detail.toString('latin1')}, not a string`;
+      break;
+    case 'size':
+      state.problem = `value is ${detail} bytes, over maxValueBytes`;
+      break;
+    default:
+  }
+  return state;
+}
+
+class PartitionStore {
+  /**
+   * @param {object} driver the client's driver (js/redis/driver.js)
+   * @param {import('../redis/guard').RedisGuard} guard every call goes through it (timeout, circuit breaker)
+   * @param {{ maxValueBytes: number }} limits
+   */
+  constructor(driver, guard, { maxValueBytes }) {
+    this.driver = driver;
+    this.guard = guard;
+    this.maxValueBytes = maxValueBytes;
+  }
+
+  /**
+   * @param {string} key
+   * @param {{ label?: string }} [options] label: how errors and warnings name the key, for a key whose name must not
+   *   be logged (version 0.1's hold ids in clear)
+   * @returns {Promise<StoredState>}
+   */
+  async read(key, { label = key } = {}) {
+    return stateOf(await this.#run('GET', READ, key, label, [this.maxValueBytes]));
+  }
+
+  /**
+   * Stores `value` (or deletes the key when value is null) if the key still holds the version `expectedEtag`
+   * ("*": whatever it holds).
+   * @returns {Promise<{ written: true, replaced: string } | { written: false, current: StoredState }>} replaced: the
+   *   stored-value type the write replaced ("c" a partition, "t" a tombstone, "" nothing or a foreign value)
+   */
+  async compareAndSet(key, expectedEtag, value, ttlSeconds, { label = key } = {}) {
+    const args = [expectedEtag, value ?? '', value ? ttlSeconds : 0, this.maxValueBytes];
+    const reply = await this.#run('SET', COMPARE_AND_SET, key, label, args);
+    if (reply[0].toString('latin1') === 'written') return { written: true, replaced: reply[1].toString('latin1') };
+    return { written: false, current: stateOf(reply) };
+  }
+
+  async #run(command, script, key, label, args) {
+    return this.guard.run(command, label, () => this.driver.script(script, key, args, { buffers: true }), script.name);
+  }
+}
+
+/** How messages name a version 0.1 key: its name holds a session id, home account id or tenant in clear. */
+const LEGACY_KEY_LABEL = '(a version 0.1 key)';
+
+module.exports = { PartitionStore, etagOf, LEGACY_KEY_LABEL, SCRIPTS: { READ, COMPARE_AND_SET } };

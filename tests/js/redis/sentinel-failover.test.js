@@ -1,0 +1,354 @@
+'use strict';
+// A Sentinel failover under load. A Sentinel group of this file's own (tests/support/redis-sentinel.js: a master, a
+// replica, three sentinels that call a master dead after 1 s), three servers in their own processes
+// (tests/support/race-worker.js: ioredis Sentinel clients with ioredis's defaults, as an app has them, L1 on) loop
+// over silent calls (every REFRESH_EVERY-th a forced refresh, so a write), while this process signs users in on
+// one server and checks from another that the sign-in was stored, and signs sessions out as a tool would. Then the
+// master is SIGKILLed: the sentinels promote the replica, the clients find it through them.
+//
+// What must hold: no server crashes or reports an unhandled error; every failure a caller sees during the switch is
+// a clear one (a CacheStoreError from the package's own calls; the token cache's two warnings, outage and "answers
+// again"); sign-ins are stored and silent calls succeed again within RECOVERED_WITHIN_MS of the promotion; the L1
+// suspends when its tracking connection drops and tracks again on the new master (a write on one server is then
+// seen by another server's next read); no partition is corrupted (every value under the prefix opens, every
+// partition parses, every session of the load still serves its user). The numbers go to
+// test-output/sentinel-failover.json.
+//
+// It runs on the sentinel pass (jest.config.js), and starts its own group: killing the run's master would fail the
+// other suites.
+
+const crypto = require('node:crypto');
+const Redis = require('../../support/ioredis');
+const { RedisTokenCache, CacheStoreError } = require('../../../js');
+const { createKeyring } = require('../../../js/storage/keyring');
+const { open, TYPE } = require('../../../js/storage/stored-value');
+const redisSentinel = require('../../support/redis-sentinel');
+const { sentinelEnv } = require('../../support/redis-client');
+const { startSharedIdentityProvider } = require('../../support/shared-identity-provider');
+const { startRaceWorkers, stopRaceWorkers, callWorker: call } = require('../../support/race-workers');
+const { reportCounts } = require('../../support/race-helpers');
+
+const CLIENT_ID = '00000000-0000-4000-8000-0000005e4f01';
+const SCOPES = ['api://failover/Load.Read'];
+const REDIRECT_URI = 'http://localhost/auth/redirect';
+const WORKERS = 3;
+const SESSIONS = 6; // read (cache hits, Redis reads)
+const REFRESH_SESSIONS = 3; // also refreshed, so written, during the failover
+const CONCURRENCY = 2; // loops per server
+const REFRESH_EVERY = 10;
+const PAUSE_MS = 5;
+const PROMOTED_WITHIN_MS = 15000; // down-after-milliseconds 1000, then the vote and the promotion: ~2-3 s here
+const COMMAND_TIMEOUT_MS = 1000; // the workers' (the default)
+const SCHEDULING_MS = 500; // 2 cores, 3 workers, Redis and sentinels: how late a process may run
+const RECOVERED_WITHIN_MS = 5000; // after the promotion: ioredis's reconnect back-off, the breaker's 1 s probe
+const LOAD_AFTER_PROMOTION_MS = 6000; // the load goes on this long after the promotion
+const prefix = 'failover:';
+
+const secrets = {
+  encryptionKey: crypto.randomBytes(32).toString('base64'),
+  keyNameSecret: crypto.randomBytes(32).toString('base64'),
+};
+const keyring = createKeyring({ encryptionKeys: [secrets.encryptionKey], keyNameSecret: secrets.keyNameSecret });
+const now = () => performance.timeOrigin + performance.now();
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const round = (value) => (typeof value === 'number' ? Number(value.toFixed(1)) : value);
+
+let group;
+let redis; // this process's app client (a Sentinel client)
+let appErrors = 0; // its 'error' events: expected while the master is down, never unhandled
+let tool; // this process's token cache: sign-ins, and sign-outs as a tool makes them
+let toolWarnings = [];
+let shared;
+let workers;
+let targets;
+let refreshTargets;
+const summary = {};
+
+beforeAll(async () => {
+  group = await redisSentinel.start();
+  redis = new Redis({ sentinels: group.sentinels, name: group.name });
+  redis.on('error', () => { appErrors += 1; });
+  tool = new RedisTokenCache({
+    redis,
+    prefix,
+    localCache: false,
+    logger: { warn: (message) => toolWarnings.push(String(message)) },
+    encryptionKeys: [secrets.encryptionKey],
+    keyNameSecret: secrets.keyNameSecret,
+  });
+  shared = await startSharedIdentityProvider({ clientId: CLIENT_ID });
+  workers = await startRaceWorkers(WORKERS, {
+    idpUrl: shared.url,
+    msalAuth: shared.msalAuth(),
+    secrets,
+    redisEnv: sentinelEnv(group),
+    redisOptions: { connectionName: 'failover-{index}' }, // otherwise ioredis's defaults
+    monitorProblems: true,
+  });
+  targets = [];
+  for (let i = 0; i < SESSIONS; i += 1) targets.push(await signIn(`load-${i}`));
+  refreshTargets = [];
+  for (let i = 0; i < REFRESH_SESSIONS; i += 1) refreshTargets.push(await signIn(`refresh-${i}`));
+  for (const worker of workers) {
+    for (const target of [...targets, ...refreshTargets]) await call(worker, 'observe', { prefix, ...target });
+    await untilTracking(worker);
+  }
+}, 60000);
+
+afterAll(async () => {
+  await stopRaceWorkers(workers);
+  if (shared) await shared.close();
+  if (tool) await tool.close();
+  if (redis) redis.disconnect();
+  if (group) await group.stop();
+  reportCounts('sentinel-failover', { workers: WORKERS, concurrency: CONCURRENCY, refreshEvery: REFRESH_EVERY }, summary);
+}, 30000);
+
+/** A sign-in in this process (its token request is in-process). */
+async function signIn(sessionId) {
+  const client = tool.createClientApplication(shared.idp.msalConfig(), { sessionId });
+  const { account } = await client.acquireTokenByCode({
+    code: shared.idp.issueCode(shared.idp.addUser(), { scopes: SCOPES }),
+    scopes: SCOPES,
+    redirectUri: REDIRECT_URI,
+  });
+  return { sessionId, account, scopes: SCOPES };
+}
+
+/** Waits until a worker's L1 tracks (a read starts its listener) and its circuit breaker is closed. */
+async function untilTracking(worker, timeoutMs = 10000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await worker.call('observe', { prefix, ...targets[0] });
+    const stats = await call(worker, 'stats', { prefix });
+    if (stats.localCache.coherent && stats.redis.breaker === 'closed') return;
+    if (Date.now() > deadline) throw new Error(`worker ${worker.index} is not tracking: ${JSON.stringify(stats)}`);
+    await sleep(50);
+  }
+}
+
+/**
+ * A sign-in on `worker` (a code from the shared identity provider redeemed there), then whether another server finds
+ * it stored: a fresh client there serves the session's token from the cache without calling the identity provider.
+ */
+async function signInAndCheck(worker, checker, sessionId) {
+  const startAt = now();
+  const code = shared.idp.issueCode(shared.idp.addUser(), { scopes: SCOPES });
+  const reply = await worker.call('signIn', { prefix, sessionId, code, scopes: SCOPES, redirectUri: REDIRECT_URI });
+  if (!reply.ok) return { startAt, endAt: now(), ok: false, stored: false, error: `${reply.error.name}: ${reply.error.message}` };
+  const seen = await checker.call('observe', { prefix, sessionId, account: reply.result.account, scopes: SCOPES });
+  const stored = seen.ok && seen.result.silent.ok && seen.result.silent.fromCache && seen.result.networkCalls === 0;
+  return { startAt, endAt: now(), ok: true, stored };
+}
+
+/** Runs `step(n)` every `everyMs` until stop() is called; resolves the steps' results. */
+function loop(step, everyMs) {
+  let running = true;
+  const results = [];
+  const done = (async () => {
+    for (let n = 0; running; n += 1) {
+      results.push(await step(n));
+      await sleep(everyMs);
+    }
+    return results;
+  })();
+  return { stop: () => { running = false; return done; } };
+}
+
+/** Polls the sentinels until they name another master than `old`; resolves it. */
+async function untilPromoted(old) {
+  const deadline = now() + PROMOTED_WITHIN_MS;
+  for (;;) {
+    const master = await redisSentinel.masterOf(group.sentinels, group.name);
+    if (master && master.port !== old.port) return master;
+    if (now() > deadline) throw new Error(`the sentinels did not promote the replica within ${PROMOTED_WITHIN_MS} ms`);
+    await sleep(50);
+  }
+}
+
+test('the master SIGKILLed under load: no crash, clear errors, sign-ins and silent calls work again within seconds', async () => {
+  const problemsBefore = await Promise.all(workers.map((worker) => call(worker, 'problems', {})));
+  const statsBefore = await Promise.all(workers.map((worker) => call(worker, 'stats', { prefix })));
+  toolWarnings = [];
+  await Promise.all(workers.map((worker) => call(worker, 'startLoad', {
+    prefix, targets, refreshTargets, concurrency: CONCURRENCY, refreshEvery: REFRESH_EVERY, pauseMs: PAUSE_MS,
+  })));
+  // A user signs in on server 0 every 200 ms, and server 1 checks that the sign-in was stored.
+  const signIns = loop((n) => signInAndCheck(workers[0], workers[1], `sign-in-${n}`), 200);
+  // A tool signs a session out every 100 ms (a sign-out fails closed: it must say why).
+  const signOuts = loop(async (n) => {
+    const startAt = now();
+    try {
+      await tool.removePartition({ sessionId: `sign-out-${n}` });
+      return { startAt, endAt: now(), ok: true };
+    } catch (err) {
+      return { startAt, endAt: now(), ok: false, error: err };
+    }
+  }, 100);
+
+  let killedAt;
+  let promotedAt;
+  let promoted;
+  let suspended;
+  let tracking;
+  let loads;
+  let signInResults;
+  let signOutResults;
+  try {
+    await sleep(1000);
+    // Server 1's L1: it must stop serving hits when its tracking connection drops, and track again on the new master.
+    const lostTracking = call(workers[1], 'waitStats', { prefix, path: 'localCache.coherent', equals: false, timeoutMs: 10000 }, { timeoutMs: 15000 });
+    killedAt = now();
+    await group.kill(group.master.port);
+    promoted = await untilPromoted(group.master);
+    promotedAt = now();
+    suspended = await lostTracking;
+    tracking = await call(workers[1], 'waitStats', { prefix, path: 'localCache.coherent', equals: true, timeoutMs: 15000 }, { timeoutMs: 20000 });
+    await sleep(Math.max(0, promotedAt + LOAD_AFTER_PROMOTION_MS - now()));
+  } finally {
+    signInResults = await signIns.stop();
+    signOutResults = await signOuts.stop();
+    loads = await Promise.all(workers.map((worker) => call(worker, 'stopLoad', {}, { timeoutMs: 30000 })));
+  }
+  const problemsAfter = await Promise.all(workers.map((worker) => call(worker, 'problems', {})));
+  const statsAfter = await Promise.all(workers.map((worker) => call(worker, 'stats', { prefix })));
+
+  // [start, duration, refresh, ok, fromCache, error] per call of a load; failures, with when they ended.
+  const failedCalls = loads.flatMap((load) => load.records.filter((r) => r[3] === 0));
+  const lastFailure = Math.max(
+    0,
+    ...failedCalls.map(([start, duration]) => start + duration),
+    ...signInResults.filter((r) => !r.stored).map((r) => r.endAt),
+    ...signOutResults.filter((r) => !r.ok).map((r) => r.endAt),
+  );
+  const errorKinds = {};
+  for (const r of failedCalls) errorKinds[r[5]] = (errorKinds[r[5]] || 0) + 1;
+  const since = (at) => round(at - promotedAt);
+  const result = {
+    promotedMsAfterKill: round(promotedAt - killedAt),
+    promoted: `${promoted.host}:${promoted.port}`,
+    l1SuspendedMsAfterKill: suspended.reached ? round(suspended.at - killedAt) : null,
+    l1TrackingAgainMsAfterPromotion: tracking.reached ? since(tracking.at) : null,
+    lastFailureMsAfterPromotion: lastFailure > 0 ? since(lastFailure) : null,
+    calls: loads.reduce((sum, load) => sum + load.records.length, 0),
+    failedCalls: failedCalls.length,
+    callErrors: errorKinds,
+    callErrorSamples: loads.flatMap((load) => load.errorSamples).slice(0, 3),
+    callsAfterRecovery: loads.flatMap((load) => load.records).filter(([start]) => start > lastFailure).length,
+    signIns: signInResults.length,
+    signInsNotStored: signInResults.filter((r) => !r.stored).length,
+    signInErrors: signInResults.filter((r) => !r.ok).map((r) => r.error).slice(0, 3),
+    signOuts: signOutResults.length,
+    signOutsFailed: signOutResults.filter((r) => !r.ok).length,
+    signOutErrorSample: (signOutResults.find((r) => !r.ok) || {}).error?.message ?? null,
+    perWorker: workers.map((worker, i) => ({
+      alive: worker.alive,
+      newProblems: problemsAfter[i].problems.slice(problemsBefore[i].problems.length),
+      appClientErrors: problemsAfter[i].appClientErrors.count - problemsBefore[i].appClientErrors.count,
+      warnings: problemsAfter[i].warnings.slice(-Math.max(0, problemsAfter[i].warningCount - problemsBefore[i].warningCount)),
+      failedWrites: statsAfter[i].failedWrites - statsBefore[i].failedWrites,
+      missedReads: statsAfter[i].missedReads - statsBefore[i].missedReads,
+      staleReads: statsAfter[i].staleReads - statsBefore[i].staleReads,
+      localHits: statsAfter[i].localCache.hits - statsBefore[i].localCache.hits,
+      breakerOpened: statsAfter[i].redis.breakerOpened - statsBefore[i].redis.breakerOpened,
+      invalidationConnectionsOpened: problemsAfter[i].connectionsOpened.length - problemsBefore[i].connectionsOpened.length,
+    })),
+    toolWarnings,
+    appClientErrorsHere: appErrors,
+  };
+  summary.failover = result;
+
+  // No crash, nothing unhandled.
+  for (const [i, w] of result.perWorker.entries()) {
+    expect({ worker: i, alive: w.alive, problems: w.newProblems }).toEqual({ worker: i, alive: true, problems: [] });
+  }
+  // The switch was noticed (calls failed or fell back) and said clearly: a sign-out that failed is a CacheStoreError
+  // saying Redis failed; the token cache warned once that Redis failed and once that it answers again; nothing was
+  // unreadable.
+  expect(result.perWorker.some((w) => w.failedWrites + w.missedReads + w.staleReads > 0) || result.failedCalls > 0).toBe(true);
+  for (const r of signOutResults.filter((s) => !s.ok)) {
+    expect(r.error).toBeInstanceOf(CacheStoreError);
+    expect(r.error.message).toMatch(/^msal-redis-cache: Redis \w+ (failed|not sent) for "failover:session:\{[^}]+\}"/);
+  }
+  // No signed-in user is told to sign in again because Redis hiccuped (readFailure "closed"): a silent call either
+  // is served (from Redis, or the last copy this server saw) or fails with a CacheStoreError, within
+  // commandTimeoutMs plus scheduling; never "no account" or "no tokens".
+  expect(Object.keys(result.callErrors).filter((kind) => kind !== 'CacheStoreError')).toEqual([]);
+  for (const [, duration] of failedCalls) expect(duration).toBeLessThan(COMMAND_TIMEOUT_MS + SCHEDULING_MS);
+  const allWarnings = [...toolWarnings, ...result.perWorker.flatMap((w) => w.warnings)];
+  expect(allWarnings.filter((m) => /unreadable/.test(m))).toEqual([]);
+  if (result.signOutsFailed > 0) {
+    expect(toolWarnings).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^msal-redis-cache: Redis \w+ failed for .*Until Redis answers again/),
+      'msal-redis-cache: Redis answers again.',
+    ]));
+  }
+  // L1: suspended when the master died, tracking again on the new one.
+  expect(result.l1SuspendedMsAfterKill).not.toBeNull();
+  expect(result.l1TrackingAgainMsAfterPromotion).not.toBeNull();
+  // Everything works again within seconds of the promotion, and went on working until the end of the load.
+  expect(result.lastFailureMsAfterPromotion ?? 0).toBeLessThanOrEqual(RECOVERED_WITHIN_MS);
+  expect(result.callsAfterRecovery).toBeGreaterThan(100);
+  const lateSignIns = signInResults.filter((r) => r.startAt > promotedAt + RECOVERED_WITHIN_MS);
+  expect(lateSignIns.length).toBeGreaterThan(0);
+  expect(lateSignIns.filter((r) => !r.stored)).toEqual([]);
+}, 60000);
+
+test('after the failover the L1 tracks on the new master: a write on one server is seen by another server\'s next read', async () => {
+  const [writer, reader] = workers;
+  for (const worker of workers) await untilTracking(worker);
+  const target = await signIn('after-failover');
+  // The reader's L1 serves the session (read until a hit: the sign-in's own invalidation may come after a read).
+  for (let attempt = 0; ; attempt += 1) {
+    if ((await call(reader, 'observe', { prefix, ...target })).localHits > 0) break;
+    if (attempt === 20) throw new Error('the reader\'s L1 never served the session');
+    await sleep(10);
+  }
+  const before = (await call(reader, 'stats', { prefix })).localCache.invalidations;
+  const invalidated = call(reader, 'waitStats', { prefix, path: 'localCache.invalidations', above: before, timeoutMs: 3000 });
+  const scopes = ['api://failover/After.Read']; // a new scope: the writer redeems the refresh token and writes
+  const written = await call(writer, 'silent', { prefix, ...target, scopes });
+  expect(written.fromCache).toBe(false);
+  expect((await invalidated).reached).toBe(true);
+  const seen = await call(reader, 'observe', { prefix, ...target, scopes });
+  expect(seen.silent).toEqual({ ok: true, fromCache: true, accessToken: written.accessToken });
+  expect(seen.networkCalls).toBe(0);
+  // And the new version is in the reader's L1: the next read is a hit.
+  expect((await call(reader, 'observe', { prefix, ...target, scopes })).localHits).toBeGreaterThan(0);
+  summary.afterFailover = { invalidationMsAfterWrite: round((await invalidated).at - written.endAt) };
+});
+
+test('no partition is corrupted: every value under the prefix opens, every partition parses, every session still serves', async () => {
+  const counts = { partitions: 0, tombstones: 0, otherTypes: {} };
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+    cursor = next;
+    for (const key of keys) {
+      const type = await redis.type(key);
+      // Sorted sets are the admin operations' indexes (js/admin/partition-index.js), not partitions.
+      if (type !== 'string') {
+        counts.otherTypes[type] = (counts.otherTypes[type] || 0) + 1;
+        continue;
+      }
+      const opened = open(keyring, key, await redis.getBuffer(key)); // throws UnreadableValue if corrupt
+      if (opened.type === TYPE.tombstone) counts.tombstones += 1;
+      else {
+        expect([key, opened.type]).toEqual([key, TYPE.partition]);
+        JSON.parse(opened.body.toString('utf8'));
+        counts.partitions += 1;
+      }
+    }
+  } while (cursor !== '0');
+  summary.stored = counts;
+  expect(counts.partitions).toBeGreaterThanOrEqual(SESSIONS + REFRESH_SESSIONS);
+  expect(counts.tombstones).toBeGreaterThan(0);
+  // Each session of the load still serves its user from the cache, on every server.
+  for (const worker of workers) {
+    for (const target of [...targets, ...refreshTargets]) {
+      const seen = await call(worker, 'observe', { prefix, ...target });
+      expect({ worker: worker.index, session: target.sessionId, ok: seen.silent.ok, networkCalls: seen.networkCalls })
+        .toEqual({ worker: worker.index, session: target.sessionId, ok: true, networkCalls: 0 });
+    }
+  }
+});

@@ -118,21 +118,23 @@ done
 
 # Valkey (Debian 12 has it in bookworm-backports): the suites that talk to Redis, on a standalone valkey-server (and
 # a Sentinel group of valkey-servers: sentinel-failover.test.js), run under the name redis-server through a PATH
-# shim, since every launcher starts `redis-server`. Left out besides the ioredis 6 pass's list: the suites without
-# Redis, and tls-acl and the example's (express/), whose documented ACL user lacks +client|setinfo: ioredis sends
-# CLIENT SETINFO, which Valkey (and Redis 7.2+) has, and the ACL log records its refusal.
+# shim, since every launcher starts `redis-server`, on iovalkey (ioredis 5's fork for Valkey: TEST_IOVALKEY=1, the
+# package and the tests' own calls). Left out besides the ioredis 6 pass's list: the suites without Redis, tls-acl and
+# the example's (express/), whose documented ACL user lacks +client|setinfo: ioredis sends CLIENT SETINFO, which
+# Valkey (and Redis 7.2+) has, and the ACL log records its refusal; ioredis-major (about ioredis's majors); and
+# connect-redis's lifecycleTest (the first pass runs it; its 1,000 one-second sessions beside the races here).
 valkey_passed=0
 valkey_failed=0
 valkey_status=0
 if command -v valkey-server >/dev/null && command -v valkey-cli >/dev/null; then
-  echo "== Jest ($(valkey-server --version | cut -d' ' -f1-3), standalone, ioredis 5: the suites that talk to Redis)"
+  echo "== Jest ($(valkey-server --version | cut -d' ' -f1-3), standalone, iovalkey: the suites that talk to Redis)"
   shim=$(mktemp -d)
   ln -s "$(command -v valkey-server)" "$shim/redis-server"
   ln -s "$(command -v valkey-cli)" "$shim/redis-cli"
   rm -f test-output/jest-valkey.json
-  PATH="$shim:$PATH" TEST_REDIS_SERVER=valkey TEST_REDIS_TOPOLOGY=standalone TEST_IOREDIS_MAJOR=5 npx jest --json \
-    --outputFile=test-output/jest-valkey.json --passWithNoTests \
-    --testPathIgnorePatterns '/tests/js/(core|core-merge|cache-fixtures|fake-identity-provider|msal/msal-memory|options|package|redis/tls-acl|express/.*)\.test\.js$' \
+  PATH="$shim:$PATH" TEST_REDIS_SERVER=valkey TEST_REDIS_TOPOLOGY=standalone TEST_IOREDIS_MAJOR=5 TEST_IOVALKEY=1 npx jest \
+    --json --outputFile=test-output/jest-valkey.json --passWithNoTests \
+    --testPathIgnorePatterns '/tests/js/(core|core-merge|cache-fixtures|fake-identity-provider|msal/msal-memory|options|package|redis/tls-acl|redis/ioredis-major|session/connect-redis-lifecycle|express/.*)\.test\.js$' \
     "$@" || valkey_status=$?
   rm -rf "$shim"
   read -r valkey_passed valkey_failed < <(jest_counts test-output/jest-valkey.json)

@@ -1,6 +1,6 @@
 'use strict';
 // Diagnostic (not part of npm run bench): where a cache-hit read without the L1 spends its time, next to DCP's.
-//   node --cpu-prof --cpu-prof-dir=<dir> bench/profile-read.js [ours|theirs] [8k|100k] [calls]
+//   node --cpu-prof --cpu-prof-dir=<dir> bench/profile-read.js [ours|theirs] [8k|100k] [calls] [read|refresh]
 // One process, one side, one partition size: a new ConfidentialClientApplication + acquireTokenSilent per call, as
 // in l1.read, after a warm-up. Prints µs per call; open the .cpuprofile in Chrome DevTools, or summarize it with
 // bench/profile-summary.js.
@@ -16,7 +16,7 @@ const { CLIENT_ID, USER_TENANT, sizedUserFixture } = require('./msal-fixtures');
 const { SECRETS } = require('./environment');
 
 async function main() {
-  const [side = 'ours', size = '8k', calls = '5000'] = process.argv.slice(2);
+  const [side = 'ours', size = '8k', calls = '5000', what = 'read'] = process.argv.slice(2);
   const server = await startRedis();
   const redis = new Redis(server.url);
   const idp = createFakeIdentityProvider({ clientId: CLIENT_ID, tenantId: USER_TENANT });
@@ -24,16 +24,24 @@ async function main() {
   const fixture = sizedUserFixture({ now: Math.floor(Date.now() / 1000), bytes: size === '8k' ? 8 * 1024 : 100 * 1024 });
   const cache = new RedisTokenCache({ redis, prefix: 'prof:', localCache: false, ...SECRETS });
   const client = new RedisCacheClient(redis);
-  const plugin = side === 'ours' ? () => cache.cachePlugin({ sessionId: 's' }) : () => distributedPlugin(client, 'theirs:s');
+  let sessionId = 's';
+  const plugin = side === 'ours' ? () => cache.cachePlugin({ sessionId }) : () => distributedPlugin(client, `theirs:${sessionId}`);
   await writeThrough(plugin(), config, fixture.json);
   const newClient = side === 'ours'
-    ? () => cache.createClientApplication(config, { sessionId: 's' })
+    ? () => cache.createClientApplication(config, { sessionId })
     : () => new ConfidentialClientApplication({ ...config, cache: { cachePlugin: plugin() } });
-  const account = await newClient().getTokenCache().getAccountByHomeId(fixture.homeAccountId);
-  const scopes = [Object.values(fixture.cache.AccessToken)[0].target.split(' ')[0]];
+  const refresh = what === 'refresh';
+  let account = await newClient().getTokenCache().getAccountByHomeId(fixture.homeAccountId);
+  let scopes = [Object.values(fixture.cache.AccessToken)[0].target.split(' ')[0]];
+  if (refresh) { // a user the fake identity provider knows, signed in on a session partition of its own
+    sessionId = 'refresh';
+    scopes = ['user.read'];
+    const code = idp.issueCode(idp.addUser(), { scopes });
+    ({ account } = await newClient().acquireTokenByCode({ code, scopes, redirectUri: 'http://localhost/auth/redirect' }));
+  }
   const once = async () => {
-    const result = await newClient().acquireTokenSilent({ account, scopes });
-    if (!result.fromCache) throw new Error('not a cache hit');
+    const result = await newClient().acquireTokenSilent({ account, scopes, forceRefresh: refresh });
+    if (result.fromCache === refresh) throw new Error(refresh ? 'not a refresh' : 'not a cache hit');
   };
   for (let i = 0; i < 500; i++) await once();
   await redis.config('RESETSTAT');
@@ -46,7 +54,7 @@ async function main() {
   const us = Number(process.hrtime.bigint() - started) / 1000 / Number(calls);
   const commands = (await redis.info('commandstats')).split('\n').filter((l) => l.startsWith('cmdstat_'))
     .map((l) => `${l.slice(8, l.indexOf(":"))} ${(Number(/calls=(\d+)/.exec(l)[1]) / Number(calls)).toFixed(2)} (${/usec_per_call=([\d.]+)/.exec(l)[1]} µs)`);
-  console.log(`${side} ${size}: ${us.toFixed(1)} µs per call; Redis commands per call: ${commands.join(', ')}; ` +
+  console.log(`${side} ${size} ${what}: ${us.toFixed(1)} µs per call; Redis commands per call: ${commands.join(', ')}; ` +
     `socket writes per call ${(writes / Number(calls)).toFixed(2)}, ${(bytes / Number(calls)).toFixed(0)} B`);
   await cache.close();
   redis.disconnect();

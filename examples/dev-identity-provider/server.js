@@ -34,7 +34,12 @@ async function startDevIdentityProviderServer({ port = 3100, host = '127.0.0.1',
   app.use('/dev-api', createDownstreamApi({ jwks: idp.jwks(), issuer: idp.issuer, audience: DEV_API_AUDIENCE, scope: DEV_API_SCOPE }));
   app.post('/msal-network', express.json({ limit: MAX_FORWARDED_BYTES }), async (req, res) => {
     const { method, url, body } = req.body || {};
-    if (typeof url !== 'string' || !url.startsWith(`https://${HOST}/`)) return res.status(400).type('text').send('not an Entra URL');
+    // Only what msal sends to Entra's host (msal-python writes the port: https://login.microsoftonline.com:443/...).
+    let target = null;
+    try {
+      target = new URL(url);
+    } catch { /* refused below */ }
+    if (!target || target.protocol !== 'https:' || target.hostname !== HOST) return res.status(400).type('text').send('not an Entra URL');
     const answer = method === 'GET'
       ? await idp.networkClient.sendGetRequestAsync(url)
       : await idp.networkClient.sendPostRequestAsync(url, { body: String(body ?? '') });

@@ -36,11 +36,12 @@ def create_app(settings: Settings, logger: logging.Logger = logging.getLogger("f
                                     health_check_interval=30)
     tokens = RedisTokenCache(redis=redis, encryption_keys=settings.encryption_keys,
                              key_name_secret=settings.key_name_secret, sliding_seconds=settings.session_seconds,
-                             logger=logger)
+                             prefix=settings.token_cache_prefix, logger=logger)
     https = bool(settings.identity.redirect_uri and settings.identity.redirect_uri.startswith("https:"))
     app = flask.Flask(__name__, static_folder=STATIC, static_url_path="/static")
     # The one line that replaces Flask-Session's SESSION_TYPE = "redis": sessions beside their token caches.
     app.session_interface = RedisSessionInterface(tokens, max_age=settings.session_seconds,
+                                                  prefix=settings.session_prefix,
                                                   cookie_name=f"__Host-{COOKIE_NAME}" if https else COOKIE_NAME,
                                                   secret=settings.session_secret)
     app.config.update(SESSION_COOKIE_SECURE=https, SESSION_COOKIE_SAMESITE="Lax")

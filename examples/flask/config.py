@@ -4,7 +4,8 @@
   - dev mode (none of them): the stand-alone development identity provider (examples/dev-identity-provider/
     server.js) at DEV_IDP_URL (default http://127.0.0.1:3100), which also serves the local API;
   - REDIS_URL (default redis://127.0.0.1:6379), SESSION_SECRET, ENCRYPTION_KEYS (comma-separated, current first),
-    KEY_NAME_SECRET: the same secrets as an Express instance to share its Redis, sessions and token caches."""
+    KEY_NAME_SECRET: the same secrets as an Express instance to share its Redis, sessions and token caches;
+    TOKEN_CACHE_PREFIX ("msal:") and SESSION_PREFIX ("sess:"): the key prefixes, the Express example's defaults."""
 
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ class Settings:
     session_secret: List[str]
     encryption_keys: List[str]
     key_name_secret: str
+    token_cache_prefix: str = "msal:"
+    session_prefix: str = "sess:"
     session_seconds: int = DEFAULT_SESSION_SECONDS
     warnings: List[str] = field(default_factory=list)
 
@@ -89,7 +92,8 @@ def settings_from_environment(env: Mapping[str, str] = os.environ) -> Settings:
                     redis_url=env.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
                     session_secret=[s for s in session_secret.split(",") if s],
                     encryption_keys=[k.strip() for k in keys.split(",") if k.strip()],
-                    key_name_secret=str(name_secret), warnings=warnings)
+                    key_name_secret=str(name_secret), token_cache_prefix=env.get("TOKEN_CACHE_PREFIX", "msal:"),
+                    session_prefix=env.get("SESSION_PREFIX", "sess:"), warnings=warnings)
 
 
 def log_warnings(settings: Settings, logger: logging.Logger) -> None:

@@ -8,43 +8,15 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any, Dict
+from typing import Any
 
 import pytest
 import redis
 
-from conftest import REDIRECT_URI, SCOPES, free_port
+from conftest import free_port
 from msal_redis_cache import RedisTokenCache
-from msal_redis_cache.flask.cookie_signature import session_id_of
 from msal_redis_cache.stored_value import SESSION, TOMBSTONE, open_value, seal
-from support.flask_app import SECRET, make_app
-
-
-@pytest.fixture
-def flask_app(make_tokens: Any, idp: Any, prefix: str) -> Any:
-    def make(tokens: Any = None, **options: Any) -> Any:
-        return make_app(tokens or make_tokens(), idp.auth, idp.url, prefix=f"{prefix}sess:", **options)
-    return make
-
-
-def cookie_of(response: Any) -> str:
-    [header] = [h for h in response.headers.getlist("Set-Cookie") if h.startswith("sid=")]
-    return header
-
-
-def sid_of(response: Any) -> str:
-    value = cookie_of(response).split(";", 1)[0][len("sid="):]
-    sid = session_id_of(value, [SECRET])
-    assert sid is not None
-    return sid
-
-
-def sign_in(client: Any, idp: Any, username: str) -> Dict[str, Any]:
-    user = idp.control("addUser", username=username)
-    reply = client.get("/signin", query_string={"code": idp.sign_in_code(user), "scope": " ".join(SCOPES),
-                                                "redirect": REDIRECT_URI})
-    assert reply.status_code == 200, reply.data
-    return {"user": user, "sid": reply.json["sid"], "response": reply}
+from support.flask_app import SCOPES, SECRET, cookie_of, sid_of, sign_in
 
 
 def test_node_and_flask_read_each_others_sessions_and_cookies(flask_app: Any, workers: Any, redis_client: Any) -> None:

@@ -9,7 +9,7 @@ from typing import Any, Dict, List
 
 from conftest import REDIRECT_URI, SCOPES
 from msal_redis_cache.stored_value import TOMBSTONE, open_value
-from test_flask_sessions import flask_app, sign_in  # noqa: F401 (the fixture)
+from support.flask_app import sign_in
 
 
 def sign_in_on_both(client: Any, node: Any, idp: Any, username: str) -> Dict[str, Any]:
@@ -36,7 +36,7 @@ def assert_signed_out(app: Any, client: Any, node: Any, redis_client: Any, sids:
     assert node.call("sessionGet", sid=sids[1]) is None
 
 
-def test_sign_out_everywhere_from_node_then_from_python(flask_app: Any, workers: Any, idp: Any,  # noqa: F811
+def test_sign_out_everywhere_from_node_then_from_python(flask_app: Any, workers: Any, idp: Any,
                                                         redis_client: Any) -> None:
     node = workers("node")
     app = flask_app()

@@ -11,10 +11,36 @@ import msal
 
 from msal_redis_cache import CacheStoreError, RedisTokenCache
 from msal_redis_cache.flask import RedisSessionInterface, destroy, regenerate, session_id, session_unavailable
+from msal_redis_cache.flask.cookie_signature import session_id_of
 
 from .msal_http import ForwardingHttpClient
 
 SECRET = "flask-test-session-secret"
+SCOPES = ["https://graph.microsoft.com/User.Read"]  # conftest's
+REDIRECT_URI = "http://localhost:3000/auth/redirect"
+
+
+def cookie_of(response: Any) -> str:
+    """The Set-Cookie header of the session cookie."""
+    [header] = [h for h in response.headers.getlist("Set-Cookie") if h.startswith("sid=")]
+    return header
+
+
+def sid_of(response: Any) -> str:
+    """The session id in the session cookie a response set (its signature checked)."""
+    value = cookie_of(response).split(";", 1)[0][len("sid="):]
+    sid = session_id_of(value, [SECRET])
+    assert sid is not None
+    return sid
+
+
+def sign_in(client: Any, idp: Any, username: str) -> Dict[str, Any]:
+    """Signs `username` in through the app's /signin (a code from the dev identity provider)."""
+    user = idp.control("addUser", username=username)
+    reply = client.get("/signin", query_string={"code": idp.sign_in_code(user), "scope": " ".join(SCOPES),
+                                                "redirect": REDIRECT_URI})
+    assert reply.status_code == 200, reply.data
+    return {"user": user, "sid": reply.json["sid"], "response": reply}
 
 
 def make_app(tokens: RedisTokenCache, auth: Dict[str, Any], idp_url: str, **options: Any) -> flask.Flask:

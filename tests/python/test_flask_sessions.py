@@ -15,6 +15,7 @@ import redis
 
 from conftest import free_port
 from msal_redis_cache import RedisTokenCache
+from msal_redis_cache.flask.cookie_signature import cookie_value
 from msal_redis_cache.stored_value import SESSION, TOMBSTONE, open_value, seal
 from support.flask_app import SCOPES, SECRET, cookie_of, sid_of, sign_in
 
@@ -163,13 +164,9 @@ def test_redis_down_is_503_not_sign_in(flask_app: Any, idp: Any) -> None:
     tokens = RedisTokenCache(redis=down, encryption_keys=[b"k" * 32], key_name_secret=b"n" * 32)
     app = flask_app(tokens)
     client = app.test_client()
-    client.set_cookie("localhost", "sid", app.session_interface and _signed("some-session-id"))
+    client.set_cookie("localhost", "sid", cookie_value("some-session-id", SECRET))  # a signed-in browser's cookie
     reply = client.get("/peek")
     assert reply.status_code == 503 and reply.json == {"unavailable": True}
     assert reply.headers.getlist("Set-Cookie") == []  # the browser keeps its cookie for when Redis is back
     assert client.get("/nothing").status_code == 200  # a request that does not use its session never waits on Redis
 
-
-def _signed(sid: str) -> str:
-    from msal_redis_cache.flask.cookie_signature import cookie_value
-    return cookie_value(sid, SECRET)

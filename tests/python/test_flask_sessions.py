@@ -15,7 +15,7 @@ import redis
 
 from conftest import free_port
 from msal_redis_cache import RedisTokenCache
-from msal_redis_cache.flask.cookie_signature import cookie_value
+from msal_redis_cache.flask.cookie_signature import cookie_value, session_id_of
 from msal_redis_cache.stored_value import SESSION, TOMBSTONE, open_value, seal
 from support.flask_app import SCOPES, SECRET, cookie_of, sid_of, sign_in
 
@@ -170,3 +170,32 @@ def test_redis_down_is_503_not_sign_in(flask_app: Any, idp: Any) -> None:
     assert reply.headers.getlist("Set-Cookie") == []  # the browser keeps its cookie for when Redis is back
     assert client.get("/nothing").status_code == 200  # a request that does not use its session never waits on Redis
 
+
+
+def test_a_touch_past_the_sealed_lifetime_seals_the_session_again(flask_app: Any, make_tokens: Any,
+                                                                  redis_client: Any) -> None:
+    now = [1_900_000_000.0]
+    app = flask_app(make_tokens(clock=lambda: now[0]), max_age=100)
+    client = app.test_client()
+    sid = sid_of(client.get("/visit"))
+    key = app.session_interface.store.session_key(sid)
+    assert redis_client.get(key).split(b" ")[4] == b"1900000200"  # notAfter: written + 2 x TTL
+    now[0] += 50
+    assert client.get("/peek").json["visits"] == 1  # a touch within the sealed lifetime: only EXPIRE
+    assert redis_client.get(key).split(b" ")[4] == b"1900000200"
+    now[0] += 100  # the next touch would carry the session past its notAfter: sealed again, content kept
+    assert client.get("/peek").json["visits"] == 1
+    assert redis_client.get(key).split(b" ")[4] == b"1900000350"
+    assert client.get("/visit").json["visits"] == 2
+
+
+def test_the_cookie_secret_rotates(flask_app: Any) -> None:
+    before = flask_app(secret="old secret")
+    reply = before.test_client().get("/visit")  # a cookie signed with the old secret
+    rotated = flask_app(secret=["new secret", "old secret"])
+    client = rotated.test_client()
+    client.set_cookie("localhost", "sid", cookie_of(reply).split(";", 1)[0][len("sid="):])
+    again = client.get("/visit")
+    assert again.json["visits"] == 2 and again.json["sid"] == reply.json["sid"]  # the old secret still opens it
+    value = cookie_of(again).split(";", 1)[0][len("sid="):]
+    assert session_id_of(value, ["new secret"]) == again.json["sid"]  # and it is signed with the new one now

@@ -48,7 +48,10 @@ def test_sign_out_everywhere_from_node_then_from_python(flask_app: Any, workers:
 
     again = sign_in_on_both(client, node, idp, "hana@contoso.example")
     tokens = app.session_interface.tokens
+    user_index = tokens._shared.index.user_key(again["home"])
+    assert redis_client.zcard(user_index) == 2  # both sessions' partitions, one written by each language
     assert tokens.sign_out_everywhere(again["home"], session_store=app.session_interface) == 2
     assert_signed_out(app, client, node, redis_client, again["sids"])
+    assert redis_client.zcard(user_index) == 0  # tombstoned members are pruned, as Node prunes them
     # The indexes hold nothing more to remove: a second call finds no partition with tokens.
     assert tokens.sign_out_everywhere(again["home"], session_store=app.session_interface) == 0

@@ -98,6 +98,10 @@ async function watchedPage(context) {
 
 async function look(page, name, { signedIn }) {
   await page.waitForLoadState('load');
+  const { scrollWidth, clientWidth } = await page.evaluate(() => ({
+    scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth,
+  }));
+  expect({ name, scrollWidth }).toEqual({ name, scrollWidth: clientWidth }); // nothing sticks out sideways
   if (signedIn) expect(await page.getByText('Sign in', { exact: true }).count()).toBe(0);
   await page.screenshot({ path: path.join(SCREENSHOTS, `flask-${name}.png`), fullPage: true });
 }

@@ -76,6 +76,9 @@ if (require.main === module) {
   const origins = (process.env.REDIRECT_ORIGINS || 'http://localhost:5000,http://127.0.0.1:5000').split(',').map((o) => o.trim()).filter(Boolean);
   startDevIdentityProviderServer({ port: Number(process.env.PORT || 3100), host: process.env.HOST || '127.0.0.1', redirectOrigins: origins })
     .then(({ url, close }) => {
+      if (!/^(127\.|localhost$|::1$)/.test(process.env.HOST || '127.0.0.1')) {
+        console.warn(`WARNING: HOST=${process.env.HOST}: the dev identity provider has no passwords, and anyone who can reach it can sign in as anyone.`);
+      }
       console.log(`Dev identity provider listening on ${url} (sign-in page ${url}/dev-idp; redirect URIs on ${origins.join(', ')})`);
       const stop = () => close().then(() => process.exit(0));
       process.on('SIGINT', stop);

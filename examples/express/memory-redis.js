@@ -103,10 +103,29 @@ class MemoryRedis {
     return Math.floor((entry.expiresAt - this.clock() + 500) / 1000);
   }
 
+  /** -2 for a missing key, -1 for one without expiry, else milliseconds left. */
+  async pttl(key) {
+    const entry = this.#live(key);
+    if (!entry) return -2;
+    return entry.expiresAt === null ? -1 : entry.expiresAt - this.clock();
+  }
+
+  async type(key) {
+    const entry = this.#live(key);
+    if (!entry) return 'none';
+    return entry.sortedSet ? 'zset' : 'string';
+  }
+
+  async strlen(key) {
+    const entry = this.#live(key);
+    return entry && !entry.sortedSet ? entry.value.length : 0;
+  }
+
   /** GETRANGE with an inclusive end; negative offsets count from the end. */
   async getrangeBuffer(key, start, end) {
     const entry = this.#live(key);
     if (!entry) return Buffer.alloc(0);
+    if (entry.sortedSet) throw new Error('WRONGTYPE Operation against a key holding the wrong kind of value');
     const { length } = entry.value;
     const from = start < 0 ? Math.max(length + start, 0) : start;
     const to = end < 0 ? length + end : Math.min(end, length - 1);
@@ -124,8 +143,8 @@ class MemoryRedis {
   }
 
   /**
-   * The package's two Lua scripts (partition-store.js), by their SHA-1, done in JavaScript: this store runs no Lua.
-   * Same replies as Redis gives for them.
+   * The package's compare-and-set script (partition-store.js), by its SHA-1, done in JavaScript: this store runs no
+   * Lua. Same replies as Redis gives.
    */
   async evalshaBuffer(sha, numberOfKeys, key, ...args) {
     const entry = this.#live(key);
@@ -136,7 +155,6 @@ class MemoryRedis {
       if (value.length > Number(maxBytes)) return [Buffer.from('size'), etag, value.length];
       return [Buffer.from('value'), etag, value, entry.expiresAt === null ? -1 : entry.expiresAt - this.clock()];
     };
-    if (sha === SCRIPTS.READ.sha) return inspect(args[0]);
     if (sha !== SCRIPTS.COMPARE_AND_SET.sha) throw new Error('NOSCRIPT memory store: unknown script');
     const [expected, newValue, ttlSeconds, maxBytes] = args;
     if (String(expected) !== '*' && etagOf(value) !== String(expected)) return inspect(maxBytes);
@@ -210,6 +228,11 @@ class MemoryRedis {
     return removed;
   }
 
+  /** A pipeline: in this process, the same as a transaction. */
+  pipeline() {
+    return this.multi();
+  }
+
   /** MULTI: queues commands of this client and runs them together; exec() gives ioredis's [[err, result], ...]. */
   multi() {
     const queued = [];
@@ -226,7 +249,7 @@ class MemoryRedis {
         return results;
       },
     };
-    for (const name of ['getBuffer', 'get', 'set', 'del', 'exists', 'expire', 'ttl', 'getrangeBuffer']) {
+    for (const name of ['getBuffer', 'get', 'set', 'del', 'exists', 'expire', 'ttl', 'pttl', 'getrangeBuffer']) {
       transaction[name] = (...args) => {
         queued.push([name, args]);
         return transaction;

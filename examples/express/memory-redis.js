@@ -87,12 +87,38 @@ class MemoryRedis {
     return keys.flat().filter((key) => this.#live(key)).length;
   }
 
-  async expire(key, seconds) {
+  /** EXPIRE key seconds [NX | GT] (NX: only a key without a TTL; GT: only a later expiry, never on one without). */
+  async expire(key, seconds, option) {
     const entry = this.#live(key);
     if (!entry) return 0;
+    const expiresAt = this.clock() + Number(seconds) * 1000;
+    const flag = option && String(option).toUpperCase();
+    if (flag === 'NX' && entry.expiresAt !== null) return 0;
+    if (flag === 'GT' && (entry.expiresAt === null || expiresAt <= entry.expiresAt)) return 0;
     if (Number(seconds) <= 0) this.entries.delete(String(key));
-    else entry.expiresAt = this.clock() + Number(seconds) * 1000;
+    else entry.expiresAt = expiresAt;
     return 1;
+  }
+
+  async zadd(key, score, member) {
+    const set = this.#sortedSet(key, true);
+    const added = set.has(String(member)) ? 0 : 1;
+    set.set(String(member), Number(score));
+    return added;
+  }
+
+  /** ZREMRANGEBYSCORE key -inf (max: the form the package sends. */
+  async zremrangebyscore(key, min, max) {
+    if (String(min) !== '-inf' || !String(max).startsWith('(')) throw new Error('memory store: only ZREMRANGEBYSCORE key -inf (max');
+    const set = this.#sortedSet(key);
+    let removed = 0;
+    for (const [member, score] of set) {
+      if (score < Number(String(max).slice(1))) {
+        set.delete(member);
+        removed += 1;
+      }
+    }
+    return removed;
   }
 
   /** -2 for a missing key, -1 for one without expiry, else seconds left rounded as Redis does. */
@@ -228,9 +254,11 @@ class MemoryRedis {
     return removed;
   }
 
-  /** A pipeline: in this process, the same as a transaction. */
-  pipeline() {
-    return this.multi();
+  /** A pipeline (ioredis's builder, or its [[name, ...args], ...] form): in this process, as a transaction. */
+  pipeline(commands = []) {
+    const pipeline = this.multi();
+    for (const [name, ...args] of commands) pipeline[name](...args);
+    return pipeline;
   }
 
   /** MULTI: queues commands of this client and runs them together; exec() gives ioredis's [[err, result], ...]. */
@@ -249,7 +277,7 @@ class MemoryRedis {
         return results;
       },
     };
-    for (const name of ['getBuffer', 'get', 'set', 'del', 'exists', 'expire', 'ttl', 'pttl', 'getrangeBuffer']) {
+    for (const name of ['getBuffer', 'get', 'set', 'del', 'exists', 'expire', 'ttl', 'pttl', 'getrangeBuffer', 'zadd', 'zremrangebyscore']) {
       transaction[name] = (...args) => {
         queued.push([name, args]);
         return transaction;

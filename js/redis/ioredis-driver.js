@@ -38,6 +38,13 @@ class IoredisDriver {
 
   type(key) { return this.redis.type(key); }
 
+  async pipeline(key, commands) {
+    const results = await this.redis.pipeline(commands.map(([name, ...args]) => [name.toLowerCase(), ...args])).exec();
+    const failed = results.find(([err]) => err);
+    if (failed) throw failed[0];
+    return results.map(([, result]) => result);
+  }
+
   async strlen(key) { return Number(await this.redis.strlen(key)); }
 
   del(key) { return this.redis.del(key); }

@@ -70,6 +70,11 @@ class NodeRedisDriver {
 
   async type(key) { return String(await this.#send(key, ['TYPE', key])); }
 
+  pipeline(key, commands) {
+    // node-redis writes the commands of one tick together.
+    return Promise.all(commands.map((command) => this.#send(key, command)));
+  }
+
   async strlen(key) { return Number(await this.#send(key, ['STRLEN', key])); }
 
   del(key) { return this.#send(key, ['DEL', key]); }

@@ -95,7 +95,7 @@ class PartitionIndex:
         if ttl_seconds is None:
             future = self._background.submit(self.redis.zrem, count_key, member)
         else:
-            future = self._background.submit(self._add, count_key, member, now + ttl_seconds, now, "set")
+            future = self._background.submit(self._count, count_key, member, now, ttl_seconds)
         self._pending.add(future)
         future.add_done_callback(self._settled)
 
@@ -147,6 +147,17 @@ class PartitionIndex:
     @staticmethod
     def _text(value: object) -> str:
         return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+    def _count(self, count_key: str, member: str, now: int, ttl_seconds: int) -> None:
+        """A count index's update, as js/admin/partition-index.js countUpdate sends it: plain commands in one round
+        trip (a Lua call would cost Redis far more on every write)."""
+        ttl = max(1, ttl_seconds)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zadd(count_key, {member: now + ttl})
+        pipe.zremrangebyscore(count_key, "-inf", f"({now}")
+        pipe.expire(count_key, ttl, nx=True)
+        pipe.expire(count_key, ttl, gt=True)
+        pipe.execute()
 
     def _add(self, key: str, member: str, score: float, now: int, mode: str) -> int:
         return int(run_script(self.redis, INDEX_ADD, key, [member, math.ceil(score), now, mode]))

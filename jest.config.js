@@ -24,7 +24,6 @@ const STANDALONE_ONLY = {
 const NOT_ON = {
   standalone: { 'sentinel-failover': 'runs on the sentinel pass (it starts a Sentinel group of its own)' },
   cluster: {
-    'local-cache.coherence': 'no in-process cache on a Cluster (redis-token-cache.js supportsLocalCache)',
     'sentinel-failover': 'runs on the sentinel pass',
   },
   sentinel: { 'session-store.cluster': 'about a Cluster (it starts one of its own, or uses the cluster pass\'s)' },

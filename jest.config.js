@@ -17,6 +17,7 @@ const STANDALONE_ONLY = {
   'connect-redis-lifecycle': 'connect-redis\'s lifecycleTest on both clients at TEST_REDIS_URL (the store\'s Cluster and Sentinel behaviour: the session-store suites)',
   'tls-acl': 'a TLS + ACL redis-server of its own (the documented least-privilege user)',
   'local-cache.faults': 'kills and freezes a redis-server of its own (SIGKILL, SIGSTOP); Sentinel: sentinel-failover',
+  'local-cache.cluster': 'a Cluster with replicas of its own (fails a master over, migrates a slot): the same on every pass',
   'ioredis-major': 'what differs between ioredis 5 and 6 on one server; the topology passes run ioredis 5 only',
   'express/.*': 'the example app, whose start command takes one REDIS_URL; race-express runs it on every topology',
 };

@@ -11,6 +11,7 @@ const STANDALONE_ONLY = {
   'cache-fixtures': 'no Redis',
   'fake-identity-provider': 'no Redis',
   'msal-memory': 'no Redis',
+  'cluster-tracker': 'no Redis (a fake Cluster driver)',
   options: 'no Redis (checks fail before the first command)',
   package: 'no Redis (the packed package, type-checked)',
   // One standalone redis-server by nature.

@@ -111,7 +111,7 @@ class ClusterTracker {
 
   #resumeIfComplete() {
     if (this.closed || this.localCache.coherent || !this.rolesOk) return;
-    if (this.driver.clusterView().version !== this.version) return; // #current() follows it on the next lookup
+    if (!this.#current()) return; // the view changed while suspended: followed now, resumed once that one tracks
     for (const listener of this.listeners.values()) if (!listener.tracking) return;
     this.localCache.resume(); // drops every entry: see the top of this file
     this.onTracking();

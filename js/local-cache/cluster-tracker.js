@@ -47,6 +47,7 @@ class ClusterTracker {
     this.closed = false;
     this.timer = null;
     this.checking = false;
+    this.pendingRoles = new Map(); // id -> the role question still unanswered
     this.unsubscribe = () => {};
     // The cache asks before each lookup and each store whether the view it relies on is still the client's.
     localCache.isCurrent = () => this.#current();
@@ -117,6 +118,21 @@ class ClusterTracker {
     this.onTracking();
   }
 
+  /**
+   * The node's role; while an earlier question to it is still unanswered (a node down: the client may queue commands
+   * until it is back), that one is awaited instead of sending another, so that an outage does not pile them up.
+   */
+  #askRole(id) {
+    let asked = this.pendingRoles.get(id);
+    if (!asked) {
+      asked = Promise.resolve().then(() => this.driver.nodeRole(id));
+      this.pendingRoles.set(id, asked);
+      const settled = () => { if (this.pendingRoles.get(id) === asked) this.pendingRoles.delete(id); };
+      asked.then(settled, settled);
+    }
+    return asked;
+  }
+
   #scheduleRoleCheck(delay) {
     if (this.closed) return;
     clearTimeout(this.timer);
@@ -130,7 +146,7 @@ class ClusterTracker {
     const { version } = this;
     try {
       const ids = [...this.listeners.keys()];
-      const roles = await Promise.all(ids.map((id) => withTimeout(this.driver.nodeRole(id), ROLE_TIMEOUT_MS).catch(() => null)));
+      const roles = await Promise.all(ids.map((id) => withTimeout(this.#askRole(id), ROLE_TIMEOUT_MS).catch(() => null)));
       if (this.closed || version !== this.version) return; // the view changed meanwhile: #follow checks again
       const demoted = ids.filter((id, i) => roles[i] !== 'master');
       if (demoted.length === 0) {

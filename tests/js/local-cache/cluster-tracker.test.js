@@ -131,3 +131,24 @@ test('a listener that finds its node is not a master does not track there (requi
   await until(() => cache.coherent, 4000);
   await tracker.close();
 });
+
+test('a node that does not answer its role question: suspended, and not asked again until it answers (no pile-up)', async () => {
+  const { cache, driver, tracker } = setup();
+  tracker.start();
+  await until(() => cache.coherent);
+  let asked = 0;
+  let answer;
+  const nodeRole = driver.nodeRole;
+  driver.nodeRole = (id) => {
+    if (id !== 'b:2') return nodeRole(id);
+    asked += 1;
+    return new Promise((resolve) => { answer = resolve; });
+  };
+  await until(() => !cache.coherent, 3000); // the check after the next one times out (1 s)
+  await sleep(1500);
+  expect(asked).toBe(1);
+  driver.nodeRole = nodeRole;
+  answer('master');
+  await until(() => cache.coherent, 3000);
+  await tracker.close();
+});

@@ -12,15 +12,17 @@
 //     master before that master's listener tracked;
 //   - the client's view is checked on every lookup (a cheap comparison; see the driver's clusterView), so a read served
 //     by a master the client just learnt of (a MOVED) is not cached before its listener tracks;
-//   - a master demoted to a replica (a manual failover, CLUSTER FAILOVER) keeps its connections and sends no
-//     invalidation for the writes it replicates (checked on Redis 7.0): every ROLE_CHECK_MS each tracked master is
-//     asked for its role (INFO replication, through the app's client); a node that is no longer a master, or does not
-//     answer, suspends the cache and makes the client read the slot map again. A master killed outright closes its
-//     listener's connection, which suspends the cache at once.
+//   - a master demoted to a replica (a manual failover, CLUSTER FAILOVER) keeps its connections; it reports the writes
+//     of its successor only as it replicates them (a replication lag later; checked on Redis 7.0), and none while its
+//     link to the successor is down: every ROLE_CHECK_MS each tracked master is asked for its role (INFO replication,
+//     through the app's client); a node that is no longer a master, or does not answer, suspends the cache and makes
+//     the client read the slot map again. A master killed outright closes its listener's connection, which suspends
+//     the cache at once.
 //
-// Between a manual failover and the next role check (at most ROLE_CHECK_MS, plus the answer) a write made on the new
-// master may be missed: the README says so. Slot migrations between masters that are tracked lose nothing (BCAST
-// tracks every key of the prefixes on the node, whichever slot it came from); the cache is flushed all the same.
+// So between a manual failover and the next role check (at most ROLE_CHECK_MS, plus the answer) another server's write
+// on the new master reaches this cache only through the old master's replication, or not at all if that link is down:
+// the README says so. Slot migrations between masters that are tracked lose nothing (BCAST tracks every key of the
+// prefixes on the node, whichever slot it came from); the cache is flushed all the same.
 
 const { InvalidationListener } = require('./invalidation-listener');
 

@@ -38,8 +38,8 @@ class InvalidationListener {
    *   js/redis/driver.js); may throw (then it is retried later)
    * @param {{ prefix: string, sink: { down(): void, tracking(): void, invalidate(key: string): void, flush(): void },
    *   logger: { warn(m: string): void }, requireMaster?: boolean, name?: string }} options requireMaster: check
-   *   (INFO replication) that the server is a master before tracking on it: a replica sends no invalidation for the
-   *   writes it replicates (checked on Redis 7.0), so tracking there would silently miss every change
+   *   (INFO replication) that the server is a master before tracking on it: a replica reports writes only as it
+   *   replicates them, late, and none while its link to the master is down or before its first sync
    */
   constructor(open, { prefix, sink, logger, requireMaster = false, name = '' }) {
     this.open = open;

@@ -109,7 +109,7 @@ test('a tracked node that says it is no longer a master (a manual failover): sus
   tracker.start();
   await until(() => cache.coherent);
   expect(read(cache, 'p:session:{1}')).toBe(true);
-  driver.roles['b:2'] = 'slave'; // its connections stay open, and it sends no invalidation for what it replicates
+  driver.roles['b:2'] = 'slave'; // its connections stay open; it reports writes only as it replicates them
   await until(() => !cache.coherent, 3000); // the next role check (every second)
   expect(cache.get('p:session:{1}')).toBeUndefined();
   expect(driver.refreshes).toBeGreaterThanOrEqual(1);

@@ -115,6 +115,8 @@ class ClusterTracker {
   #resumeIfComplete() {
     if (this.closed || this.localCache.coherent || !this.rolesOk) return;
     if (!this.#current()) return; // the view changed while suspended: followed now, resumed once that one tracks
+    // Never on a view without masters, or with slots nobody owns (a client that has not read the slot map yet).
+    if (this.listeners.size === 0 || !this.driver.clusterView().covered) return;
     for (const listener of this.listeners.values()) if (!listener.tracking) return;
     this.localCache.resume(); // drops every entry: see the top of this file
     this.onTracking();

@@ -27,8 +27,9 @@
 //                                 talks to (standalone; Sentinel: the current master), or on a Cluster to the master
 //                                 `node` (an id from clusterView). May throw (a node the client no longer knows).
 //   On a Cluster only (js/local-cache/cluster-tracker.js follows the masters with them):
-//   clusterView({ fresh }) -> { version, masters }
-//                                 the client's view: the ids (host:port) of the masters, and a string that changes
+//   clusterView({ fresh }) -> { version, masters, covered }
+//                                 the client's view: the ids (host:port) of the masters, whether every slot has an
+//                                 owner (not before the client read the slot map), and a string that changes
 //                                 whenever a master or any slot's owner does; cheap when unchanged (asked on every
 //                                 in-process cache lookup); fresh: read the client's slot map again
 //   onTopologyChange(listener) -> unsubscribe

@@ -88,7 +88,9 @@ class IoredisDriver {
     const masters = new Set(owners.map((range) => range.slice(range.indexOf('=') + 1)).filter(Boolean));
     for (const node of redis.nodes('master')) masters.add(nodeId(node));
     const version = `${[...masters].sort().join(',')}|${owners.join(',')}`;
-    this.view = this.view && this.view.version === version ? this.view : { version, masters: [...masters].sort() };
+    // covered: every slot has an owner (a client that has not read the slot map yet has none).
+    const covered = !owners.some((range) => range.endsWith('='));
+    this.view = this.view && this.view.version === version ? this.view : { version, masters: [...masters].sort(), covered };
     return this.view;
   }
 

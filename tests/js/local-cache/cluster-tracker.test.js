@@ -11,7 +11,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** A Cluster driver whose masters, roles and connections the test sets. */
 function fakeDriver(masters) {
   const driver = {
-    view: { version: masters.join(','), masters },
+    view: { version: masters.join(','), masters, covered: true },
     roles: Object.fromEntries(masters.map((id) => [id, 'master'])),
     connections: new Map(), // id -> the handlers of its latest tracking connection
     refreshes: 0,
@@ -29,7 +29,7 @@ function fakeDriver(masters) {
       };
     },
     setMasters(ids) {
-      driver.view = { version: ids.join(','), masters: ids };
+      driver.view = { version: ids.join(','), masters: ids, covered: ids.length > 0 };
       for (const id of ids) driver.roles[id] ??= 'master';
     },
   };
@@ -150,5 +150,23 @@ test('a node that does not answer its role question: suspended, and not asked ag
   driver.nodeRole = nodeRole;
   answer('master');
   await until(() => cache.coherent, 3000);
+  await tracker.close();
+});
+
+test('a client that has not read the slot map yet (no masters, or slots without an owner): nothing is served', async () => {
+  const { cache, driver, tracker } = setup([]);
+  tracker.start();
+  await sleep(300); // a role check ran: nothing to ask
+  expect(cache.coherent).toBe(false);
+  expect(read(cache, 'p:session:{1}')).toBe(false);
+  driver.setMasters(['a:1', 'b:2']);
+  driver.view.covered = false; // some slots have no owner yet
+  expect(read(cache, 'p:session:{1}')).toBe(false);
+  await sleep(300);
+  expect(cache.coherent).toBe(false);
+  driver.view = { ...driver.view, version: 'a:1,b:2|all', covered: true };
+  expect(read(cache, 'p:session:{1}')).toBe(false); // the view changed: followed
+  await until(() => cache.coherent, 3000);
+  expect(read(cache, 'p:session:{1}')).toBe(true);
   await tracker.close();
 });

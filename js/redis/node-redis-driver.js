@@ -157,12 +157,17 @@ class NodeRedisDriver {
   }
 
   /**
-   * Makes the client read the slot map again. node-redis does so after a MOVED and on a node's reconnection attempts,
-   * and has no public call for it: its own rediscovery (`_slots.rediscover()`, what a MOVED runs) where present.
+   * Makes the client read the slot map again. node-redis does so after a MOVED (6: also on a node's reconnection
+   * attempts), and has no public call for it: its own rediscovery (`_slots.rediscover(client)`, what a MOVED runs),
+   * started from a node client that is ready (5 needs one; a dead master's would fail).
    */
   refreshTopology() {
     const slots = this.redis._slots; // eslint-disable-line no-underscore-dangle
-    if (slots && typeof slots.rediscover === 'function') slots.rediscover().catch(() => {});
+    if (!slots || typeof slots.rediscover !== 'function') return;
+    const ready = [...(this.redis.masters || []), ...(this.redis.replicas || [])]
+      .map((node) => node.client).find((client) => client && client.isReady);
+    // Without one: 6 starts from the nodes it knows; 5 throws (then a later check tries again).
+    Promise.resolve().then(() => slots.rediscover(ready)).catch(() => {});
   }
 
   #clusterNode(id) {

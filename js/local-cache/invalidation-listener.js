@@ -67,7 +67,7 @@ class InvalidationListener {
       close: () => this.#down(),
       end: () => this.#reconnectLater(ref.connection),
       error: (err) => this.#warn(`the invalidation connection${this.name} failed (${err.message})`),
-      message: (channel, message) => this.#onMessage(ref.connection, channel, message),
+      message: (channel, message) => this.#onMessage(channel, message),
     };
     try {
       ref.connection = this.open(handlers);
@@ -127,8 +127,9 @@ class InvalidationListener {
     }
   }
 
-  #onMessage(connection, channel, message) {
-    if (channel.toString() !== CHANNEL || this.connection !== connection) return;
+  // Even from a connection being replaced: an invalidation only ever removes.
+  #onMessage(channel, message) {
+    if (channel.toString() !== CHANNEL) return;
     if (message === null) {
       this.sink.flush(); // FLUSHALL / FLUSHDB
       return;

@@ -48,8 +48,8 @@ rm -f test-output/jest.json
 TEST_REDIS_TOPOLOGY=standalone TEST_IOREDIS_MAJOR=5 npx jest --json --outputFile=test-output/jest.json "$@" || jest_status=$?
 read -r js_passed js_failed < <(jest_counts test-output/jest.json)
 
-# The second pass leaves out the suites that never load ioredis (the core, the fake identity provider, the dev
-# services and their exposure), server.test.js (it runs examples/express/server.js, which has its own ioredis 5
+# The second pass leaves out the suites that never load ioredis (the core, the fake identity provider, the
+# cluster tracker's rules on a fake driver, the dev services and their exposure), server.test.js (it runs examples/express/server.js, which has its own ioredis 5
 # dependency) and, for time, the browser tests. Its ignore list replaces jest.config.js's, so sentinel-failover.test.js (a Sentinel group
 # of its own) runs here too: the failover on ioredis 6; so does local-cache.cluster.test.js (a Cluster of its own,
 # ~15 s): the in-process cache on an ioredis 6 Cluster, which no other pass runs.
@@ -57,7 +57,7 @@ echo "== Jest (ioredis 6: the suites that talk to Redis)"
 jest6_status=0
 rm -f test-output/jest-ioredis6.json
 TEST_REDIS_TOPOLOGY=standalone TEST_IOREDIS_MAJOR=6 npx jest --json --outputFile=test-output/jest-ioredis6.json \
-  --passWithNoTests --testPathIgnorePatterns '/tests/js/(core|core-merge|fake-identity-provider|express/dev-services|express/dev-exposure|express/server|express/browser|express/browser-cross-site)\.test\.js$' \
+  --passWithNoTests --testPathIgnorePatterns '/tests/js/(core|core-merge|fake-identity-provider|local-cache/cluster-tracker|express/dev-services|express/dev-exposure|express/server|express/browser|express/browser-cross-site)\.test\.js$' \
   "$@" || jest6_status=$?
 read -r js6_passed js6_failed < <(jest_counts test-output/jest-ioredis6.json)
 
@@ -125,8 +125,8 @@ done
 
 # Valkey (Debian 12 has it in bookworm-backports): the suites that talk to Redis, on a standalone valkey-server (and
 # a Sentinel group of valkey-servers: sentinel-failover.test.js), run under the name redis-server through a PATH
-# shim, since every launcher starts `redis-server`. Left out besides the ioredis 6 pass's list: the suites without
-# Redis, and tls-acl and the example's (express/), whose documented ACL user lacks +client|setinfo: ioredis sends
+# shim, since every launcher starts `redis-server` (local-cache.cluster's Cluster too: the in-process cache on a Valkey
+# Cluster, ~15 s). Left out besides the ioredis 6 pass's list: the suites without Redis, and tls-acl and the example's (express/), whose documented ACL user lacks +client|setinfo: ioredis sends
 # CLIENT SETINFO, which Valkey (and Redis 7.2+) has, and the ACL log records its refusal.
 valkey_passed=0
 valkey_failed=0
@@ -139,7 +139,7 @@ if command -v valkey-server >/dev/null && command -v valkey-cli >/dev/null; then
   rm -f test-output/jest-valkey.json
   PATH="$shim:$PATH" TEST_REDIS_SERVER=valkey TEST_REDIS_TOPOLOGY=standalone TEST_IOREDIS_MAJOR=5 npx jest --json \
     --outputFile=test-output/jest-valkey.json --passWithNoTests \
-    --testPathIgnorePatterns '/tests/js/(core|core-merge|cache-fixtures|fake-identity-provider|msal/msal-memory|options|package|redis/tls-acl|express/.*)\.test\.js$' \
+    --testPathIgnorePatterns '/tests/js/(core|core-merge|cache-fixtures|fake-identity-provider|msal/msal-memory|local-cache/cluster-tracker|options|package|redis/tls-acl|express/.*)\.test\.js$' \
     "$@" || valkey_status=$?
   rm -rf "$shim"
   read -r valkey_passed valkey_failed < <(jest_counts test-output/jest-valkey.json)

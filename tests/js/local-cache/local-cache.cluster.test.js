@@ -11,8 +11,8 @@
 // tracking again on the new topology, serving hits.
 //
 // The first test is the one that must fail if the L1 served while one master's tracking connection is down: only the
-// reader's listener on the partition's master is killed, the write follows at once, and the read comes before the
-// listener is back (100 ms).
+// reader's listener on the partition's master is killed; once the reader has seen it close, the write, then the read,
+// before the listener is back (100 ms) in most trials.
 
 const crypto = require('node:crypto');
 const Redis = require('../../support/ioredis');
@@ -221,7 +221,7 @@ const l1Of = async (worker) => (await call(worker, 'stats', { prefix })).localCa
 
 test(`one master's tracking connection down: the L1 serves nothing until it tracks again (${KILL_TRIALS} trials)`, async () => {
   const [writer, reader] = workers;
-  const counts = { trials: KILL_TRIALS, readsWhileDown: 0, stale: 0 };
+  const counts = { trials: KILL_TRIALS, neverSuspended: 0, readsWhileDown: 0, stale: 0 };
   for (let t = 0; t < KILL_TRIALS; t += 1) {
     const sessionId = `listener-down-${t}`;
     const { account } = await signIn(sessionId);
@@ -232,15 +232,19 @@ test(`one master's tracking connection down: the L1 serves nothing until it trac
     const ids = list.split('\n').filter((l) => l.includes(` name=cc-${reader.index} `)).map((l) => /^id=(\d+)/.exec(l)[1]);
     expect(ids).toHaveLength(1);
     await admins.get(master.port).client('KILL', 'ID', ids[0]);
+    // Once the reader has seen its connection close (a reader starved of CPU may still take the killed connection for
+    // alive for a moment: no client can know better, and it is not what this test is about), the write, then the read
+    // at once: the listener reconnects 100 ms after the close, so the read comes while it is down, or just after.
+    const noticed = await call(reader, 'waitStats', { prefix, path: 'localCache.coherent', equals: false, timeoutMs: 2000 });
+    if (!noticed.reached) counts.neverSuspended += 1;
     const written = await writeNewToken(writer, sessionId, account);
-    // At once: the listener reconnects after 100 ms, so this read comes while it is down.
     const seen = await observe(reader, sessionId, account, written.scopes);
     if (!seen.coherent) counts.readsWhileDown += 1;
     if (!(seen.silent.ok && seen.silent.accessToken === written.accessToken && seen.networkCalls === 0)) counts.stale += 1;
     await untilCoherent(reader);
   }
   summary.listenerDown = counts;
-  expect(counts).toEqual({ ...counts, stale: 0 });
+  expect(counts).toEqual({ ...counts, stale: 0, neverSuspended: 0 });
   expect(counts.readsWhileDown).toBeGreaterThanOrEqual(1); // the down window was tested, not only the reconnect
 }, 90000);
 

@@ -12,7 +12,10 @@ class IoredisDriver {
     this.topology = redis.isCluster ? 'cluster' : (redis.options && redis.options.sentinels ? 'sentinel' : 'standalone');
     // ioredis adds keyPrefix to the keys of every command, but not to SCAN's MATCH (see scan.js).
     this.keyPrefix = (redis.options && redis.options.keyPrefix) || '';
-    this.canTrack = typeof redis.duplicate === 'function';
+    // Not on a Cluster whose reads may go to replicas (scaleReads other than 'master'): a replica's copy can be older
+    // than an invalidation this process already received from the master, and the in-process cache would keep it.
+    const replicaReads = redis.isCluster && Boolean(redis.options && redis.options.scaleReads) && redis.options.scaleReads !== 'master';
+    this.canTrack = typeof redis.duplicate === 'function' && !replicaReads;
     this.view = null; // a Cluster's masters and slot map as the client sees them (clusterView), until it changes
   }
 

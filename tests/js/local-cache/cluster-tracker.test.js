@@ -170,3 +170,16 @@ test('a client that has not read the slot map yet (no masters, or slots without 
   expect(read(cache, 'p:session:{1}')).toBe(true);
   await tracker.close();
 });
+
+test('an ioredis Cluster whose reads may go to replicas (scaleReads) gets no in-process cache', () => {
+  // eslint-disable-next-line global-require
+  const Redis = require('../../support/ioredis');
+  const { RedisTokenCache } = require('../../../js'); // eslint-disable-line global-require
+  const secrets = { encryptionKeys: [Buffer.alloc(32, 1).toString('base64')], keyNameSecret: Buffer.alloc(32, 2).toString('base64') };
+  for (const [scaleReads, hasL1] of [[undefined, true], ['master', true], ['slave', false], ['all', false]]) {
+    const redis = new Redis.Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true, ...(scaleReads ? { scaleReads } : {}) });
+    const cache = new RedisTokenCache({ redis, prefix: `scale-${scaleReads}:`, ...secrets });
+    expect({ scaleReads, hasL1: cache.stats().localCache !== null }).toEqual({ scaleReads, hasL1 });
+    redis.disconnect();
+  }
+});

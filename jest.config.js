@@ -11,12 +11,14 @@ const STANDALONE_ONLY = {
   'cache-fixtures': 'no Redis',
   'fake-identity-provider': 'no Redis',
   'msal-memory': 'no Redis',
+  'cluster-tracker': 'no Redis (a fake Cluster driver)',
   options: 'no Redis (checks fail before the first command)',
   package: 'no Redis (the packed package, type-checked)',
   // One standalone redis-server by nature.
   'connect-redis-lifecycle': 'connect-redis\'s lifecycleTest on both clients at TEST_REDIS_URL (the store\'s Cluster and Sentinel behaviour: the session-store suites)',
   'tls-acl': 'a TLS + ACL redis-server of its own (the documented least-privilege user)',
   'local-cache.faults': 'kills and freezes a redis-server of its own (SIGKILL, SIGSTOP); Sentinel: sentinel-failover',
+  'local-cache.cluster': 'a Cluster with replicas of its own (fails a master over, migrates a slot): the same on every pass',
   'ioredis-handoff': 'ioredis 6.1\'s Smart Client Handoff through a proxy in front of a redis-server of its own',
   'ioredis-major': 'what differs between ioredis 5 and 6 on one server; the topology passes run ioredis 5 only',
   'express/.*': 'the example app, whose start command takes one REDIS_URL; race-express runs it on every topology',
@@ -26,7 +28,6 @@ const STANDALONE_ONLY = {
 const NOT_ON = {
   standalone: { 'sentinel-failover': 'runs on the sentinel pass (it starts a Sentinel group of its own)' },
   cluster: {
-    'local-cache.coherence': 'no in-process cache on a Cluster (redis-token-cache.js supportsLocalCache)',
     'sentinel-failover': 'runs on the sentinel pass',
   },
   sentinel: { 'session-store.cluster': 'about a Cluster (it starts one of its own, or uses the cluster pass\'s)' },

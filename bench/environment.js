@@ -7,6 +7,7 @@ const crypto = require('node:crypto');
 const Redis = require('ioredis');
 const { RedisTokenCache } = require('../js');
 const { startRedis } = require('../tests/support/redis-server');
+const redisCluster = require('../tests/support/redis-cluster');
 const { createFakeIdentityProvider } = require('../tests/support/fake-identity-provider');
 const { RedisCacheClient } = require('./distributed-baseline');
 const { CLIENT_ID, USER_OID, USER_TENANT, userFixture, sizedUserFixture, appFixture } = require('./msal-fixtures');
@@ -39,9 +40,16 @@ const SECRETS = Object.freeze({
 // The one warning a plaintext cache logs at construction (by design); any other warning is counted.
 const PLAINTEXT_NOTICE = /insecurePlaintextStorage is on/;
 
-async function createEnvironment({ now = Math.floor(Date.now() / 1000), tenants = 1000 } = {}) {
-  const server = await startRedis();
-  const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
+/**
+ * topology 'cluster' (run.js --topology=cluster): a throw-away 3-master Redis Cluster and one ioredis Cluster client
+ * shared by both sides; `server.url` is then null (the cases that need one server are not run there).
+ */
+async function createEnvironment({ now = Math.floor(Date.now() / 1000), tenants = 1000, topology = 'standalone' } = {}) {
+  const cluster = topology === 'cluster' ? await redisCluster.start({ masters: 3 }) : null;
+  const server = cluster ? { url: null, stop: () => cluster.stop(), nodes: cluster.nodes } : await startRedis();
+  const redis = cluster
+    ? new Redis.Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1 } })
+    : new Redis(server.url, { maxRetriesPerRequest: 1 });
   // The plugin's warnings are counted (per case, see run.js), not printed: one case provokes them on purpose.
   const warnings = { count: 0, last: null };
   const logger = {
@@ -61,7 +69,7 @@ async function createEnvironment({ now = Math.floor(Date.now() / 1000), tenants 
   );
   caches.oursPlain = new RedisTokenCache({ redis, prefix: PREFIX.oursPlain, logger, insecurePlaintextStorage: true });
   const env = {
-    server, redis, idp, user, app, now, warnings, caches, logger,
+    server, redis, idp, user, app, now, warnings, caches, logger, topology,
     secrets: SECRETS,
     client: new RedisCacheClient(redis),
     clientId: CLIENT_ID,

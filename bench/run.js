@@ -14,6 +14,9 @@
 //                (see js-core-swap.js); writes test-output/bench-js-core.json instead
 //   --writers=   writers of the contention cases (default 8)
 //   --clients=   the clients of the L1 cases, run one after the other in this run (default ioredis,node-redis)
+//   --topology=cluster  the same on a throw-away 3-master Redis Cluster (the --clients as Cluster clients, each shared by both sides):
+//                only the in-process cache's read and refresh cases (--only=l1., l1.read or l1.refresh); the others
+//                need one server (a Lua script over many keys, a child process given one URL)
 
 const fs = require('node:fs');
 const path = require('node:path');
@@ -33,12 +36,18 @@ const only = (args.find((a) => a.startsWith('--only=')) || '').slice('--only='.l
 const jsCore = args.includes('--js-core');
 const l1Clients = (args.find((a) => a.startsWith('--clients=')) || '--clients=ioredis,node-redis').slice('--clients='.length).split(',');
 const writers = Number((args.find((a) => a.startsWith('--writers=')) || '--writers=8').slice('--writers='.length));
+const topology = (args.find((a) => a.startsWith('--topology=')) || '--topology=standalone').slice('--topology='.length);
+if (!['standalone', 'cluster'].includes(topology)) throw new Error(`--topology= standalone or cluster, not ${topology}`);
+if (topology === 'cluster' && !only.startsWith('l1.')) {
+  throw new Error('--topology=cluster runs only the in-process cache\'s read and refresh cases: add --only=l1. (or l1.read, l1.refresh)');
+}
 // Time per case (both implementations together, warm-up excluded) and the fewest timed calls per implementation.
 // contention: rounds of both sides together, per mode.
 const BUDGET = quick
   ? { plugin: { budgetMs: 800, warmupMs: 150, minSamples: 8 }, core: { budgetMs: 300, warmupMs: 50, minSamples: 8 }, contention: { budgetMs: 1000 } }
   : { plugin: { budgetMs: 7000, warmupMs: 800, minSamples: 40 }, core: { budgetMs: 2500, warmupMs: 300, minSamples: 40 }, contention: { budgetMs: 8000 } };
-const OUTPUT = path.join(__dirname, '..', 'test-output', jsCore ? 'bench-js-core.json' : 'bench.json');
+const OUTPUT = path.join(__dirname, '..', 'test-output',
+  jsCore ? 'bench-js-core.json' : topology === 'cluster' ? 'bench-cluster.json' : 'bench.json');
 
 const selected = (cases) => cases.filter((c) => c.id.startsWith(only));
 const log = (message) => process.stderr.write(`${message}\n`);
@@ -80,14 +89,16 @@ async function runCases(cases, budget, env) {
 async function connectClient(name, env) {
   if (name === 'ioredis') return { name, redis: env.redis, close: async () => {} };
   if (name !== 'node-redis') throw new Error(`--clients: ioredis or node-redis, not ${name}`);
-  const redis = await require('redis').createClient({ url: env.server.url }).connect();
+  const redis = env.topology === 'cluster'
+    ? await require('redis').createCluster({ rootNodes: env.server.nodes.map(({ host, port }) => ({ socket: { host, port } })) }).connect()
+    : await require('redis').createClient({ url: env.server.url }).connect();
   return { name: `node-redis ${require('redis/package.json').version}`, redis, close: () => redis.quit() };
 }
 
 async function main() {
   const started = performance.now();
-  log(`msal-redis-cache bench${quick ? ' (--quick)' : ''}: starting redis-server and seeding fixtures`);
-  const env = await createEnvironment();
+  log(`msal-redis-cache bench${quick ? ' (--quick)' : ''}${topology === 'cluster' ? ' on a 3-master Redis Cluster' : ''}: starting redis-server and seeding fixtures`);
+  const env = await createEnvironment({ topology });
   let plugin;
   let encryption = [];
   let cryptoResults = [];
@@ -138,6 +149,7 @@ async function main() {
   const report = {
     date: new Date().toISOString(),
     quick,
+    topology,
     pluginCore: jsCore ? 'bench/reference-core.js (diagnostic --js-core)' : 'wasm (js/core.js)',
     machine: machine(),
     budget: BUDGET,

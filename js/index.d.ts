@@ -71,8 +71,8 @@ export type RedisTokenCacheOptions = StorageSecrets & {
    */
   migrateLegacyValues?: boolean;
   /**
-   * The in-process cache of partitions, kept coherent by Redis invalidation tracking (off on a Cluster). false turns
-   * it off. Defaults: maxBytes 64 MiB, maxEntries 10000, staleIfErrorSeconds 300 (how old a copy may be that a read
+   * The in-process cache of partitions, kept coherent by Redis invalidation tracking (on a Cluster, a tracking
+   * connection per master; suspended and flushed on any topology change). false turns it off. Defaults: maxBytes 64 MiB, maxEntries 10000, staleIfErrorSeconds 300 (how old a copy may be that a read
    * falls back to when Redis fails).
    */
   localCache?: false | { maxBytes?: number; maxEntries?: number; staleIfErrorSeconds?: number };

@@ -12,7 +12,8 @@ const { PartitionWriter } = require('./storage/partition-writer');
 const { loadPartition } = require('./storage/partition-reader');
 const { RedisGuard } = require('./redis/guard');
 const { LocalCache } = require('./local-cache/local-cache');
-const { InvalidationListener } = require('./local-cache/invalidation-listener');
+const { InvalidationListener, trackerSink } = require('./local-cache/invalidation-listener');
+const { ClusterTracker } = require('./local-cache/cluster-tracker');
 const { createMetrics } = require('./metrics');
 const { PartitionIndex } = require('./admin/partition-index');
 const admin = require('./admin/admin-operations');
@@ -34,6 +35,21 @@ function loadMsal() {
   return msalClientClass;
 }
 
+/**
+ * What keeps the in-process cache coherent: on a Cluster one listener per master (cluster-tracker.js), else one
+ * listener on the server the client talks to. On a Sentinel master it first checks that the server is still a master
+ * (a tracking connection left on a demoted master would hear of no write).
+ */
+function invalidationTracker(driver, settings, localCache, onTracking) {
+  const options = { prefix: settings.prefix, logger: settings.logger };
+  if (driver.topology === 'cluster') return new ClusterTracker(driver, { ...options, localCache, onTracking });
+  return new InvalidationListener((handlers) => driver.trackingConnection(handlers), {
+    ...options,
+    requireMaster: driver.topology === 'sentinel',
+    sink: trackerSink(localCache, onTracking),
+  });
+}
+
 class RedisTokenCache {
   /** @param {import('./index').RedisTokenCacheOptions} options */
   constructor(options) {
@@ -42,9 +58,8 @@ class RedisTokenCache {
     const metrics = createMetrics(settings.metrics, settings.logger);
     const guard = new RedisGuard({ ...settings, metrics });
     const driver = driverFor(settings.redis);
-    // The in-process cache needs a tracking connection of its own, which the driver can open only where one
-    // connection follows all the data (not on a Cluster: one per master would be needed). Elsewhere it stays off and
-    // every read goes to Redis.
+    // The in-process cache needs tracking connections of its own (one per master on a Cluster), which the driver opens
+    // (driver.canTrack); where it cannot, the cache stays off and every read goes to Redis.
     const localCache =
       settings.localCache && driver.canTrack
         ? new LocalCache({ ...settings.localCache, clock: settings.clock, metrics })
@@ -64,14 +79,7 @@ class RedisTokenCache {
     };
     context.index = new PartitionIndex(context);
     // A listener that tracks again has proved Redis answers: the breaker need not wait for its next probe.
-    context.listener = localCache
-      ? new InvalidationListener(driver, {
-          prefix: settings.prefix,
-          localCache,
-          logger: settings.logger,
-          onTracking: () => guard.reachable(),
-        })
-      : null;
+    context.listener = localCache ? invalidationTracker(driver, settings, localCache, () => guard.reachable()) : null;
     this.shared = { context, writer: new PartitionWriter(context) };
     // Past a user's cap of partitions the index signs the oldest out, as signOutEverywhere would (partition-index.js).
     context.index.evict = (key) => this.shared.writer.remove(key);

@@ -54,24 +54,28 @@ rm -f test-output/jest.json
 TEST_REDIS_TOPOLOGY=standalone TEST_IOREDIS_MAJOR=5 npx jest --json --outputFile=test-output/jest.json "$@" || jest_status=$?
 read -r js_passed js_failed < <(jest_counts test-output/jest.json)
 
-# The second pass leaves out the suites that never load ioredis (the core, the fake identity provider, the dev
-# services and their exposure), server.test.js (it runs examples/express/server.js, which has its own ioredis 5
+# The second pass leaves out the suites that never load ioredis (the core, the fake identity provider, the
+# cluster tracker's rules on a fake driver, the dev services and their exposure), server.test.js (it runs examples/express/server.js, which has its own ioredis 5
 # dependency) and, for time, the browser tests and the Flask example's (flask/: Python processes whose Redis client is
 # redis-py, whatever ioredis major Jest loads). Its ignore list replaces jest.config.js's, so sentinel-failover.test.js
-# (a Sentinel group of its own) runs here too: the failover on ioredis 6.
+# (a Sentinel group of its own) runs here too: the failover on ioredis 6; so does local-cache.cluster.test.js (a
+# Cluster of its own, ~15 s): the in-process cache on an ioredis 6 Cluster, which no other pass runs.
 echo "== Jest (ioredis 6: the suites that talk to Redis)"
 jest6_status=0
 rm -f test-output/jest-ioredis6.json
 TEST_REDIS_TOPOLOGY=standalone TEST_IOREDIS_MAJOR=6 npx jest --json --outputFile=test-output/jest-ioredis6.json \
-  --passWithNoTests --testPathIgnorePatterns '/tests/js/(core|core-merge|fake-identity-provider|express/dev-services|express/dev-exposure|express/server|express/browser|express/browser-cross-site|flask/.*)\.test\.js$' \
+  --passWithNoTests --testPathIgnorePatterns '/tests/js/(core|core-merge|fake-identity-provider|local-cache/cluster-tracker|express/dev-services|express/dev-exposure|express/server|express/browser|express/browser-cross-site|flask/.*)\.test\.js$' \
   "$@" || jest6_status=$?
 read -r js6_passed js6_failed < <(jest_counts test-output/jest-ioredis6.json)
 
 # node-redis (TEST_REDIS_CLIENT=node-redis: the package gets a node-redis client, the tests' own calls ioredis; see
 # tests/support/node-redis.js), standalone, on 6 then 5: the suites that pass through the driver layer on both
 # (js/redis/). Chosen for time on 2 cores: on 6, the token cache, in-process cache, admin, session store,
-# connect-redis's own semantics, the races with real processes; on 5, what differs between the majors (replies and
-# types: the partition scripts, the session store and its Cluster of its own, encryption, the plugin). Not
+# connect-redis's own semantics, the races with real processes, the in-process cache on a Cluster of its own with
+# failovers and a slot migration (local-cache.cluster, ~17 s); on 5, what differs between the majors (replies and
+# types: the partition scripts, the session store and its Cluster of its own, encryption, the plugin, and
+# local-cache.cluster: node-redis 5 rediscovers a Cluster only on MOVED, so following a failover rests on the
+# package's role check there). Not
 # connect-redis's lifecycleTest: the first pass runs it on both clients already, and its 1,000 sessions that expire
 # after 1 s must all be stored within that second, which a pass running the races beside it cannot promise. The
 # Cluster and Sentinel passes on node-redis 6 follow the topology passes.
@@ -83,7 +87,7 @@ for major in 6 5; do
   rm -f "test-output/jest-node-redis${major}.json"
   TEST_REDIS_TOPOLOGY=standalone TEST_REDIS_CLIENT=node-redis TEST_NODE_REDIS_MAJOR="$major" npx jest --json \
     --outputFile="test-output/jest-node-redis${major}.json" --passWithNoTests \
-    tests/js/session/session-store tests/js/msal/plugin tests/js/storage/encryption \
+    tests/js/session/session-store tests/js/msal/plugin tests/js/storage/encryption tests/js/local-cache/local-cache.cluster \
     $([ "$major" = 6 ] && echo tests/js/local-cache/local-cache.test tests/js/local-cache/local-cache.coherence \
       tests/js/admin/admin tests/js/metrics tests/js/redis-server tests/js/race.test) \
     "$@" || node_redis_status=$?
@@ -92,17 +96,20 @@ for major in 6 5; do
   node_redis_failed=$(( node_redis_failed + n_failed ))
 done
 
-# node-redis 6 on the run's own Cluster (createCluster) and Sentinel group (createSentinel), about 20 s each: on a
-# Cluster the suites whose commands route by slot or span the masters (the session store's SCANs, admin's, the
-# transactions); on Sentinel the session store and encryption (transactions through the Sentinel client). Not
-# race.test (some 100 s on a Cluster; its races run on the standalone passes), nor on Sentinel admin and plugin,
-# which expect the in-process cache there (not done on node-redis: js/redis/node-redis-driver.js canTrack).
+# node-redis 6 on the run's own Cluster (createCluster) and Sentinel group (createSentinel): on a Cluster the suites
+# whose commands route by slot or span the masters (the session store's SCANs, admin's, the transactions), about 20 s;
+# on Sentinel the session store and encryption (transactions through the Sentinel client). On both, the in-process
+# cache (a tracking connection per Cluster master; on Sentinel one to the master the client has, following its
+# failovers): the coherence suite between two processes (~20 s each), on Sentinel also admin and plugin (they expect
+# the in-process cache, ~25 s) and the SIGKILLed master of sentinel-failover (a group of its own, ~25 s). Not
+# race.test (some 100 s on a Cluster; its races run on the standalone passes).
 for topology in cluster sentinel; do
   echo "== Jest (node-redis 6, Redis ${topology})"
   rm -f "test-output/jest-node-redis-${topology}.json"
   TEST_REDIS_TOPOLOGY="$topology" TEST_REDIS_CLIENT=node-redis TEST_NODE_REDIS_MAJOR=6 npx jest --json \
     --outputFile="test-output/jest-node-redis-${topology}.json" --passWithNoTests tests/js/session/session-store \
-    tests/js/storage/encryption $([ "$topology" = cluster ] && echo tests/js/admin/admin tests/js/msal/plugin) "$@" || node_redis_status=$?
+    tests/js/storage/encryption tests/js/admin/admin tests/js/msal/plugin tests/js/local-cache/local-cache.coherence \
+    $([ "$topology" = sentinel ] && echo tests/js/redis/sentinel-failover) "$@" || node_redis_status=$?
   read -r n_passed n_failed < <(jest_counts "test-output/jest-node-redis-${topology}.json")
   node_redis_passed=$(( node_redis_passed + n_passed ))
   node_redis_failed=$(( node_redis_failed + n_failed ))
@@ -125,7 +132,8 @@ done
 
 # Valkey (Debian 12 has it in bookworm-backports): the suites that talk to Redis, on a standalone valkey-server (and
 # a Sentinel group of valkey-servers: sentinel-failover.test.js), run under the name redis-server through a PATH
-# shim, since every launcher starts `redis-server`, on iovalkey (ioredis 5's fork for Valkey: TEST_IOVALKEY=1, the
+# shim, since every launcher starts `redis-server` (local-cache.cluster's Cluster too: the in-process cache on a
+# Valkey Cluster, ~15 s), on iovalkey (ioredis 5's fork for Valkey: TEST_IOVALKEY=1, the
 # package and the tests' own calls). Left out besides the ioredis 6 pass's list: the suites without Redis, the Flask
 # example's (flask/, as on ioredis 6), tls-acl and the example's (express/), whose documented ACL user lacks
 # +client|setinfo: ioredis sends CLIENT SETINFO, which Valkey (and Redis 7.2+) has, and the ACL log records its refusal; ioredis-major (about ioredis's majors); and
@@ -141,7 +149,7 @@ if command -v valkey-server >/dev/null && command -v valkey-cli >/dev/null; then
   rm -f test-output/jest-valkey.json
   PATH="$shim:$PATH" TEST_REDIS_SERVER=valkey TEST_REDIS_TOPOLOGY=standalone TEST_IOREDIS_MAJOR=5 TEST_IOVALKEY=1 npx jest \
     --json --outputFile=test-output/jest-valkey.json --passWithNoTests \
-    --testPathIgnorePatterns '/tests/js/(core|core-merge|cache-fixtures|fake-identity-provider|msal/msal-memory|options|package|redis/tls-acl|redis/ioredis-major|session/connect-redis-lifecycle|express/.*|flask/.*)\.test\.js$' \
+    --testPathIgnorePatterns '/tests/js/(core|core-merge|cache-fixtures|fake-identity-provider|msal/msal-memory|local-cache/cluster-tracker|options|package|redis/tls-acl|redis/ioredis-major|session/connect-redis-lifecycle|express/.*|flask/.*)\.test\.js$' \
     "$@" || valkey_status=$?
   rm -rf "$shim"
   read -r valkey_passed valkey_failed < <(jest_counts test-output/jest-valkey.json)

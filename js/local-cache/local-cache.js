@@ -8,7 +8,7 @@
 //     ignored, unless an invalidation of the key already arrived while the write was in flight (which may have been
 //     that one: then the next one evicts it). Redis sends a key's invalidations in the order of its writes, so the
 //     one ignored is never a later write's;
-//   - while the invalidation connection is down, nothing is served as a hit (an invalidation may be missed); the
+//   - while the invalidation connection is down (on a Cluster: any master's), nothing is served as a hit (an invalidation may be missed); the
 //     entries stay only as the last known copies that a read may fall back to when Redis itself fails
 //     (staleIfErrorSeconds), and an invalidation still removes them. Once tracking is back they are dropped: they
 //     may have missed an invalidation meanwhile (a sign-out elsewhere), and must not come back in a later outage.
@@ -35,7 +35,10 @@ class LocalCache {
     this.entries = new Map();
     this.bytes = 0;
     this.inflight = new Map(); // key -> { readers, invalidations }: reads and writes in flight, and what reached them
-    this.coherent = false; // the invalidation connection is up and tracking
+    this.coherent = false; // the invalidation connection is up and tracking (on a Cluster: every master's)
+    // On a Cluster, whether the client's view of the masters is still the one tracked (cluster-tracker.js sets it; it
+    // suspends the cache when not). Asked on every lookup and store: a comparison.
+    this.isCurrent = () => true;
     this.epoch = 0; // bumped whenever coherence is lost: entries and reads of an older epoch are not trusted
     this.stats = { hits: 0, misses: 0, staleServed: 0, invalidations: 0, evictions: 0, flushes: 0 };
   }
@@ -43,7 +46,8 @@ class LocalCache {
   /** The entry for `key` if it can be served without asking Redis, else undefined. */
   get(key) {
     const entry = this.entries.get(key);
-    if (!entry || !this.coherent || entry.epoch !== this.epoch || entry.expiresAt <= this.clock()) {
+    // isCurrent() before the epoch test: it may suspend the cache (a new epoch).
+    if (!entry || !this.coherent || !this.isCurrent() || entry.epoch !== this.epoch || entry.expiresAt <= this.clock()) {
       this.stats.misses++;
       return undefined;
     }
@@ -98,7 +102,7 @@ class LocalCache {
     if (flight.readers === 0 && this.inflight.get(key) === flight) this.inflight.delete(key);
     if (loaded === null) return;
     const arrived = flight.invalidations - seen;
-    if (ttlMs <= 0 || arrived > ownInvalidations || !this.coherent || epoch !== this.epoch) {
+    if (ttlMs <= 0 || arrived > ownInvalidations || !this.coherent || !this.isCurrent() || epoch !== this.epoch) {
       this.#remove(key); // what is kept for this key is older than what was just read, and no better
       return;
     }

@@ -24,11 +24,26 @@
 //                                 and MATCH as Redis sees them (with keyPrefix); guardedPing(ping) runs a PING the
 //                                 driver needs first (a Cluster not ready yet) under the caller's guard
 //   keyPrefix                     the client's own key prefix (ioredis keyPrefix), '' when none
-//   canTrack                      whether trackingConnection() can follow the data (not on a Cluster)
-//   trackingConnection(handlers)  a connection of its own, RESP2, not reconnecting by itself, not keeping the
+//   canTrack                      whether trackingConnection() can be opened (the in-process cache needs it)
+//   trackingConnection(handlers, node)
+//                                 a connection of its own, RESP2, not reconnecting by itself, not keeping the
 //                                 process alive: { connect(), command(...args), subscribe(channel), disconnect() };
 //                                 handlers: ready(), close(), end(), error(err), message(channel, message) with
-//                                 Buffers (message: a Buffer, an array of them, or null)
+//                                 Buffers (message: a Buffer, an array of them, or null). To the server the client
+//                                 talks to (standalone; Sentinel: the current master), or on a Cluster to the master
+//                                 `node` (an id from clusterView). May throw (a node the client no longer knows).
+//   On a Cluster only (js/local-cache/cluster-tracker.js follows the masters with them):
+//   clusterView({ fresh }) -> { version, masters, covered }
+//                                 the client's view: the ids (host:port) of the masters, whether every slot has an
+//                                 owner (not before the client read the slot map), and a string that changes
+//                                 whenever a master or any slot's owner does; cheap when unchanged (asked on every
+//                                 in-process cache lookup); fresh: read the client's slot map again
+//   onTopologyChange(listener) -> unsubscribe
+//                                 listener() when the client says its view may have changed (ioredis: +node, -node,
+//                                 refresh; node-redis has no such event: clusterView finds it)
+//   nodeRole(id) -> 'master'|'slave'|null
+//                                 the node's role (INFO replication) through the client's own connection to it
+//   refreshTopology()             makes the client read the slot map again
 //   ping()
 
 const { ConfigurationError } = require('../errors');

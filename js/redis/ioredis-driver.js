@@ -12,8 +12,11 @@ class IoredisDriver {
     this.topology = redis.isCluster ? 'cluster' : (redis.options && redis.options.sentinels ? 'sentinel' : 'standalone');
     // ioredis adds keyPrefix to the keys of every command, but not to SCAN's MATCH (see scan.js).
     this.keyPrefix = (redis.options && redis.options.keyPrefix) || '';
-    // One tracking connection follows one server: a Cluster would need one per master (not done).
-    this.canTrack = typeof redis.duplicate === 'function' && !redis.isCluster;
+    // Not on a Cluster whose reads may go to replicas (scaleReads other than 'master'): a replica's copy can be older
+    // than an invalidation this process already received from the master, and the in-process cache would keep it.
+    const replicaReads = redis.isCluster && Boolean(redis.options && redis.options.scaleReads) && redis.options.scaleReads !== 'master';
+    this.canTrack = typeof redis.duplicate === 'function' && !replicaReads;
+    this.view = null; // a Cluster's masters and slot map as the client sees them (clusterView), until it changes
   }
 
   script({ lua, sha }, key, args, { buffers = false } = {}) {
@@ -85,9 +88,68 @@ class IoredisDriver {
 
   ping() { return this.redis.ping(); }
 
-  trackingConnection(handlers) {
+  // ---- a Cluster's masters, for the in-process cache's listeners (js/local-cache/cluster-tracker.js) ----
+
+  /**
+   * { version, masters }: the ids (host:port) of the masters that own slots (and of those the client holds as
+   * masters), and a string that changes whenever one of them or any slot's owner does. Recomputed only after the
+   * client said something changed (+node, -node, refresh) or when the tracker's periodic check asks (fresh).
+   */
+  clusterView({ fresh = false } = {}) {
+    if (this.view && !fresh) return this.view;
+    const { redis } = this;
+    const owners = [];
+    let last = null;
+    for (let slot = 0; slot < 16384; slot++) {
+      const nodes = redis.slots[slot];
+      const owner = nodes && nodes[0] ? nodes[0] : '';
+      if (owner !== last) owners.push(`${slot}=${owner}`);
+      last = owner;
+    }
+    const masters = new Set(owners.map((range) => range.slice(range.indexOf('=') + 1)).filter(Boolean));
+    for (const node of redis.nodes('master')) masters.add(nodeId(node));
+    const version = `${[...masters].sort().join(',')}|${owners.join(',')}`;
+    // covered: every slot has an owner (a client that has not read the slot map yet has none).
+    const covered = !owners.some((range) => range.endsWith('='));
+    this.view = this.view && this.view.version === version ? this.view : { version, masters: [...masters].sort(), covered };
+    return this.view;
+  }
+
+  /** Calls `listener` when the client's view of the Cluster may have changed; returns the unsubscribe function. */
+  onTopologyChange(listener) {
+    const { redis } = this;
+    const changed = () => {
+      this.view = null;
+      listener();
+    };
+    for (const event of ['+node', '-node', 'refresh']) redis.on(event, changed);
+    return () => { for (const event of ['+node', '-node', 'refresh']) redis.removeListener(event, changed); };
+  }
+
+  /** The role a Cluster node says it has ('master', 'slave'), asked through the client's own connection to it. */
+  async nodeRole(id) {
+    const node = this.redis.nodes('all').find((candidate) => nodeId(candidate) === id);
+    if (!node) return null;
+    const info = String(await node.call('INFO', 'replication'));
+    const role = /^role:(\w+)/m.exec(info);
+    return role ? role[1] : null;
+  }
+
+  /** Makes the client read the slot map again (it also does so every slotsRefreshInterval, and after a MOVED). */
+  refreshTopology() {
+    this.view = null;
+    if (typeof this.redis.refreshSlotsCache === 'function') this.redis.refreshSlotsCache(() => {});
+  }
+
+  trackingConnection(handlers, node) {
+    // On a Cluster, a duplicate of the client's own connection to that master (its options, its address after natMap).
+    let source = this.redis;
+    if (node !== undefined) {
+      source = this.redis.nodes('all').find((candidate) => nodeId(candidate) === node);
+      if (!source) throw new Error(`the client no longer knows the Cluster node ${node}`);
+    }
     // ioredis's own reconnect timers would keep the process alive: the listener reconnects itself, on unref'd timers.
-    const connection = this.redis.duplicate({
+    const connection = source.duplicate({
       protocol: 2, // ioredis 6 (ignored by ioredis 5, which speaks RESP2 only): RESP3 drops invalidation pushes
       replyMapping: 'legacy', // ioredis 6: an app's 'resp3' mapping would not parse on RESP2
       // ioredis 6.1's Smart Client Handoff swaps a socket with no ready/close event, which would lose the server-side
@@ -114,5 +176,8 @@ class IoredisDriver {
     };
   }
 }
+
+/** A Cluster node's id as the client keys it: host:port. */
+const nodeId = (node) => `${node.options.host}:${node.options.port}`;
 
 module.exports = IoredisDriver;

@@ -30,10 +30,11 @@ class NodeRedisDriver {
     this.kind = 'node-redis';
     this.topology = topologyOf(redis);
     this.keyPrefix = ''; // refused by driver.js checkRedisClient: raw commands would not get it
-    // The tracking connection is a RESP2 duplicate of a standalone client. A Sentinel client has no single-node
-    // duplicate (its connections follow the master on its own) and a Cluster would need one per master: no
-    // in-process cache there, every read goes to Redis.
-    this.canTrack = this.topology === 'standalone';
+    // A tracking connection is a RESP2 duplicate of a single-node client: the app's (standalone), its client of one
+    // master (Cluster), or its current master client (Sentinel).
+    this.canTrack = true;
+    this.view = null; // a Cluster's masters and slot map as the client sees them (clusterView)
+    this.viewOf = null; // the client's slot array that view was read from (replaced on every rediscovery)
   }
 
   /** One command; `key` routes it on a Cluster (undefined: any node); readonly lets a Sentinel use a replica. */
@@ -132,52 +133,139 @@ class NodeRedisDriver {
 
   ping() { return this.#send(undefined, ['PING']); }
 
-  trackingConnection(handlers) {
+  // ---- a Cluster's masters, for the in-process cache's listeners (js/local-cache/cluster-tracker.js) ----
+
+  /**
+   * { version, masters }: the addresses (host:port) of the masters that own slots, and a string that changes whenever
+   * one of them or any slot's owner does. node-redis replaces its slot array on every rediscovery (after a MOVED, a
+   * node's reconnection attempts), so an unchanged array is an unchanged view: checked on every lookup, recomputed
+   * only when it was replaced, or when the tracker's periodic check asks (fresh).
+   */
+  clusterView({ fresh = false } = {}) {
+    const { slots } = this.redis;
+    if (this.view && !fresh && this.viewOf === slots) return this.view;
+    const owners = [];
+    let last = null;
+    for (let slot = 0; slot < 16384; slot++) {
+      const shard = slots && slots[slot];
+      const owner = shard && shard.master ? shard.master.address : '';
+      if (owner !== last) owners.push(`${slot}=${owner}`);
+      last = owner;
+    }
+    const masters = new Set(owners.map((range) => range.slice(range.indexOf('=') + 1)).filter(Boolean));
+    for (const master of this.redis.masters || []) masters.add(master.address);
+    const version = `${[...masters].sort().join(',')}|${owners.join(',')}`;
+    // covered: every slot has an owner (a client that has not read the slot map yet has none).
+    const covered = !owners.some((range) => range.endsWith('='));
+    this.view = this.view && this.view.version === version ? this.view : { version, masters: [...masters].sort(), covered };
+    this.viewOf = slots;
+    return this.view;
+  }
+
+  /** node-redis's Cluster emits no event on rediscovery: clusterView's identity check on every lookup finds it. */
+  onTopologyChange() { return () => {}; }
+
+  /** The role a Cluster node says it has ('master', 'slave'), asked through the client's own connection to it. */
+  async nodeRole(id) {
+    const node = this.#clusterNode(id);
+    if (!node) return null;
+    const info = String(await (await this.redis.nodeClient(node)).sendCommand(['INFO', 'replication'], AS_RECEIVED));
+    const role = /^role:(\w+)/m.exec(info);
+    return role ? role[1] : null;
+  }
+
+  /**
+   * Makes the client read the slot map again. node-redis does so after a MOVED (6: also on a node's reconnection
+   * attempts), and has no public call for it: its own rediscovery (`_slots.rediscover(client)`, what a MOVED runs),
+   * started from a node client that is ready (5 needs one; a dead master's would fail).
+   */
+  refreshTopology() {
+    const slots = this.redis._slots; // eslint-disable-line no-underscore-dangle
+    if (!slots || typeof slots.rediscover !== 'function') return;
+    const ready = [...(this.redis.masters || []), ...(this.redis.replicas || [])]
+      .map((node) => node.client).find((client) => client && client.isReady);
+    // Without one: 6 starts from the nodes it knows; 5 throws (then a later check tries again).
+    Promise.resolve().then(() => slots.rediscover(ready)).catch(() => {});
+  }
+
+  #clusterNode(id) {
     const { redis } = this;
-    // RESP2, so that invalidations arrive as pub/sub messages on __redis__:invalidate (REDIRECT to itself); no
-    // reconnect of its own (the listener reconnects, re-enabling tracking, whose client id changes); no offline queue;
-    // no client-side cache or typeMapping inherited from the app's client.
-    const connection = redis.duplicate({
-      RESP: 2,
-      socket: { ...(redis.options && redis.options.socket), reconnectStrategy: false },
-      disableOfflineQueue: true,
-      clientSideCache: undefined,
-      emitInvalidate: undefined,
-      commandOptions: undefined,
-      pingInterval: undefined,
-      // node-redis 6's Graceful Maintenance (socket hand-off on RESP3 MOVING pushes) is refused on RESP2, and would
-      // lose the server-side tracking state unseen: off here (5 ignores the option).
-      maintNotifications: 'disabled',
-    });
-    connection.unref(); // neither its socket nor anything else of it keeps the process alive
+    return (redis.nodeByAddress && redis.nodeByAddress.get(id)) || (redis.masters || []).find((master) => master.address === id);
+  }
+
+  /** The single-node client a tracking connection duplicates: see canTrack. */
+  async #trackedClient(node) {
+    const { redis } = this;
+    if (this.topology === 'cluster') {
+      const master = this.#clusterNode(node);
+      if (!master) throw new Error(`the client no longer knows the Cluster node ${node}`);
+      return redis.nodeClient(master);
+    }
+    // The Sentinel client's current master client, as its own commands get it (_execute: node-redis 5 and 6).
+    if (this.topology === 'sentinel') return redis._execute(false, async (client) => client); // eslint-disable-line no-underscore-dangle
+    return redis;
+  }
+
+  trackingConnection(handlers, node) {
+    const { redis } = this;
+    let connection = null;
     let open = false;
+    let unwatch = () => {};
     const ended = () => {
       if (!open) return;
       open = false;
+      unwatch();
       handlers.close();
       handlers.end();
     };
-    connection.on('ready', () => handlers.ready());
-    connection.on('error', (err) => {
-      handlers.error(err);
-      // With reconnectStrategy false a failed connection is closed for good (isOpen false) after its error.
-      if (!connection.isOpen) ended();
-    });
-    connection.on('end', ended);
+    const destroy = () => {
+      if (connection && connection.isOpen) connection.destroy();
+      else ended();
+    };
+    const connect = async () => {
+      open = true;
+      const base = await this.#trackedClient(node);
+      if (!open) return; // disconnected meanwhile
+      // RESP2, so that invalidations arrive as pub/sub messages on __redis__:invalidate (REDIRECT to itself); no
+      // reconnect of its own (the listener reconnects, re-enabling tracking, whose client id changes); no offline
+      // queue; no client-side cache or typeMapping inherited from the app's client.
+      connection = base.duplicate({
+        RESP: 2,
+        socket: { ...(base.options && base.options.socket), reconnectStrategy: false },
+        disableOfflineQueue: true,
+        clientSideCache: undefined,
+        emitInvalidate: undefined,
+        commandOptions: undefined,
+        pingInterval: undefined,
+        // node-redis 6's Graceful Maintenance (socket hand-off on RESP3 MOVING pushes) is refused on RESP2, and would
+        // lose the server-side tracking state unseen: off here (5 ignores the option).
+        maintNotifications: 'disabled',
+      });
+      connection.unref(); // neither its socket nor anything else of it keeps the process alive
+      connection.on('ready', () => handlers.ready());
+      connection.on('error', (err) => {
+        handlers.error(err);
+        // With reconnectStrategy false a failed connection is closed for good (isOpen false) after its error.
+        if (!connection.isOpen) ended();
+      });
+      connection.on('end', ended);
+      if (this.topology === 'sentinel') {
+        // A failover: the Sentinel client switched to another master. This connection may still be open to the old
+        // one (Sentinel kills its clients only once it can reach it): drop it; the listener reconnects to the new one.
+        const onChange = (event) => { if (event && event.type === 'MASTER_CHANGE') destroy(); };
+        redis.on('topology-change', onChange);
+        unwatch = () => redis.removeListener('topology-change', onChange);
+      }
+      await connection.connect();
+    };
     return {
-      connect: () => {
-        open = true;
-        return connection.connect().then(() => undefined, (err) => {
-          ended();
-          throw err;
-        });
-      },
+      connect: () => connect().then(() => undefined, (err) => {
+        ended();
+        throw err;
+      }),
       command: (...args) => connection.sendCommand(commandArgs(args), AS_RECEIVED),
       subscribe: (channel) => connection.subscribe(channel, (message, from) => handlers.message(from, message), true),
-      disconnect: () => {
-        if (connection.isOpen) connection.destroy();
-        else ended();
-      },
+      disconnect: destroy,
     };
   }
 }

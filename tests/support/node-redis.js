@@ -14,7 +14,9 @@ const nodeRedis = require(modules[major]);
 
 // What the package's node-redis driver uses, and what tells a node-redis client apart: always the node-redis side.
 const NODE_REDIS_SIDE = new Set(['sendCommand', 'isOpen', 'isReady', 'withTypeMapping', 'duplicate', 'multi',
-  'masters', 'nodeClient', 'getMasterNode', 'options', '_keyPrefix', 'unref', 'subscribe']);
+  'masters', 'nodeClient', 'getMasterNode', 'options', '_keyPrefix', 'unref', 'subscribe', 'slots']);
+// Events only node-redis emits (the driver listens to them): on / removeListener of these go to the node-redis side.
+const NODE_REDIS_EVENTS = new Set(['topology-change']);
 
 /** node-redis options for ioredis-style ones (what the suites pass to newRedis). */
 function nodeRedisOptions(options) {
@@ -91,6 +93,8 @@ function twin(ioredis, client, { lazy }) {
       };
       return transaction;
     },
+    on: (event, listener) => (NODE_REDIS_EVENTS.has(event) ? client : ioredis).on(event, listener),
+    removeListener: (event, listener) => (NODE_REDIS_EVENTS.has(event) ? client : ioredis).removeListener(event, listener),
     nodeRedisClient: client,
     ioredisClient: ioredis,
   };

@@ -174,8 +174,11 @@ function sentinelEnv({ sentinels, name }) {
   };
 }
 
-/** What the topology offers: the token cache keeps an in-process cache (L1) everywhere but on a Cluster. */
-const hasLocalCache = topology !== 'cluster';
+/**
+ * What the topology offers: the token cache keeps an in-process cache (L1) on every topology and client (on a Cluster
+ * it tracks on every master: js/local-cache/cluster-tracker.js). Kept for the suites that say what they expect where.
+ */
+const hasLocalCache = true;
 
 module.exports = {
   topology,

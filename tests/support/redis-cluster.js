@@ -1,11 +1,14 @@
 'use strict';
-// A throw-away Redis Cluster on loopback: N masters (3 by default, no replicas), each a redis-server on free ports,
-// in one temp dir.
+// A throw-away Redis Cluster on loopback: N masters (3 by default) and R replicas of each (0 by default), each a
+// redis-server on free ports, in one temp dir.
 //
-//   const cluster = await start();   // { nodes: [{ host, port }, ...], dir, stop() }
+//   const cluster = await start();   // { nodes: [{ host, port }, ...], dir, stop(), kill(port) }
 //   const redis = new Redis.Cluster(cluster.nodes);
 //   ...
+//   await cluster.kill(port);        // SIGKILL one node (a failover test: its replica takes over after nodeTimeoutMs)
 //   await cluster.stop();            // kills every node, removes the temp dir
+//
+// `nodes` lists the masters first, then the replicas (which master each replica has is for CLUSTER NODES to say).
 //
 // Needs redis-server and redis-cli 7 or later (--cluster-port, so that no bus port has to be port + 10000).
 
@@ -18,17 +21,20 @@ const { HOST, spawnRedisServer, processGroup, redisCli } = require('./redis-proc
 const START_TIMEOUT_MS = 15000;
 
 /**
- * @param {{ masters?: number }} [options] masters: at least 3 (redis-cli --cluster create refuses fewer)
- * @returns {Promise<{ nodes: Array<{ host: string, port: number }>, dir: string, stop: () => Promise<void> }>}
+ * @param {{ masters?: number, replicas?: number, nodeTimeoutMs?: number }} [options] masters: at least 3 (redis-cli
+ *   --cluster create refuses fewer); replicas: of each master; nodeTimeoutMs: cluster-node-timeout (how long until a
+ *   dead master's replica takes over; Redis's default is 15 s)
+ * @returns {Promise<{ nodes: Array<{ host: string, port: number }>, dir: string, stop: () => Promise<void>,
+ *   kill: (port: number) => Promise<void> }>}
  */
-async function start({ masters = 3 } = {}) {
+async function start({ masters = 3, replicas = 0, nodeTimeoutMs = 15000 } = {}) {
   if (!Number.isSafeInteger(masters) || masters < 3) throw new Error('redis-cluster start: masters must be 3 or more');
   // A free port can be taken between probing and binding: each attempt probes new ones.
   return withFreshPorts(async () => {
-    const cluster = await launch(masters);
+    const cluster = await launch(masters, replicas, nodeTimeoutMs);
     try {
       await cluster.ready;
-      return { nodes: cluster.nodes, dir: cluster.dir, stop: cluster.stop };
+      return { nodes: cluster.nodes, dir: cluster.dir, stop: cluster.stop, kill: cluster.kill };
     } catch (err) {
       await cluster.stop();
       throw err;
@@ -36,32 +42,44 @@ async function start({ masters = 3 } = {}) {
   });
 }
 
-async function launch(masters) {
+async function launch(masters, replicas, nodeTimeoutMs) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'test-redis-cluster-'));
-  const ports = await freePorts(masters * 2);
+  const count = masters * (1 + replicas);
+  const ports = await freePorts(count * 2);
   const nodes = [];
   const children = [];
-  for (let i = 0; i < masters; i++) {
+  for (let i = 0; i < count; i++) {
     const port = ports[i];
-    const busPort = ports[masters + i];
+    const busPort = ports[count + i];
     nodes.push({ host: HOST, port });
-    children.push(spawnNode(dir, port, busPort));
+    children.push(spawnNode(dir, port, busPort, nodeTimeoutMs));
   }
 
-  const { ready, stop } = processGroup('cluster node', dir, children, () => createCluster(nodes));
-  return { nodes, dir, ready, stop };
+  const { ready, stop } = processGroup('cluster node', dir, children, () => createCluster(nodes, replicas));
+  const kill = async (port) => {
+    const found = children.find((child) => child.port === port);
+    if (!found) throw new Error(`redis-cluster: no node of this cluster listens on port ${port}`);
+    if (found.child.exitCode !== null || found.child.signalCode !== null) return;
+    found.child.kill('SIGKILL');
+    await found.exited;
+  };
+  return { nodes, dir, ready, stop, kill };
 }
 
-function spawnNode(dir, port, busPort) {
+function spawnNode(dir, port, busPort, nodeTimeoutMs) {
   return spawnRedisServer(dir, port, [
     '--port', String(port), '--cluster-port', String(busPort), '--bind', HOST,
     '--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, `nodes-${port}.conf`),
+    '--cluster-node-timeout', String(nodeTimeoutMs),
     '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no',
   ]);
 }
 
-/** Waits for every node, joins them (redis-cli --cluster create), then waits until every node says cluster_state:ok. */
-async function createCluster(nodes) {
+/**
+ * Waits for every node, joins them (redis-cli --cluster create: the first nodes become the masters), then waits until
+ * every node says cluster_state:ok and, with replicas, every replica is in sync with its master.
+ */
+async function createCluster(nodes, replicas) {
   const deadline = Date.now() + START_TIMEOUT_MS;
   const waitFor = async (what, check) => {
     while (!(await check())) {
@@ -71,10 +89,16 @@ async function createCluster(nodes) {
   };
   const everyNode = async (check) => (await Promise.all(nodes.map(check))).every(Boolean);
   await waitFor('not every node answered PING', () => everyNode(({ port }) => ping(port)));
-  await redisCli(['--cluster', 'create', ...nodes.map(({ host, port }) => `${host}:${port}`), '--cluster-replicas', '0', '--cluster-yes'], { timeoutMs: START_TIMEOUT_MS });
+  await redisCli(['--cluster', 'create', ...nodes.map(({ host, port }) => `${host}:${port}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { timeoutMs: START_TIMEOUT_MS });
   const stateOk = async ({ host, port }) =>
     /^cluster_state:ok\r?$/m.test(await redisCli(['-h', host, '-p', String(port), 'cluster', 'info']));
   await waitFor('cluster_state:ok not reached on every node', () => everyNode(stateOk));
+  if (replicas === 0) return;
+  const synced = async ({ host, port }) => {
+    const info = await redisCli(['-h', host, '-p', String(port), 'info', 'replication']);
+    return /^role:master\r?$/m.test(info) || /^master_link_status:up\r?$/m.test(info);
+  };
+  await waitFor('a replica did not sync with its master', () => everyNode(synced));
 }
 
 module.exports = { start };

@@ -4,10 +4,10 @@
 // for itself (so that it can kill, flush and restart it without disturbing other suites). A write on one server is
 // seen by the next read on the other.
 //
-// On the sentinel pass (TEST_REDIS_TOPOLOGY=sentinel) it runs on the run's Sentinel group instead (the L1 tracks on
-// its master), which other suites share: the tests that freeze, flush or restart Redis, or kill every pub/sub
-// connection, run on the standalone pass only (sentinel-failover.test.js kills a Sentinel master of its own). On a
-// Cluster the file does not run at all: the token cache has no L1 there (jest.config.js).
+// On the sentinel and cluster passes (TEST_REDIS_TOPOLOGY) it runs on the run's Sentinel group or Cluster instead (the
+// L1 tracks on the master, or on every master of the Cluster), which other suites share: the tests that freeze, flush
+// or restart Redis, or kill every pub/sub connection, run on the standalone pass only (sentinel-failover.test.js kills
+// a Sentinel master of its own; local-cache.cluster.test.js fails over and reshards a Cluster of its own).
 //
 // Redis tells every L1 about a change asynchronously (an invalidation message), so a user can be served the old
 // copy for as long as that message takes. The tests allow for it the way a user would see it: after a write on A,
@@ -23,7 +23,7 @@
 
 const crypto = require('node:crypto');
 const Redis = require('../../support/ioredis');
-const { newRedis, topology } = require('../../support/redis-client');
+const { newRedis, topology, onEveryMaster } = require('../../support/redis-client');
 const { RedisTokenCache } = require('../../../js');
 const { startSharedIdentityProvider } = require('../../support/shared-identity-provider');
 const { startRaceWorkers, stopRaceWorkers, callWorker: call } = require('../../support/race-workers');
@@ -378,12 +378,18 @@ test('reads racing a stream of writes: once the writes stop, the reader serves t
 
 // ---- across a reconnect of the reader's invalidation connection ----------------------------------------------
 
-/** The CLIENT ID of a worker's invalidation connection (its pub/sub connection, named after the worker). */
-async function listenerIdOf(worker) {
-  const list = await admin.client('LIST', 'TYPE', 'pubsub');
-  const lines = list.split('\n').filter((l) => l.includes(` name=coherence-${worker.index} `));
-  if (lines.length !== 1) throw new Error(`not one invalidation connection of worker ${worker.index} in CLIENT LIST:\n${list}`);
-  return /^id=(\d+)/.exec(lines[0])[1];
+/**
+ * Kills a worker's invalidation connection (its pub/sub connection, named after the worker) by CLIENT KILL ID: on a
+ * Cluster, its connection to every master (each tracks that master's keys). Resolves how many were killed.
+ */
+async function killListenerOf(worker) {
+  const killed = await onEveryMaster(admin, async (node) => {
+    const list = await node.client('LIST', 'TYPE', 'pubsub');
+    const lines = list.split('\n').filter((l) => l.includes(` name=coherence-${worker.index} `));
+    if (lines.length !== 1) throw new Error(`not one invalidation connection of worker ${worker.index} in CLIENT LIST:\n${list}`);
+    return Number(await node.client('KILL', 'ID', /^id=(\d+)/.exec(lines[0])[1]));
+  });
+  return killed.reduce((sum, n) => sum + n, 0);
 }
 
 // On a shared Redis (the sentinel pass) only the reader's listener is killed: killing every pub/sub connection would
@@ -402,9 +408,7 @@ test.each(LISTENER_KILLS)('a write while the reader\'s invalidation connection i
     await warm(reader, sessionId, account);
 
     const killedAt = now();
-    const killed = how === 'type'
-      ? await admin.client('KILL', 'TYPE', 'pubsub')
-      : await admin.client('KILL', 'ID', await listenerIdOf(reader));
+    const killed = how === 'type' ? await admin.client('KILL', 'TYPE', 'pubsub') : await killListenerOf(reader);
     expect(Number(killed)).toBeGreaterThanOrEqual(1);
     // The writer stores a new token at once: the reader's listener is down (it reconnects after 100 ms), so Redis
     // cannot tell it.
@@ -447,7 +451,7 @@ onOwnServer('a sign-out missed during a reconnect does not come back when Redis 
   const sessionId = 'signout-missed';
   const { account } = await signIn(sessionId);
   await warm(reader, sessionId, account);
-  await admin.client('KILL', 'ID', await listenerIdOf(reader));
+  await killListenerOf(reader);
   await call(writer, 'removePartition', { prefix, sessionId });
   // The reader noticed the kill and tracks again: its entries from before are dropped on resume (a busy reader may
   // still look coherent for a moment after the kill, before it has read the socket's close).

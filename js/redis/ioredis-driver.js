@@ -12,10 +12,12 @@ class IoredisDriver {
     this.topology = redis.isCluster ? 'cluster' : (redis.options && redis.options.sentinels ? 'sentinel' : 'standalone');
     // ioredis adds keyPrefix to the keys of every command, but not to SCAN's MATCH (see scan.js).
     this.keyPrefix = (redis.options && redis.options.keyPrefix) || '';
-    // Not on a Cluster whose reads may go to replicas (scaleReads other than 'master'): a replica's copy can be older
-    // than an invalidation this process already received from the master, and the in-process cache would keep it.
-    const replicaReads = redis.isCluster && Boolean(redis.options && redis.options.scaleReads) && redis.options.scaleReads !== 'master';
-    this.canTrack = typeof redis.duplicate === 'function' && !replicaReads;
+    // A Cluster client whose reads may go to replicas (scaleReads other than 'master') would send a partition read
+    // (read-only commands) to one: its copy can be older than a sign-out the master acknowledged, or than an
+    // invalidation this process already received. Partition reads then go in a transaction, which ioredis always
+    // sends to the master.
+    this.replicaReads = redis.isCluster && Boolean(redis.options && redis.options.scaleReads) && redis.options.scaleReads !== 'master';
+    this.canTrack = typeof redis.duplicate === 'function';
     this.view = null; // a Cluster's masters and slot map as the client sees them (clusterView), until it changes
   }
 
@@ -33,8 +35,9 @@ class IoredisDriver {
   getRange(key, start, end) { return this.redis.getrangeBuffer(key, start, end); }
 
   async getRangeAndPttl(key, end) {
-    // One write with both commands (on a Cluster, to the key's node); the first refusal (WRONGTYPE) is thrown.
-    const [[rangeError, value], [pttlError, pttl]] = await this.redis.pipeline().getrangeBuffer(key, 0, end).pttl(key).exec();
+    // One write with both commands (on a Cluster, to the key's master); the first refusal (WRONGTYPE) is thrown.
+    const batch = this.replicaReads ? this.redis.multi() : this.redis.pipeline();
+    const [[rangeError, value], [pttlError, pttl]] = await batch.getrangeBuffer(key, 0, end).pttl(key).exec();
     if (rangeError || pttlError) throw rangeError || pttlError;
     return [value, Number(pttl)];
   }

@@ -171,15 +171,28 @@ test('a client that has not read the slot map yet (no masters, or slots without 
   await tracker.close();
 });
 
-test('an ioredis Cluster whose reads may go to replicas (scaleReads) gets no in-process cache', () => {
+test('an ioredis Cluster whose reads may go to replicas (scaleReads): partition reads go in a transaction (to the master), and the in-process cache stays', async () => {
   // eslint-disable-next-line global-require
   const Redis = require('../../support/ioredis');
   const { RedisTokenCache } = require('../../../js'); // eslint-disable-line global-require
+  const { driverFor } = require('../../../js/redis/driver'); // eslint-disable-line global-require
   const secrets = { encryptionKeys: [Buffer.alloc(32, 1).toString('base64')], keyNameSecret: Buffer.alloc(32, 2).toString('base64') };
-  for (const [scaleReads, hasL1] of [[undefined, true], ['master', true], ['slave', false], ['all', false]]) {
+  for (const [scaleReads, batch] of [[undefined, 'pipeline'], ['master', 'pipeline'], ['slave', 'multi'], ['all', 'multi']]) {
     const redis = new Redis.Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true, ...(scaleReads ? { scaleReads } : {}) });
     const cache = new RedisTokenCache({ redis, prefix: `scale-${scaleReads}:`, ...secrets });
-    expect({ scaleReads, hasL1: cache.stats().localCache !== null }).toEqual({ scaleReads, hasL1 });
+    expect(cache.stats().localCache).not.toBeNull();
+    // Which batch the read is sent in (a unit check of the driver: no Redis behind this client).
+    const used = [];
+    for (const name of ['multi', 'pipeline']) {
+      redis[name] = () => {
+        used.push(name);
+        const batchOf = { getrangeBuffer: () => batchOf, pttl: () => batchOf, exec: async () => [[null, Buffer.alloc(0)], [null, -2]] };
+        return batchOf;
+      };
+    }
+    expect(await driverFor(redis).getRangeAndPttl('scale:key', 10)).toEqual([Buffer.alloc(0), -2]);
+    expect({ scaleReads, used }).toEqual({ scaleReads, used: [batch] });
+    await cache.close();
     redis.disconnect();
   }
 });

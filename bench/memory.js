@@ -24,7 +24,7 @@ const Redis = require('ioredis');
 const { RedisTokenCache } = require('../js');
 const { startRedis } = require('../tests/support/redis-server');
 const { createFakeIdentityProvider } = require('../tests/support/fake-identity-provider');
-const { CLIENT_ID, USER_TENANT, sizedUserFixture } = require('./msal-fixtures');
+const { CLIENT_ID, USER_OID, USER_TENANT, sizedUserFixture } = require('./msal-fixtures');
 const { SECRETS } = require('./environment');
 
 const arg = (name, fallback) => {
@@ -51,11 +51,17 @@ async function main() {
   const cache = new RedisTokenCache({
     redis, prefix: 'mem:', ...SECRETS, localCache: L1 ? { maxBytes: MAX_BYTES, maxEntries: PARTITIONS } : false,
   });
+  // One user per session (a user index holds at most 1,000 partitions): the fixture with the user's object id
+  // replaced by one of its own.
+  const oidOf = (i) => `${USER_OID.slice(0, 24)}${String(i).padStart(12, '0')}`;
   process.stderr.write(`seeding ${PARTITIONS} partitions of ${fixture.bytes} B\n`);
   for (let i = 0; i < PARTITIONS; i += 100) {
-    await Promise.all(Array.from({ length: Math.min(100, PARTITIONS - i) }, (_, k) => cache.importPartition({ sessionId: `s${i + k}` }, fixture.json)));
+    await Promise.all(Array.from({ length: Math.min(100, PARTITIONS - i) }, (_, k) => cache.importPartition(
+      { sessionId: `s${i + k}` }, fixture.json.split(USER_OID).join(oidOf(i + k)))));
   }
-  const account = await cache.createClientApplication(config, { sessionId: 's0' }).getTokenCache().getAccountByHomeId(fixture.homeAccountId);
+  const template = await cache.createClientApplication(config, { sessionId: 's0' }).getTokenCache()
+    .getAccountByHomeId(fixture.homeAccountId.split(USER_OID).join(oidOf(0)));
+  const accountOf = (i) => ({ ...template, homeAccountId: template.homeAccountId.split(oidOf(0)).join(oidOf(i)), localAccountId: oidOf(i) });
   const scopes = [Object.values(fixture.cache.AccessToken)[0].target.split(' ')[0]];
 
   const samples = [];
@@ -78,8 +84,8 @@ async function main() {
   const worker = async () => {
     while (next < OPS) {
       const i = next++;
-      const sessionId = `s${Math.floor(Math.random() * PARTITIONS)}`;
-      const result = await cache.createClientApplication(config, { sessionId }).acquireTokenSilent({ account, scopes })
+      const n = Math.floor(Math.random() * PARTITIONS);
+      const result = await cache.createClientApplication(config, { sessionId: `s${n}` }).acquireTokenSilent({ account: accountOf(n), scopes })
         .catch(() => null);
       if (!result || !result.fromCache) failures++;
       if ((i + 1) % SAMPLE_EVERY === 0) sample(i + 1);

@@ -11,6 +11,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent.parent / "python")]  # this example, and the package built in place
 
+from werkzeug.serving import make_server  # noqa: E402
+
 from app import create_app  # noqa: E402
 from config import log_warnings, settings_from_environment  # noqa: E402
 
@@ -25,9 +27,11 @@ def main() -> None:
     app.extensions["example"]["redis"].ping()  # does not start when Redis does not answer
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "5000"))
     mode = "Microsoft Entra ID" if settings.identity.mode == "entra" else f"dev identity provider {settings.identity.dev_idp_url}"
+    # Bound before it says so: whoever waits for the line (a test, a script) can connect at once.
+    server = make_server(host, port, app, threaded=True)
     logger.info(f"Flask example listening on http://{'localhost' if host == '127.0.0.1' else host}:{port} "
                 f"(Redis at {settings.redis_url.split('@')[-1]}; {mode})")
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    server.serve_forever()
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent.parent / "python")]  # this example, and the package built in place
+# This example, the dev identity provider's msal-python client, and the package built in place.
+sys.path[:0] = [str(HERE), str(HERE.parent / "dev-identity-provider"), str(HERE.parent.parent / "python")]
 
 from werkzeug.serving import make_server  # noqa: E402
 

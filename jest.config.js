@@ -16,6 +16,7 @@ const STANDALONE_ONLY = {
   // One standalone redis-server by nature.
   'connect-redis-lifecycle': 'connect-redis\'s lifecycleTest on both clients at TEST_REDIS_URL (the store\'s Cluster and Sentinel behaviour: the session-store suites)',
   'tls-acl': 'a TLS + ACL redis-server of its own (the documented least-privilege user)',
+  'replica-wait': 'a master and replica of its own, SIGSTOPped and killed (~3 s); Sentinel: every sign-out of the sentinel pass waits for its replica, and sentinel-failover',
   'local-cache.faults': 'kills and freezes a redis-server of its own (SIGKILL, SIGSTOP); Sentinel: sentinel-failover',
   'ioredis-major': 'what differs between ioredis 5 and 6 on one server; the topology passes run ioredis 5 only',
   'express/.*': 'the example app, whose start command takes one REDIS_URL; race-express runs it on every topology',

@@ -11,6 +11,7 @@ const { PartitionStore } = require('./storage/partition-store');
 const { PartitionWriter } = require('./storage/partition-writer');
 const { loadPartition } = require('./storage/partition-reader');
 const { RedisGuard } = require('./redis/guard');
+const { ReplicaWait } = require('./redis/replica-wait');
 const { LocalCache } = require('./local-cache/local-cache');
 const { InvalidationListener } = require('./local-cache/invalidation-listener');
 const { createMetrics } = require('./metrics');
@@ -42,6 +43,13 @@ class RedisTokenCache {
     const metrics = createMetrics(settings.metrics, settings.logger);
     const guard = new RedisGuard({ ...settings, metrics });
     const driver = driverFor(settings.redis);
+    if (settings.signOutReplicas && !driver.canWaitForReplicas) {
+      const what = `a ${driver.kind} ${driver.topology} client cannot run WAIT on the connection of a sign-out's write`;
+      if (settings.signOutReplicas.replicas !== 'auto') {
+        throw new ConfigurationError(`signOutReplicas: ${what}; use an ioredis Sentinel client, or signOutReplicas: false`);
+      }
+      settings.logger.warn(`msal-redis-cache: ${what}: sign-outs do not wait for a replica (signOutReplicas)`);
+    }
     // The in-process cache needs a tracking connection of its own, which the driver can open only where one
     // connection follows all the data (not on a Cluster: one per master would be needed). Elsewhere it stays off and
     // every read goes to Redis.
@@ -58,6 +66,9 @@ class RedisTokenCache {
       guard,
       driver,
       store: new PartitionStore(driver, guard, settings),
+      replicaWait: settings.signOutReplicas
+        ? new ReplicaWait({ driver, guard, clock: settings.clock, signOutReplicas: settings.signOutReplicas })
+        : null,
       localCache,
       counters: { staleReads: 0, missedReads: 0, failedReads: 0, failedWrites: 0 },
       metrics,
@@ -89,7 +100,7 @@ class RedisTokenCache {
    * circuit breaker.
    */
   stats() {
-    const { localCache, guard, counters } = this.shared.context;
+    const { localCache, guard, counters, replicaWait } = this.shared.context;
     return {
       localCache: localCache && {
         ...localCache.stats,
@@ -99,6 +110,7 @@ class RedisTokenCache {
       },
       ...counters,
       redis: { ...guard.stats, breaker: guard.state },
+      signOutReplicas: replicaWait && replicaWait.enabled ? { ...replicaWait.stats } : null,
     };
   }
 

@@ -6,6 +6,8 @@
 //   - a stopped replica (SIGSTOP): the sign-out fails closed within the bound, saying the tombstone is on the master;
 //     concurrent sign-outs share WAITs, so none waits past two bounds and the circuit breaker stays closed; once
 //     the replica continues (SIGCONT) sign-outs succeed again;
+//   - a replica promoted while the old master takes writes: a sign-out that does not wait is acknowledged and lost
+//     on the promoted replica; with replicas: 1 it fails closed (never reported done);
 //   - a killed replica: with replicas: 1 sign-outs fail closed; with "auto" they go on without waiting once the master
 //     has no replica (the first one after the kill may fail: the replica count is re-read after a shortfall).
 // The Cluster case is tests/js/redis/cluster-failover.test.js. Standalone pass only (jest.config.js): it starts its
@@ -124,7 +126,7 @@ describe.each(Object.keys(clients))('on %s', (kind) => {
   });
 });
 
-describe('a killed replica (last: it stays dead)', () => {
+describe('a killed replica (it stays dead: after the tests that need it)', () => {
   let client;
   beforeAll(async () => { client = await clients.ioredis(); });
   afterAll(() => client && client.close());
@@ -153,5 +155,43 @@ describe('a killed replica (last: it stays dead)', () => {
     if (first.error) expect(first.error).toBeInstanceOf(CacheStoreError);
     await auto.removePartition({ sessionId: 'z' });
     expect(auto.stats().signOutReplicas.skipped).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('a replica promoted while the old master still takes writes (what a failover does to unreplicated writes)', () => {
+  // A group of its own: its replica ends up a master.
+  let split;
+  let client;
+  let splitMaster;
+  let splitReplica;
+  beforeAll(async () => {
+    split = await redisReplicated.start({ replicas: 1 });
+    client = { redis: new Redis({ port: split.master.port, host: split.master.host }) };
+    splitMaster = client.redis;
+    splitReplica = new Redis({ port: split.replicas[0].port, host: split.replicas[0].host });
+  }, 30000);
+  afterAll(async () => {
+    splitMaster?.disconnect();
+    splitReplica?.disconnect();
+    await split?.stop();
+  });
+
+  test('without waiting a sign-out is acknowledged and the promoted replica never has it; with replicas: 1 it fails closed', async () => {
+    const make = (prefix, signOutReplicas) => new RedisTokenCache({
+      redis: client.redis, prefix, ...secrets, localCache: false, signOutReplicas,
+    });
+    const off = make('wait-split-off:', false);
+    const strict = make('wait-split-strict:', { replicas: 1, timeoutMs: BOUND_MS });
+    await strict.removePartition({ sessionId: 'warm-up' });
+    // The replica leaves its master and takes writes itself, as a Sentinel or a Cluster promotes it.
+    await splitReplica.replicaof('NO', 'ONE');
+
+    await off.removePartition({ sessionId: 'lost' }); // acknowledged by the old master alone
+    const strictResult = await timed(strict.removePartition({ sessionId: 'kept' }));
+    expect(strictResult.error).toBeInstanceOf(CacheStoreError);
+    expect(strictResult.error.message).toMatch(/not confirmed: 0 of 1 replica\(s\)/);
+    // The promoted replica: the acknowledged sign-out is not there (lost); the refused one was never reported done.
+    expect(await splitMaster.keys('wait-split-off:session:{*')).toHaveLength(1);
+    expect(await splitReplica.keys('wait-split-off:session:{*')).toEqual([]);
   });
 });

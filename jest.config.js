@@ -23,12 +23,18 @@ const STANDALONE_ONLY = {
 };
 // And these not on one topology.
 const NOT_ON = {
-  standalone: { 'sentinel-failover': 'runs on the sentinel pass (it starts a Sentinel group of its own)' },
+  standalone: {
+    'sentinel-failover': 'runs on the sentinel pass (it starts a Sentinel group of its own)',
+    'cluster-failover': 'runs on the cluster pass (it starts a Cluster of its own, 3 masters and 3 replicas: ~35 s)',
+  },
   cluster: {
     'local-cache.coherence': 'no in-process cache on a Cluster (redis-token-cache.js supportsLocalCache)',
     'sentinel-failover': 'runs on the sentinel pass',
   },
-  sentinel: { 'session-store.cluster': 'about a Cluster (it starts one of its own, or uses the cluster pass\'s)' },
+  sentinel: {
+    'session-store.cluster': 'about a Cluster (it starts one of its own, or uses the cluster pass\'s)',
+    'cluster-failover': 'runs on the cluster pass',
+  },
 };
 
 // A suite by its file name, in whichever folder of tests/js it is.

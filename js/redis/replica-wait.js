@@ -46,7 +46,9 @@ class ReplicaWait {
     if (!this.enabled) return null;
     const connection = await this.driver.writeConnection(key, (ping) => this.guard.run('PING', key, ping));
     if (!connection) {
-      throw new CacheStoreError(`sign-out of "${key}" not written: the Redis Cluster client does not know the key's node yet`);
+      throw new CacheStoreError(
+        `sign-out of "${key}" not written: the Redis Cluster client has no connection to the key's master now (a failover?)`,
+      );
     }
     return { connection, token: connection.token() };
   }

@@ -1,10 +1,12 @@
 'use strict';
 // A throw-away Redis Cluster on loopback: N masters (3 by default, no replicas), each a redis-server on free ports,
-// in one temp dir.
+// in one temp dir. With replicas: 1, each master gets a replica, and a node is failed after nodeTimeoutMs (the
+// failover tests: a master SIGKILLed, its replica promoted by the cluster itself).
 //
-//   const cluster = await start();   // { nodes: [{ host, port }, ...], dir, stop() }
+//   const cluster = await start();   // { nodes: [{ host, port }, ...], dir, stop(), kill(port) }
 //   const redis = new Redis.Cluster(cluster.nodes);
 //   ...
+//   await cluster.kill(port);        // SIGKILL one node, waits until it is gone
 //   await cluster.stop();            // kills every node, removes the temp dir
 //
 // Needs redis-server and redis-cli 7 or later (--cluster-port, so that no bus port has to be port + 10000).
@@ -15,20 +17,20 @@ const path = require('node:path');
 const { ping, freePorts, withFreshPorts } = require('./redis-server');
 const { HOST, spawnRedisServer, processGroup, redisCli } = require('./redis-processes');
 
-const START_TIMEOUT_MS = 15000;
+const START_TIMEOUT_MS = 20000;
 
 /**
  * @param {{ masters?: number }} [options] masters: at least 3 (redis-cli --cluster create refuses fewer)
  * @returns {Promise<{ nodes: Array<{ host: string, port: number }>, dir: string, stop: () => Promise<void> }>}
  */
-async function start({ masters = 3 } = {}) {
+async function start({ masters = 3, replicas = 0, nodeTimeoutMs = 15000 } = {}) {
   if (!Number.isSafeInteger(masters) || masters < 3) throw new Error('redis-cluster start: masters must be 3 or more');
   // A free port can be taken between probing and binding: each attempt probes new ones.
   return withFreshPorts(async () => {
-    const cluster = await launch(masters);
+    const cluster = await launch(masters, replicas, nodeTimeoutMs);
     try {
       await cluster.ready;
-      return { nodes: cluster.nodes, dir: cluster.dir, stop: cluster.stop };
+      return { nodes: cluster.nodes, dir: cluster.dir, stop: cluster.stop, kill: cluster.kill };
     } catch (err) {
       await cluster.stop();
       throw err;
@@ -36,32 +38,41 @@ async function start({ masters = 3 } = {}) {
   });
 }
 
-async function launch(masters) {
+async function launch(masters, replicas, nodeTimeoutMs) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'test-redis-cluster-'));
-  const ports = await freePorts(masters * 2);
+  const count = masters * (1 + replicas);
+  const ports = await freePorts(count * 2);
   const nodes = [];
   const children = [];
-  for (let i = 0; i < masters; i++) {
+  for (let i = 0; i < count; i++) {
     const port = ports[i];
-    const busPort = ports[masters + i];
+    const busPort = ports[count + i];
     nodes.push({ host: HOST, port });
-    children.push(spawnNode(dir, port, busPort));
+    children.push(spawnNode(dir, port, busPort, nodeTimeoutMs));
   }
 
-  const { ready, stop } = processGroup('cluster node', dir, children, () => createCluster(nodes));
-  return { nodes, dir, ready, stop };
+  const { ready, stop } = processGroup('cluster node', dir, children, () => createCluster(nodes, replicas));
+  const kill = async (port) => {
+    const found = children.find((child) => child.port === port);
+    if (!found) throw new Error(`redis-cluster: no node of this cluster listens on port ${port}`);
+    if (found.child.exitCode !== null || found.child.signalCode !== null) return;
+    found.child.kill('SIGKILL');
+    await found.exited;
+  };
+  return { nodes, dir, ready, stop, kill };
 }
 
-function spawnNode(dir, port, busPort) {
+function spawnNode(dir, port, busPort, nodeTimeoutMs) {
   return spawnRedisServer(dir, port, [
     '--port', String(port), '--cluster-port', String(busPort), '--bind', HOST,
     '--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, `nodes-${port}.conf`),
+    '--cluster-node-timeout', String(nodeTimeoutMs),
     '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no',
   ]);
 }
 
 /** Waits for every node, joins them (redis-cli --cluster create), then waits until every node says cluster_state:ok. */
-async function createCluster(nodes) {
+async function createCluster(nodes, replicas) {
   const deadline = Date.now() + START_TIMEOUT_MS;
   const waitFor = async (what, check) => {
     while (!(await check())) {
@@ -71,10 +82,18 @@ async function createCluster(nodes) {
   };
   const everyNode = async (check) => (await Promise.all(nodes.map(check))).every(Boolean);
   await waitFor('not every node answered PING', () => everyNode(({ port }) => ping(port)));
-  await redisCli(['--cluster', 'create', ...nodes.map(({ host, port }) => `${host}:${port}`), '--cluster-replicas', '0', '--cluster-yes'], { timeoutMs: START_TIMEOUT_MS });
+  await redisCli(['--cluster', 'create', ...nodes.map(({ host, port }) => `${host}:${port}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { timeoutMs: START_TIMEOUT_MS });
   const stateOk = async ({ host, port }) =>
     /^cluster_state:ok\r?$/m.test(await redisCli(['-h', host, '-p', String(port), 'cluster', 'info']));
   await waitFor('cluster_state:ok not reached on every node', () => everyNode(stateOk));
+  if (replicas === 0) return;
+  // Every replica in sync, and every master counting its replicas online (a WAIT would wait for them otherwise).
+  const synced = async ({ host, port }) => {
+    const info = await redisCli(['-h', host, '-p', String(port), 'info', 'replication']);
+    if (/^role:slave\r?$/m.test(info)) return /^master_link_status:up\r?$/m.test(info);
+    return (info.match(/^slave\d+:.*state=online/mg) || []).length >= replicas;
+  };
+  await waitFor('the replicas did not sync', () => everyNode(synced));
 }
 
 module.exports = { start };

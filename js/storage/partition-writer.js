@@ -51,6 +51,7 @@ class PartitionWriter {
    * @param {import('./partition-reader').LoadedPartition} write.loaded
    * @param {string|Uint8Array} write.cache
    * @param {boolean} [write.offline] a Redis call of this request already failed: fail now, do not wait again
+   * @param {{ spentMs: number }} [write.budget] the request's share of commandTimeoutMs (guard.js)
    * @returns {Promise<{ outcome: string, plan: object }>} plan: the core's decision on `cache` itself (what was
    *   restricted away)
    */
@@ -65,7 +66,7 @@ class PartitionWriter {
     }
   }
 
-  async #write({ key, partition, allowed, owner, loaded, cache, offline = false }) {
+  async #write({ key, partition, allowed, owner, loaded, cache, offline = false, budget = null }) {
     const now = this.#now();
     let base = loaded;
     let createdAt = loaded.createdAt ?? now;
@@ -100,8 +101,8 @@ class PartitionWriter {
       try {
         if (offline) throw new CacheStoreError(`Redis SET not sent for "${key}": Redis failed earlier in this request`);
         // A partition joins the indexes admin operations read before it can exist (partition-index.js).
-        if (sealed) await this.context.index.beforeStore({ partition, allowed, base, plan, createdAt });
-        result = await this.context.store.compareAndSet(key, base.etag, sealed && sealed.value, plan.ttlSeconds);
+        if (sealed) await this.context.index.beforeStore({ partition, allowed, base, plan, createdAt, budget });
+        result = await this.context.store.compareAndSet(key, base.etag, sealed && sealed.value, plan.ttlSeconds, { budget });
       } catch (err) {
         if (!(err instanceof CacheStoreError)) throw err;
         if (flight) {

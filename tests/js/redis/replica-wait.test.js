@@ -137,6 +137,39 @@ describe.each(Object.keys(clients))('on %s', (kind) => {
   });
 });
 
+describe('as the least-privilege user README.md documents', () => {
+  const { documentedAclUser } = require('../../support/redis-acl');
+  const user = documentedAclUser('replica-wait-password');
+  let app;
+  beforeAll(async () => {
+    await masterClient.acl('SETUSER', user.username, 'reset', ...user.line.split(/\s+/).slice(2));
+  });
+  afterEach(() => app && app.disconnect());
+
+  test('its line lets a sign-out wait for the replica; without +wait the sign-out fails closed and one warning says so', async () => {
+    const connect = () => {
+      app = new Redis({ host: group.master.host, port: group.master.port, username: user.username, password: 'replica-wait-password' });
+      return app;
+    };
+    const warnings = [];
+    const cache = new RedisTokenCache({
+      redis: connect(), prefix: 'msal:wait-acl-', ...secrets, localCache: false,
+      signOutReplicas: { timeoutMs: HEALTHY_BOUND_MS }, logger: { warn: (m) => warnings.push(m) },
+    });
+    await signOutConfirmed(cache, { sessionId: 'with-wait' });
+    expect(cache.stats().signOutReplicas.confirmed).toBe(1);
+    await masterClient.acl('SETUSER', user.username, '-wait');
+    try {
+      const refused = await timed(cache.removePartition({ sessionId: 'without-wait' }));
+      expect(refused.error).toBeInstanceOf(CacheStoreError);
+      expect(refused.error.message).toMatch(/Redis WAIT failed .*NOPERM/);
+      expect(warnings).toEqual([expect.stringMatching(/^msal-redis-cache: Redis refused WAIT/)]);
+    } finally {
+      await masterClient.acl('SETUSER', user.username, '+wait');
+    }
+  });
+});
+
 describe('a killed replica (it stays dead: after the tests that need it)', () => {
   let client;
   beforeAll(async () => { client = await clients.ioredis(); });

@@ -3,10 +3,11 @@
 // in one temp dir. With replicas: 1, each master gets a replica, and a node is failed after nodeTimeoutMs (the
 // failover tests: a master SIGKILLed, its replica promoted by the cluster itself).
 //
-//   const cluster = await start();   // { nodes: [{ host, port }, ...], dir, stop(), kill(port) }
+//   const cluster = await start();   // { nodes: [{ host, port }, ...], dir, stop(), kill(port), signal(port, name) }
 //   const redis = new Redis.Cluster(cluster.nodes);
 //   ...
 //   await cluster.kill(port);        // SIGKILL one node, waits until it is gone
+//   cluster.signal(port, 'SIGSTOP'); // ... 'SIGCONT'
 //   await cluster.stop();            // kills every node, removes the temp dir
 //
 // Needs redis-server and redis-cli 7 or later (--cluster-port, so that no bus port has to be port + 10000).
@@ -30,7 +31,7 @@ async function start({ masters = 3, replicas = 0, nodeTimeoutMs = 15000 } = {}) 
     const cluster = await launch(masters, replicas, nodeTimeoutMs);
     try {
       await cluster.ready;
-      return { nodes: cluster.nodes, dir: cluster.dir, stop: cluster.stop, kill: cluster.kill };
+      return { nodes: cluster.nodes, dir: cluster.dir, stop: cluster.stop, kill: cluster.kill, signal: cluster.signal };
     } catch (err) {
       await cluster.stop();
       throw err;
@@ -52,14 +53,19 @@ async function launch(masters, replicas, nodeTimeoutMs) {
   }
 
   const { ready, stop } = processGroup('cluster node', dir, children, () => createCluster(nodes, replicas));
-  const kill = async (port) => {
-    const found = children.find((child) => child.port === port);
+  const child = (port) => {
+    const found = children.find((c) => c.port === port);
     if (!found) throw new Error(`redis-cluster: no node of this cluster listens on port ${port}`);
+    return found;
+  };
+  const kill = async (port) => {
+    const found = child(port);
     if (found.child.exitCode !== null || found.child.signalCode !== null) return;
     found.child.kill('SIGKILL');
     await found.exited;
   };
-  return { nodes, dir, ready, stop, kill };
+  const signal = (port, name) => child(port).child.kill(name); // SIGSTOP, SIGCONT
+  return { nodes, dir, ready, stop, kill, signal };
 }
 
 function spawnNode(dir, port, busPort, nodeTimeoutMs) {

@@ -13,11 +13,15 @@
 // is unreadable on the promoted master); every call answered within commandTimeoutMs plus scheduling; and the calls
 // work again within seconds of the promotion. Numbers go to test-output/cluster-failover.json.
 //
+// First, for both clients, a replica is stopped for a moment: a sign-out on its master's slots then fails closed
+// (WAIT runs on the connection to the key's master, which is what makes it fail), one on another master's does not.
+//
 // It runs on the cluster pass (jest.config.js), and starts its own Cluster: killing a master of the run's would fail
 // the other suites.
 
 const crypto = require('node:crypto');
 const Redis = require('../../support/ioredis');
+const { nodeRedis } = require('../../support/node-redis');
 const { RedisTokenCache, CacheStoreError } = require('../../../js');
 const { createKeyring } = require('../../../js/storage/keyring');
 const { resolvePartition } = require('../../../js/msal/partitions');
@@ -53,7 +57,9 @@ const keyring = createKeyring({ encryptionKeys: [secrets.encryptionKey], keyName
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const round = (value) => (typeof value === 'number' ? Number(value.toFixed(1)) : value);
-const slotOfSession = (sessionId) => slotOf(prefix + resolvePartition({ sessionId }, undefined, keyring).partitionKey);
+const slotOfSession = (sessionId, keyPrefix = prefix) =>
+  slotOf(keyPrefix + resolvePartition({ sessionId }, undefined, keyring).partitionKey);
+const owns = (node, slot) => node.slots.some(([a, b]) => a <= slot && slot <= b);
 
 let cluster;
 let redis;
@@ -132,8 +138,10 @@ async function clusterNodes(port) {
   try {
     await node.connect();
     return String(await node.cluster('NODES')).trim().split('\n').map((line) => {
-      const [, address, flags, , , , , , ...slots] = line.split(' ');
+      const [id, address, flags, masterId, , , , , ...slots] = line.split(' ');
       return {
+        id,
+        masterId,
         port: Number(address.split('@')[0].split(':')[1]),
         role: /master/.test(flags) ? 'master' : 'replica',
         failed: /fail(?!\?)/.test(flags.replace('fail?', '')),
@@ -158,10 +166,60 @@ async function untilPromoted(killed, askPort) {
   }
 }
 
+test.each(['ioredis', 'node-redis'])('%s: a replica stopped (SIGSTOP): sign-outs on its master\'s slots fail closed within the bound, others are confirmed; continued: confirmed', async (kind) => {
+  const BOUND_MS = 150;
+  const waitPrefix = `cwait-${kind}:`;
+  const nodes = await clusterNodes(cluster.nodes[0].port);
+  const master = nodes.find((n) => n.role === 'master');
+  const replica = nodes.find((n) => n.role === 'replica' && n.masterId === master.id);
+  const sessionWhere = (on) => {
+    for (let i = 0; ; i++) if (owns(master, slotOfSession(`s-${i}`, waitPrefix)) === on) return `s-${i}`;
+  };
+  const [onIt, elsewhere] = [sessionWhere(true), sessionWhere(false)];
+  const client = kind === 'ioredis'
+    ? new Redis.Cluster(cluster.nodes)
+    : await nodeRedis.createCluster({ rootNodes: cluster.nodes.map(({ host, port }) => ({ socket: { host, port } })) }).connect();
+  const cache = new RedisTokenCache({
+    redis: client, prefix: waitPrefix, localCache: false, logger: { warn: () => {} }, signOutReplicas: { timeoutMs: BOUND_MS },
+    encryptionKeys: [secrets.encryptionKey], keyNameSecret: secrets.keyNameSecret,
+  });
+  const confirmed = async (sessionId) => { // a loaded machine may delay an ack past one bound, not three
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await cache.removePartition({ sessionId });
+      } catch (err) {
+        if (attempt === 3) throw err;
+      }
+    }
+  };
+  try {
+    await confirmed(onIt);
+    await confirmed(elsewhere);
+    cluster.signal(replica.port, 'SIGSTOP'); // shorter than cluster-node-timeout: nothing fails over
+    let refused;
+    let ms;
+    try {
+      const startAt = now();
+      refused = await cache.removePartition({ sessionId: onIt }).then(() => null, (err) => err);
+      ms = now() - startAt;
+      await cache.removePartition({ sessionId: elsewhere }); // another master's replica answers
+    } finally {
+      cluster.signal(replica.port, 'SIGCONT');
+    }
+    expect(refused).toBeInstanceOf(CacheStoreError);
+    expect(refused.message).toMatch(/not confirmed: 0 of 1 replica\(s\) acknowledged it within 150 ms/);
+    expect(ms).toBeLessThan(BOUND_MS + SCHEDULING_MS);
+    await confirmed(onIt);
+    summary[`replicaStopped-${kind}`] = { refusedAfterMs: round(ms), signOutReplicas: cache.stats().signOutReplicas };
+  } finally {
+    if (kind === 'ioredis') client.disconnect();
+    else await client.close();
+  }
+});
+
 test('a master SIGKILLed under load: its replica promoted, no "no account", no sign-out lost, every call within the bound', async () => {
   const nodes = await clusterNodes(cluster.nodes[0].port);
   // The master that owns the most sign-out targets.
-  const owns = (node, slot) => node.slots.some(([a, b]) => a <= slot && slot <= b);
   const masters = nodes.filter((n) => n.role === 'master');
   const count = (node) => signOutTargets.filter((t) => owns(node, slotOfSession(t.sessionId))).length;
   const victim = masters.reduce((best, node) => (count(node) > count(best) ? node : best));

@@ -19,6 +19,8 @@
 // partition parses, every session of the load still serves its user). The numbers go to
 // test-output/sentinel-failover.json.
 //
+// First, the replica is stopped for a moment: a sign-out then fails closed (it waits for the replica, within a bound).
+//
 // It runs on the sentinel pass (jest.config.js), and starts its own group: killing the run's master would fail the
 // other suites.
 
@@ -174,6 +176,34 @@ async function untilPromoted(old) {
     await sleep(50);
   }
 }
+
+test('the replica stopped (SIGSTOP): a sign-out fails closed within signOutReplicas.timeoutMs; continued: it is confirmed', async () => {
+  const bound = tool.settings.signOutReplicas.timeoutMs; // the default, 200 ms
+  await tool.removePartition({ sessionId: 'replica-warm-up' }); // the replica count is read
+  group.signal(group.replica.port, 'SIGSTOP'); // shorter than down-after-milliseconds: the sentinels do not react
+  let refused;
+  const startAt = now();
+  try {
+    await tool.removePartition({ sessionId: 'replica-stopped' });
+  } catch (err) {
+    refused = err;
+  } finally {
+    group.signal(group.replica.port, 'SIGCONT');
+  }
+  const ms = now() - startAt;
+  expect(refused).toBeInstanceOf(CacheStoreError);
+  expect(refused.message).toMatch(/not confirmed: 0 of 1 replica\(s\) acknowledged it within 200 ms/);
+  expect(ms).toBeLessThan(bound + SCHEDULING_MS);
+  for (let attempt = 1; ; attempt++) { // the replica catches up (one more try on a loaded machine)
+    try {
+      await tool.removePartition({ sessionId: 'replica-stopped' });
+      break;
+    } catch (err) {
+      if (attempt === 3) throw err;
+    }
+  }
+  summary.replicaStopped = { refusedAfterMs: round(ms), signOutReplicas: tool.stats().signOutReplicas };
+});
 
 test('the master SIGKILLed under load: no crash, clear errors, sign-ins and silent calls work again within seconds', async () => {
   const problemsBefore = await Promise.all(workers.map((worker) => call(worker, 'problems', {})));

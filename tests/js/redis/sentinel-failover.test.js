@@ -300,6 +300,9 @@ test('the master SIGKILLed under load: no crash, clear errors, sign-ins and sile
   const allRecords = loads.flatMap((load) => load.records);
   result.slowestCallMs = round(Math.max(0, ...allRecords.map(([, duration]) => duration)));
   result.callsOverBound = allRecords.filter(([, duration]) => duration >= COMMAND_TIMEOUT_MS + SCHEDULING_MS).length;
+  // [ms after the kill, duration, refresh, ok, fromCache, error]
+  result.slowCalls = allRecords.filter(([, duration]) => duration >= COMMAND_TIMEOUT_MS)
+    .map(([start, ...rest]) => [round(start - killedAt), ...rest.map(round)]);
   result.slowestSignOutMs = round(Math.max(0, ...signOutResults.map((r) => r.endAt - r.startAt)));
   // 0 sign-outs lost: every sign-out reported done left its partition unreadable on the promoted master.
   const done = [...new Set(signOutResults.filter((r) => r.ok).map((r) => r.sessionId))];

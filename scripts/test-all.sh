@@ -51,7 +51,8 @@ read -r js_passed js_failed < <(jest_counts test-output/jest.json)
 # The second pass leaves out the suites that never load ioredis (the core, the fake identity provider, the dev
 # services and their exposure), server.test.js (it runs examples/express/server.js, which has its own ioredis 5
 # dependency) and, for time, the browser tests. Its ignore list replaces jest.config.js's, so sentinel-failover.test.js (a Sentinel group
-# of its own) runs here too: the failover on ioredis 6.
+# of its own) and cluster-failover.test.js (a Cluster of its own with replicas, ~35 s) run here too: the failovers on
+# ioredis 6. replica-wait.test.js (a master and replica of its own, ~10 s) runs on every standalone pass.
 echo "== Jest (ioredis 6: the suites that talk to Redis)"
 jest6_status=0
 rm -f test-output/jest-ioredis6.json
@@ -117,7 +118,7 @@ for topology in cluster sentinel; do
 done
 
 # Valkey (Debian 12 has it in bookworm-backports): the suites that talk to Redis, on a standalone valkey-server (and
-# a Sentinel group of valkey-servers: sentinel-failover.test.js), run under the name redis-server through a PATH
+# a Sentinel group of valkey-servers: sentinel-failover.test.js; a Cluster of them: cluster-failover.test.js), run under the name redis-server through a PATH
 # shim, since every launcher starts `redis-server`. Left out besides the ioredis 6 pass's list: the suites without
 # Redis, and tls-acl and the example's (express/), whose documented ACL user lacks +client|setinfo: ioredis sends
 # CLIENT SETINFO, which Valkey (and Redis 7.2+) has, and the ACL log records its refusal.

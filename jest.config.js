@@ -18,8 +18,10 @@ const STANDALONE_ONLY = {
   'tls-acl': 'a TLS + ACL redis-server of its own (the documented least-privilege user)',
   'replica-wait': 'a master and replica of its own, SIGSTOPped and killed (~3 s); Sentinel: every sign-out of the sentinel pass waits for its replica, and sentinel-failover',
   'local-cache.faults': 'kills and freezes a redis-server of its own (SIGKILL, SIGSTOP); Sentinel: sentinel-failover',
+  'ioredis-handoff': 'ioredis 6.1\'s Smart Client Handoff through a proxy in front of a redis-server of its own',
   'ioredis-major': 'what differs between ioredis 5 and 6 on one server; the topology passes run ioredis 5 only',
   'express/.*': 'the example app, whose start command takes one REDIS_URL; race-express runs it on every topology',
+  'flask/.*': 'the Flask example (Python processes) beside the Express one, on one REDIS_URL',
 };
 // And these not on one topology.
 const NOT_ON = {

@@ -5,7 +5,7 @@
 
 const { DistributedCachePlugin } = require('@azure/msal-node');
 
-/** ICacheClient over ioredis. A missing key reads as null, which msal's deserialize() treats as an empty cache. */
+/** ICacheClient over ioredis or node-redis (the same get/set). A missing key reads as null, which msal's deserialize() treats as an empty cache. */
 class RedisCacheClient {
   constructor(redis) {
     this.redis = redis;

@@ -1,6 +1,7 @@
 'use strict';
 // The in-process cache (L1, js/local-cache/local-cache.js, kept coherent by CLIENT TRACKING: js/local-cache/invalidation-listener.js)
-// against msal-node's DistributedCachePlugin (DCP) over the same ioredis client, like for like: one key per session
+// against msal-node's DistributedCachePlugin (DCP) over the same client (ioredis, or node-redis: run.js runs the
+// cases once per client, --clients=), like for like: one key per session
 // on both sides (ours: a { sessionId } partition; DCP: a key per session/account). Three sides per case:
 //   ours     RedisTokenCache as deployed (encrypted, localCache on: the default)
 //   oursNoL1 the same with localCache: false (every read goes to Redis), for reference
@@ -25,7 +26,7 @@ const path = require('node:path');
 const { fork } = require('node:child_process');
 const { ConfidentialClientApplication } = require('@azure/msal-node');
 const { RedisTokenCache } = require('../js');
-const { distributedPlugin } = require('./distributed-baseline');
+const { distributedPlugin, RedisCacheClient } = require('./distributed-baseline');
 const { writeThrough } = require('./seed');
 const { summarize } = require('./harness');
 
@@ -108,8 +109,15 @@ async function throughput(impls, { ops, rounds, concurrency = 64 }) {
   }));
 }
 
-async function runLocalCacheCases(env, { quick, only = '', log }) {
-  const { redis, client, userConfig, idp, secrets, logger, warnings } = env;
+/**
+ * `app`: the client the package and DCP share ({ name, redis }; default: the environment's ioredis client). The
+ * environment's ioredis client stays the bench's own (DBSIZE, loading the other keys).
+ */
+async function runLocalCacheCases(env, { quick, only = '', log, app = { name: 'ioredis', redis: env.redis } }) {
+  const { userConfig, idp, secrets, logger, warnings } = env;
+  const admin = env.redis;
+  const { redis } = app;
+  const client = new RedisCacheClient(redis);
   const want = (id) => id.startsWith(only) || only.startsWith(id);
   const N = quick
     ? { latency: 300, ops: 500, rounds: 2, refresh: 150, invalidations: 100 }
@@ -121,7 +129,7 @@ async function runLocalCacheCases(env, { quick, only = '', log }) {
   const withPlugin = (cachePlugin) => ({ ...userConfig, cache: { cachePlugin } });
   const theirsKey = (tag) => `${THEIRS_PREFIX}${tag}:account`;
   const theirsPlugin = (tag) => distributedPlugin(client, theirsKey(tag), () => theirsKey(tag));
-  const results = { loadavgStart: loadavg() };
+  const results = { client: app.name, loadavgStart: loadavg() };
   const warningsBefore = warnings.count;
 
   try {
@@ -228,15 +236,15 @@ async function runLocalCacheCases(env, { quick, only = '', log }) {
     // --- 4. 1,000,000 other keys ------------------------------------------------------------------------------
     if (want('l1.keyspace')) {
       const s = sized[0];
-      const dbsize = async () => Number(await redis.dbsize());
+      const dbsize = async () => Number(await admin.dbsize());
       const keyspace = { otherKeys: quick ? 100000 : 1000000, valueBytes: 100, runs: [] };
       keyspace.runs.push({ phase: 'empty', dbsize: await dbsize(), ...(await readCases(s, 'l1.keyspace empty')) });
-      const loaded = await loadKeys(redis, keyspace.otherKeys, keyspace.valueBytes);
+      const loaded = await loadKeys(admin, keyspace.otherKeys, keyspace.valueBytes);
       keyspace.loadSeconds = loaded.seconds;
       keyspace.usedMemory = loaded.usedMemory;
       await new Promise((resolve) => setTimeout(resolve, 1000)); // let the invalidation flood drain
       keyspace.runs.push({ phase: `${keyspace.otherKeys.toLocaleString('en')} other keys`, dbsize: await dbsize(), ...(await readCases(s, `l1.keyspace ${keyspace.otherKeys / 1e6}M`)) });
-      await unloadKeys(redis, keyspace.otherKeys);
+      await unloadKeys(admin, keyspace.otherKeys);
       await new Promise((resolve) => setTimeout(resolve, 1000));
       keyspace.runs.push({ phase: 'empty again', dbsize: await dbsize(), ...(await readCases(s, 'l1.keyspace empty again')) });
       const [a, b, c] = keyspace.runs;

@@ -14,6 +14,7 @@
 //   --js-core    diagnostic: the plugin and encryption cases with the plugin's core swapped for reference-core.js
 //                (see js-core-swap.js); writes test-output/bench-js-core.json instead
 //   --writers=   writers of the contention cases (default 8)
+//   --clients=   the clients of the L1 cases, run one after the other in this run (default ioredis,node-redis)
 
 const fs = require('node:fs');
 const path = require('node:path');
@@ -32,6 +33,7 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const only = (args.find((a) => a.startsWith('--only=')) || '').slice('--only='.length);
 const jsCore = args.includes('--js-core');
+const l1Clients = (args.find((a) => a.startsWith('--clients=')) || '--clients=ioredis,node-redis').slice('--clients='.length).split(',');
 const writers = Number((args.find((a) => a.startsWith('--writers=')) || '--writers=8').slice('--writers='.length));
 // Time per case (both implementations together, warm-up excluded) and the fewest timed calls per implementation.
 // contention: rounds of both sides together, per mode.
@@ -76,6 +78,14 @@ async function runCases(cases, budget, env) {
   return results;
 }
 
+/** The app client of the L1 cases: ioredis (the environment's) or node-redis 6 (createClient, connected). */
+async function connectClient(name, env) {
+  if (name === 'ioredis') return { name, redis: env.redis, close: async () => {} };
+  if (name !== 'node-redis') throw new Error(`--clients: ioredis or node-redis, not ${name}`);
+  const redis = await require('redis').createClient({ url: env.server.url }).connect();
+  return { name: `node-redis ${require('redis/package.json').version}`, redis, close: () => redis.quit() };
+}
+
 async function main() {
   const started = performance.now();
   log(`msal-redis-cache bench${quick ? ' (--quick)' : ''}: starting redis-server and seeding fixtures`);
@@ -85,7 +95,7 @@ async function main() {
   let cryptoResults = [];
   const contention = [];
   let coreResults;
-  let localCache = null;
+  let localCache = [];
   let signOutResults = [];
   try {
     // The wasm core and the JS reference must agree before either is timed.
@@ -114,8 +124,15 @@ async function main() {
     log('core: wasm vs plain JavaScript');
     coreResults = jsCore ? [] : await runCases(selected(coreCases(inputs)), BUDGET.core);
     if (!jsCore && ('l1.'.startsWith(only) || only.startsWith('l1.'))) {
-      log('in-process cache (L1): ours (L1 on, default) and ours (localCache: false) vs msal DistributedCachePlugin');
-      localCache = await runLocalCacheCases(env, { quick, only, log });
+      for (const name of l1Clients) {
+        log(`in-process cache (L1) on ${name}: ours (L1 on, default) and ours (localCache: false) vs msal DistributedCachePlugin`);
+        const app = await connectClient(name, env);
+        try {
+          localCache.push(await runLocalCacheCases(env, { quick, only, log, app }));
+        } finally {
+          await app.close();
+        }
+      }
     }
     if (!jsCore && ('signout.'.startsWith(only) || only.startsWith('signout.'))) {
       log('sign-out: waiting for a replica (signOutReplicas "auto") vs not (false), on a master with one replica');
@@ -159,7 +176,7 @@ async function main() {
   if (encryption.length || cryptoResults.length) console.log(`${encryptionTable([...encryption, ...cryptoResults])}\n`);
   if (contention.length) console.log(`${contentionTable(contention)}\n`);
   if (coreResults.length) console.log(`${coreTable(coreResults)}\n`);
-  if (localCache) console.log(`${localCacheTable(localCache)}\n`);
+  for (const l1 of localCache) console.log(`L1 cases on ${l1.client}:\n${localCacheTable(l1)}\n`);
   if (signOutResults.length) console.log(`${signOutTable(signOutResults)}\n`);
   console.log(`total ${report.seconds} s; results in ${path.relative(process.cwd(), OUTPUT)}`);
 }

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Makes sure the Debian packages and npm dependencies a command needs are present: installs them when we can
 # (root + apt), otherwise stops with one line saying exactly what to run.
-# Usage: ensure-tools.sh [--example] [--with-browser] [--with-fuzzer] [--redis-optional] [--dry-run]
+# Usage: ensure-tools.sh [--example | --flask-example] [--with-browser] [--with-fuzzer] [--redis-optional] [--dry-run]
 #   (default) what `npm test` needs: the WebAssembly build (emscripten, nlohmann-json3-dev, cmake), the native C++
 #     tests (g++, libgtest-dev), redis-server, and the Python package's build and tests (python3-dev, pybind11-dev,
-#     python3-setuptools, python3-msal, python3-redis, python3-cryptography, python3-pytest).
+#     python3-setuptools, python3-msal, python3-redis, python3-cryptography, python3-pytest, python3-flask).
 #   --example: only what the example needs (`npm start`): the WebAssembly build, and redis-server if it can be
 #     installed (without it the example falls back to an in-memory store). Not the C++ test toolchain.
+#   --flask-example: only what the Flask example needs (`npm run start:flask`): the Python package's build
+#     (python3-dev, pybind11-dev, nlohmann-json3-dev, python3-setuptools, g++), python3-msal, python3-redis,
+#     python3-cryptography, python3-flask, python3-requests, redis-server if it can be installed, and the npm
+#     packages of the dev identity provider. Not emscripten: the provider is plain JavaScript.
 #   --with-fuzzer: also clang-14 and libclang-rt-14-dev for scripts/fuzz.sh (npm test runs it; npm start does not).
 #   --with-browser: also chromium, for the browser test.
 #   --redis-optional: a missing redis-server that cannot be installed is a warning, not an error.
@@ -14,6 +18,7 @@
 set -euo pipefail
 
 example=no
+flask_example=no
 with_browser=no
 with_fuzzer=no
 redis_optional=no
@@ -21,6 +26,7 @@ dry_run=no
 for arg in "$@"; do
   case "$arg" in
     --example) example=yes; redis_optional=yes ;;
+    --flask-example) flask_example=yes; redis_optional=yes ;;
     --with-browser) with_browser=yes ;;
     --with-fuzzer) with_fuzzer=yes ;;
     --redis-optional) redis_optional=yes ;;
@@ -52,16 +58,24 @@ have() {
     python3-cryptography) /usr/bin/python3 -c 'import cryptography' ;;
     python3-pytest) /usr/bin/python3 -c 'import pytest' ;;
     python3-setuptools) /usr/bin/python3 -c 'import setuptools' ;;
+    python3-flask) /usr/bin/python3 -c 'import flask' ;;
+    python3-requests) /usr/bin/python3 -c 'import requests' ;;
     *) return 1 ;;
   esac >/dev/null 2>&1
 }
 
 packages=(emscripten nlohmann-json3-dev cmake) # the WebAssembly build (scripts/build-wasm.sh)
 modules=(@azure/msal-node ioredis express express-session helmet jose) # the example's
-if [ "$example" = no ]; then
+if [ "$flask_example" = yes ]; then
+  # The Python package built in place, Flask, and the dev identity provider (Node: express, jose).
+  packages=(g++ nlohmann-json3-dev python3-dev pybind11-dev python3-setuptools python3-msal python3-redis \
+    python3-cryptography python3-flask python3-requests)
+  modules=(express jose)
+elif [ "$example" = no ]; then
   packages+=(g++ libgtest-dev) # the native C++ tests
   # the Python package and its pytest suite
-  packages+=(python3-dev pybind11-dev python3-setuptools python3-msal python3-redis python3-cryptography python3-pytest)
+  packages+=(python3-dev pybind11-dev python3-setuptools python3-msal python3-redis python3-cryptography python3-pytest \
+    python3-flask)
   modules+=(ioredis6 jest supertest playwright-core typescript)
 fi
 if [ "$with_fuzzer" = yes ]; then packages+=(clang-14 libclang-rt-14-dev); fi

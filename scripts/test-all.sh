@@ -33,6 +33,12 @@ fi
 echo "== WebAssembly build"
 bash scripts/build-wasm.sh
 
+# The Python extension, built in place before Jest: the Flask example's tests (tests/js/flask) run it. Its pytest
+# suite runs at the end; a failed build fails that pass (and the Flask suites).
+echo "== Python extension build"
+py_build_status=0
+bash scripts/build-python.sh || py_build_status=$?
+
 # "<passed> <failed>" of a Jest JSON report; a run that wrote none counts as one failure.
 jest_counts() {
   node -e '
@@ -50,14 +56,16 @@ read -r js_passed js_failed < <(jest_counts test-output/jest.json)
 
 # The second pass leaves out the suites that never load ioredis (the core, the fake identity provider, the dev
 # services and their exposure), server.test.js (it runs examples/express/server.js, which has its own ioredis 5
-# dependency) and, for time, the browser tests. Its ignore list replaces jest.config.js's, so sentinel-failover.test.js (a Sentinel group
-# of its own) and cluster-failover.test.js (a Cluster of its own with replicas, ~35 s) run here too: the failovers on
-# ioredis 6. replica-wait.test.js (a master and replica of its own, ~10 s) runs on every standalone pass.
+# dependency) and, for time, the browser tests and the Flask example's (flask/: Python processes whose Redis client is
+# redis-py, whatever ioredis major Jest loads). Its ignore list replaces jest.config.js's, so sentinel-failover.test.js
+# (a Sentinel group of its own) and cluster-failover.test.js (a Cluster of its own with replicas, ~35 s) run here too:
+# the failovers on ioredis 6. replica-wait.test.js (a master and replica of its own, ~10 s) runs on every standalone
+# pass.
 echo "== Jest (ioredis 6: the suites that talk to Redis)"
 jest6_status=0
 rm -f test-output/jest-ioredis6.json
 TEST_REDIS_TOPOLOGY=standalone TEST_IOREDIS_MAJOR=6 npx jest --json --outputFile=test-output/jest-ioredis6.json \
-  --passWithNoTests --testPathIgnorePatterns '/tests/js/(core|core-merge|fake-identity-provider|express/dev-services|express/dev-exposure|express/server|express/browser|express/browser-cross-site)\.test\.js$' \
+  --passWithNoTests --testPathIgnorePatterns '/tests/js/(core|core-merge|fake-identity-provider|express/dev-services|express/dev-exposure|express/server|express/browser|express/browser-cross-site|flask/.*)\.test\.js$' \
   "$@" || jest6_status=$?
 read -r js6_passed js6_failed < <(jest_counts test-output/jest-ioredis6.json)
 
@@ -119,21 +127,23 @@ done
 
 # Valkey (Debian 12 has it in bookworm-backports): the suites that talk to Redis, on a standalone valkey-server (and
 # a Sentinel group of valkey-servers: sentinel-failover.test.js; a Cluster of them: cluster-failover.test.js), run under the name redis-server through a PATH
-# shim, since every launcher starts `redis-server`. Left out besides the ioredis 6 pass's list: the suites without
-# Redis, and tls-acl and the example's (express/), whose documented ACL user lacks +client|setinfo: ioredis sends
-# CLIENT SETINFO, which Valkey (and Redis 7.2+) has, and the ACL log records its refusal.
+# shim, since every launcher starts `redis-server`, on iovalkey (ioredis 5's fork for Valkey: TEST_IOVALKEY=1, the
+# package and the tests' own calls). Left out besides the ioredis 6 pass's list: the suites without Redis, the Flask
+# example's (flask/, as on ioredis 6), tls-acl and the example's (express/), whose documented ACL user lacks
+# +client|setinfo: ioredis sends CLIENT SETINFO, which Valkey (and Redis 7.2+) has, and the ACL log records its refusal; ioredis-major (about ioredis's majors); and
+# connect-redis's lifecycleTest (the first pass runs it; its 1,000 one-second sessions beside the races here).
 valkey_passed=0
 valkey_failed=0
 valkey_status=0
 if command -v valkey-server >/dev/null && command -v valkey-cli >/dev/null; then
-  echo "== Jest ($(valkey-server --version | cut -d' ' -f1-3), standalone, ioredis 5: the suites that talk to Redis)"
+  echo "== Jest ($(valkey-server --version | cut -d' ' -f1-3), standalone, iovalkey: the suites that talk to Redis)"
   shim=$(mktemp -d)
   ln -s "$(command -v valkey-server)" "$shim/redis-server"
   ln -s "$(command -v valkey-cli)" "$shim/redis-cli"
   rm -f test-output/jest-valkey.json
-  PATH="$shim:$PATH" TEST_REDIS_SERVER=valkey TEST_REDIS_TOPOLOGY=standalone TEST_IOREDIS_MAJOR=5 npx jest --json \
-    --outputFile=test-output/jest-valkey.json --passWithNoTests \
-    --testPathIgnorePatterns '/tests/js/(core|core-merge|cache-fixtures|fake-identity-provider|msal/msal-memory|options|package|redis/tls-acl|express/.*)\.test\.js$' \
+  PATH="$shim:$PATH" TEST_REDIS_SERVER=valkey TEST_REDIS_TOPOLOGY=standalone TEST_IOREDIS_MAJOR=5 TEST_IOVALKEY=1 npx jest \
+    --json --outputFile=test-output/jest-valkey.json --passWithNoTests \
+    --testPathIgnorePatterns '/tests/js/(core|core-merge|cache-fixtures|fake-identity-provider|msal/msal-memory|options|package|redis/tls-acl|redis/ioredis-major|session/connect-redis-lifecycle|express/.*|flask/.*)\.test\.js$' \
     "$@" || valkey_status=$?
   rm -rf "$shim"
   read -r valkey_passed valkey_failed < <(jest_counts test-output/jest-valkey.json)
@@ -149,7 +159,7 @@ py_passed=0
 py_failed=0
 py_status=0
 rm -f test-output/pytest.xml
-if bash scripts/build-python.sh; then
+if [ "$py_build_status" -eq 0 ]; then
   /usr/bin/python3 -m pytest tests/python -q -p no:cacheprovider --junitxml=test-output/pytest.xml || py_status=$?
 else
   py_status=1

@@ -7,7 +7,7 @@
 // And the ioredis and node-redis options for REDIS_URL (redisOptionsFromEnvironment, nodeRedisOptionsFromEnvironment).
 
 const fs = require('node:fs');
-const { createDevIdentityProvider, HOST } = require('./dev-identity-provider/tokens');
+const { createDevIdentityProvider, HOST } = require('../dev-identity-provider/tokens');
 
 const ENTRA_VARIABLES = ['TENANT_ID', 'CLIENT_ID', 'CLIENT_SECRET', 'REDIRECT_URI'];
 const DEV_CLIENT_ID = '00000000-0000-4000-8000-00000000e5a1';
@@ -99,4 +99,5 @@ function nodeRedisOptionsFromEnvironment(env = process.env) {
 
 module.exports = {
   entraFromEnvironment, identityConfig, redisOptionsFromEnvironment, nodeRedisOptionsFromEnvironment, ENTRA_VARIABLES, DEV_CLIENT_ID,
+  DEV_API_AUDIENCE, DEV_API_SCOPE,
 };

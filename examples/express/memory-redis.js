@@ -87,12 +87,38 @@ class MemoryRedis {
     return keys.flat().filter((key) => this.#live(key)).length;
   }
 
-  async expire(key, seconds) {
+  /** EXPIRE key seconds [NX | GT] (NX: only a key without a TTL; GT: only a later expiry, never on one without). */
+  async expire(key, seconds, option) {
     const entry = this.#live(key);
     if (!entry) return 0;
+    const expiresAt = this.clock() + Number(seconds) * 1000;
+    const flag = option && String(option).toUpperCase();
+    if (flag === 'NX' && entry.expiresAt !== null) return 0;
+    if (flag === 'GT' && (entry.expiresAt === null || expiresAt <= entry.expiresAt)) return 0;
     if (Number(seconds) <= 0) this.entries.delete(String(key));
-    else entry.expiresAt = this.clock() + Number(seconds) * 1000;
+    else entry.expiresAt = expiresAt;
     return 1;
+  }
+
+  async zadd(key, score, member) {
+    const set = this.#sortedSet(key, true);
+    const added = set.has(String(member)) ? 0 : 1;
+    set.set(String(member), Number(score));
+    return added;
+  }
+
+  /** ZREMRANGEBYSCORE key -inf (max: the form the package sends. */
+  async zremrangebyscore(key, min, max) {
+    if (String(min) !== '-inf' || !String(max).startsWith('(')) throw new Error('memory store: only ZREMRANGEBYSCORE key -inf (max');
+    const set = this.#sortedSet(key);
+    let removed = 0;
+    for (const [member, score] of set) {
+      if (score < Number(String(max).slice(1))) {
+        set.delete(member);
+        removed += 1;
+      }
+    }
+    return removed;
   }
 
   /** -2 for a missing key, -1 for one without expiry, else seconds left rounded as Redis does. */
@@ -103,10 +129,29 @@ class MemoryRedis {
     return Math.floor((entry.expiresAt - this.clock() + 500) / 1000);
   }
 
+  /** -2 for a missing key, -1 for one without expiry, else milliseconds left. */
+  async pttl(key) {
+    const entry = this.#live(key);
+    if (!entry) return -2;
+    return entry.expiresAt === null ? -1 : entry.expiresAt - this.clock();
+  }
+
+  async type(key) {
+    const entry = this.#live(key);
+    if (!entry) return 'none';
+    return entry.sortedSet ? 'zset' : 'string';
+  }
+
+  async strlen(key) {
+    const entry = this.#live(key);
+    return entry && !entry.sortedSet ? entry.value.length : 0;
+  }
+
   /** GETRANGE with an inclusive end; negative offsets count from the end. */
   async getrangeBuffer(key, start, end) {
     const entry = this.#live(key);
     if (!entry) return Buffer.alloc(0);
+    if (entry.sortedSet) throw new Error('WRONGTYPE Operation against a key holding the wrong kind of value');
     const { length } = entry.value;
     const from = start < 0 ? Math.max(length + start, 0) : start;
     const to = end < 0 ? length + end : Math.min(end, length - 1);
@@ -132,8 +177,8 @@ class MemoryRedis {
   }
 
   /**
-   * The package's two Lua scripts (partition-store.js), by their SHA-1, done in JavaScript: this store runs no Lua.
-   * Same replies as Redis gives for them.
+   * The package's compare-and-set script (partition-store.js), by its SHA-1, done in JavaScript: this store runs no
+   * Lua. Same replies as Redis gives.
    */
   async evalshaBuffer(sha, numberOfKeys, key, ...args) {
     const entry = this.#live(key);
@@ -144,7 +189,6 @@ class MemoryRedis {
       if (value.length > Number(maxBytes)) return [Buffer.from('size'), etag, value.length];
       return [Buffer.from('value'), etag, value, entry.expiresAt === null ? -1 : entry.expiresAt - this.clock()];
     };
-    if (sha === SCRIPTS.READ.sha) return inspect(args[0]);
     if (sha !== SCRIPTS.COMPARE_AND_SET.sha) throw new Error('NOSCRIPT memory store: unknown script');
     const [expected, newValue, ttlSeconds, maxBytes] = args;
     if (String(expected) !== '*' && etagOf(value) !== String(expected)) return inspect(maxBytes);
@@ -218,6 +262,13 @@ class MemoryRedis {
     return removed;
   }
 
+  /** A pipeline (ioredis's builder, or its [[name, ...args], ...] form): in this process, as a transaction. */
+  pipeline(commands = []) {
+    const pipeline = this.multi();
+    for (const [name, ...args] of commands) pipeline[name](...args);
+    return pipeline;
+  }
+
   /** MULTI: queues commands of this client and runs them together; exec() gives ioredis's [[err, result], ...]. */
   multi() {
     const queued = [];
@@ -234,7 +285,7 @@ class MemoryRedis {
         return results;
       },
     };
-    for (const name of ['getBuffer', 'get', 'set', 'del', 'exists', 'expire', 'ttl', 'getrangeBuffer']) {
+    for (const name of ['getBuffer', 'get', 'set', 'del', 'exists', 'expire', 'ttl', 'pttl', 'getrangeBuffer', 'zadd', 'zremrangebyscore']) {
       transaction[name] = (...args) => {
         queued.push([name, args]);
         return transaction;

@@ -6,8 +6,8 @@
 //   <prefix>index:count:<kind>  every partition of one kind (session, account, app, obo), for countPartitions
 // <h> is the keyring's HMAC of the id, like partition names. Each index is a sorted set whose members are partition
 // keys without the prefix (HMACs too: no personal data in clear) and whose score is the epoch second until which
-// that partition may exist. Each index is a key of its own, changed by a script on that one key: nothing spans two
-// hash slots, so a Cluster works as one Redis.
+// that partition may exist. Each index is a key of its own, changed by a script (or, for counts, a pipeline) on that
+// one key: nothing spans two hash slots, so a Cluster works as one Redis.
 //
 // The membership indexes (user, app, obo) must never miss a partition, so a partition joins them BEFORE the
 // compare-and-set that creates it (beforeStore: awaited; when it fails, the write is not sent). A member leaves an
@@ -47,15 +47,31 @@ const PRUNE_EVERY = 50;
 const PAGE = 500;
 
 // The scripts (js/redis/lua/index-add.lua, index-prune.lua; the Python package sends the same):
-// ADD: KEYS[1] an index; ARGV[1] the member, ARGV[2] its score, ARGV[3] now (epoch seconds), ARGV[4] "max" (a member
-// already there gets a higher score than it had) or "set" (the latest write decides: counts). Prunes members past
-// their score, makes the key live as long as its latest member, and returns how many it holds.
+// ADD: KEYS[1] a membership index; ARGV[1] the member, ARGV[2] its score, ARGV[3] now (epoch seconds), ARGV[4] "max"
+// (a member already there gets a higher score than it had). Prunes members past their score, makes the key live as
+// long as its latest member, and returns how many it holds.
 // PRUNE: KEYS[1] an index; ARGV: member, score, ... Removes each member whose score is still the one given.
 const ADD = loadScript('index_add', 'index-add');
 const PRUNE = loadScript('index_prune', 'index-prune');
 
 /** "session:{h}" -> "session": a member's partition kind. */
 const kindOf = (member) => member.slice(0, member.indexOf(':'));
+
+/**
+ * A count index's update after a write that stores `member` for `ttlSeconds` (Python sends the same): its score is
+ * its expiry; members past theirs go; the key lives as long as its latest member (EXPIRE NX gives a new key a TTL,
+ * GT only lengthens it). Plain commands in one round trip, not the ADD script: this follows every write, and a Lua
+ * call costs Redis far more than these four (bench/README.md).
+ */
+function countUpdate(countKey, member, now, ttlSeconds) {
+  const ttl = Math.max(1, ttlSeconds);
+  return [
+    ['ZADD', countKey, now + ttl, member],
+    ['ZREMRANGEBYSCORE', countKey, '-inf', `(${now}`],
+    ['EXPIRE', countKey, ttl, 'NX'],
+    ['EXPIRE', countKey, ttl, 'GT'],
+  ];
+}
 
 class PartitionIndex {
   /**
@@ -153,7 +169,7 @@ class PartitionIndex {
     const now = this.now();
     const update = ttlSeconds === null
       ? this.guard.run('ZREM', countKey, () => this.driver.zrem(countKey, member))
-      : this.#add(countKey, member, now + ttlSeconds, now, 'set');
+      : this.guard.run('ZADD', countKey, () => this.driver.pipeline(countKey, countUpdate(countKey, member, now, ttlSeconds)));
     this.#background(update);
   }
 

@@ -9,6 +9,12 @@
 //   script({ lua, sha }, key, args, { buffers })
 //                                 EVALSHA on one key, EVAL on NOSCRIPT; buffers: bulk replies as Buffers
 //   get(key) -> string|null       getBuffer(key) -> Buffer|null       getRange(key, start, end) -> Buffer
+//   getRangeAndPttl(key, end) -> [Buffer, number]
+//                                 GETRANGE key 0 end and PTTL key in one round trip (pipelined, not atomic); rejects
+//                                 with GETRANGE's refusal (WRONGTYPE) when the key holds another type
+//   type(key) -> string           strlen(key) -> number
+//   pipeline(key, commands)       [['ZADD', key, ...], ['EXPIRE', key, ...], ...] on one key's node, in one write, not
+//                                 atomic -> replies (strings or numbers); rejects with the first refusal
 //   del(key) exists(key) ttl(key) -> number
 //   zrem(key, member)  zcount(key, min, max) -> number
 //   zrangeByScore(key, min, offset, count) -> [member, score, ...] (strings; max is +inf)

@@ -31,6 +31,24 @@ class IoredisDriver {
 
   getRange(key, start, end) { return this.redis.getrangeBuffer(key, start, end); }
 
+  async getRangeAndPttl(key, end) {
+    // One write with both commands (on a Cluster, to the key's node); the first refusal (WRONGTYPE) is thrown.
+    const [[rangeError, value], [pttlError, pttl]] = await this.redis.pipeline().getrangeBuffer(key, 0, end).pttl(key).exec();
+    if (rangeError || pttlError) throw rangeError || pttlError;
+    return [value, Number(pttl)];
+  }
+
+  type(key) { return this.redis.type(key); }
+
+  async pipeline(key, commands) {
+    const results = await this.redis.pipeline(commands.map(([name, ...args]) => [name.toLowerCase(), ...args])).exec();
+    const failed = results.find(([err]) => err);
+    if (failed) throw failed[0];
+    return results.map(([, result]) => result);
+  }
+
+  async strlen(key) { return Number(await this.redis.strlen(key)); }
+
   del(key) { return this.redis.del(key); }
 
   exists(key) { return this.redis.exists(key); }

@@ -63,6 +63,24 @@ class NodeRedisDriver {
 
   getRange(key, start, end) { return this.#send(key, ['GETRANGE', key, start, end], AS_BUFFERS); }
 
+  async getRangeAndPttl(key, end) {
+    // node-redis writes the commands of one tick together (one write, pipelined).
+    const [value, pttl] = await Promise.all([
+      this.#send(key, ['GETRANGE', key, 0, end], AS_BUFFERS),
+      this.#send(key, ['PTTL', key]),
+    ]);
+    return [value, Number(pttl)];
+  }
+
+  async type(key) { return String(await this.#send(key, ['TYPE', key])); }
+
+  pipeline(key, commands) {
+    // node-redis writes the commands of one tick together.
+    return Promise.all(commands.map((command) => this.#send(key, command)));
+  }
+
+  async strlen(key) { return Number(await this.#send(key, ['STRLEN', key])); }
+
   del(key) { return this.#send(key, ['DEL', key]); }
 
   async exists(key) { return Number(await this.#send(key, ['EXISTS', key])); }

@@ -1,29 +1,32 @@
 'use strict';
-// Redis access for token-cache partitions: a read and a compare-and-set write, each one Lua script on one key (one
-// round trip; Cluster-safe, since a script on one key runs on that key's node). Nothing else reads or writes a
-// partition's value.
+// Redis access for token-cache partitions: a read (GETRANGE and PTTL, pipelined: one round trip) and a
+// compare-and-set write (one Lua script on one key; Cluster-safe, since a script on one key runs on that key's node).
+// Nothing else reads or writes a partition's value.
 //
-// The version a compare-and-set checks is the value's etag (see stored-value.js), read from its header inside the
-// script: "" for a missing key, "!foreign" for anything this package did not write (another type, a corrupt
-// header, an old format). Both scripts check the type and size before transferring a value, so a hash at a
-// partition key or a huge value costs nothing and is reported instead of failing or being fetched.
+// The version a compare-and-set checks is the value's etag (see stored-value.js), read from its header: "" for a
+// missing key, "!foreign" for anything this package did not write (another type, a corrupt header, an old format).
+// The read transfers at most maxValueBytes + 1 bytes (GETRANGE 0 maxValueBytes), so a huge value is reported, not
+// fetched; a key of another type is reported too (GETRANGE refuses it: WRONGTYPE). It is no script because a Lua
+// call costs Redis some 40 µs per read where GETRANGE and PTTL cost 3 (INFO commandstats, 8 KB partitions: see
+// bench/README.md); it need not be atomic, since a write between the two commands only changes the TTL an
+// in-process copy may live, and that copy is invalidated by the write.
 
 const { loadScript } = require('../redis/scripts');
+const { isReplyError } = require('../redis/driver');
 
 const ABSENT = '';
 const FOREIGN = '!foreign';
 
-// Both scripts start with js/redis/lua/partition-functions.lua (etag_of and inspect), whose header pattern must accept
+// The script starts with js/redis/lua/partition-functions.lua (etag_of and inspect), whose header pattern must accept
 // exactly what etagOf() accepts.
-// KEYS[1] the partition; ARGV[1] the largest value to transfer.
-const READ = loadScript('read', 'partition-functions', 'partition-read');
 // KEYS[1] the partition; ARGV[1] the etag the writer loaded ("*": unconditional), ARGV[2] the new value ("" deletes
 // the key), ARGV[3] its TTL in seconds, ARGV[4] the largest value to return on a conflict.
-// Returns {'written', <type of the value replaced: "c", "s", "t" or "">}, or on a conflict what READ returns, so
-// the writer can merge without another round trip.
+// Returns {'written', <type of the value replaced: "c", "s", "t" or "">}, or on a conflict what the key holds
+// ({'value', etag, value, pttl}, {'none', ''}, {'type', '!foreign', type} or {'size', etag, size}), so the writer
+// can merge without another round trip.
 const COMPARE_AND_SET = loadScript('compare_and_set', 'partition-functions', 'partition-compare-and-set');
 
-/** The etag of a raw value exactly as the scripts compute it. */
+/** The etag of a raw value, as the compare-and-set script computes it. */
 function etagOf(value) {
   if (value === null) return ABSENT;
   const match = /^mrc2 [cst] ([A-Za-z0-9_-]{16}) /.exec(value.toString('latin1', 0, Math.min(value.length, 32)));
@@ -77,7 +80,24 @@ class PartitionStore {
    * @returns {Promise<StoredState>}
    */
   async read(key, { label = key, budget = null } = {}) {
-    return stateOf(await this.#run('GET', READ, key, label, [this.maxValueBytes], budget));
+    return this.guard.run('GET', label, () => this.#read(key), 'read', budget);
+  }
+
+  async #read(key) {
+    let value;
+    let pttl;
+    try {
+      [value, pttl] = await this.driver.getRangeAndPttl(key, this.maxValueBytes);
+    } catch (err) {
+      if (!isReplyError(err) || !/^WRONGTYPE/.test(err.message)) throw err;
+      return { etag: FOREIGN, value: null, problem: `holds a Redis ${await this.driver.type(key)}, not a string`, ttlMs: 0 };
+    }
+    // PTTL -2: no key (also when it went between the two commands; a TTL of -1 means none was set).
+    if (pttl === -2) return { etag: ABSENT, value: null, problem: null, ttlMs: 0 };
+    if (value.length > this.maxValueBytes) {
+      return { etag: etagOf(value), value: null, problem: `value is ${await this.driver.strlen(key)} bytes, over maxValueBytes`, ttlMs: 0 };
+    }
+    return { etag: etagOf(value), value, problem: null, ttlMs: pttl };
   }
 
   /**
@@ -101,4 +121,4 @@ class PartitionStore {
 /** How messages name a version 0.1 key: its name holds a session id, home account id or tenant in clear. */
 const LEGACY_KEY_LABEL = '(a version 0.1 key)';
 
-module.exports = { PartitionStore, etagOf, LEGACY_KEY_LABEL, SCRIPTS: { READ, COMPARE_AND_SET } };
+module.exports = { PartitionStore, etagOf, LEGACY_KEY_LABEL, SCRIPTS: { COMPARE_AND_SET } };

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import List, Optional, Set, Tuple
+from typing import Iterator, List, Optional, Sequence, Set, Tuple
+
+import redis as redis_py
 
 from .errors import CacheStoreError
 from .keyring import Keyring
@@ -22,10 +24,15 @@ from .options import Settings
 from .partition_reader import LoadedPartition
 from .partition_store import run_script
 from .partitions import PARTITION_KEY_KINDS, Partition
-from .scripts import INDEX_ADD
+from .scripts import INDEX_ADD, INDEX_PRUNE
 
 # Scores of the membership indexes are this much later than the partition's expiry (see js/admin/partition-index.js).
 MARGIN_SECONDS = 3600
+# Members per Redis call when an index is read or pruned (js/admin/partition-index.js's PAGE).
+PAGE = 500
+
+# (member, score, key): key is the member with the prefix.
+Member = Tuple[str, float, str]
 
 
 class PartitionIndex:
@@ -88,7 +95,7 @@ class PartitionIndex:
         if ttl_seconds is None:
             future = self._background.submit(self.redis.zrem, count_key, member)
         else:
-            future = self._background.submit(self._add, count_key, member, now + ttl_seconds, now, "set")
+            future = self._background.submit(self._count, count_key, member, now, ttl_seconds)
         self._pending.add(future)
         future.add_done_callback(self._settled)
 
@@ -105,5 +112,57 @@ class PartitionIndex:
             except Exception:  # already logged by _settled
                 pass
 
+    def pages(self, index_key: str) -> Iterator[List[Member]]:
+        """The members of an index that may still exist, oldest first, PAGE at a time; walked by score and the number
+        already seen at the last score, as js/admin/partition-index.js's pages(), so that members pruned between pages
+        never make it skip one."""
+        low, seen_at_low = self.now(), 0
+        while True:
+            try:
+                reply = self.redis.execute_command("ZRANGE", index_key, low, "+inf", "BYSCORE", "LIMIT", seen_at_low,
+                                                   PAGE, "WITHSCORES")
+            except redis_py.exceptions.RedisError as error:
+                raise CacheStoreError(f'Redis ZRANGE failed for "{index_key}": {error}') from error
+            page = [(self._text(reply[i]), float(reply[i + 1]), self.prefix + self._text(reply[i]))
+                    for i in range(0, len(reply), 2)]
+            if page:
+                yield page
+            if len(page) < PAGE:
+                return
+            last = page[-1][1]
+            seen_at_low = (seen_at_low if last == low else 0) + sum(1 for member in page if member[1] == last)
+            low = last
+
+    def prune(self, index_key: str, removed: Sequence[Member], checked: Sequence[Member]) -> None:
+        """Drops members whose partition can no longer be live: `removed` were tombstoned; `checked` were found
+        missing, and only those that joined over MARGIN_SECONDS ago go; each only while its score is the one read."""
+        settled = self.now() + self.settings.absolute_seconds
+        members = [*removed, *(member for member in checked if member[1] <= settled)]
+        for start in range(0, len(members), PAGE):
+            args: List[str] = []
+            for member, score, _ in members[start:start + PAGE]:
+                args += [member, _score_text(score)]
+            run_script(self.redis, INDEX_PRUNE, index_key, args)
+
+    @staticmethod
+    def _text(value: object) -> str:
+        return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+    def _count(self, count_key: str, member: str, now: int, ttl_seconds: int) -> None:
+        """A count index's update, as js/admin/partition-index.js countUpdate sends it: plain commands in one round
+        trip (a Lua call would cost Redis far more on every write)."""
+        ttl = max(1, ttl_seconds)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zadd(count_key, {member: now + ttl})
+        pipe.zremrangebyscore(count_key, "-inf", f"({now}")
+        pipe.expire(count_key, ttl, nx=True)
+        pipe.expire(count_key, ttl, gt=True)
+        pipe.execute()
+
     def _add(self, key: str, member: str, score: float, now: int, mode: str) -> int:
         return int(run_script(self.redis, INDEX_ADD, key, [member, math.ceil(score), now, mode]))
+
+
+def _score_text(score: float) -> str:
+    """A score as Redis writes it (ZSCORE's reply), for INDEX_PRUNE's comparison: scores are whole seconds."""
+    return str(int(score)) if float(score).is_integer() else repr(score)

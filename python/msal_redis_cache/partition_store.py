@@ -1,7 +1,8 @@
-"""Redis access for token-cache partitions, as js/storage/partition-store.js: a read and a compare-and-set write, each one Lua
-script on one key (EVALSHA, and the script itself after NOSCRIPT). The version a compare-and-set checks is the etag
-in the value's header, read inside the script: "" for a missing key, "!foreign" for anything this package did not
-write."""
+"""Redis access for token-cache partitions, as js/storage/partition-store.js: a read (GETRANGE and PTTL, pipelined: one
+round trip, no script, which would cost Redis some 40 µs more per read) and a compare-and-set write (one Lua script
+on one key: EVALSHA, and the script itself after NOSCRIPT). The version a compare-and-set checks is the etag in the
+value's header: "" for a missing key, "!foreign" for anything this package did not write. A read transfers at most
+max_value_bytes + 1 bytes; a key of another type is reported (GETRANGE refuses it: WRONGTYPE)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any, List, Optional, Sequence, Union
 import redis as redis_py
 
 from .errors import CacheStoreError
-from .scripts import COMPARE_AND_SET, READ, Script
+from .scripts import COMPARE_AND_SET, Script
 
 ABSENT = ""
 FOREIGN = "!foreign"
@@ -33,7 +34,7 @@ def _text(value: Union[bytes, str, int]) -> str:
 
 @dataclass
 class StoredState:
-    """What a key holds, from a script's reply."""
+    """What a key holds, from a read or a compare-and-set's conflict reply."""
 
     etag: str  # the version a compare-and-set of this state must name
     value: Optional[bytes] = None  # None when there is no usable value (see problem)
@@ -78,7 +79,25 @@ class PartitionStore:
         self.max_value_bytes = max_value_bytes
 
     def read(self, key: str) -> StoredState:
-        return state_of(run_script(self.redis, READ, key, [self.max_value_bytes]))
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.getrange(key, 0, self.max_value_bytes)
+            pipe.pttl(key)
+            value, pttl = pipe.execute(raise_on_error=False)
+            if isinstance(value, redis_py.exceptions.ResponseError) and str(value).startswith("WRONGTYPE"):
+                return StoredState(FOREIGN, problem=f"holds a Redis {_text(self.redis.type(key))}, not a string")
+            for reply in (value, pttl):
+                if isinstance(reply, Exception):
+                    raise reply
+            # PTTL -2: no key (also when it went between the two commands; -1: it has no TTL).
+            if pttl == -2:
+                return StoredState(ABSENT)
+            value = bytes(value)
+            if len(value) > self.max_value_bytes:
+                return StoredState(etag_of(value), problem=f"value is {self.redis.strlen(key)} bytes, over max_value_bytes")
+            return StoredState(etag_of(value), value, None, int(pttl))
+        except redis_py.exceptions.RedisError as error:
+            raise CacheStoreError(f"Redis read failed for \"{key}\": {error}") from error
 
     def compare_and_set(self, key: str, expected_etag: str, value: Optional[bytes], ttl_seconds: int) -> WriteReply:
         """Stores `value` (or deletes the key when it is None) if the key still holds the version `expected_etag`

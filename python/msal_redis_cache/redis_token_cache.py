@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Optional, Union
 
 from . import core
+from .admin_operations import sign_out_everywhere
 from .errors import CacheFormatError, CacheStoreError
 from .options import Settings, normalize_options
 from .partition_index import PartitionIndex
@@ -62,6 +63,15 @@ class RedisTokenCache:
         earlier can write it back. True when a partition was there. Raises CacheStoreError when Redis fails."""
         partition = self._partition(session_id, home_account_id, tenant_id, user_assertion, client_id)
         return self._shared.writer.remove(self.settings.prefix + partition.partition_key)
+
+    def sign_out_everywhere(self, home_account_id: str, *, session_store: Any = None) -> int:
+        """Signs a user out of every session, their account partition and their on-behalf-of partitions, created by
+        Node or Python servers (js/admin/admin-operations.js's signOutEverywhere). With `session_store` (a Flask
+        RedisSessionInterface or a RedisSessionStore made with this cache), the sessions of the removed session
+        partitions are deleted too. Returns how many partitions held tokens; raises CacheStoreError when Redis
+        fails (call again: removing twice is harmless)."""
+        store = getattr(session_store, "store", session_store)
+        return sign_out_everywhere(self._shared, home_account_id, store)
 
     def export_partition(self, **selector: Optional[str]) -> Optional[str]:
         """The partition's MSAL cache JSON, decrypted (for tooling, migration, other MSAL libraries), or None."""

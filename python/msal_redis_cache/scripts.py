@@ -26,7 +26,6 @@ def load_script(name: str, *files: str) -> Script:
     return Script(name, lua, hashlib.sha1(lua).hexdigest())
 
 
-READ = load_script("read", "partition-functions", "partition-read")
 COMPARE_AND_SET = load_script("compare_and_set", "partition-functions", "partition-compare-and-set")
 INDEX_ADD = load_script("index_add", "index-add")
 INDEX_PRUNE = load_script("index_prune", "index-prune")

@@ -191,3 +191,13 @@ def workers(redis_url: str, prefix: str, idp: IdentityProvider) -> Iterator[Any]
     yield start
     for worker in started:
         worker.close()
+
+
+@pytest.fixture
+def flask_app(make_tokens: Any, idp: IdentityProvider, prefix: str) -> Any:
+    """A Flask app on RedisSessionInterface (support/flask_app.py); its session keys under this test's prefix."""
+    from support.flask_app import make_app  # Flask only for the tests that use it
+
+    def make(tokens: Any = None, **options: Any) -> Any:
+        return make_app(tokens or make_tokens(), idp.auth, idp.url, prefix=f"{prefix}sess:", **options)
+    return make

@@ -11,7 +11,7 @@ from conftest import ENCRYPTION_KEY, KEY_NAME_SECRET
 from msal_redis_cache import ConfigurationError
 from msal_redis_cache.keyring import create_keyring
 from msal_redis_cache.partitions import resolve_partition
-from msal_redis_cache.scripts import COMPARE_AND_SET, READ
+from msal_redis_cache.scripts import COMPARE_AND_SET
 from msal_redis_cache.stored_value import PARTITION, TOMBSTONE, UnreadableValue, open_value, seal, tombstone
 
 KEYRING = create_keyring([ENCRYPTION_KEY], KEY_NAME_SECRET)
@@ -60,7 +60,7 @@ def test_python_opens_what_node_seals(node):
 def test_scripts_are_the_node_packages_text():
     from pathlib import Path
     lua = Path(__file__).resolve().parents[2] / "js" / "redis" / "lua"
-    assert READ.lua == (lua / "partition-functions.lua").read_bytes() + (lua / "partition-read.lua").read_bytes()
+    assert COMPARE_AND_SET.lua == (lua / "partition-functions.lua").read_bytes() + (lua / "partition-compare-and-set.lua").read_bytes()
     assert COMPARE_AND_SET.lua.endswith((lua / "partition-compare-and-set.lua").read_bytes())
 
 

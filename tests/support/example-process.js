@@ -66,7 +66,7 @@ async function runChild() {
   const { newRedis } = require('./redis-client');
   const { createApp } = require('../../examples/express/app');
   const { DEV_CLIENT_ID } = require('../../examples/express/config');
-  const { createDevIdentityProvider } = require('../../examples/express/dev-identity-provider/tokens');
+  const { createDevIdentityProvider } = require('../../examples/dev-identity-provider/tokens');
   const { forwardingNetworkClient } = require('./shared-identity-provider');
 
   const redis = newRedis({ maxRetriesPerRequest: 2 }); // the run's Redis, whatever its topology

@@ -1,6 +1,6 @@
 'use strict';
 // One fake Entra ID for several processes, as several servers of one app share the real one: the dev identity
-// provider's token logic (examples/express/dev-identity-provider/tokens.js) runs in the test process behind a
+// provider's token logic (examples/dev-identity-provider/tokens.js) runs in the test process behind a
 // loopback HTTP server, and other processes reach it through forwardingNetworkClient() as msal's
 // `system.networkClient`. A refresh token issued to one process is therefore valid in every other one.
 //
@@ -15,7 +15,7 @@
 //   await shared.close();
 
 const http = require('node:http');
-const { createDevIdentityProvider } = require('../../examples/express/dev-identity-provider/tokens');
+const { createDevIdentityProvider } = require('../../examples/dev-identity-provider/tokens');
 
 // The one endpoint: it carries msal's request ({ method, url, body }) and answers msal's NetworkResponse
 // ({ status, headers, body }) as JSON, so the forwarded call is exactly the in-process one.

@@ -1,7 +1,8 @@
--- Shared by partition-read.lua and partition-compare-and-set.lua (each script is this file, then its own). Loaded by
+-- The first part of the compare-and-set script (this file, then partition-compare-and-set.lua). Loaded by
 -- js/storage/partition-store.js and python/msal_redis_cache/scripts.py: Node and Python send the same text, so the same SHA.
--- Each redis.call costs Redis time on every request, so the common cases take the fewest: a read of a present value
--- is STRLEN, GET, PTTL; a compare-and-set of one is GETRANGE, SET. A key of another type makes STRLEN and GETRANGE
+-- inspect() answers a conflict as a read (js/storage/partition-store.js #read) answers: the writer merges from it.
+-- Each redis.call costs Redis time on every request, so the common cases take the fewest: a compare-and-set of a
+-- present value is GETRANGE, SET; a conflict's reply STRLEN, GET, PTTL. A key of another type makes STRLEN and GETRANGE
 -- fail (caught: pcall), and only then is its TYPE asked for the warning.
 -- The header pattern (an etag is 16 base64url characters) must accept exactly what etagOf() / etag_of() accept.
 local etag_pattern = '^mrc2 ([cst]) (' .. string.rep('[%w_%-]', 16) .. ') '

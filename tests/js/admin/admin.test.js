@@ -245,19 +245,20 @@ describe('signOutEverywhere', () => {
     const partitionsTouched = (seen) => new Set(seen.map(([, key]) => key).filter((key) => kindOf(key) !== 'index'));
     expect(byKind(alices)).toEqual({
       index: ['evalsha', 'zrange', 'zrem', 'zrem', 'zrem', 'zrem', 'zrem'], // the user's index, then one count update per partition
-      session: Array(6).fill('evalsha'), // 3 sessions: read, tombstone
+      session: ['evalsha', 'evalsha', 'evalsha', 'getrange', 'getrange', 'getrange', 'pttl', 'pttl', 'pttl'], // 3 sessions: read, tombstone
       account: ['evalsha'],
       obo: ['evalsha'],
     });
-    expect(alices).toHaveLength(15);
+    expect(alices).toHaveLength(18);
     expect(partitionsTouched(alices)).toEqual(new Set(aliceKeys));
     for (const key of aliceKeys) expect(await isTombstone(redis, key)).toBe(true);
 
-    // carol, one session among 30 other users' and bob's: 2 (her index) + 2 (her session) + 1 (her account key, known
-    // without the index, absent) + 2 count updates. None of the others' keys is touched.
+    // carol, one session among 30 other users' and bob's: 2 (her index) + 3 (her session: the read's two commands, the
+    // tombstone) + 1 (her account key, known without the index, absent) + 2 count updates. None of the others' keys is
+    // touched.
     const carols = await commandsOf(carol.homeAccountId);
-    expect(byKind(carols)).toEqual({ index: ['evalsha', 'zrange', 'zrem', 'zrem'], session: ['evalsha', 'evalsha'], account: ['evalsha'], obo: [] });
-    expect(carols).toHaveLength(7);
+    expect(byKind(carols)).toEqual({ index: ['evalsha', 'zrange', 'zrem', 'zrem'], session: ['evalsha', 'getrange', 'pttl'], account: ['evalsha'], obo: [] });
+    expect(carols).toHaveLength(8);
     expect(partitionsTouched(carols)).toEqual(new Set([keyOf({ sessionId: 'carol-only' }), keyOf({ homeAccountId: carol.homeAccountId })]));
   });
 });
@@ -268,7 +269,7 @@ describe('the indexes', () => {
     const alice = idp.addUser();
     const indexKey = cache.shared.context.index.userKey(alice.homeAccountId);
 
-    // The order, as Redis runs it: the partition's read, its index, then its compare-and-set.
+    // The order, as Redis runs it: the partition's read (GETRANGE, PTTL), its index, then its compare-and-set.
     const monitor = await monitorAll(redis);
     const seen = [];
     monitor.on('monitor', (time, args, source) => {
@@ -283,7 +284,7 @@ describe('the indexes', () => {
     } finally {
       monitor.disconnect();
     }
-    expect(seen.sort(([a], [b]) => a - b).map(([, what]) => what)).toEqual(['partition', 'index', 'partition']);
+    expect(seen.sort(([a], [b]) => a - b).map(([, what]) => what)).toEqual(['partition', 'partition', 'index', 'partition']);
 
     // An index key that is not a sorted set (WRONGTYPE): the sign-in's write is not sent.
     await redis.del(indexKey);

@@ -6,9 +6,9 @@
 const http = require('node:http');
 const os = require('node:os');
 const { startExample, startServerProcess } = require('./helpers');
-const { LIMITS } = require('../../../examples/express/dev-identity-provider/tokens');
+const { LIMITS } = require('../../../examples/dev-identity-provider/tokens');
 const { DEV_CLIENT_ID } = require('../../../examples/express/config');
-const { DEFAULT_CLIENT_SECRET } = require('../../../examples/express/dev-identity-provider/tokens');
+const { DEFAULT_CLIENT_SECRET } = require('../../../examples/dev-identity-provider/tokens');
 
 jest.setTimeout(120000);
 

@@ -6,11 +6,11 @@ const crypto = require('node:crypto');
 const { createPublicKey } = require('node:crypto');
 const express = require('express');
 const request = require('supertest');
-const { createDevIdentityProvider } = require('../../../examples/express/dev-identity-provider/tokens');
-const { createDevIdentityProviderRouter } = require('../../../examples/express/dev-identity-provider/http');
+const { createDevIdentityProvider } = require('../../../examples/dev-identity-provider/tokens');
+const { createDevIdentityProviderRouter } = require('../../../examples/dev-identity-provider/http');
 require('./helpers'); // first: it makes require('jose') work under Jest
 const { createDownstreamApi } = require('../../../examples/express/downstream-api');
-const { signJwt, decodeJwt, jwks } = require('../../../examples/express/dev-identity-provider/jwt');
+const { signJwt, decodeJwt, jwks } = require('../../../examples/dev-identity-provider/jwt');
 
 const CLIENT_ID = 'c1c1c1c1-0000-4000-8000-000000000001';
 const AUDIENCE = 'api://test-api';

@@ -13,7 +13,7 @@ const path = require('node:path');
 const Redis = require('../../support/ioredis');
 const request = require('supertest');
 const { createApp } = require('../../../examples/express/app');
-const { createDevIdentityProvider } = require('../../../examples/express/dev-identity-provider/tokens');
+const { createDevIdentityProvider } = require('../../../examples/dev-identity-provider/tokens');
 const { DEV_CLIENT_ID } = require('../../../examples/express/config');
 const { testSecrets } = require('../../support/test-secrets');
 

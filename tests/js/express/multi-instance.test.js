@@ -4,7 +4,7 @@
 
 const Redis = require('../../support/ioredis');
 const request = require('supertest');
-const { createDevIdentityProvider } = require('../../../examples/express/dev-identity-provider/tokens');
+const { createDevIdentityProvider } = require('../../../examples/dev-identity-provider/tokens');
 const { DEV_CLIENT_ID } = require('../../../examples/express/config');
 const { startExample, signIn, sessionCookie, sessionIdOf, tokenRequests } = require('./helpers');
 const { isTombstone } = require('../../support/stored');

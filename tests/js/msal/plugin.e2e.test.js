@@ -403,11 +403,11 @@ test('a code redemption leaves for the identity provider only once the partition
   const cache = newTokenCache({ localCache: false });
   // A slow Redis, in the driver the package reaches the client through: the read is asked for, not yet in.
   const { driver } = cache.shared.context;
-  const script = driver.script.bind(driver);
-  driver.script = async (...args) => {
+  const read = driver.getRangeAndPttl.bind(driver);
+  driver.getRangeAndPttl = async (...args) => {
     await new Promise((resolve) => setTimeout(resolve, 150));
     try {
-      return await script(...args);
+      return await read(...args);
     } finally {
       events.push('read');
     }

@@ -98,13 +98,15 @@ const aclLog = async () =>
   });
 
 /** Sign-in, refresh, cache hit, session store, sign-out: everything the package does, as an app does it. */
+const MAX_VALUE_BYTES = 64 * 1024; // the flow's token cache's: small enough to write a larger value quickly
+
 async function runPublicFlow(redis) {
   const idp = createFakeIdentityProvider({ clientId: CLIENT_ID });
   const warnings = [];
   const logger = { warn: (message) => warnings.push(message) };
   // skewSeconds 0: the store keeps a token msal considers expired, so that msal must refresh it.
   const tokenCache = new RedisTokenCache({
-    redis, logger, skewSeconds: 0, encryptionKeys: [ENCRYPTION_KEY], keyNameSecret: KEY_NAME_SECRET,
+    redis, logger, skewSeconds: 0, maxValueBytes: MAX_VALUE_BYTES, encryptionKeys: [ENCRYPTION_KEY], keyNameSecret: KEY_NAME_SECRET,
   });
   const sessions = new RedisSessionStore({ redis, tokenCache, logger });
   try {
@@ -190,6 +192,12 @@ async function runFlowWith(redis, { idp, warnings, tokenCache, sessions }) {
   await admin.hset(otherKey, 'field', 'value');
   expect(await tokenCache.exportPartition({ sessionId: otherSid })).toBeNull();
   expect(warnings.splice(0)).toEqual([expect.stringMatching(/holds a Redis hash, not a string/)]);
+
+  // And a value over maxValueBytes: a miss, with a warning that says its size (STRLEN), the value not transferred.
+  const bigSid = crypto.randomBytes(18).toString('base64url');
+  await admin.set(sessions.partitionKey(bigSid), Buffer.alloc(MAX_VALUE_BYTES + 100, 0x41));
+  expect(await tokenCache.exportPartition({ sessionId: bigSid })).toBeNull();
+  expect(warnings.splice(0)).toEqual([expect.stringMatching(new RegExp(`value is ${MAX_VALUE_BYTES + 100} bytes, over maxValueBytes`))]);
 }
 
 describe('the documented ACL line', () => {

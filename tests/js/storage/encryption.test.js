@@ -276,6 +276,7 @@ describe('upgrade from 0.1 (mrc1) values', () => {
     // Injected in the driver (js/redis/driver.js) the package reaches the client through, whichever client it is.
     const driver = driverFor(failing);
     driver.script = fail(driver.script);
+    driver.getRangeAndPttl = fail(driver.getRangeAndPttl);
     driver.get = fail(driver.get);
     driver.getBuffer = fail(driver.getBuffer);
     try {

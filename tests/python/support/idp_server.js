@@ -1,5 +1,5 @@
 'use strict';
-// The dev identity provider (examples/express/dev-identity-provider, through tests/support/shared-identity-provider.js)
+// The dev identity provider (examples/dev-identity-provider, through tests/support/shared-identity-provider.js)
 // served on a loopback port for the Python tests: one source of truth for token answers, whichever language asks.
 // msal-node and msal-python reach it at <url>/msal-network (a forwarded request, answered as msal-node's
 // NetworkResponse); the tests drive it at <url>/control/<operation> (POST, JSON in and out). Prints {"url"} once

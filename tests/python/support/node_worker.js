@@ -3,14 +3,16 @@
 // test secrets), one new ConfidentialClientApplication per operation, as a web app makes one per request. It speaks
 // the same protocol as python_worker.py, one JSON line each way: {id, op, args} -> {id, ok, result | error,
 // warnings}. Operations: signIn, silent, appToken, remove, export, the admin operations, keyName, seal, open (the
-// last three: the stored format, compared bit for bit with Python's).
+// last three: the stored format, compared bit for bit with Python's), and the session store's (session*, signedCookie).
 //
 // Environment: WORKER_REDIS_URL, WORKER_PREFIX, WORKER_IDP_URL (the shared identity provider's network endpoint),
 // WORKER_MSAL_AUTH (msal's auth section, JSON), TEST_ENCRYPTION_KEY, TEST_KEY_NAME_SECRET.
 
 const readline = require('node:readline');
 const Redis = require('ioredis');
-const { RedisTokenCache } = require('../../../js');
+const { RedisTokenCache, RedisSessionStore } = require('../../../js');
+const cookie = require('cookie');
+const cookieSignature = require('cookie-signature');
 const { createKeyring } = require('../../../js/storage/keyring');
 const storedValue = require('../../../js/storage/stored-value');
 const { forwardingNetworkClient } = require('../../support/shared-identity-provider');
@@ -25,6 +27,8 @@ const tokenCache = new RedisTokenCache({
   logger: { warn: (message) => warnings.push(String(message)) },
   ...secrets,
 });
+// express-session's store beside the token cache, at the prefix the Python tests' session interface uses.
+const sessionStore = new RedisSessionStore({ redis, tokenCache, prefix: `${process.env.WORKER_PREFIX}sess:` });
 const msalConfig = {
   auth: JSON.parse(process.env.WORKER_MSAL_AUTH),
   system: { networkClient: forwardingNetworkClient(process.env.WORKER_IDP_URL) },
@@ -57,7 +61,16 @@ const operations = {
   },
   remove: ({ selector }) => tokenCache.removePartition(selector, msalConfig.auth.clientId),
   export: ({ selector }) => tokenCache.exportPartition(selector, msalConfig.auth.clientId),
-  signOutEverywhere: ({ homeAccountId }) => tokenCache.signOutEverywhere({ homeAccountId }),
+  signOutEverywhere: ({ homeAccountId, sessions = false }) =>
+    tokenCache.signOutEverywhere({ homeAccountId }, sessions ? { sessionStore } : {}),
+  // The session store and express-session's cookie, compared bit for bit with the Flask session interface's.
+  sessionSet: ({ sid, session }) => sessionStore.set(sid, session),
+  sessionGet: ({ sid }) => sessionStore.get(sid),
+  sessionTouch: ({ sid, session }) => sessionStore.touch(sid, session),
+  sessionDestroy: ({ sid }) => sessionStore.destroy(sid),
+  sessionKey: ({ sid }) => sessionStore.sessionKey(sid),
+  // What express-session puts in Set-Cookie (setcookie: 's:' + cookie-signature's sign, through cookie.serialize).
+  signedCookie: ({ name, sid, secret }) => cookie.serialize(name, `s:${cookieSignature.sign(sid, secret)}`),
   clearAppTokens: () => tokenCache.clearAppTokens(msalConfig.auth.clientId),
   countPartitions: () => tokenCache.countPartitions(),
   keyName: ({ kind, id }) => createKeyring(secrets).name(kind, id),

@@ -1,5 +1,6 @@
 'use strict';
-// The development identity provider as an HTTP service (mounted at /dev-idp in the example's dev mode): the
+// The development identity provider as an HTTP service (mounted at /dev-idp in the Express example's dev mode, and
+// by the stand-alone server.js the Flask example uses): the
 // sign-in page a browser is sent to, and Entra-shaped endpoints around the token logic of ./tokens.js.
 //
 //   GET  /:tenant/v2.0/.well-known/openid-configuration   metadata pointing at these endpoints
@@ -14,7 +15,7 @@
 
 const path = require('node:path');
 const express = require('express');
-const { html } = require('../html');
+const { html } = require('../express/html');
 const { openIdConfiguration } = require('./tokens');
 
 const DEFAULT_USERS = [
@@ -28,20 +29,26 @@ function originOf(req) {
 }
 
 /**
- * A redirect URI is accepted only on the origin serving this page (the app that mounted it), as Entra accepts only
- * an app's registered reply URLs: the provider can never be used to send codes elsewhere.
+ * A redirect URI is accepted only on the origin serving this page (the app that mounted it) or on one of
+ * `redirectOrigins` (the apps a stand-alone provider serves, server.js), as Entra accepts only an app's registered
+ * reply URLs: the provider can never be used to send codes elsewhere.
  */
-function checkRedirectUri(req, value) {
+function checkRedirectUri(req, value, redirectOrigins = []) {
   let url;
   try {
     url = new URL(value);
   } catch {
     return null;
   }
-  return url.origin === originOf(req) ? url : null;
+  return url.origin === originOf(req) || redirectOrigins.includes(url.origin) ? url : null;
 }
 
-function createDevIdentityProviderRouter(idp, { users = DEFAULT_USERS, mountPath = '/dev-idp' } = {}) {
+/**
+ * @param {object} idp createDevIdentityProvider()
+ * @param {{ users?: object[], mountPath?: string, redirectOrigins?: string[] }} [options] redirectOrigins: other
+ *   origins whose redirect URIs are accepted (e.g. "http://localhost:5000"); default none but this router's own
+ */
+function createDevIdentityProviderRouter(idp, { users = DEFAULT_USERS, mountPath = '/dev-idp', redirectOrigins = [] } = {}) {
   const router = express.Router();
   router.use(express.urlencoded({ extended: false, limit: '64kb' }));
   const baseOf = (req) => `${originOf(req)}${mountPath}/${encodeURIComponent(req.params.tenant)}`;
@@ -100,7 +107,7 @@ function createDevIdentityProviderRouter(idp, { users = DEFAULT_USERS, mountPath
   });
 
   router.get('/:tenant/oauth2/v2.0/logout', (req, res) => {
-    const back = checkRedirectUri(req, req.query.post_logout_redirect_uri);
+    const back = checkRedirectUri(req, req.query.post_logout_redirect_uri, redirectOrigins);
     if (back) return res.redirect(303, back.toString());
     return res.type('html').send(String(page('Signed out', html`<p>You are signed out of the development identity provider.</p>`, stylesheet)));
   });
@@ -108,8 +115,9 @@ function createDevIdentityProviderRouter(idp, { users = DEFAULT_USERS, mountPath
   function requestProblem(req, query) {
     if (query.get('client_id') !== idp.clientId) return `Unknown application (client_id "${query.get('client_id') ?? ''}").`;
     if (query.get('response_type') !== 'code') return 'Only the authorization code flow (response_type=code) is supported.';
-    if (!checkRedirectUri(req, query.get('redirect_uri'))) {
-      return `The redirect URI "${query.get('redirect_uri') ?? ''}" is not registered: it must be on ${originOf(req)}.`;
+    if (!checkRedirectUri(req, query.get('redirect_uri'), redirectOrigins)) {
+      const allowed = [originOf(req), ...redirectOrigins].join(' or ');
+      return `The redirect URI "${query.get('redirect_uri') ?? ''}" is not registered: it must be on ${allowed}.`;
     }
     return null;
   }

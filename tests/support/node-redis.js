@@ -14,7 +14,7 @@ const nodeRedis = require(modules[major]);
 
 // What the package's node-redis driver uses, and what tells a node-redis client apart: always the node-redis side.
 const NODE_REDIS_SIDE = new Set(['sendCommand', 'isOpen', 'isReady', 'withTypeMapping', 'duplicate', 'multi',
-  'masters', 'nodeClient', 'getMasterNode', 'options', '_keyPrefix', 'unref', 'subscribe']);
+  'masters', 'slots', 'nodeClient', 'getMasterNode', 'options', '_keyPrefix', 'unref', 'subscribe']);
 
 /** node-redis options for ioredis-style ones (what the suites pass to newRedis). */
 function nodeRedisOptions(options) {

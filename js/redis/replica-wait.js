@@ -62,10 +62,6 @@ class ReplicaWait {
     const { connection, token } = ticket;
     const state = this.#state(connection.id);
     const wanted = await this.#wanted(state, connection, key);
-    if (wanted === 0) {
-      this.stats.skipped++;
-      return;
-    }
     const unconfirmed = (why) => {
       this.stats.shortfalls++;
       state.replicasAt = 0; // "auto": ask the master again next time (a replica may have gone)
@@ -75,6 +71,15 @@ class ReplicaWait {
           '(signOutReplicas)',
       );
     };
+    if (wanted === 0) {
+      // No replica to wait for, as long as the master that said so is the one that took the write (after a Sentinel
+      // failover the new master has none: the write may have gone to the old one).
+      if (connection.token() !== token) {
+        throw unconfirmed('the connection to Redis changed between the write and the count of its replicas');
+      }
+      this.stats.skipped++;
+      return;
+    }
     if (token === null) throw unconfirmed('the connection to Redis was down when the sign-out was written');
     const result = await this.#wait(state, connection, wanted, key);
     if (result.before !== token || result.after !== token) {

@@ -17,6 +17,7 @@ const STANDALONE_ONLY = {
   // One standalone redis-server by nature.
   'connect-redis-lifecycle': 'connect-redis\'s lifecycleTest on both clients at TEST_REDIS_URL (the store\'s Cluster and Sentinel behaviour: the session-store suites)',
   'tls-acl': 'a TLS + ACL redis-server of its own (the documented least-privilege user)',
+  'replica-wait': 'a master and replica of its own, SIGSTOPped and killed (~3 s); Sentinel: every sign-out of the sentinel pass waits for its replica, and sentinel-failover',
   'local-cache.faults': 'kills and freezes a redis-server of its own (SIGKILL, SIGSTOP); Sentinel: sentinel-failover',
   'local-cache.cluster': 'a Cluster with replicas of its own (fails a master over, migrates a slot): the same on every pass',
   'ioredis-handoff': 'ioredis 6.1\'s Smart Client Handoff through a proxy in front of a redis-server of its own',
@@ -26,11 +27,17 @@ const STANDALONE_ONLY = {
 };
 // And these not on one topology.
 const NOT_ON = {
-  standalone: { 'sentinel-failover': 'runs on the sentinel pass (it starts a Sentinel group of its own)' },
+  standalone: {
+    'sentinel-failover': 'runs on the sentinel pass (it starts a Sentinel group of its own)',
+    'cluster-failover': 'runs on the cluster pass (it starts a Cluster of its own, 3 masters and 3 replicas: ~35 s)',
+  },
   cluster: {
     'sentinel-failover': 'runs on the sentinel pass',
   },
-  sentinel: { 'session-store.cluster': 'about a Cluster (it starts one of its own, or uses the cluster pass\'s)' },
+  sentinel: {
+    'session-store.cluster': 'about a Cluster (it starts one of its own, or uses the cluster pass\'s)',
+    'cluster-failover': 'runs on the cluster pass',
+  },
 };
 
 // A suite by its file name, in whichever folder of tests/js it is.

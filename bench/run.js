@@ -9,7 +9,8 @@
 // the wasm core versus the same logic in plain JavaScript. Prints tables; writes test-output/bench.json. See
 // bench/README.md.
 //   --quick      a short run (about 40 s): few samples, indicative only
-//   --only=      only the cases whose id starts with this (user., tenant., blob., enc., crypto., contention., core.)
+//   --only=      only the cases whose id starts with this (user., tenant., blob., enc., crypto., contention., core.,
+//                l1., signout.)
 //   --js-core    diagnostic: the plugin and encryption cases with the plugin's core swapped for reference-core.js
 //                (see js-core-swap.js); writes test-output/bench-js-core.json instead
 //   --writers=   writers of the contention cases (default 8)
@@ -29,6 +30,7 @@ const { coreInputs, coreCases, checkEquivalence } = require('./core-cases');
 const { pluginTable, encryptionTable, contentionTable, coreTable, machine } = require('./report');
 const { useReferenceCore } = require('./js-core-swap');
 const { runLocalCacheCases, localCacheTable } = require('./l1-cases');
+const { signOutCases, signOutTable } = require('./sign-out-cases');
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -105,6 +107,7 @@ async function main() {
   const contention = [];
   let coreResults;
   let localCache = [];
+  let signOutResults = [];
   try {
     // The wasm core and the JS reference must agree before either is timed.
     const inputs = coreInputs(env);
@@ -142,6 +145,15 @@ async function main() {
         }
       }
     }
+    if (!jsCore && ('signout.'.startsWith(only) || only.startsWith('signout.'))) {
+      log('sign-out: waiting for a replica (signOutReplicas "auto") vs not (false), on a master with one replica');
+      const signOut = await signOutCases(env);
+      try {
+        signOutResults = await runCases(selected(signOut.cases), BUDGET.plugin, env);
+      } finally {
+        await signOut.stop();
+      }
+    }
   } finally {
     await env.stop();
   }
@@ -162,6 +174,7 @@ async function main() {
     contention,
     core: coreResults,
     localCache,
+    signOut: signOutResults,
     seconds: Math.round((performance.now() - started) / 100) / 10,
   };
   fs.mkdirSync(path.dirname(OUTPUT), { recursive: true });
@@ -176,6 +189,7 @@ async function main() {
   if (contention.length) console.log(`${contentionTable(contention)}\n`);
   if (coreResults.length) console.log(`${coreTable(coreResults)}\n`);
   for (const l1 of localCache) console.log(`L1 cases on ${l1.client}:\n${localCacheTable(l1)}\n`);
+  if (signOutResults.length) console.log(`${signOutTable(signOutResults)}\n`);
   console.log(`total ${report.seconds} s; results in ${path.relative(process.cwd(), OUTPUT)}`);
 }
 

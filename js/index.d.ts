@@ -76,8 +76,20 @@ export type RedisTokenCacheOptions = StorageSecrets & {
    * falls back to when Redis fails).
    */
   localCache?: false | { maxBytes?: number; maxEntries?: number; staleIfErrorSeconds?: number };
-  /** Every Redis call of the package gives up after this many milliseconds. Default 1000. */
+  /**
+   * Every Redis call of the package gives up after this many milliseconds, and the calls of one msal call share it
+   * (a slow read leaves the write only what is left). Default 1000.
+   */
   commandTimeoutMs?: number;
+  /**
+   * Sign-outs (removePartition, removeAccount, the session store's destroy, signOutEverywhere) are acknowledged only
+   * once WAIT says `replicas` replicas hold the tombstone, within `timeoutMs`; otherwise a CacheStoreError (the
+   * tombstone is on the master; try again), so that a failover cannot bring a signed-out partition back.
+   * replicas "auto" (default): 1 when the master has a replica (INFO replication), none when it has none; 0 or
+   * false: never wait. timeoutMs: default 200 (a quarter of commandTimeoutMs when that is less), below half of
+   * commandTimeoutMs. Not available on a node-redis Sentinel client ("auto" there does not wait, with a warning).
+   */
+  signOutReplicas?: false | { replicas?: 'auto' | number; timeoutMs?: number };
   /** When Redis fails during a token write: "open" (not stored, counted; the caller keeps its token) or "closed" (CacheStoreError). Default "open". Sign-outs always fail closed. */
   writeFailure?: 'open' | 'closed';
   /**
@@ -134,6 +146,12 @@ export interface RedisTokenCacheStats {
     calls: number; failures: number; timeouts: number; rejectedWhileOpen: number; breakerOpened: number;
     breaker: 'closed' | 'open' | 'half-open';
   };
+  /**
+   * Sign-outs that waited for replicas (null when signOutReplicas is off): WAITs sent (shared by concurrent
+   * sign-outs), sign-outs confirmed, sign-outs refused for want of a replica's ack (shortfalls), sign-outs that did
+   * not wait ("auto" on a master without replicas).
+   */
+  signOutReplicas: null | { waits: number; confirmed: number; shortfalls: number; skipped: number };
 }
 
 /** countPartitions: stored partitions by kind. */
@@ -234,7 +252,7 @@ export declare class RedisCachePlugin implements ICachePlugin {
 
 export declare const DEFAULTS: Readonly<Required<Pick<RedisTokenCacheOptions,
   'prefix' | 'slidingSeconds' | 'absoluteSeconds' | 'skewSeconds' | 'maxValueBytes' | 'tombstoneSeconds' | 'migrateLegacyValues' |
-  'commandTimeoutMs' | 'writeFailure' | 'readFailure' | 'localCache'>>>;
+  'commandTimeoutMs' | 'writeFailure' | 'readFailure' | 'localCache' | 'signOutReplicas'>>>;
 
 /** msal-node's userAssertionHash of an OBO assertion: base64url(SHA-256(assertion)). */
 export declare function userAssertionHash(assertion: string): string;

@@ -20,6 +20,7 @@ const DEFAULTS = Object.freeze({
   writeFailure: 'open',
   readFailure: 'closed',
   localCache: Object.freeze({ maxBytes: 64 * 1024 * 1024, maxEntries: 10000, staleIfErrorSeconds: 300 }),
+  signOutReplicas: Object.freeze({ replicas: 'auto', timeoutMs: 200 }),
 });
 
 const KNOWN = new Set([
@@ -110,6 +111,33 @@ function checkLogger(logger) {
 /** The options given a value: an option set to undefined (`prefix: process.env.PREFIX`) takes its default. */
 const definedOnly = (options) => Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
 
+/**
+ * false, or how many replicas must hold a tombstone before a sign-out is acknowledged ('auto': one when the master
+ * has any) and how long WAIT may take. WAIT blocks the connection the app's other commands share (js/redis/
+ * replica-wait.js), and a sign-out may wait two of them: timeoutMs stays well under commandTimeoutMs.
+ */
+function signOutReplicasOptions(value, commandTimeoutMs) {
+  if (value === false) return false;
+  if (!value || typeof value !== 'object') {
+    throw new ConfigurationError("signOutReplicas must be false or { replicas: 'auto' or a number (0: off), timeoutMs }");
+  }
+  rejectUnknown(value, new Set(Object.keys(DEFAULTS.signOutReplicas)), new Map(), 'signOutReplicas.');
+  // The default bound shrinks with a short commandTimeoutMs (a quarter of it), so that the default always fits.
+  const defaultTimeoutMs = Math.max(1, Math.min(DEFAULTS.signOutReplicas.timeoutMs, Math.floor(commandTimeoutMs / 4)));
+  const given = value === DEFAULTS.signOutReplicas ? {} : definedOnly(value);
+  const merged = { ...DEFAULTS.signOutReplicas, timeoutMs: defaultTimeoutMs, ...given };
+  if (merged.replicas === 0) return false;
+  if (merged.replicas !== 'auto') positiveInteger(merged.replicas, "signOutReplicas.replicas (or 'auto')");
+  positiveInteger(merged.timeoutMs, 'signOutReplicas.timeoutMs');
+  if (merged.timeoutMs * 2 >= commandTimeoutMs) {
+    throw new ConfigurationError(
+      `signOutReplicas.timeoutMs (${merged.timeoutMs}) must be below half of commandTimeoutMs (${commandTimeoutMs}): ` +
+        'a sign-out may wait for two WAITs, each within commandTimeoutMs',
+    );
+  }
+  return merged;
+}
+
 /** false, or the in-process cache's settings with their defaults. */
 function localCacheOptions(value) {
   if (value === false) return false;
@@ -152,6 +180,7 @@ function normalizeOptions(options) {
     );
   }
   settings.localCache = localCacheOptions(settings.localCache);
+  settings.signOutReplicas = signOutReplicasOptions(settings.signOutReplicas, settings.commandTimeoutMs);
   settings.logger = checkLogger(options.logger ?? console);
   settings.clock = options.clock ?? Date.now;
   settings.ConfidentialClientApplication = options.ConfidentialClientApplication ?? null;

@@ -11,6 +11,7 @@ const { PartitionStore } = require('./storage/partition-store');
 const { PartitionWriter } = require('./storage/partition-writer');
 const { loadPartition } = require('./storage/partition-reader');
 const { RedisGuard } = require('./redis/guard');
+const { ReplicaWait } = require('./redis/replica-wait');
 const { LocalCache } = require('./local-cache/local-cache');
 const { InvalidationListener, trackerSink } = require('./local-cache/invalidation-listener');
 const { ClusterTracker } = require('./local-cache/cluster-tracker');
@@ -58,6 +59,13 @@ class RedisTokenCache {
     const metrics = createMetrics(settings.metrics, settings.logger);
     const guard = new RedisGuard({ ...settings, metrics });
     const driver = driverFor(settings.redis);
+    if (settings.signOutReplicas && !driver.canWaitForReplicas) {
+      const what = `a ${driver.kind} ${driver.topology} client cannot run WAIT on the connection of a sign-out's write`;
+      if (settings.signOutReplicas.replicas !== 'auto') {
+        throw new ConfigurationError(`signOutReplicas: ${what}; use an ioredis Sentinel client, or signOutReplicas: false`);
+      }
+      settings.logger.warn(`msal-redis-cache: ${what}: sign-outs do not wait for a replica (signOutReplicas)`);
+    }
     // The in-process cache needs tracking connections of its own (one per master on a Cluster), which the driver opens
     // (driver.canTrack); where it cannot, the cache stays off and every read goes to Redis.
     const localCache =
@@ -73,6 +81,9 @@ class RedisTokenCache {
       guard,
       driver,
       store: new PartitionStore(driver, guard, settings),
+      replicaWait: settings.signOutReplicas
+        ? new ReplicaWait({ driver, guard, clock: settings.clock, signOutReplicas: settings.signOutReplicas })
+        : null,
       localCache,
       counters: { staleReads: 0, missedReads: 0, failedReads: 0, failedWrites: 0 },
       metrics,
@@ -97,7 +108,7 @@ class RedisTokenCache {
    * circuit breaker.
    */
   stats() {
-    const { localCache, guard, counters } = this.shared.context;
+    const { localCache, guard, counters, replicaWait } = this.shared.context;
     return {
       localCache: localCache && {
         ...localCache.stats,
@@ -107,6 +118,7 @@ class RedisTokenCache {
       },
       ...counters,
       redis: { ...guard.stats, breaker: guard.state },
+      signOutReplicas: replicaWait && replicaWait.enabled ? { ...replicaWait.stats } : null,
     };
   }
 

@@ -58,13 +58,15 @@ read -r js_passed js_failed < <(jest_counts test-output/jest.json)
 # cluster tracker's rules on a fake driver, the dev services and their exposure), server.test.js (it runs examples/express/server.js, which has its own ioredis 5
 # dependency) and, for time, the browser tests and the Flask example's (flask/: Python processes whose Redis client is
 # redis-py, whatever ioredis major Jest loads). Its ignore list replaces jest.config.js's, so sentinel-failover.test.js
-# (a Sentinel group of its own) runs here too: the failover on ioredis 6; so does local-cache.cluster.test.js (a
-# Cluster of its own, ~15 s): the in-process cache on an ioredis 6 Cluster, which no other pass runs.
+# (a Sentinel group of its own) runs here too: the failover on ioredis 6. Not, for time, the suites that start a
+# Cluster of their own: cluster-failover (~35 s; the cluster pass runs it) and local-cache.cluster (~17 s; the first
+# pass and the node-redis passes run it). replica-wait.test.js (a master and replica of its own, ~10 s) runs on
+# every standalone pass.
 echo "== Jest (ioredis 6: the suites that talk to Redis)"
 jest6_status=0
 rm -f test-output/jest-ioredis6.json
 TEST_REDIS_TOPOLOGY=standalone TEST_IOREDIS_MAJOR=6 npx jest --json --outputFile=test-output/jest-ioredis6.json \
-  --passWithNoTests --testPathIgnorePatterns '/tests/js/(core|core-merge|fake-identity-provider|local-cache/cluster-tracker|express/dev-services|express/dev-exposure|express/server|express/browser|express/browser-cross-site|flask/.*)\.test\.js$' \
+  --passWithNoTests --testPathIgnorePatterns '/tests/js/(core|core-merge|fake-identity-provider|local-cache/cluster-tracker|local-cache/local-cache.cluster|redis/cluster-failover|express/dev-services|express/dev-exposure|express/server|express/browser|express/browser-cross-site|flask/.*)\.test\.js$' \
   "$@" || jest6_status=$?
 read -r js6_passed js6_failed < <(jest_counts test-output/jest-ioredis6.json)
 
@@ -132,12 +134,11 @@ done
 
 # Valkey (Debian 12 has it in bookworm-backports): the suites that talk to Redis, on a standalone valkey-server (and
 # a Sentinel group of valkey-servers: sentinel-failover.test.js), run under the name redis-server through a PATH
-# shim, since every launcher starts `redis-server` (local-cache.cluster's Cluster too: the in-process cache on a
-# Valkey Cluster, ~15 s), on iovalkey (ioredis 5's fork for Valkey: TEST_IOVALKEY=1, the
+# shim, since every launcher starts `redis-server`, on iovalkey (ioredis 5's fork for Valkey: TEST_IOVALKEY=1, the
 # package and the tests' own calls). Left out besides the ioredis 6 pass's list: the suites without Redis, the Flask
 # example's (flask/, as on ioredis 6), tls-acl and the example's (express/), whose documented ACL user lacks
-# +client|setinfo: ioredis sends CLIENT SETINFO, which Valkey (and Redis 7.2+) has, and the ACL log records its refusal; ioredis-major (about ioredis's majors); and
-# connect-redis's lifecycleTest (the first pass runs it; its 1,000 one-second sessions beside the races here).
+# +client|setinfo: ioredis sends CLIENT SETINFO, which Valkey (and Redis 7.2+) has, and the ACL log records its
+# refusal; ioredis-major (about ioredis's majors); and connect-redis's lifecycleTest (the first pass runs it; its 1,000 one-second sessions beside the races here).
 valkey_passed=0
 valkey_failed=0
 valkey_status=0
@@ -149,7 +150,7 @@ if command -v valkey-server >/dev/null && command -v valkey-cli >/dev/null; then
   rm -f test-output/jest-valkey.json
   PATH="$shim:$PATH" TEST_REDIS_SERVER=valkey TEST_REDIS_TOPOLOGY=standalone TEST_IOREDIS_MAJOR=5 TEST_IOVALKEY=1 npx jest \
     --json --outputFile=test-output/jest-valkey.json --passWithNoTests \
-    --testPathIgnorePatterns '/tests/js/(core|core-merge|cache-fixtures|fake-identity-provider|msal/msal-memory|local-cache/cluster-tracker|options|package|redis/tls-acl|redis/ioredis-major|session/connect-redis-lifecycle|express/.*|flask/.*)\.test\.js$' \
+    --testPathIgnorePatterns '/tests/js/(core|core-merge|cache-fixtures|fake-identity-provider|msal/msal-memory|local-cache/cluster-tracker|local-cache/local-cache.cluster|redis/cluster-failover|options|package|redis/tls-acl|redis/ioredis-major|session/connect-redis-lifecycle|express/.*|flask/.*)\.test\.js$' \
     "$@" || valkey_status=$?
   rm -rf "$shim"
   read -r valkey_passed valkey_failed < <(jest_counts test-output/jest-valkey.json)

@@ -10,7 +10,8 @@
 const crypto = require('node:crypto');
 const express = require('express');
 const { CryptoProvider } = require('@azure/msal-node');
-const { AppError, signInError } = require('./errors');
+const { AppError, signInError, signOutFailed } = require('./errors');
+const { CacheStoreError } = require('../../js/errors');
 
 const SIGN_IN_TIMEOUT_MS = 10 * 60 * 1000; // as long as the IdP's authorization code lives
 
@@ -125,13 +126,18 @@ function createAuthRouter({ identity, msalClient, tokenCache, cookieName, contex
   });
 
   router.post('/signout', async (req, res) => {
-    // Signed in: the partition first (if Redis fails here the user sees an error and the session still works for a
-    // retry), then the session. Not signed in (no cookie, an expired session, a sign-in not yet answered): there is
+    // Signed in: the partition first (if Redis fails here, or its replica does not confirm the sign-out in time, the
+    // user sees "sign-out not completed" and the session still works for a retry), then the session. Not signed in (no cookie, an expired session, a sign-in not yet answered): there is
     // no partition, and removing one would write a tombstone under a fresh session id, so any client could make
     // Redis keys without limit. Nothing is written (req.session = null: express-session neither saves, touches nor
     // renews it); the browser forgets its cookie, and a pending sign-in's session expires in minutes.
     if (req.session.account) {
-      await tokenCache.removePartition({ sessionId: req.session.id });
+      try {
+        await tokenCache.removePartition({ sessionId: req.session.id });
+      } catch (err) {
+        if (err instanceof CacheStoreError) throw signOutFailed();
+        throw err;
+      }
       await promisify(req.session, 'destroy');
     } else {
       req.session = null;

@@ -21,6 +21,15 @@ function storeUnavailable() {
   return new AppError(503, 'Token cache unavailable', 'The token cache (Redis) cannot be reached. Please try again shortly.');
 }
 
+/**
+ * A sign-out the token cache could not complete (Redis failed, or its replica did not confirm the sign-out in time:
+ * signOutReplicas). The user is still signed in and can try again; never a "signed out" page.
+ */
+function signOutFailed() {
+  return new AppError(503, 'Sign-out not completed', 'You are still signed in: the token cache (Redis) did not confirm '
+    + 'the sign-out. Please try again.');
+}
+
 const RETRY_AFTER_SECONDS = 5; // a 503 tells clients when to try again
 
 const MSAL_MESSAGES = {
@@ -73,4 +82,4 @@ function errorHandler({ logger, renderError }) {
   };
 }
 
-module.exports = { AppError, storeUnavailable, signInError, describeError, errorHandler };
+module.exports = { AppError, storeUnavailable, signOutFailed, signInError, describeError, errorHandler };

@@ -168,6 +168,14 @@ class MemoryRedis {
     return ['0', [...this.entries.keys()].filter((key) => this.#live(key) && regexp.test(key))];
   }
 
+  /** INFO replication only: a master without replicas, so sign-outs wait for none (signOutReplicas "auto"). */
+  async call(command, ...args) {
+    if (String(command).toUpperCase() === 'INFO' && String(args[0]).toLowerCase() === 'replication') {
+      return '# Replication\r\nrole:master\r\nconnected_slaves:0\r\n';
+    }
+    throw new Error(`MemoryRedis: ${command} is not supported`);
+  }
+
   /**
    * The package's compare-and-set script (partition-store.js), by its SHA-1, done in JavaScript: this store runs no
    * Lua. Same replies as Redis gives.

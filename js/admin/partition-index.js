@@ -122,7 +122,7 @@ class PartitionIndex {
    * @param {number} write.createdAt
    * @throws {CacheStoreError} when an index cannot be written: the partition must then not be written either
    */
-  async beforeStore({ partition, allowed, base, plan, createdAt }) {
+  async beforeStore({ partition, allowed, base, plan, createdAt, budget = null }) {
     const now = this.now();
     const creating = base.body === null || base.etag === ''; // '': a version 0.1 value moving to its new key
     // From now, not createdAt (a version 0.1 value may be old): a score above now + absoluteSeconds then means
@@ -141,7 +141,7 @@ class PartitionIndex {
     if (indexes.length === 0) return;
     const member = partition.partitionKey;
     try {
-      const sizes = await Promise.all(indexes.map(([key, score]) => this.#add(key, member, score, now, 'max')));
+      const sizes = await Promise.all(indexes.map(([key, score]) => this.#add(key, member, score, now, 'max', budget)));
       indexes.forEach(([key, , cap], i) => {
         const size = Number(sizes[i]);
         if (cap !== null && (size > cap || (size > PRUNE_FROM && size % PRUNE_EVERY === 0))) {
@@ -262,12 +262,12 @@ class PartitionIndex {
     return Object.fromEntries(KINDS.map((kind, i) => [kind, Number(counts[i])]));
   }
 
-  #add(key, member, score, now, mode) {
-    return this.#script('ZADD', ADD, key, [member, Math.ceil(score), now, mode], 'index_add');
+  #add(key, member, score, now, mode, budget = null) {
+    return this.#script('ZADD', ADD, key, [member, Math.ceil(score), now, mode], 'index_add', budget);
   }
 
-  #script(command, script, key, args, name) {
-    return this.guard.run(command, key, () => this.driver.script(script, key, args), name);
+  #script(command, script, key, args, name, budget = null) {
+    return this.guard.run(command, key, () => this.driver.script(script, key, args), name, budget);
   }
 }
 

@@ -50,6 +50,10 @@ class RedisCachePlugin {
     // Set once a Redis call of this client (one request) failed: its later calls do not wait on Redis again, so a
     // request waits at most one commandTimeoutMs.
     this.redisFailed = false;
+    // What this request's Redis calls took so far: together they get at most commandTimeoutMs (guard.js), so a slow
+    // read and then a write that times out do not keep the caller twice as long. A read access (msal's first touch
+    // of its cache in a call: acquireTokenSilent, a client-credential lookup) starts a new call's share.
+    this.budget = { spentMs: 0 };
     // The version every write of this client is based on is read now, when the request starts, not when msal first
     // touches its cache: for a code redemption that is only after the identity provider answered, and a sign-out in
     // between must win (a write based on its tombstone would count as a new sign-in).
@@ -68,7 +72,7 @@ class RedisCachePlugin {
   }
 
   #read() {
-    return loadPartition(this.context, { key: this.key, legacyKey: this.legacyKey }, { offline: this.redisFailed });
+    return loadPartition(this.context, { key: this.key, legacyKey: this.legacyKey }, { offline: this.redisFailed, budget: this.budget });
   }
 
   /** A load's result; one that failed (readFailure "closed") marks this request as having seen Redis fail. */
@@ -83,6 +87,7 @@ class RedisCachePlugin {
 
   async beforeCacheAccess(cacheContext) {
     const { tokenCache } = cacheContext;
+    if (!cacheContext.cacheHasChanged && !this.firstLoad) this.budget = { spentMs: 0 }; // a new msal call
     for (const id of homeAccountIdsInMemory(tokenCache)) {
       if (id !== this.owner) this.foreign.add(id);
     }
@@ -153,6 +158,7 @@ class RedisCachePlugin {
       loaded: this.loaded,
       cache: serializeMsalMemory(tokenCache, this.loaded.body),
       offline: this.redisFailed,
+      budget: this.budget,
     });
     if (outcome === 'failed') this.redisFailed = true;
     this.loadedAt = 0; // the stored version changed: the next write of this client reads it first

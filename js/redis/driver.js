@@ -45,6 +45,14 @@
 //                                 the node's role (INFO replication) through the client's own connection to it
 //   refreshTopology()             makes the client read the slot map again
 //   ping()
+//   canWaitForReplicas            whether writeConnection() can name the connection of a key's write
+//   writeConnection(key, guardedPing) -> { id, token(), wait(replicas, timeoutMs) -> number,
+//                                 replicas() -> number } | null
+//                                 the connection a write of `key` goes through, taken before the write: id names it
+//                                 (the Cluster node; '' for the one connection), wait() runs WAIT on it, replicas()
+//                                 is its server's connected_slaves; token() is what identifies it now (null when it
+//                                 is down or no longer serves the key): equal before the write and after the WAIT
+//                                 means both ran on one server connection (WAIT counts that connection's writes only)
 
 const { ConfigurationError } = require('../errors');
 
@@ -129,4 +137,13 @@ async function withScriptFallback(evalsha, evalScript) {
   }
 }
 
-module.exports = { driverFor, checkRedisClient, clientKind, describeClient, isReplyError, withScriptFallback };
+/** connected_slaves of INFO replication (0 on a replica, which takes no writes of its own). */
+function connectedReplicas(info) {
+  if (!/^role:master\r?$/m.test(info)) return 0;
+  const found = /^connected_slaves:(\d+)\r?$/m.exec(info);
+  return found ? Number(found[1]) : 0;
+}
+
+module.exports = {
+  driverFor, checkRedisClient, clientKind, describeClient, isReplyError, withScriptFallback, connectedReplicas,
+};

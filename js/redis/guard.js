@@ -1,7 +1,9 @@
 'use strict';
 // Every Redis call of the package goes through one guard, so that a dead or hung Redis costs a request at most
 // commandTimeoutMs, whatever the client's own settings (its defaults wait 10 s to minutes):
-//   - each call has its own timeout;
+//   - each call has its own timeout, and the calls of one request share one: a request that already waited on
+//     Redis gets only what is left of commandTimeoutMs (a `budget`), so that it is answered within commandTimeoutMs
+//     in all (a slow read followed by a write that times out would otherwise take two);
 //   - a circuit breaker: after BREAKER_FAILURES failures in a row it opens, and calls fail at once instead of
 //     waiting; every BREAKER_PROBE_MS one call goes through as a probe, and its success closes the breaker;
 //   - every failure is a CacheStoreError naming the command and the key (never a token or an id in clear);
@@ -50,10 +52,16 @@ class RedisGuard {
 
   /**
    * Runs `operation` (a function returning the Redis call's promise) under the timeout and the breaker.
-   * `name`: what metrics call the operation (a script's name; by default the command).
+   * `name`: what metrics call the operation (a script's name; by default the command). `budget`: the request's
+   * { spentMs } (its Redis calls so far), or null: the call gets at most commandTimeoutMs - spentMs, and adds its
+   * own time.
    * @throws {CacheStoreError}
    */
-  async run(command, key, operation, name = command) {
+  async run(command, key, operation, name = command, budget = null) {
+    const limitMs = budget ? Math.floor(this.timeoutMs - budget.spentMs) : this.timeoutMs;
+    if (limitMs < 1) {
+      throw new CacheStoreError(`Redis ${command} not sent for "${key}": this request already waited commandTimeoutMs on Redis`);
+    }
     const open = this.failures >= BREAKER_FAILURES;
     if (open && (this.probing || this.clock() < this.openUntil)) {
       this.stats.rejectedWhileOpen++;
@@ -75,12 +83,12 @@ class RedisGuard {
           // already received is read first; and when the timer fires late because a long synchronous task held the
           // event loop, the call gets that much longer, once (a reply, or the second round trip of a NOSCRIPT
           // fallback, could not be read meanwhile).
-          const expire = () => setImmediate(() => reject(new TimeoutError(this.timeoutMs)));
+          const expire = () => setImmediate(() => reject(new TimeoutError(limitMs, limitMs < this.timeoutMs)));
           timer = setTimeout(() => {
-            const late = performance.now() - startedAt - this.timeoutMs;
+            const late = performance.now() - startedAt - limitMs;
             if (late <= BUSY_PROCESS_MS) expire();
-            else timer = setTimeout(expire, Math.min(late, this.timeoutMs));
-          }, this.timeoutMs);
+            else timer = setTimeout(expire, Math.min(late, limitMs));
+          }, limitMs);
         }),
       ]);
       this.metrics.redisCall(name, (performance.now() - startedAt) / 1000, null);
@@ -96,6 +104,10 @@ class RedisGuard {
         throw new CacheStoreError(`Redis ${command} failed for "${key}": ${err.message}`, { cause: err });
       }
       if (err instanceof TimeoutError) this.stats.timeouts++;
+      // A call cut short by its request's budget says little about Redis: it does not count toward the breaker.
+      if (err instanceof TimeoutError && limitMs < this.timeoutMs) {
+        throw new CacheStoreError(`Redis ${command} failed for "${key}": ${err.message}`, { cause: err });
+      }
       this.failures++;
       if (!this.inOutage) {
         this.inOutage = true;
@@ -111,6 +123,7 @@ class RedisGuard {
       throw new CacheStoreError(`Redis ${command} failed for "${key}": ${err.message}`, { cause: err });
     } finally {
       clearTimeout(timer);
+      if (budget) budget.spentMs += performance.now() - startedAt;
       if (open) this.probing = false;
       this.#reportState();
     }
@@ -154,8 +167,8 @@ function errorType(err) {
 }
 
 class TimeoutError extends Error {
-  constructor(ms) {
-    super(`no answer within ${ms} ms (commandTimeoutMs)`);
+  constructor(ms, shortened) {
+    super(`no answer within ${ms} ms (${shortened ? 'what this request had left of commandTimeoutMs' : 'commandTimeoutMs'})`);
   }
 }
 

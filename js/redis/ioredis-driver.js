@@ -3,7 +3,8 @@
 // Sentinel client (new Redis({ sentinels, name })), which is a standalone client connected to the current master.
 // See driver.js for the interface.
 
-const { withScriptFallback } = require('./driver');
+const { withScriptFallback, connectedReplicas } = require('./driver');
+const { slotOf } = require('./slot');
 
 class IoredisDriver {
   constructor(redis) {
@@ -19,6 +20,7 @@ class IoredisDriver {
     this.replicaReads = redis.isCluster && Boolean(redis.options && redis.options.scaleReads) && redis.options.scaleReads !== 'master';
     this.canTrack = typeof redis.duplicate === 'function';
     this.view = null; // a Cluster's masters and slot map as the client sees them (clusterView), until it changes
+    this.canWaitForReplicas = true;
   }
 
   script({ lua, sha }, key, args, { buffers = false } = {}) {
@@ -90,6 +92,26 @@ class IoredisDriver {
   }
 
   ping() { return this.redis.ping(); }
+
+  /**
+   * The connection a write of `key` goes through (see driver.js). WAIT counts the replicas that acknowledged every
+   * write of the connection it is sent on, so it must go where the write went: the client's one connection
+   * (standalone, Sentinel: ioredis multiplexes every command on it), or on a Cluster the connection of the node that
+   * owns the key's slot (the node the Cluster client sends the key's commands to; WAIT has no key to route by).
+   * token() is that connection's socket: if it differs after the WAIT from before the write, ioredis reconnected in
+   * between (and may have resent the WAIT to a new master, whose answer would say nothing about the write).
+   */
+  async writeConnection(key, guardedPing) {
+    const { redis } = this;
+    if (redis.status !== 'ready') await guardedPing(() => redis.ping()); // a Cluster's slot map; a first connection
+    if (!redis.isCluster) return ioredisConnection('', redis, () => true);
+    const slot = slotOf(this.keyPrefix + key);
+    const owner = () => redis.slots[slot] && redis.slots[slot][0];
+    const nodeKey = owner();
+    const node = nodeKey && redis.connectionPool.getInstanceByKey(nodeKey);
+    if (!node) return null;
+    return ioredisConnection(nodeKey, node, () => owner() === nodeKey && redis.connectionPool.getInstanceByKey(nodeKey) === node);
+  }
 
   // ---- a Cluster's masters, for the in-process cache's listeners (js/local-cache/cluster-tracker.js) ----
 
@@ -182,5 +204,14 @@ class IoredisDriver {
 
 /** A Cluster node's id as the client keys it: host:port. */
 const nodeId = (node) => `${node.options.host}:${node.options.port}`;
+/** A connection of writeConnection(): node is an ioredis Redis instance; current() says it still owns the key. */
+function ioredisConnection(id, node, current) {
+  return {
+    id,
+    token: () => (current() && node.status === 'ready' && node.stream) || null,
+    wait: async (replicas, timeoutMs) => Number(await node.call('WAIT', replicas, timeoutMs)),
+    replicas: async () => connectedReplicas(String(await node.call('INFO', 'replication'))),
+  };
+}
 
 module.exports = IoredisDriver;

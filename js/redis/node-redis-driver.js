@@ -8,7 +8,8 @@
 // replies are RESP3 when the client speaks RESP3 (6's default): integers and doubles arrive as numbers, WITHSCORES
 // as pairs; the methods below return the same shapes as the ioredis driver.
 
-const { withScriptFallback } = require('./driver');
+const { withScriptFallback, connectedReplicas } = require('./driver');
+const { slotOf } = require('./slot');
 
 const BLOB_STRING = 36; // RESP_TYPES.BLOB_STRING ('$'), the same in node-redis 5 and 6
 const SIMPLE_STRING = 43; // RESP_TYPES.SIMPLE_STRING ('+')
@@ -35,6 +36,9 @@ class NodeRedisDriver {
     this.canTrack = true;
     this.view = null; // a Cluster's masters and slot map as the client sees them (clusterView)
     this.viewOf = null; // the client's slot array that view was read from (replaced on every rediscovery)
+    // A Sentinel client sends each command through a pool of master connections it does not expose, so a WAIT could
+    // not be put on the connection of the write (not done).
+    this.canWaitForReplicas = this.topology !== 'sentinel';
   }
 
   /** One command; `key` routes it on a Cluster (undefined: any node); readonly lets a Sentinel use a replica. */
@@ -132,6 +136,25 @@ class NodeRedisDriver {
   }
 
   ping() { return this.#send(undefined, ['PING']); }
+
+  /**
+   * The connection a write of `key` goes through (see driver.js): the client itself, or on a Cluster the client of
+   * the master that owns the key's slot (the one the Cluster sends the key's commands to). node-redis never resends a
+   * command written to a socket that died (it rejects it), but one queued while reconnecting goes out on the new
+   * socket: token() counts the client's connects, so a WAIT answered on another connection than the write is seen.
+   */
+  async writeConnection(key, guardedPing) {
+    const { redis } = this;
+    if (this.topology === 'sentinel') return null;
+    if (!redis.isReady) await guardedPing(() => this.ping());
+    if (this.topology === 'standalone') return nodeRedisConnection('', redis, () => true);
+    const slot = slotOf(key);
+    const owner = () => redis.slots[slot] && redis.slots[slot].master;
+    const master = owner();
+    if (!master) return null;
+    const client = await redis.nodeClient(master);
+    return nodeRedisConnection(`${master.host}:${master.port}`, client, () => owner() === master);
+  }
 
   // ---- a Cluster's masters, for the in-process cache's listeners (js/local-cache/cluster-tracker.js) ----
 
@@ -268,6 +291,24 @@ class NodeRedisDriver {
       disconnect: destroy,
     };
   }
+}
+
+const connects = new WeakMap(); // node-redis client -> how many times its socket connected since first watched
+
+/** A connection of writeConnection(): client is a node-redis client; current() says it still owns the key. */
+function nodeRedisConnection(id, client, current) {
+  if (!connects.has(client)) {
+    const counter = { n: 0 };
+    connects.set(client, counter);
+    client.on('connect', () => { counter.n += 1; });
+  }
+  const counter = connects.get(client);
+  return {
+    id,
+    token: () => (current() && client.isReady ? `${id}#${counter.n}` : null),
+    wait: async (replicas, timeoutMs) => Number(await client.sendCommand(['WAIT', String(replicas), String(timeoutMs)], AS_RECEIVED)),
+    replicas: async () => connectedReplicas(String(await client.sendCommand(['INFO', 'replication'], AS_RECEIVED))),
+  };
 }
 
 module.exports = NodeRedisDriver;

@@ -102,11 +102,12 @@ function interpret({ keyring, logger, metrics, clock, settings }, key, state) {
  *   counters: { staleReads: number, missedReads: number } }} context
  * @param {{ key: string, legacyKey: string|null }} target full Redis keys (with the prefix); legacyKey: where
  *   version 0.1 kept it (null for session partitions, which are never migrated on read)
- * @param {{ offline?: boolean }} [options] offline: a Redis call of this request already failed; do not wait on
- *   another one (one request waits at most one commandTimeoutMs)
+ * @param {{ offline?: boolean, budget?: { spentMs: number } }} [options] offline: a Redis call of this request
+ *   already failed; do not wait on another one; budget: the request's share of commandTimeoutMs (guard.js). Either
+ *   way one request waits at most one commandTimeoutMs
  * @returns {Promise<LoadedPartition>}
  */
-async function loadPartition(context, target, { offline = false } = {}) {
+async function loadPartition(context, target, { offline = false, budget = null } = {}) {
   const { localCache } = context;
   if (context.listener) context.listener.start();
   const cached = localCache && localCache.get(target.key);
@@ -116,7 +117,7 @@ async function loadPartition(context, target, { offline = false } = {}) {
   const read = localCache && localCache.beginRead(target.key);
   let result = null;
   try {
-    result = await readPartitionWithTtl(context, target);
+    result = await readPartitionWithTtl(context, target, budget);
     context.metrics.lookup('L2Cache', result.loaded.body !== null);
     return result.loaded;
   } catch (err) {
@@ -156,16 +157,16 @@ function withoutRedis({ localCache, counters, metrics, settings }, key) {
   return { ...missing(UNKNOWN_ETAG, REDIS_UNAVAILABLE), offline: true };
 }
 
-async function readPartitionWithTtl(context, { key, legacyKey }) {
-  const state = await context.store.read(key);
+async function readPartitionWithTtl(context, { key, legacyKey }, budget) {
+  const state = await context.store.read(key, { budget });
   if (state.value) context.metrics.received(state.value.length);
   const loaded = interpret(context, key, state);
   if (loaded.etag !== '' || !context.migrateLegacyValues || legacyKey === null) return { loaded, ttlMs: state.ttlMs };
-  return { loaded: await readLegacy(context, loaded, legacyKey), ttlMs: 0 };
+  return { loaded: await readLegacy(context, loaded, legacyKey, budget), ttlMs: 0 };
 }
 
-async function readLegacy(context, loaded, legacyKey) {
-  const legacyState = await context.store.read(legacyKey, { label: LEGACY_KEY_LABEL });
+async function readLegacy(context, loaded, legacyKey, budget) {
+  const legacyState = await context.store.read(legacyKey, { label: LEGACY_KEY_LABEL, budget });
   if (legacyState.value === null) return loaded;
   try {
     const { createdAt, owner, body } = decodeLegacyValue(legacyKey, legacyState.value);

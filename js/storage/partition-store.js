@@ -74,12 +74,13 @@ class PartitionStore {
 
   /**
    * @param {string} key
-   * @param {{ label?: string }} [options] label: how errors and warnings name the key, for a key whose name must not
-   *   be logged (version 0.1's hold ids in clear)
+   * @param {{ label?: string, budget?: { spentMs: number } }} [options] label: how errors and warnings name the key,
+   *   for a key whose name must not be logged (version 0.1's hold ids in clear); budget: the request's share of
+   *   commandTimeoutMs (guard.js)
    * @returns {Promise<StoredState>}
    */
-  async read(key, { label = key } = {}) {
-    return this.guard.run('GET', label, () => this.#read(key), 'read');
+  async read(key, { label = key, budget = null } = {}) {
+    return this.guard.run('GET', label, () => this.#read(key), 'read', budget);
   }
 
   async #read(key) {
@@ -105,15 +106,15 @@ class PartitionStore {
    * @returns {Promise<{ written: true, replaced: string } | { written: false, current: StoredState }>} replaced: the
    *   stored-value type the write replaced ("c" a partition, "t" a tombstone, "" nothing or a foreign value)
    */
-  async compareAndSet(key, expectedEtag, value, ttlSeconds, { label = key } = {}) {
+  async compareAndSet(key, expectedEtag, value, ttlSeconds, { label = key, budget = null } = {}) {
     const args = [expectedEtag, value ?? '', value ? ttlSeconds : 0, this.maxValueBytes];
-    const reply = await this.#run('SET', COMPARE_AND_SET, key, label, args);
+    const reply = await this.#run('SET', COMPARE_AND_SET, key, label, args, budget);
     if (reply[0].toString('latin1') === 'written') return { written: true, replaced: reply[1].toString('latin1') };
     return { written: false, current: stateOf(reply) };
   }
 
-  async #run(command, script, key, label, args) {
-    return this.guard.run(command, label, () => this.driver.script(script, key, args, { buffers: true }), script.name);
+  async #run(command, script, key, label, args, budget) {
+    return this.guard.run(command, label, () => this.driver.script(script, key, args, { buffers: true }), script.name, budget);
   }
 }
 

@@ -7,7 +7,9 @@
 //   - a partition removed meanwhile (a tombstone, or gone) is never brought back by a write based on an older load;
 //   - a removal is a tombstone, written whatever the stored version: a sign-out always wins;
 //   - when Redis fails, a write fails open (writeFailure "open": not stored, counted; the caller keeps its token) or
-//     closed (a CacheStoreError); a sign-out always fails closed: nobody may believe they signed out when they did not.
+//     closed (a CacheStoreError); a sign-out always fails closed: nobody may believe they signed out when they did not;
+//   - where Redis has replicas, a tombstone counts only once a replica holds it too (signOutReplicas): a failover
+//     must not bring a signed-out partition back.
 
 const core = require('../core');
 const { seal, tombstone, TYPE } = require('./stored-value');
@@ -49,6 +51,7 @@ class PartitionWriter {
    * @param {import('./partition-reader').LoadedPartition} write.loaded
    * @param {string|Uint8Array} write.cache
    * @param {boolean} [write.offline] a Redis call of this request already failed: fail now, do not wait again
+   * @param {{ spentMs: number }} [write.budget] the request's share of commandTimeoutMs (guard.js)
    * @returns {Promise<{ outcome: string, plan: object }>} plan: the core's decision on `cache` itself (what was
    *   restricted away)
    */
@@ -63,7 +66,7 @@ class PartitionWriter {
     }
   }
 
-  async #write({ key, partition, allowed, owner, loaded, cache, offline = false }) {
+  async #write({ key, partition, allowed, owner, loaded, cache, offline = false, budget = null }) {
     const now = this.#now();
     let base = loaded;
     let createdAt = loaded.createdAt ?? now;
@@ -98,8 +101,8 @@ class PartitionWriter {
       try {
         if (offline) throw new CacheStoreError(`Redis SET not sent for "${key}": Redis failed earlier in this request`);
         // A partition joins the indexes admin operations read before it can exist (partition-index.js).
-        if (sealed) await this.context.index.beforeStore({ partition, allowed, base, plan, createdAt });
-        result = await this.context.store.compareAndSet(key, base.etag, sealed && sealed.value, plan.ttlSeconds);
+        if (sealed) await this.context.index.beforeStore({ partition, allowed, base, plan, createdAt, budget });
+        result = await this.context.store.compareAndSet(key, base.etag, sealed && sealed.value, plan.ttlSeconds, { budget });
       } catch (err) {
         if (!(err instanceof CacheStoreError)) throw err;
         if (flight) {
@@ -163,12 +166,15 @@ class PartitionWriter {
    * reader would bring it back once the tombstone expires). Resolves to true when it held a partition.
    */
   async remove(key, legacyKey = null) {
-    const { store, settings, localCache } = this.context;
+    const { store, settings, localCache, replicaWait } = this.context;
     try {
       const now = this.#now();
       const { value } = tombstone(this.context.keyring, key, now, now + settings.tombstoneSeconds);
+      // Where there are replicas, acknowledged only once they hold it (signOutReplicas, js/redis/replica-wait.js).
+      const ticket = replicaWait && (await replicaWait.before(key));
       const result = await store.compareAndSet(key, '*', value, settings.tombstoneSeconds);
       this.context.index.afterWrite(key, null);
+      if (ticket) await replicaWait.confirm(ticket, key);
       if (legacyKey) await store.compareAndSet(legacyKey, '*', null, 0, { label: LEGACY_KEY_LABEL });
       return result.replaced === TYPE.partition;
     } finally {

@@ -133,3 +133,30 @@ describe('an option set to undefined takes its default', () => {
     expect(store.prefix).toBe('sess:');
   });
 });
+
+describe('signOutReplicas', () => {
+  test('defaults to "auto" with a 200 ms bound, a quarter of a short commandTimeoutMs, false or 0 to turn it off', () => {
+    expect(newTokenCache().settings.signOutReplicas).toEqual({ replicas: 'auto', timeoutMs: 200 });
+    expect(newTokenCache({ commandTimeoutMs: 100 }).settings.signOutReplicas).toEqual({ replicas: 'auto', timeoutMs: 25 });
+    expect(newTokenCache({ signOutReplicas: { replicas: 2, timeoutMs: 300 } }).settings.signOutReplicas).toEqual({ replicas: 2, timeoutMs: 300 });
+    expect(newTokenCache({ signOutReplicas: false }).settings.signOutReplicas).toBe(false);
+    expect(newTokenCache({ signOutReplicas: { replicas: 0 } }).settings.signOutReplicas).toBe(false);
+  });
+
+  test.each([
+    ['a bare number', 1, /signOutReplicas must be false or \{ replicas: 'auto' or a number \(0: off\), timeoutMs \}/],
+    ['a negative count', { replicas: -1 }, /signOutReplicas\.replicas \(or 'auto'\) must be a positive integer/],
+    ['an unknown name', { replica: 1 }, /unknown option "signOutReplicas\.replica"/],
+    ['a bound of half commandTimeoutMs or more', { timeoutMs: 500 }, /signOutReplicas\.timeoutMs \(500\) must be below half of commandTimeoutMs \(1000\)/],
+  ])('refuses %s', (what, value, message) => {
+    expect(() => newTokenCache({ signOutReplicas: value })).toThrow(message);
+  });
+
+  test('a node-redis Sentinel client: "auto" warns that sign-outs do not wait; a number is refused', () => {
+    const client = require('redis').createSentinel({ name: 'm', sentinelRootNodes: [{ host: '127.0.0.1', port: 1 }] });
+    const warnings = [];
+    newTokenCache({ redis: client, logger: { warn: (m) => warnings.push(m) } });
+    expect(warnings).toEqual([expect.stringMatching(/a node-redis sentinel client cannot run WAIT .*sign-outs do not wait for a replica/)]);
+    expect(() => newTokenCache({ redis: client, signOutReplicas: { replicas: 1 } })).toThrow(/signOutReplicas: a node-redis sentinel client cannot run WAIT/);
+  });
+});

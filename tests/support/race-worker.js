@@ -22,6 +22,7 @@
 // and say when), observe (what a fresh client finds, never calling the identity provider), ping, startLoad/stopLoad
 // (a background loop of acquireTokenSilent calls, each timed in the child), problems.
 
+const { monitorEventLoopDelay } = require('node:perf_hooks');
 const { newRedis, newRedisAt } = require('./redis-client');
 const { RedisTokenCache } = require('../../js');
 const { forwardingNetworkClient } = require('./shared-identity-provider');
@@ -222,7 +223,10 @@ const operations = {
    */
   async startLoad({ prefix, targets, refreshTargets = null, concurrency = 2, refreshEvery = 0, pauseMs = 5 }) {
     if (load) throw new Error('race worker: a load is already running');
-    const state = { running: true, slots: concurrency, records: [], errorSamples: [], done: null };
+    // How late this process ran its callbacks meanwhile (the "scheduling" part of a call's time on a loaded machine).
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
+    const state = { running: true, slots: concurrency, records: [], errorSamples: [], done: null, loopDelay };
     const options = { prefix, targets, refreshTargets, refreshEvery, pauseMs };
     state.done = Promise.all(Array.from({ length: concurrency }, (_, slot) => loadSlot(state, slot, options)));
     load = state;
@@ -236,7 +240,9 @@ const operations = {
     state.running = false;
     await state.done;
     load = null;
-    return { records: state.records, errorSamples: state.errorSamples, stoppedAt: now() };
+    state.loopDelay.disable();
+    const maxLoopDelayMs = state.loopDelay.max / 1e6;
+    return { records: state.records, errorSamples: state.errorSamples, stoppedAt: now(), maxLoopDelayMs };
   },
 
   /**

@@ -1,11 +1,13 @@
 'use strict';
 // A throw-away Redis Cluster on loopback: N masters (3 by default) and R replicas of each (0 by default), each a
-// redis-server on free ports, in one temp dir.
+// redis-server on free ports, in one temp dir; with replicas, a node is failed after nodeTimeoutMs (the failover
+// tests: a master SIGKILLed, its replica promoted by the cluster itself).
 //
-//   const cluster = await start();   // { nodes: [{ host, port }, ...], dir, stop(), kill(port) }
+//   const cluster = await start();   // { nodes: [{ host, port }, ...], dir, stop(), kill(port), signal(port, name) }
 //   const redis = new Redis.Cluster(cluster.nodes);
 //   ...
-//   await cluster.kill(port);        // SIGKILL one node (a failover test: its replica takes over after nodeTimeoutMs)
+//   await cluster.kill(port);        // SIGKILL one node, waits until it is gone
+//   cluster.signal(port, 'SIGSTOP'); // ... 'SIGCONT'
 //   await cluster.stop();            // kills every node, removes the temp dir
 //
 // `nodes` lists the masters first, then the replicas (which master each replica has is for CLUSTER NODES to say).
@@ -18,7 +20,7 @@ const path = require('node:path');
 const { ping, freePorts, withFreshPorts } = require('./redis-server');
 const { HOST, spawnRedisServer, processGroup, redisCli } = require('./redis-processes');
 
-const START_TIMEOUT_MS = 15000;
+const START_TIMEOUT_MS = 20000;
 
 /**
  * @param {{ masters?: number, replicas?: number, nodeTimeoutMs?: number }} [options] masters: at least 3 (redis-cli
@@ -34,7 +36,7 @@ async function start({ masters = 3, replicas = 0, nodeTimeoutMs = 15000 } = {}) 
     const cluster = await launch(masters, replicas, nodeTimeoutMs);
     try {
       await cluster.ready;
-      return { nodes: cluster.nodes, dir: cluster.dir, stop: cluster.stop, kill: cluster.kill };
+      return { nodes: cluster.nodes, dir: cluster.dir, stop: cluster.stop, kill: cluster.kill, signal: cluster.signal };
     } catch (err) {
       await cluster.stop();
       throw err;
@@ -56,14 +58,19 @@ async function launch(masters, replicas, nodeTimeoutMs) {
   }
 
   const { ready, stop } = processGroup('cluster node', dir, children, () => createCluster(nodes, replicas));
-  const kill = async (port) => {
-    const found = children.find((child) => child.port === port);
+  const child = (port) => {
+    const found = children.find((c) => c.port === port);
     if (!found) throw new Error(`redis-cluster: no node of this cluster listens on port ${port}`);
+    return found;
+  };
+  const kill = async (port) => {
+    const found = child(port);
     if (found.child.exitCode !== null || found.child.signalCode !== null) return;
     found.child.kill('SIGKILL');
     await found.exited;
   };
-  return { nodes, dir, ready, stop, kill };
+  const signal = (port, name) => child(port).child.kill(name); // SIGSTOP, SIGCONT
+  return { nodes, dir, ready, stop, kill, signal };
 }
 
 function spawnNode(dir, port, busPort, nodeTimeoutMs) {
@@ -94,11 +101,13 @@ async function createCluster(nodes, replicas) {
     /^cluster_state:ok\r?$/m.test(await redisCli(['-h', host, '-p', String(port), 'cluster', 'info']));
   await waitFor('cluster_state:ok not reached on every node', () => everyNode(stateOk));
   if (replicas === 0) return;
+  // Every replica in sync, and every master counting its replicas online (a WAIT would wait for them otherwise).
   const synced = async ({ host, port }) => {
     const info = await redisCli(['-h', host, '-p', String(port), 'info', 'replication']);
-    return /^role:master\r?$/m.test(info) || /^master_link_status:up\r?$/m.test(info);
+    if (/^role:slave\r?$/m.test(info)) return /^master_link_status:up\r?$/m.test(info);
+    return (info.match(/^slave\d+:.*state=online/mg) || []).length >= replicas;
   };
-  await waitFor('a replica did not sync with its master', () => everyNode(synced));
+  await waitFor('the replicas did not sync', () => everyNode(synced));
 }
 
 module.exports = { start };

@@ -7,6 +7,7 @@
 //   const redis = new Redis({ sentinels: group.sentinels, name: group.name });
 //   ...
 //   await group.kill(group.master.port);   // SIGKILL one redis-server (a failover test), waits until it is gone
+//   group.signal(group.replica.port, 'SIGSTOP');   // ... 'SIGCONT'
 //   await group.stop();                    // kills every process, removes the temp dir
 //
 // master and replica are the roles at start; after a failover ask the sentinels (masterOf).
@@ -68,7 +69,12 @@ async function launch() {
     await found.exited;
   };
 
-  return { name: NAME, master, replica, sentinels, dir, ready, stop, kill };
+  const signal = (port, name) => { // SIGSTOP, SIGCONT
+    const found = children.find((child) => child.port === port);
+    if (!found) throw new Error(`redis-sentinel: no process of this group listens on port ${port}`);
+    found.child.kill(name);
+  };
+  return { name: NAME, master, replica, sentinels, dir, ready, stop, kill, signal };
 }
 
 /** A sentinel's config file: it must be writable (a sentinel rewrites it with what it learns). */

@@ -131,7 +131,10 @@ token_cache rekey(const token_cache& cache, key_spelling spelling, rekey_report*
         json section = json::object();
         auto& entries = section.get_ref<json::object_t&>();
         for (std::size_t i = 0; i < placed.size(); ++i) {
-            if (keys[i]) entries.emplace_back(*keys[i], *placed[i].value);
+            if (!keys[i]) continue;
+            json entry = *placed[i].value;
+            if (spelling == key_spelling::msal_node && placed[i].recognised) detail::store_environment(entry);
+            entries.emplace_back(*keys[i], std::move(entry));
         }
         members.emplace_back(name, std::move(section));
     }

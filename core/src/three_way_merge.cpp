@@ -210,7 +210,11 @@ class merger {
             j = theirs_wins ? theirs_i : mine_i;
         }
         for (std::size_t i = 0; i < kept.size(); ++i) {
-            if (keys[i]) out.emplace_back(*keys[i], *kept[holder.at(*keys[i])].value);
+            if (!keys[i]) continue;
+            const auto& placed = kept[holder.at(*keys[i])];
+            json entry = *placed.value;
+            if (placed.recognised) detail::store_environment(entry);  // stored as rekey(msal_node) stores it
+            out.emplace_back(*keys[i], std::move(entry));
         }
     }
 

@@ -93,6 +93,19 @@ def test_a_mixed_partition_holds_one_entry_per_credential(pair, idp, first, seco
         assert served["fromCache"] and served["accessToken"] == last["accessToken"]
 
 
+def test_python_tries_a_failed_refresh_once(pair, idp):
+    """After a failed refresh msal-python tries again under each alias of its cloud that holds a refresh token. It sees
+    the cloud's entries under its own host only, so it tries once, as with a cache it alone wrote."""
+    user = idp.control("addUser", username="refresh-once@contoso.example")
+    selector, home = {"sessionId": "refresh-once"}, user["homeAccountId"]
+    pair["node"].call("signIn", selector=selector, code=idp.sign_in_code(user), scopes=SCOPES, redirectUri=REDIRECT_URI)
+    before = idp.control("grantCount", grantType="refresh_token")
+    idp.control("failNext", status=400, errorCode="invalid_grant")
+    with pytest.raises(RuntimeError, match="invalid_grant"):
+        pair["python"].call("silent", selector=selector, homeAccountId=home, scopes=SCOPES, forceRefresh=True)
+    assert idp.control("grantCount", grantType="refresh_token") == before + 1
+
+
 def test_python_reads_an_access_token_node_refreshed(pair, idp):
     user = idp.control("addUser", username="python-reads@contoso.example")
     selector, home = {"sessionId": "python-reads"}, user["homeAccountId"]

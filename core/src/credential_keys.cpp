@@ -141,7 +141,9 @@ token_cache rekey_from(const token_cache& cache, bool movable, key_spelling spel
         for (std::size_t i = 0; i < placed.size(); ++i) {
             if (!keys[i]) continue;
             json entry = take(*placed[i].value);
-            if (spelling == key_spelling::msal_node && placed[i].recognised) detail::store_environment(entry);
+            if (spelling == key_spelling::msal_node && placed[i].recognised) {
+                detail::store_environment(*kind, entry, *keys[i], placed[i].components_hash);
+            }
             entries.emplace_back(*keys[i], std::move(entry));
         }
         members.emplace_back(name, std::move(section));

@@ -350,11 +350,14 @@ std::optional<std::string> spell(entry_kind kind, const key_fields& f, key_spell
     return key;
 }
 
-bool store_environment(json& entry) {
+bool store_environment(entry_kind kind, json& entry, std::string_view key, std::string_view components_hash) {
     const auto it = entry.find("environment");
     if (it == entry.end() || !it->is_string()) return false;
     const auto stored = cache_environment(it->get_ref<const std::string&>());
     if (stored == it->get_ref<const std::string&>()) return false;
+    // An entry left under a key the core did not spell (contested, or not ASCII) keeps the host that key names, so
+    // that the key still spells its fields and the entry stays recognised.
+    if (spell(kind, key_fields_of(entry), key_spelling::msal_node, components_hash) != key) return false;
     *it = std::string(stored);
     return true;
 }

@@ -53,8 +53,9 @@ std::optional<std::string> spell(entry_kind kind, const key_fields& fields, key_
                                  std::string_view components_hash);
 
 // Sets an entry's environment to the one it is stored under (cloud_aliases.hpp: the cloud's preferred_cache alias,
-// what msal-node 7 writes). Returns whether it changed. Only for entries whose key the core recognised.
-bool store_environment(json& entry);
+// what msal-node 7 writes) when `key` is msal-node 7's spelling of the entry (which names that host). Returns whether
+// it changed. Only for entries whose key the core recognised.
+bool store_environment(entry_kind kind, json& entry, std::string_view key, std::string_view components_hash);
 
 // One entry as the key assignment sees it.
 struct placed_entry {

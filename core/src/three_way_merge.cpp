@@ -213,7 +213,8 @@ class merger {
             if (!keys[i]) continue;
             const auto& placed = kept[holder.at(*keys[i])];
             json entry = *placed.value;
-            if (placed.recognised) detail::store_environment(entry);  // stored as rekey(msal_node) stores it
+            // Stored as rekey(msal_node) stores it.
+            if (placed.recognised) detail::store_environment(kind, entry, *keys[i], placed.components_hash);
             out.emplace_back(*keys[i], std::move(entry));
         }
     }

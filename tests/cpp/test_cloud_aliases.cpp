@@ -137,6 +137,20 @@ TEST(CloudAliases, AnEntryOnlyMsalPythonWroteIsStoredUnderThePreferredAlias) {
     EXPECT_EQ(env_of(python, "IdToken", python_env_key(python::idt())), python_env);
 }
 
+TEST(CloudAliases, AnEntryThatKeepsItsKeyKeepsItsEnvironment) {
+    // A realm that is not ASCII: the core builds no key for it (each library lowercases it its own way), so the entry
+    // stays under msal-python's key, and under the host that key names, still recognised.
+    auto entry = in_python_env(id_token("idt"));
+    entry["realm"] = "tenänt";
+    const std::string key = std::string(home) + "-" + python_env + "-idtoken-" + client + "-tenänt-";
+    const json doc = {{"IdToken", {{key, entry}}}};
+    rekey_report report;
+    const auto out = rekey(cache(doc), key_spelling::msal_node, &report);
+    EXPECT_EQ(out.dump(), cache(doc).dump());
+    EXPECT_EQ(report.unrecognised, 0u);
+    EXPECT_TRUE(credential_identity("IdToken", key, out.entries("IdToken").at(key)).has_value());
+}
+
 TEST(CloudAliases, HostsOutsideTheTableAreNotTouched) {
     auto entry = id_token("idt");
     entry["environment"] = "contoso.b2clogin.com";

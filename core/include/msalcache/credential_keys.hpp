@@ -46,7 +46,8 @@ struct rekey_report {
 // appends the entries it adds, and a duplicate appears exactly when one library adds its own spelling of an entry
 // another wrote. Kept entries stay where their credential first appeared; entries, unknown fields and unknown
 // sections are unchanged, only keys change, and under msal_node the environment of a recognised entry that names
-// another alias of a known cloud (it becomes the cloud's preferred_cache alias). An entry keeps its key when the spelling cannot be built (msal-node 7's
+// another alias of a known cloud (it becomes the cloud's preferred_cache alias, with the key; an entry that keeps its
+// key keeps its environment too). An entry keeps its key when the spelling cannot be built (msal-node 7's
 // additionalCacheKeyComponents hash is taken from an msal-node key and never computed; fields with non-ASCII text
 // are lowercased differently by each library) or would be another credential's key.
 token_cache rekey(const token_cache& cache, key_spelling spelling, rekey_report* report = nullptr);

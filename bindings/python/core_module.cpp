@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "msalcache/cloud_aliases.hpp"
 #include "msalcache/credential_keys.hpp"
 #include "msalcache/partition.hpp"
 #include "msalcache/store_plan.hpp"
@@ -176,6 +177,10 @@ PYBIND11_MODULE(_core, m) {
         "plan_write after a failed compare-and-set: a three-way merge of mine and theirs against base first.");
     m.def("msal_node_key", &msal_node_key_binding, py::arg("section"), py::arg("entry_json"),
           "msal-node 7's key for one cache entry of a section (AccessToken, ...), or None when it cannot be built.");
+    m.def(
+        "cache_environment", [](std::string_view host) { return std::string(cache_environment(host)); },
+        py::arg("host"),
+        "The environment partitions store entries of `host` under: its cloud's preferred_cache alias, else `host`.");
     m.def("describe", &describe_binding, py::arg("serialized"), py::arg("max_bytes") = 0,
           "A secret-free description of a cache, as JSON.");
 }

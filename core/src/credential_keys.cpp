@@ -8,6 +8,7 @@
 
 #include "internal.hpp"
 #include "key_spelling.hpp"
+#include "owned_steps.hpp"
 
 namespace msalcache {
 namespace detail {
@@ -110,17 +111,24 @@ std::vector<std::optional<std::string>> assign_keys(entry_kind kind, const std::
 
 }  // namespace detail
 
-token_cache rekey(const token_cache& cache, key_spelling spelling, rekey_report* report) {
+namespace {
+
+// rekey's body. `movable`: the caller owns `cache` and discards it, so kept values are moved out of it (each is
+// kept once: collapsed duplicates are left behind), else copied.
+token_cache rekey_from(const token_cache& cache, bool movable, key_spelling spelling, rekey_report* report) {
     if (!cache.document().is_object()) {
         throw cache_error(std::string("top level: expected an object, got ") + cache.document().type_name());
     }
+    const auto take = [movable](const json& value) {
+        return movable ? json(std::move(const_cast<json&>(value))) : json(value);
+    };
     rekey_report counts;
     token_cache out;
     auto& members = out.document().get_ref<json::object_t&>();
     for (const auto& [name, value] : cache.document().get_ref<const json::object_t&>()) {
         const auto kind = detail::entry_kind_of(name);
         if (!kind || !value.is_object()) {
-            members.emplace_back(name, value);
+            members.emplace_back(name, take(value));
             continue;
         }
         const auto groups = detail::group_entries(*kind, value, counts);
@@ -131,12 +139,27 @@ token_cache rekey(const token_cache& cache, key_spelling spelling, rekey_report*
         json section = json::object();
         auto& entries = section.get_ref<json::object_t&>();
         for (std::size_t i = 0; i < placed.size(); ++i) {
-            if (keys[i]) entries.emplace_back(*keys[i], *placed[i].value);
+            if (!keys[i]) continue;
+            json entry = take(*placed[i].value);
+            if (spelling == key_spelling::msal_node && placed[i].recognised) {
+                detail::store_environment(*kind, entry, *keys[i], placed[i].components_hash);
+            }
+            entries.emplace_back(*keys[i], std::move(entry));
         }
         members.emplace_back(name, std::move(section));
     }
     if (report != nullptr) *report = counts;
     return out;
+}
+
+}  // namespace
+
+token_cache rekey(const token_cache& cache, key_spelling spelling, rekey_report* report) {
+    return rekey_from(cache, false, spelling, report);
+}
+
+token_cache detail::rekey_owned(token_cache&& cache, key_spelling spelling, rekey_report* report) {
+    return rekey_from(cache, true, spelling, report);
 }
 
 std::string rekey_json(std::string_view text, key_spelling spelling, const parse_limits& limits) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "internal.hpp"
+#include "msalcache/cloud_aliases.hpp"
 
 namespace msalcache::detail {
 namespace {
@@ -40,6 +41,14 @@ struct spelled {
 };
 
 std::string_view scheme(const key_fields& f) { return same_folded(f.token_type, "bearer") ? "" : f.token_type; }
+
+// The fields with the environment entries are stored under (cloud_aliases.hpp): what msal-node 7 keys and the
+// identity compares, so that one cloud's aliases are one environment.
+key_fields stored_fields(const key_fields& f) {
+    key_fields s = f;
+    s.environment = cache_environment(f.environment);
+    return s;
+}
 
 // msal-node 7 (msal-common 16 generateCredentialKey / generateAccountKey / generateAppMetadataKey). A refresh token
 // is keyed by its family; its realm and target are usually absent, but keyed when present.
@@ -144,7 +153,8 @@ std::vector<std::string> scope_set(std::string_view target) {
 
 // The key_fields parts of the identity, in a fixed order per kind; identity() and identity_digest() both walk these.
 template <typename Part, typename Scopes>
-void identity_parts(entry_kind kind, const key_fields& f, Part&& part, Scopes&& scopes) {
+void identity_parts(entry_kind kind, const key_fields& fields, Part&& part, Scopes&& scopes) {
+    const key_fields f = stored_fields(fields);
     switch (kind) {
         case entry_kind::account: part(f.home_account_id); part(f.environment); part(f.realm); return;
         case entry_kind::app_metadata: part(f.environment); part(f.client_id); return;
@@ -191,6 +201,8 @@ key_fields key_fields_of(const json& entry) {
 }
 
 bool is_msal_node_key(entry_kind kind, const key_fields& fields, std::string_view key) {
+    // An entry under another alias of its cloud is stored under the cloud's preferred_cache alias: not as it is.
+    if (cache_environment(fields.environment) != fields.environment) return false;
     const auto s = node_spelling(kind, fields);
     if (fields.has_components && kind != entry_kind::account && kind != entry_kind::app_metadata) {
         return node_key_with_hash(key, s, false, nullptr);
@@ -205,15 +217,26 @@ std::uint64_t identity_digest(entry_kind kind, const key_fields& fields) {
         for (char c : text) digest = (digest ^ static_cast<unsigned char>(fold(c))) * prime;
         digest = (digest ^ 0x1F) * prime;  // the separator: ("ab","") and ("a","b") differ
     };
-    // A set's digest must not depend on order or repetition: one bit per scope (a 64-bit Bloom filter), and no
-    // allocation (this runs on plan_write's fast path).
+    // A set's digest must not depend on order or repetition, and must not allocate (this runs on plan_write's fast
+    // path): the smallest and the largest scope hash and a 64-bit Bloom filter, all idempotent and commutative. The
+    // filter alone has only 64 values for one-scope targets: a partition of a dozen access tokens for one resource
+    // each would collide (a birthday bound) and send plan_write down its DOM path.
     const auto scopes = [&](std::string_view target) {
         std::uint64_t bits = 0;
+        std::uint64_t smallest = ~std::uint64_t{0};
+        std::uint64_t largest = 0;
         std::uint64_t h = 0xCBF29CE484222325u;
         bool in_scope = false;
         for (std::size_t i = 0; i <= target.size(); ++i) {
             if (i == target.size() || std::isspace(static_cast<unsigned char>(target[i]))) {
-                if (in_scope) bits |= std::uint64_t{1} << (h >> 58);
+                if (in_scope) {
+                    h ^= h >> 29;  // FNV's high bits are weak: mix before taking the filter's bit from them
+                    h *= 0xBF58476D1CE4E5B9u;
+                    h ^= h >> 32;
+                    bits |= std::uint64_t{1} << (h >> 58);
+                    smallest = std::min(smallest, h);
+                    largest = std::max(largest, h);
+                }
                 h = 0xCBF29CE484222325u;
                 in_scope = false;
                 continue;
@@ -222,12 +245,16 @@ std::uint64_t identity_digest(entry_kind kind, const key_fields& fields) {
             in_scope = true;
         }
         digest = (digest ^ bits) * prime;
+        digest = (digest ^ smallest) * prime;
+        digest = (digest ^ largest) * prime;
     };
     identity_parts(kind, fields, part, scopes);
     return digest;
 }
 
-std::optional<std::string_view> recognise(entry_kind kind, const key_fields& f, std::string_view key) {
+namespace {
+
+std::optional<std::string_view> recognise_as(entry_kind kind, const key_fields& f, std::string_view key) {
     const auto node = node_spelling(kind, f);
     const bool hashed = f.has_components && kind != entry_kind::account && kind != entry_kind::app_metadata;
     std::string_view hash;
@@ -254,6 +281,17 @@ std::optional<std::string_view> recognise(entry_kind kind, const key_fields& f, 
         }
     }
     return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string_view> recognise(entry_kind kind, const key_fields& f, std::string_view key) {
+    if (auto hash = recognise_as(kind, f, key)) return hash;
+    // A key under the cloud's preferred_cache alias while the field names another alias: how msal-python's key
+    // makers key the entries it writes (bindings/python), and how the core keys any entry of a cloud.
+    const auto stored = stored_fields(f);
+    if (stored.environment == f.environment) return std::nullopt;
+    return recognise_as(kind, stored, key);
 }
 
 std::string identity(entry_kind kind, const key_fields& f, const json& entry) {
@@ -289,7 +327,8 @@ std::string identity(entry_kind kind, const key_fields& f, const json& entry) {
 
 std::optional<std::string> spell(entry_kind kind, const key_fields& f, key_spelling spelling,
                                  std::string_view components_hash) {
-    const auto s = spelling == key_spelling::msal_node ? node_spelling(kind, f) : python_spelling(kind, f);
+    // msal-node 7 keys (and writes) the cloud's preferred_cache alias; msal-python keys the environment it wrote.
+    const auto s = spelling == key_spelling::msal_node ? node_spelling(kind, stored_fields(f)) : python_spelling(kind, f);
     const bool hashed = spelling == key_spelling::msal_node && f.has_components && kind != entry_kind::account &&
                         kind != entry_kind::app_metadata;
     if (hashed && components_hash.empty()) return std::nullopt;
@@ -309,6 +348,18 @@ std::optional<std::string> spell(entry_kind kind, const key_fields& f, key_spell
         append_folded(key, components_hash);
     }
     return key;
+}
+
+bool store_environment(entry_kind kind, json& entry, std::string_view key, std::string_view components_hash) {
+    const auto it = entry.find("environment");
+    if (it == entry.end() || !it->is_string()) return false;
+    const auto stored = cache_environment(it->get_ref<const std::string&>());
+    if (stored == it->get_ref<const std::string&>()) return false;
+    // An entry left under a key the core did not spell (contested, or not ASCII) keeps the host that key names, so
+    // that the key still spells its fields and the entry stays recognised.
+    if (spell(kind, key_fields_of(entry), key_spelling::msal_node, components_hash) != key) return false;
+    *it = std::string(stored);
+    return true;
 }
 
 }  // namespace msalcache::detail

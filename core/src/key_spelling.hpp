@@ -52,6 +52,11 @@ std::string identity(entry_kind kind, const key_fields& fields, const json& entr
 std::optional<std::string> spell(entry_kind kind, const key_fields& fields, key_spelling spelling,
                                  std::string_view components_hash);
 
+// Sets an entry's environment to the one it is stored under (cloud_aliases.hpp: the cloud's preferred_cache alias,
+// what msal-node 7 writes) when `key` is msal-node 7's spelling of the entry (which names that host). Returns whether
+// it changed. Only for entries whose key the core recognised.
+bool store_environment(entry_kind kind, json& entry, std::string_view key, std::string_view components_hash);
+
 // One entry as the key assignment sees it.
 struct placed_entry {
     std::string_view original_key;     // its key in the cache it came from

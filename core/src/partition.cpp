@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "internal.hpp"
+#include "owned_steps.hpp"
 
 namespace msalcache {
 namespace {
@@ -122,7 +123,14 @@ std::vector<partition_id> partitions_in(const token_cache& cache) {
     return ids;
 }
 
-restrict_result restrict_to(const token_cache& cache, const std::vector<partition_id>& allowed) {
+namespace {
+
+// restrict_to's body. `movable`: the caller owns `cache` and discards it, so kept entries are moved out of it (the
+// router keeps copies of what it reads, and a credential's client id is read before it moves).
+restrict_result restrict_from(const token_cache& cache, bool movable, const std::vector<partition_id>& allowed) {
+    const auto take = [movable](const json& value) {
+        return movable ? json(std::move(const_cast<json&>(value))) : json(value);
+    };
     const std::set<partition_id> allow(allowed.begin(), allowed.end());
     const router route(cache);
     restrict_result result;
@@ -132,7 +140,7 @@ restrict_result restrict_to(const token_cache& cache, const std::vector<partitio
     // Sections are copied in document order; AppMetadata is filled last since it depends on every credential.
     for (const auto& [name, value] : top_level(cache)) {
         if (!is_routed_section(name)) {
-            result.cache.document()[name] = name == section::app_metadata ? json::object() : value;
+            result.cache.document()[name] = name == section::app_metadata ? json::object() : take(value);
             continue;
         }
         auto& kept = section_of(result.cache, name);
@@ -146,19 +154,31 @@ restrict_result restrict_to(const token_cache& cache, const std::vector<partitio
                 dropped_homes.emplace(string_field(*it, "home_account_id"));
                 continue;
             }
-            kept.emplace_back(it.key(), *it);
             if (detail::is_credential_section(name)) kept_clients.emplace(string_field(*it, "client_id"));
+            kept.emplace_back(it.key(), take(*it));
         }
     }
     const json& metadata = cache.entries(section::app_metadata);
     if (cache.document().contains(section::app_metadata)) {
         auto& kept = section_of(result.cache, std::string(section::app_metadata));
         for (auto it = metadata.begin(); it != metadata.end(); ++it) {
-            if (kept_clients.count(std::string(string_field(*it, "client_id"))) != 0) kept.emplace_back(it.key(), *it);
+            if (kept_clients.count(std::string(string_field(*it, "client_id"))) != 0) {
+                kept.emplace_back(it.key(), take(*it));
+            }
         }
     }
     result.dropped_home_account_ids.assign(dropped_homes.begin(), dropped_homes.end());
     return result;
+}
+
+}  // namespace
+
+restrict_result restrict_to(const token_cache& cache, const std::vector<partition_id>& allowed) {
+    return restrict_from(cache, false, allowed);
+}
+
+restrict_result detail::restrict_owned(token_cache&& cache, const std::vector<partition_id>& allowed) {
+    return restrict_from(cache, true, allowed);
 }
 
 std::vector<std::pair<partition_id, token_cache>> split(const token_cache& cache) {

@@ -8,6 +8,7 @@
 #include "cache_index.hpp"
 #include "msalcache/credential_keys.hpp"
 #include "internal.hpp"
+#include "owned_steps.hpp"
 
 namespace msalcache {
 namespace {
@@ -40,8 +41,9 @@ struct decided_write {
 // rekey -> restrict_to -> expire -> partition_ttl: plan_write's DOM path and plan_merge_write (the fast path in
 // cache_index.cpp takes the same steps on its light entries, when rekey would change nothing). One entry per
 // credential under msal-node 7's key, first, so that a duplicate another library wrote is neither stored nor counted.
-decided_write decide_write(const token_cache& parsed, const write_request& request) {
-    auto restricted = restrict_to(rekey(parsed, key_spelling::msal_node), request.allowed);
+decided_write decide_write(token_cache&& parsed, const write_request& request) {
+    auto restricted = detail::restrict_owned(detail::rekey_owned(std::move(parsed), key_spelling::msal_node),
+                                             request.allowed);
     decided_write out{write_plan{}, std::move(restricted.cache)};
     auto& plan = out.plan;
     plan.dropped_home_account_ids = std::move(restricted.dropped_home_account_ids);
@@ -57,8 +59,8 @@ decided_write decide_write(const token_cache& parsed, const write_request& reque
 }
 
 // decide_write on a DOM, then dump: plan_write's DOM path and plan_merge_write.
-write_plan write_from_dom(const token_cache& parsed, const write_request& request) {
-    auto [plan, cache] = decide_write(parsed, request);
+write_plan write_from_dom(token_cache&& parsed, const write_request& request) {
+    auto [plan, cache] = decide_write(std::move(parsed), request);
     if (plan.has_tokens) plan.cache = cache.dump();
     return std::move(plan);
 }
@@ -110,7 +112,7 @@ write_plan plan_merge_write(std::string_view base, std::string_view mine, std::s
     const auto theirs_cache = parse_input(theirs, "theirs", true, request.limits);
     auto merged = merge_three_way(base_cache, mine_cache, theirs_cache);
     if (report != nullptr) *report = merged.report;
-    return write_from_dom(merged.cache, request);
+    return write_from_dom(std::move(merged.cache), request);
 }
 
 write_plan detail::plan_write_dom(std::string_view serialized, const write_request& request) {

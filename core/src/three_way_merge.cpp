@@ -210,7 +210,12 @@ class merger {
             j = theirs_wins ? theirs_i : mine_i;
         }
         for (std::size_t i = 0; i < kept.size(); ++i) {
-            if (keys[i]) out.emplace_back(*keys[i], *kept[holder.at(*keys[i])].value);
+            if (!keys[i]) continue;
+            const auto& placed = kept[holder.at(*keys[i])];
+            json entry = *placed.value;
+            // Stored as rekey(msal_node) stores it.
+            if (placed.recognised) detail::store_environment(kind, entry, *keys[i], placed.components_hash);
+            out.emplace_back(*keys[i], std::move(entry));
         }
     }
 

@@ -4,6 +4,7 @@ The same core, through the same rules, as the Node package's js/core.js."""
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any, Dict, List, Optional, Union
 
 from .errors import CacheFormatError
@@ -51,6 +52,13 @@ def msal_node_key(section: str, entry: Dict[str, Any]) -> Optional[str]:
     """msal-node 7's key for one entry of `section` ("AccessToken", ...), the spelling partitions are stored under;
     None when the core cannot build it."""
     return _core.msal_node_key(section, json.dumps(entry))
+
+
+@lru_cache(maxsize=256)
+def cache_environment(host: str) -> str:
+    """The environment partitions store entries of `host` under: its cloud's preferred_cache alias (login.windows.net
+    for login.microsoftonline.com), else `host` itself. Memoized: every entry of every load and write asks."""
+    return _core.cache_environment(host)
 
 
 def describe(serialized: Text, max_bytes: int = 0) -> Dict[str, Any]:

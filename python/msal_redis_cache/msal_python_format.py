@@ -7,20 +7,26 @@ the conversions both ways: every partition is stored in one form whichever libra
   credential): both libraries read either spelling (they match on fields) but update and remove only under the key
   their key makers compute. So msal-python's key makers are given the core's msal-node spelling (`use_stored_keys`):
   msal-python then updates and removes exactly the stored entries, and its writes reach the core in the stored
-  spelling."""
+  spelling.
+- Environments (one cloud's host names are one environment, core/include/msalcache/cloud_aliases.hpp): partitions
+  store the cloud's preferred_cache alias (login.windows.net), as msal-node writes it; msal-python looks entries up,
+  and writes them, under its authority's host (login.microsoftonline.com) only, matching the field exactly. So its
+  memory holds every entry of that cloud under its own host (`use_environment`), and a write goes back to the stored
+  host (`to_stored`); which host is which cloud, the core says."""
 
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Dict, Iterator
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 from . import core
 
 CREDENTIAL_SECTIONS = ("AccessToken", "RefreshToken", "IdToken", "Account")
+SECTIONS = CREDENTIAL_SECTIONS + ("AppMetadata",)
 
 
-def _entries(cache: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
-    for name in CREDENTIAL_SECTIONS:
+def _entries(cache: Dict[str, Any], sections: Tuple[str, ...] = CREDENTIAL_SECTIONS) -> Iterator[Dict[str, Any]]:
+    for name in sections:
         section = cache.get(name)
         if isinstance(section, dict):
             for entry in section.values():
@@ -29,21 +35,61 @@ def _entries(cache: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
 
 
 def to_stored(cache: Dict[str, Any]) -> str:
-    """msal-python's memory as the JSON the core and Redis take (it changes `cache` in place: null ids become "")."""
-    for entry in _entries(cache):
-        if "home_account_id" in entry and entry["home_account_id"] is None:
-            entry["home_account_id"] = ""
-    return json.dumps(cache, separators=(",", ":"))
+    """msal-python's memory as the JSON the core and Redis take: null ids become "", environments the stored host (the
+    core would rewrite them too, but only on its slower path). `cache` stays msal-python's: it is still used after
+    the write; changed entries are copies."""
+    out = dict(cache)
+    for name in SECTIONS:
+        section = cache.get(name)
+        if not isinstance(section, dict):
+            continue
+        copied: Optional[Dict[str, Any]] = None
+        for key, entry in section.items():
+            stored = _stored_entry(entry)
+            if stored is not entry:
+                if copied is None:
+                    copied = dict(section)
+                copied[key] = stored
+        if copied is not None:
+            out[name] = copied
+    return json.dumps(out, separators=(",", ":"))
 
 
-def to_msal_python(body: str, app_tokens: bool) -> Dict[str, Any]:
-    """A stored cache as msal-python's memory; `app_tokens`: an app partition, whose "" ids msal-python wants null."""
+def _stored_entry(entry: Any) -> Any:
+    if not isinstance(entry, dict):
+        return entry
+    changes: Dict[str, Any] = {}
+    if "home_account_id" in entry and entry["home_account_id"] is None:
+        changes["home_account_id"] = ""
+    environment = entry.get("environment")
+    if isinstance(environment, str):
+        stored = core.cache_environment(environment)
+        if stored != environment:
+            changes["environment"] = stored
+    return dict(entry, **changes) if changes else entry
+
+
+def to_msal_python(body: str, app_tokens: bool, environment: Optional[str] = None) -> Dict[str, Any]:
+    """A stored cache as msal-python's memory; `app_tokens`: an app partition, whose "" ids msal-python wants null;
+    `environment`: the host msal-python uses, when known (see use_environment)."""
     cache = json.loads(body)
     if app_tokens:
         for entry in _entries(cache):
             if entry.get("home_account_id") == "":
                 entry["home_account_id"] = None
+    if environment:
+        use_environment(cache, environment)
     return cache
+
+
+def use_environment(cache: Dict[str, Any], environment: str) -> None:
+    """Puts every entry of `environment`'s cloud under `environment` (msal-python's authority host), in place; entries
+    of other clouds or hosts stay as they are. Keys do not change: they are the core's, from the stored host."""
+    cloud = core.cache_environment(environment)
+    for entry in _entries(cache, SECTIONS):
+        current = entry.get("environment")
+        if current != environment and isinstance(current, str) and core.cache_environment(current) == cloud:
+            entry["environment"] = environment
 
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set
 
 import msal
 
-from .msal_python_format import to_msal_python, to_stored, use_stored_keys
+from .msal_python_format import to_msal_python, to_stored, use_environment, use_stored_keys
 from .partition_reader import LoadedPartition, load_partition
 from .partitions import Partition
 
@@ -50,6 +50,9 @@ class PartitionTokenCache(msal.SerializableTokenCache):
         self._in_add = False  # add() writes once, after the modify() calls it makes
         self._loaded = LoadedPartition("")
         self._loaded_at = 0.0
+        # The host msal-python's app uses (its authority's), which it looks entries up and writes them under; learnt
+        # from its first call that names one (_learn_environment). None until then: memory is as stored.
+        self._environment: Optional[str] = None
         self._load()
 
     @property
@@ -78,21 +81,35 @@ class PartitionTokenCache(msal.SerializableTokenCache):
             else:
                 self._owner = loaded.owner
         self._loaded, self._loaded_at = loaded, loaded_at
-        self._cache = to_msal_python(loaded.body, self._partition.mode == "app") if loaded.body else {}
+        self._cache = (to_msal_python(loaded.body, self._partition.mode == "app", self._environment)
+                       if loaded.body else {})
         self.has_state_changed = False
 
     def _fresh(self) -> bool:
         return self._clock() - self._loaded_at < REUSE_LOAD_SECONDS
 
+    def _learn_environment(self, environment: Any) -> None:
+        """msal-python names its authority's host in the first lookup or add of every flow (get_accounts, the access
+        token and app token lookups, a token response); the lookups under the cloud's other aliases that
+        acquire_token_silent makes after a failed refresh come later. From then on memory holds the entries of that
+        cloud under this host, so msal-python finds what msal-node stored under login.windows.net, and those alias
+        lookups find nothing (as with a cache msal-python alone wrote) instead of refreshing once per alias."""
+        if self._environment is None and isinstance(environment, str) and environment:
+            self._environment = environment
+            use_environment(self._cache, environment)
+
     def find(self, credential_type: str, target: Optional[List[str]] = None, query: Optional[Dict[str, Any]] = None
              ) -> List[Dict[str, Any]]:
         with self._lock:
+            if query:
+                self._learn_environment(query.get("environment"))
             if not self._in_add and not self._fresh():
                 self._load()
             return super().find(credential_type, target=target, query=query)
 
     def add(self, event: Dict[str, Any], **kwargs: Any) -> None:
         with self._lock:
+            self._learn_environment(event.get("environment"))
             self._before_write()
             self._in_add = True
             try:

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "../../core/src/cache_index.hpp"
+#include "msalcache/cloud_aliases.hpp"
 #include "msalcache/credential_keys.hpp"
 #include "msalcache/store_plan.hpp"
 #include "msalcache/three_way_merge.hpp"
@@ -124,6 +125,17 @@ void fuzz_rekey(const token_cache& cache) {
     check(rekey(node, key_spelling::msal_node).dump() == node.dump(), "rekey is not idempotent", cache.dump());
     check(entries(rekey(python, key_spelling::msal_node)) == entries(node), "a round trip lost an entry",
           cache.dump());
+    // Under msal-node's spelling every entry the core keyed is stored under its cloud's preferred_cache alias.
+    for (auto name : {"Account", "IdToken", "AccessToken", "RefreshToken", "AppMetadata"}) {
+        for (const auto& [key, entry] : node.entries(name).items()) {
+            if (!credential_identity(name, key, entry) || spell_key(name, entry, key_spelling::msal_node, key) != key) {
+                continue;
+            }
+            const auto environment = string_field(entry, "environment");
+            check(cache_environment(environment) == environment, "an entry is not under its cloud's stored host",
+                  cache.dump());
+        }
+    }
 }
 
 // plan_write's fast path never accepts what the DOM path rejects, and agrees with it when both accept (plan_write

@@ -41,9 +41,9 @@ def test_each_serves_the_others_tokens(pair, idp, first, second, kind):
     assert idp.control("tokenRequestCount") == requests  # from the other language's stored partition
     refreshed = pair[second].call("silent", selector=selector, homeAccountId=home, scopes=SCOPES, forceRefresh=True)
     assert refreshed["accessToken"] != signed_in["accessToken"]
-    # The first still gets a token silently; from the cache, as long as both wrote under one environment: see
-    # test_a_refresh_replaces_the_other_languages_token.
-    assert pair[first].call("silent", selector=selector, homeAccountId=home, scopes=SCOPES)["accessToken"]
+    # The first gets the second's refreshed token from the cache.
+    back = pair[first].call("silent", selector=selector, homeAccountId=home, scopes=SCOPES)
+    assert back["accessToken"] == refreshed["accessToken"] and back["fromCache"]
     assert pair[second].call("remove", selector=selector) is True
     for worker in pair.values():
         with pytest.raises(RuntimeError):
@@ -61,14 +61,7 @@ def test_msal_pythons_remove_account_removes_what_node_wrote(pair, idp):
         pair["node"].call("silent", selector=selector, homeAccountId=home, scopes=SCOPES)
 
 
-ENVIRONMENTS_DIFFER = pytest.mark.xfail(
-    strict=True, reason="an account msal-python signed in is under its authority's host (login.microsoftonline.com), "
-    "msal-node writes the cloud's preferred_cache alias (login.windows.net): the core keeps one entry per credential "
-    "and environment, so msal-node's refresh leaves msal-python's access token beside its own")
-
-
-@pytest.mark.parametrize("first, second", [("node", "python"),
-                                           pytest.param("python", "node", marks=ENVIRONMENTS_DIFFER)])
+@pytest.mark.parametrize("first, second", [("node", "python"), ("python", "node")])
 def test_a_refresh_replaces_the_other_languages_token(pair, idp, first, second):
     user = idp.control("addUser", username=f"{first}-replace@contoso.example")
     selector, home = {"sessionId": f"replace-{first}"}, user["homeAccountId"]
@@ -81,8 +74,38 @@ def test_a_refresh_replaces_the_other_languages_token(pair, idp, first, second):
     assert back["accessToken"] == refreshed["accessToken"] and idp.control("tokenRequestCount") == requests
 
 
-@pytest.mark.xfail(strict=True, reason="msal-python 1.21 looks access tokens up under its authority's host first and "
-                   "refreshes with its own refresh token there; msal-node stores them under login.windows.net")
+@pytest.mark.parametrize("first, second", [("node", "python"), ("python", "node")])
+def test_a_mixed_partition_holds_one_entry_per_credential(pair, idp, first, second):
+    """Each language signs in or refreshes under its own host (msal-node login.windows.net, msal-python its
+    authority's, login.microsoftonline.com): the partition keeps one entry of each, under login.windows.net."""
+    user = idp.control("addUser", username=f"{first}-one-entry@contoso.example")
+    selector, home = {"sessionId": f"one-entry-{first}"}, user["homeAccountId"]
+    pair[first].call("signIn", selector=selector, code=idp.sign_in_code(user), scopes=SCOPES, redirectUri=REDIRECT_URI)
+    pair[second].call("silent", selector=selector, homeAccountId=home, scopes=SCOPES, forceRefresh=True)
+    last = pair[first].call("silent", selector=selector, homeAccountId=home, scopes=SCOPES, forceRefresh=True)
+    stored = json.loads(pair[second].call("export", selector=selector))
+    for section in ("Account", "IdToken", "AccessToken", "RefreshToken", "AppMetadata"):
+        assert len(stored[section]) == 1, (section, list(stored[section]))
+        assert [entry["environment"] for entry in stored[section].values()] == ["login.windows.net"], section
+    assert [entry["secret"] for entry in stored["AccessToken"].values()] == [last["accessToken"]]
+    for worker in pair.values():
+        served = worker.call("silent", selector=selector, homeAccountId=home, scopes=SCOPES)
+        assert served["fromCache"] and served["accessToken"] == last["accessToken"]
+
+
+def test_python_tries_a_failed_refresh_once(pair, idp):
+    """After a failed refresh msal-python tries again under each alias of its cloud that holds a refresh token. It sees
+    the cloud's entries under its own host only, so it tries once, as with a cache it alone wrote."""
+    user = idp.control("addUser", username="refresh-once@contoso.example")
+    selector, home = {"sessionId": "refresh-once"}, user["homeAccountId"]
+    pair["node"].call("signIn", selector=selector, code=idp.sign_in_code(user), scopes=SCOPES, redirectUri=REDIRECT_URI)
+    before = idp.control("grantCount", grantType="refresh_token")
+    idp.control("failNext", status=400, errorCode="invalid_grant")
+    with pytest.raises(RuntimeError, match="invalid_grant"):
+        pair["python"].call("silent", selector=selector, homeAccountId=home, scopes=SCOPES, forceRefresh=True)
+    assert idp.control("grantCount", grantType="refresh_token") == before + 1
+
+
 def test_python_reads_an_access_token_node_refreshed(pair, idp):
     user = idp.control("addUser", username="python-reads@contoso.example")
     selector, home = {"sessionId": "python-reads"}, user["homeAccountId"]
@@ -92,13 +115,7 @@ def test_python_reads_an_access_token_node_refreshed(pair, idp):
     assert pair["python"].call("silent", selector=selector, homeAccountId=home, scopes=["api://other/read"])["fromCache"]
 
 
-NODE_APP_TOKENS_FOR_PYTHON = pytest.mark.xfail(
-    strict=True, reason="msal-python 1.21 looks app tokens up under its authority's host only (no aliases without a "
-    "refresh token), and msal-node stores them under the cloud's preferred_cache alias (login.windows.net)")
-
-
-@pytest.mark.parametrize("first, second", [pytest.param("node", "python", marks=NODE_APP_TOKENS_FOR_PYTHON),
-                                           ("python", "node")])
+@pytest.mark.parametrize("first, second", [("node", "python"), ("python", "node")])
 def test_app_tokens_are_shared(pair, idp, first, second):
     tenant = f"2222222{len(first)}-2222-4222-8222-222222222222"
     token = pair[first].call("appToken", tenantId=tenant, scopes=APP_SCOPES)
@@ -131,11 +148,9 @@ def test_concurrent_writers_lose_no_update(workers, idp, count):
         stored = json.loads(servers[1].call("export", selector=selector))
         targets = [entry["target"].lower().split() for entry in stored["AccessToken"].values()]
         lost += sum(1 for wanted in scopes if not any(wanted[0] in target for target in targets))
-        # Then every token is served from the cache: by Node whoever wrote it; by Python when Python wrote it (see
-        # test_python_reads_an_access_token_node_refreshed).
-        for worker, writer, wanted in zip(servers, reversed(servers), reversed(scopes)):
-            hit = worker.call("silent", selector=selector, homeAccountId=home, scopes=wanted)["fromCache"]
-            assert hit or (worker.language, writer.language) == ("python", "node")
+        # Then every token is served from the cache, whichever language wrote it.
+        for worker, wanted in zip(servers, reversed(scopes)):
+            assert worker.call("silent", selector=selector, homeAccountId=home, scopes=wanted)["fromCache"]
     assert lost == 0
 
 

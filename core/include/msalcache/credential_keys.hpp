@@ -14,6 +14,9 @@
 //     writes it without target, msal-python with the scopes of the request that brought it);
 //   - IdToken: home_account_id, environment, credential_type, client_id, realm;
 //   - Account: home_account_id, environment, realm;  AppMetadata: environment, client_id.
+// The environment is compared as a cloud (cloud_aliases.hpp): msal-node 7 writes login.windows.net where msal-python
+// writes login.microsoftonline.com for the same credential. Under msal-node's spelling an entry is also stored with
+// the cloud's preferred_cache alias as its environment, which is what msal-node 7 writes.
 // Only entries whose key is one of the known spellings of their own fields are identified (compared without case);
 // any other key is an entry the core does not understand, and it stays as it is.
 
@@ -42,7 +45,9 @@ struct rekey_report {
 // the later access token is kept (expires_on, then cached_at), otherwise the one later in the document: a library
 // appends the entries it adds, and a duplicate appears exactly when one library adds its own spelling of an entry
 // another wrote. Kept entries stay where their credential first appeared; entries, unknown fields and unknown
-// sections are unchanged, only keys change. An entry keeps its key when the spelling cannot be built (msal-node 7's
+// sections are unchanged, only keys change, and under msal_node the environment of a recognised entry that names
+// another alias of a known cloud (it becomes the cloud's preferred_cache alias, with the key; an entry that keeps its
+// key keeps its environment too). An entry keeps its key when the spelling cannot be built (msal-node 7's
 // additionalCacheKeyComponents hash is taken from an msal-node key and never computed; fields with non-ASCII text
 // are lowercased differently by each library) or would be another credential's key.
 token_cache rekey(const token_cache& cache, key_spelling spelling, rekey_report* report = nullptr);

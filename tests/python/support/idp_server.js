@@ -30,6 +30,11 @@ async function main() {
     setAccessTokenLifetime: ({ seconds }) => idp.setAccessTokenLifetime(seconds),
     tokenRequestCount: () => shared.tokenRequestCount(),
     grantCount: ({ grantType }) => idp.grantCount(grantType),
+    // The next token request fails with this status and OAuth error code.
+    failNext: ({ status, errorCode }) => {
+      idp.failNext(status, errorCode);
+      return true;
+    },
   };
   const control = http.createServer((req, res) => {
     const chunks = [];

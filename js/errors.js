@@ -12,7 +12,7 @@ class MsalRedisCacheError extends Error {
 /** A cache document (from msal or from Redis) that the core refused: invalid JSON, wrong schema, over a limit. */
 class CacheFormatError extends MsalRedisCacheError {}
 
-/** Redis failed or was unreachable while loading or storing a partition. `cause` holds the ioredis error. */
+/** Redis failed or was unreachable while loading or storing a partition. `cause` holds the client's error. */
 class CacheStoreError extends MsalRedisCacheError {}
 
 /** Invalid options passed to this package. */

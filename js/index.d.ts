@@ -364,7 +364,7 @@ export interface ConnectRedisImport {
 type SessionCallback<T> = (err: any, value?: T) => void;
 
 /**
- * An express-session store (`session({ store })`) over ioredis. Structurally an express-session `Store`, declared
+ * An express-session store (`session({ store })`) over the app's Redis client (ioredis or node-redis). Structurally an express-session `Store`, declared
  * here without importing express-session's types so that apps without it still type-check.
  */
 export declare class RedisSessionStore extends EventEmitter {

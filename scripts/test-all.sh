@@ -55,8 +55,8 @@ TEST_REDIS_TOPOLOGY=standalone TEST_IOREDIS_MAJOR=5 npx jest --json --outputFile
 read -r js_passed js_failed < <(jest_counts test-output/jest.json)
 
 # The second pass leaves out the suites that never load ioredis (the core, the fake identity provider, the
-# cluster tracker's rules on a fake driver, the dev services and their exposure), server.test.js (it runs examples/express/server.js, which has its own ioredis 5
-# dependency) and, for time, the browser tests and the Flask example's (flask/: Python processes whose Redis client is
+# cluster tracker's rules on a fake driver, the dev services and their exposure), server.test.js (it runs examples/express/server.js, which loads the
+# ioredis 5 of package.json) and, for time, the browser tests and the Flask example's (flask/: Python processes whose Redis client is
 # redis-py, whatever ioredis major Jest loads). Its ignore list replaces jest.config.js's, so sentinel-failover.test.js
 # (a Sentinel group of its own) runs here too: the failover on ioredis 6. Not, for time, the suites that start a
 # Cluster of their own: cluster-failover (~35 s; the cluster pass runs it) and local-cache.cluster (~17 s; the first
@@ -72,7 +72,8 @@ read -r js6_passed js6_failed < <(jest_counts test-output/jest-ioredis6.json)
 
 # node-redis (TEST_REDIS_CLIENT=node-redis: the package gets a node-redis client, the tests' own calls ioredis; see
 # tests/support/node-redis.js), standalone, on 6 then 5: the suites that pass through the driver layer on both
-# (js/redis/). Chosen for time on 2 cores: on 6, the token cache, in-process cache, admin, session store,
+# (js/redis/). Chosen for time on 2 cores: on 6, the token cache, in-process cache (with the outage policy under load:
+# local-cache.faults, ~20 s), admin, session store,
 # connect-redis's own semantics, the races with real processes, the in-process cache on a Cluster of its own with
 # failovers and a slot migration (local-cache.cluster, ~17 s); on 5, what differs between the majors (replies and
 # types: the partition scripts, the session store and its Cluster of its own, encryption, the plugin, and
@@ -90,7 +91,7 @@ for major in 6 5; do
   TEST_REDIS_TOPOLOGY=standalone TEST_REDIS_CLIENT=node-redis TEST_NODE_REDIS_MAJOR="$major" npx jest --json \
     --outputFile="test-output/jest-node-redis${major}.json" --passWithNoTests \
     tests/js/session/session-store tests/js/msal/plugin tests/js/storage/encryption tests/js/local-cache/local-cache.cluster \
-    $([ "$major" = 6 ] && echo tests/js/local-cache/local-cache.test tests/js/local-cache/local-cache.coherence \
+    $([ "$major" = 6 ] && echo tests/js/local-cache/local-cache.test tests/js/local-cache/local-cache.coherence tests/js/local-cache/local-cache.faults \
       tests/js/admin/admin tests/js/metrics tests/js/redis-server tests/js/race.test) \
     "$@" || node_redis_status=$?
   read -r n_passed n_failed < <(jest_counts "test-output/jest-node-redis${major}.json")

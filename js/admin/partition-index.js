@@ -169,7 +169,7 @@ class PartitionIndex {
     const now = this.now();
     const update = ttlSeconds === null
       ? this.guard.run('ZREM', countKey, () => this.driver.zrem(countKey, member))
-      : this.guard.run('ZADD', countKey, () => this.driver.pipeline(countKey, countUpdate(countKey, member, now, ttlSeconds)));
+      : this.guard.run('ZADD', countKey, () => this.driver.pipeline(countKey, countUpdate(countKey, member, now, ttlSeconds)), 'index_count');
     this.#background(update);
   }
 

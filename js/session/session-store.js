@@ -1,5 +1,5 @@
 'use strict';
-// An express-session store over ioredis (connect-redis dropped ioredis), with connect-redis's options and meaning
+// An express-session store over the app's client (ioredis or node-redis), with connect-redis's options and meaning
 // (ttl, disableTouch, disableTTL, serializer, scanCount, ids()), that keeps a session and its token-cache partition
 // together:
 //   - keys `<prefix>{<tag>}` and `<token cache prefix>session:{<tag>}`, where tag is the keyed HMAC of the session id

@@ -2,8 +2,8 @@
 // must be what index.js gives at run time.
 import assert = require('node:assert/strict');
 import type { ConfidentialClientApplication } from '@azure/msal-node';
-import { Redis } from 'ioredis';
-import { createClient, createCluster } from 'redis';
+import { Redis, Cluster } from 'ioredis';
+import { createClient, createCluster, createSentinel } from 'redis';
 import msalRedisCache = require('msal-redis-cache');
 import {
   RedisTokenCache, RedisSessionStore, ConfigurationError, MsalRedisCacheError, CacheFormatError, core,
@@ -30,6 +30,18 @@ async function main(): Promise<void> {
   // node-redis clients type-check where ioredis ones do (not connected: the constructors send nothing).
   new RedisTokenCache({ ...options, redis: createClient() });
   new RedisTokenCache({ ...options, redis: createCluster({ rootNodes: [{ url: 'redis://127.0.0.1:1' }] }) });
+  new RedisTokenCache({
+    ...options,
+    redis: createSentinel({ name: 'mymaster', sentinelRootNodes: [{ host: '127.0.0.1', port: 1 }] }),
+    signOutReplicas: false, // a node-redis Sentinel client cannot wait for a replica (it would warn)
+    readFailure: 'open',
+  });
+  // And ioredis's Cluster and Sentinel clients; the session store on a node-redis client (connect-redis's name).
+  const cluster = new Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true });
+  new RedisTokenCache({ ...options, redis: cluster, signOutReplicas: { replicas: 1, timeoutMs: 100 } });
+  const sentinel = new Redis({ sentinels: [{ host: '127.0.0.1', port: 1 }], name: 'mymaster', lazyConnect: true });
+  new RedisTokenCache({ ...options, redis: sentinel, localCache: { maxBytes: 1 << 20, maxEntries: 100, staleIfErrorSeconds: 60 } });
+  new RedisSessionStore({ client: createClient(), tokenCache });
   // @ts-expect-error a URL is not a client
   assert.throws(() => new RedisTokenCache({ ...options, redis: 'redis://localhost' }), ConfigurationError);
   const client: ConfidentialClientApplication = tokenCache.createClientApplication(
@@ -48,6 +60,8 @@ async function main(): Promise<void> {
 
   await tokenCache.close();
   redis.disconnect();
+  cluster.disconnect();
+  sentinel.disconnect();
   console.log(JSON.stringify({ resolved: require.resolve('msal-redis-cache'), names: Object.keys(msalRedisCache) }));
 }
 

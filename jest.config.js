@@ -1,5 +1,10 @@
 'use strict';
 
+// npm test (scripts/test-all.sh) runs Jest in several passes: ioredis 5 (everything), ioredis 6, node-redis 6 and 5,
+// node-redis on a Cluster and Sentinel, ioredis on a Cluster and Sentinel, Valkey. The lists below are the topology
+// passes'; each other pass's choice (an explicit list, or an ignore list that replaces these) is in test-all.sh beside
+// it, with why (time on 2 cores, or what a pass cannot run), and README.md "Develop" sums them up.
+//
 // TEST_REDIS_TOPOLOGY=cluster|sentinel runs the suites that talk to Redis on a Redis Cluster or a Sentinel group
 // (tests/support/jest-global-setup.js starts it). The lists below leave suites out per topology (a
 // --testPathIgnorePatterns on the command line replaces them). These run on the standalone server only, and why:

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+import signal
+import subprocess
+import tempfile
 import time
 from typing import Any
 
@@ -170,6 +174,46 @@ def test_redis_down_is_503_not_sign_in(flask_app: Any, idp: Any) -> None:
     assert reply.headers.getlist("Set-Cookie") == []  # the browser keeps its cookie for when Redis is back
     assert client.get("/nothing").status_code == 200  # a request that does not use its session never waits on Redis
 
+
+
+def test_redis_failing_after_the_read_loses_nothing(flask_app: Any, make_tokens: Any) -> None:
+    """Redis frozen (SIGSTOP) after the session was read: the save after the view fails (a 500: it runs after the
+    view, where no error handler of the app is called), a sign-out in the view fails (the app's 503), and once Redis
+    answers again the session is as the last good save left it."""
+    directory = tempfile.mkdtemp(prefix="mrc-pytest-frozen-")
+    port = free_port()
+    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                               "no", "--dir", directory], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client_of_server = redis.Redis(port=port, socket_timeout=0.5, socket_connect_timeout=0.5)
+        for _ in range(200):
+            try:
+                client_of_server.ping()
+                break
+            except redis.exceptions.ConnectionError:
+                time.sleep(0.025)
+        app = flask_app(make_tokens(redis=client_of_server))
+        client = app.test_client()
+        assert client.get("/visit").json["visits"] == 1
+        app.config["THEN"] = lambda: server.send_signal(signal.SIGSTOP)
+        try:
+            reply = client.get("/visit-then")
+            assert reply.status_code == 500
+            assert reply.headers.getlist("Set-Cookie") == []
+        finally:
+            server.send_signal(signal.SIGCONT)
+        assert client.get("/peek").json["visits"] == 1  # the failed save changed nothing
+        server.send_signal(signal.SIGSTOP)
+        try:
+            signed_out = client.post("/signout")
+            assert signed_out.status_code == 503
+        finally:
+            server.send_signal(signal.SIGCONT)
+        assert client.get("/visit").json["visits"] == 2  # still signed in, the session intact
+    finally:
+        server.kill()
+        server.wait()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def test_a_touch_past_the_sealed_lifetime_seals_the_session_again(flask_app: Any, make_tokens: Any,

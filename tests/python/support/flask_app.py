@@ -59,6 +59,13 @@ def make_app(tokens: RedisTokenCache, auth: Dict[str, Any], idp_url: str, **opti
         flask.session["visits"] = flask.session.get("visits", 0) + 1
         return {"visits": flask.session["visits"], "sid": session_id()}
 
+    @app.get("/visit-then")
+    def visit_then() -> Any:
+        """As /visit, then the test's app.config["THEN"]() (a Redis that fails before the session is saved)."""
+        flask.session["visits"] = flask.session.get("visits", 0) + 1
+        app.config["THEN"]()
+        return {"visits": flask.session["visits"]}
+
     @app.get("/peek")
     def peek() -> Any:
         return {"visits": flask.session.get("visits"), "account": flask.session.get("account")}

@@ -22,7 +22,7 @@ async function main() {
   const idp = createFakeIdentityProvider({ clientId: CLIENT_ID, tenantId: USER_TENANT });
   const config = idp.msalConfig();
   const fixture = sizedUserFixture({ now: Math.floor(Date.now() / 1000), bytes: size === '8k' ? 8 * 1024 : 100 * 1024 });
-  const cache = new RedisTokenCache({ redis, prefix: 'prof:', localCache: false, ...SECRETS });
+  const cache = new RedisTokenCache({ redis, prefix: 'prof:', ...SECRETS, ...(process.env.PROFILE_L1 ? {} : { localCache: false }) });
   const client = new RedisCacheClient(redis);
   let sessionId = 's';
   const plugin = side === 'ours' ? () => cache.cachePlugin({ sessionId }) : () => distributedPlugin(client, `theirs:${sessionId}`);

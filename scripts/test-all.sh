@@ -60,13 +60,14 @@ read -r js_passed js_failed < <(jest_counts test-output/jest.json)
 # redis-py, whatever ioredis major Jest loads). Its ignore list replaces jest.config.js's, so sentinel-failover.test.js
 # (a Sentinel group of its own) runs here too: the failover on ioredis 6. Not, for time, the suites that start a
 # Cluster of their own: cluster-failover (~35 s; the cluster pass runs it) and local-cache.cluster (~17 s; the first
-# pass and the node-redis passes run it). replica-wait.test.js (a master and replica of its own, ~10 s) runs on
+# pass and the node-redis passes run it), nor race.test (~80 s: its races with real processes run on the first pass,
+# node-redis 6, the Cluster and the Sentinel group; race-express runs here). replica-wait.test.js (a master and replica of its own, ~10 s) runs on
 # every standalone pass.
 echo "== Jest (ioredis 6: the suites that talk to Redis)"
 jest6_status=0
 rm -f test-output/jest-ioredis6.json
 TEST_REDIS_TOPOLOGY=standalone TEST_IOREDIS_MAJOR=6 npx jest --json --outputFile=test-output/jest-ioredis6.json \
-  --passWithNoTests --testPathIgnorePatterns '/tests/js/(core|core-merge|fake-identity-provider|local-cache/cluster-tracker|local-cache/local-cache.cluster|redis/cluster-failover|express/dev-services|express/dev-exposure|express/server|express/browser|express/browser-cross-site|flask/.*)\.test\.js$' \
+  --passWithNoTests --testPathIgnorePatterns '/tests/js/(core|core-merge|fake-identity-provider|local-cache/cluster-tracker|local-cache/local-cache.cluster|redis/cluster-failover|race|express/dev-services|express/dev-exposure|express/server|express/browser|express/browser-cross-site|flask/.*)\.test\.js$' \
   "$@" || jest6_status=$?
 read -r js6_passed js6_failed < <(jest_counts test-output/jest-ioredis6.json)
 
@@ -151,7 +152,7 @@ if command -v valkey-server >/dev/null && command -v valkey-cli >/dev/null; then
   rm -f test-output/jest-valkey.json
   PATH="$shim:$PATH" TEST_REDIS_SERVER=valkey TEST_REDIS_TOPOLOGY=standalone TEST_IOREDIS_MAJOR=5 TEST_IOVALKEY=1 npx jest \
     --json --outputFile=test-output/jest-valkey.json --passWithNoTests \
-    --testPathIgnorePatterns '/tests/js/(core|core-merge|cache-fixtures|fake-identity-provider|msal/msal-memory|local-cache/cluster-tracker|local-cache/local-cache.cluster|redis/cluster-failover|options|package|redis/tls-acl|redis/ioredis-major|session/connect-redis-lifecycle|express/.*|flask/.*)\.test\.js$' \
+    --testPathIgnorePatterns '/tests/js/(core|core-merge|cache-fixtures|fake-identity-provider|msal/msal-memory|local-cache/cluster-tracker|local-cache/local-cache.cluster|redis/cluster-failover|race|options|package|redis/tls-acl|redis/ioredis-major|session/connect-redis-lifecycle|express/.*|flask/.*)\.test\.js$' \
     "$@" || valkey_status=$?
   rm -rf "$shim"
   read -r valkey_passed valkey_failed < <(jest_counts test-output/jest-valkey.json)

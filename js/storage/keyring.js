@@ -9,6 +9,7 @@ const { ConfigurationError } = require('../errors');
 const KEY_BYTES = 32;
 const KEY_ID_CHARS = 11; // 66 bits of a keyed fingerprint: tells keys apart, reveals nothing about them
 const NAME_CHARS = 27; // 160 bits: key names never collide in practice
+const RECENT_NAMES = 10000; // names kept per keyring (about 1 MB at most)
 const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
 const MAKE_KEY_COMMAND = `node -e "console.log(require('node:crypto').randomBytes(32).toString('base64'))"`;
 
@@ -79,11 +80,24 @@ function createKeyring({ encryptionKeys, keyNameSecret, insecurePlaintextStorage
   }
   // Without a secret (plaintext storage only) names are plain SHA-256: still no personal data in clear, but an
   // attacker who guesses an id can find its key.
-  const name = (kind, id) =>
+  const compute = (input) =>
     (nameSecret ? crypto.createHmac('sha256', nameSecret) : crypto.createHash('sha256'))
-      .update(`${kind}\n${id}`)
+      .update(input)
       .digest('base64url')
       .slice(0, NAME_CHARS);
+  // Every request names its partition (and a session store its session) again: the names of recent ids are kept,
+  // since an HMAC is a few percent of an in-process cache hit. Bounded; emptied when full.
+  const recent = new Map();
+  const name = (kind, id) => {
+    const input = `${kind}\n${id}`;
+    let named = recent.get(input);
+    if (named === undefined) {
+      named = compute(input);
+      if (recent.size >= RECENT_NAMES) recent.clear();
+      recent.set(input, named);
+    }
+    return named;
+  };
   return { plaintext, current, byId, name };
 }
 

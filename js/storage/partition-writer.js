@@ -174,7 +174,10 @@ class PartitionWriter {
       const ticket = replicaWait && (await replicaWait.before(key));
       const result = await store.compareAndSet(key, '*', value, settings.tombstoneSeconds);
       this.context.index.afterWrite(key, null);
-      if (ticket) await replicaWait.confirm(ticket, key);
+      // Over nothing (no partition, no earlier tombstone: a session that never signed in, as express-session's
+      // regenerate at sign-in destroys), a failover that lost this tombstone would bring nothing back: no wait, so that
+      // a slow replica cannot fail a sign-in.
+      if (ticket && result.replaced !== '') await replicaWait.confirm(ticket, key);
       if (legacyKey) await store.compareAndSet(legacyKey, '*', null, 0, { label: LEGACY_KEY_LABEL });
       return result.replaced === TYPE.partition;
     } finally {

@@ -18,11 +18,28 @@ const { nodeRedis } = require('../../support/node-redis');
 const { RedisTokenCache, CacheStoreError } = require('../../../js');
 const redisReplicated = require('../../support/redis-replicated');
 const { testSecrets } = require('../../support/test-secrets');
+const { typicalUserCache, guid } = require('../../support/cache-fixtures');
+
+const CLIENT_ID = guid(7);
 
 const secrets = testSecrets();
 
 const BOUND_MS = 100; // signOutReplicas.timeoutMs where a sign-out must fail
 const HEALTHY_BOUND_MS = 400; // where it must succeed: a replica busy on a loaded 2-core machine may ack late
+
+/**
+ * The cache, with every removePartition of a session that holds a partition (imported just before, as a sign-in
+ * would store it): a tombstone over nothing waits for no replica (js/storage/partition-writer.js remove).
+ */
+function signedInSessions(cache) {
+  const remove = cache.removePartition.bind(cache);
+  cache.removePartition = async (selector) => {
+    const { cache: signedIn } = typicalUserCache({ clientId: CLIENT_ID });
+    await cache.importPartition(selector, JSON.stringify(signedIn), CLIENT_ID);
+    return remove(selector);
+  };
+  return cache;
+}
 
 /** A sign-out that must succeed: a loaded machine may delay the replica's ack past one bound, not three. */
 async function signOutConfirmed(cache, selector) {
@@ -79,14 +96,14 @@ const timed = async (promise) => {
 describe.each(Object.keys(clients))('on %s', (kind) => {
   let client;
   let warnings;
-  const makeCache = (prefix, signOutReplicas = { timeoutMs: HEALTHY_BOUND_MS }) => new RedisTokenCache({
+  const makeCache = (prefix, signOutReplicas = { timeoutMs: HEALTHY_BOUND_MS }) => signedInSessions(new RedisTokenCache({
     redis: client.redis,
     prefix,
     ...secrets,
     localCache: false,
     signOutReplicas,
     logger: { warn: (message) => warnings.push(String(message)) },
-  });
+  }));
 
   beforeAll(async () => { client = await clients[kind](); });
   afterAll(() => client && client.close());
@@ -152,10 +169,10 @@ describe('as the least-privilege user README.md documents', () => {
       return app;
     };
     const warnings = [];
-    const cache = new RedisTokenCache({
+    const cache = signedInSessions(new RedisTokenCache({
       redis: connect(), prefix: 'msal:wait-acl-', ...secrets, localCache: false,
       signOutReplicas: { timeoutMs: HEALTHY_BOUND_MS }, logger: { warn: (m) => warnings.push(m) },
-    });
+    }));
     await signOutConfirmed(cache, { sessionId: 'with-wait' });
     expect(cache.stats().signOutReplicas.confirmed).toBe(1);
     await masterClient.acl('SETUSER', user.username, '-wait');
@@ -176,9 +193,9 @@ describe('a killed replica (it stays dead: after the tests that need it)', () =>
   afterAll(() => client && client.close());
 
   test('replicas: 1 fails closed; "auto" goes on without waiting once the master has no replica', async () => {
-    const make = (prefix, replicas) => new RedisTokenCache({
+    const make = (prefix, replicas) => signedInSessions(new RedisTokenCache({
       redis: client.redis, prefix, ...secrets, localCache: false, signOutReplicas: { replicas, timeoutMs: BOUND_MS },
-    });
+    }));
     const strict = make('wait-killed-strict:', 1);
     const auto = make('wait-killed-auto:', 'auto');
     await signOutConfirmed(strict, { sessionId: 'warm-up' });
@@ -221,9 +238,9 @@ describe('a replica promoted while the old master still takes writes (what a fai
   });
 
   test('without waiting a sign-out is acknowledged and the promoted replica never has it; with replicas: 1 it fails closed', async () => {
-    const make = (prefix, signOutReplicas) => new RedisTokenCache({
+    const make = (prefix, signOutReplicas) => signedInSessions(new RedisTokenCache({
       redis: client.redis, prefix, ...secrets, localCache: false, signOutReplicas,
-    });
+    }));
     const off = make('wait-split-off:', false);
     const strict = make('wait-split-strict:', { replicas: 1, timeoutMs: BOUND_MS });
     await signOutConfirmed(strict, { sessionId: 'warm-up' });

@@ -184,7 +184,9 @@ async function untilPromoted(old) {
 
 test('the replica stopped (SIGSTOP): a sign-out fails closed within signOutReplicas.timeoutMs; continued: it is confirmed', async () => {
   const bound = tool.settings.signOutReplicas.timeoutMs; // the default, 200 ms
-  await tool.removePartition({ sessionId: 'replica-warm-up' }); // the replica count is read
+  // A tombstone already there (a sign-out over nothing waits for no replica: nothing to lose), so that the sign-out
+  // below replaces something and must wait.
+  await tool.removePartition({ sessionId: 'replica-stopped' });
   group.signal(group.replica.port, 'SIGSTOP'); // shorter than down-after-milliseconds: the sentinels do not react
   let refused;
   const startAt = now();

@@ -311,7 +311,7 @@ export type RedisSessionStoreOptions = (
       /** Sessions never expire in Redis; touch does nothing (connect-redis). Default false. */
       disableTTL?: boolean;
       /**
-       * Bytes: a larger stored session is no session (a warning; sized in Redis, never transferred); saving a larger
+       * Bytes: a larger stored session is no session (a warning; read no further than maxValueBytes + 1 bytes); saving a larger
        * one rejects with CacheFormatError. Default 16777216 (16 MiB). With tokenCache: the token cache's.
        */
       maxValueBytes?: number;

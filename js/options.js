@@ -259,7 +259,7 @@ function normalizeSessionStoreOptions(options) {
   if (tokenCache) checkPrefixes(settings.prefix, tokenCache.settings.prefix);
   settings.keyring = tokenCache ? tokenCache.settings.keyring : createKeyring(options);
   settings.migrateLegacyValues = tokenCache ? tokenCache.settings.migrateLegacyValues : false;
-  // Sessions are checked in Redis against the same limit as partitions (a larger value is never transferred).
+  // Sessions are checked in Redis against the same limit as partitions (a larger value is read no further than the limit + 1 byte).
   settings.maxValueBytes = tokenCache
     ? tokenCache.settings.maxValueBytes
     : positiveInteger(settings.maxValueBytes === undefined ? DEFAULTS.maxValueBytes : settings.maxValueBytes, 'maxValueBytes');

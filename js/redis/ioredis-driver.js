@@ -6,6 +6,13 @@
 const { withScriptFallback, connectedReplicas } = require('./driver');
 const { slotOf } = require('./slot');
 
+/** The replies of an ioredis pipeline or transaction ([[err, reply], ...]); the first refusal is thrown. */
+function repliesOf(results) {
+  const failed = results.find(([err]) => err);
+  if (failed) throw failed[0];
+  return results.map(([, reply]) => reply);
+}
+
 class IoredisDriver {
   constructor(redis) {
     this.redis = redis;
@@ -39,18 +46,14 @@ class IoredisDriver {
   async getRangeAndPttl(key, end) {
     // One write with both commands (on a Cluster, to the key's master); the first refusal (WRONGTYPE) is thrown.
     const batch = this.replicaReads ? this.redis.multi() : this.redis.pipeline();
-    const [[rangeError, value], [pttlError, pttl]] = await batch.getrangeBuffer(key, 0, end).pttl(key).exec();
-    if (rangeError || pttlError) throw rangeError || pttlError;
+    const [value, pttl] = repliesOf(await batch.getrangeBuffer(key, 0, end).pttl(key).exec());
     return [value, Number(pttl)];
   }
 
   type(key) { return this.redis.type(key); }
 
   async pipeline(key, commands) {
-    const results = await this.redis.pipeline(commands.map(([name, ...args]) => [name.toLowerCase(), ...args])).exec();
-    const failed = results.find(([err]) => err);
-    if (failed) throw failed[0];
-    return results.map(([, result]) => result);
+    return repliesOf(await this.redis.pipeline(commands.map(([name, ...args]) => [name.toLowerCase(), ...args])).exec());
   }
 
   async strlen(key) { return Number(await this.redis.strlen(key)); }
@@ -73,12 +76,9 @@ class IoredisDriver {
     const transaction = this.redis.multi();
     for (const [name, ...args] of commands) transaction[name.toLowerCase()](...args);
     // EXECABORT says only that a queued command was refused; the refusal (NOPERM, ...) is what to report.
-    const results = await transaction.exec().catch((err) => {
+    return repliesOf(await transaction.exec().catch((err) => {
       throw (err.previousErrors && err.previousErrors[0]) || err;
-    });
-    const failed = results.find(([err]) => err);
-    if (failed) throw failed[0];
-    return results.map(([, result]) => result);
+    }));
   }
 
   async scanNodes(guardedPing) {

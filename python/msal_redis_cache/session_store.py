@@ -150,7 +150,7 @@ class RedisSessionStore:
         def unreadable(reason: str) -> None:
             self.logger.warning(f'msal-redis-cache: ignoring unreadable session "{key}" (treated as no session): '
                                 f"{reason}")
-        state = self.values.read(key)  # sizes the value in Redis: one over max_value_bytes is never transferred
+        state = self.values.read(key)  # one over max_value_bytes is read no further than max_value_bytes + 1 bytes
         if state.problem:
             return unreadable(state.problem)
         if state.value is None:

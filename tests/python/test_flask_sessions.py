@@ -145,7 +145,7 @@ def test_oversized_values_are_refused(flask_app: Any, make_tokens: Any, redis_cl
     client = app.test_client()
     sid = sid_of(client.get("/visit"))
     key = app.session_interface.store.session_key(sid)
-    redis_client.setrange(key, 9000, b"!")  # over max_value_bytes: sized in Redis, never transferred
+    redis_client.setrange(key, 9000, b"!")  # over max_value_bytes: read no further than max_value_bytes + 1 bytes
     with caplog.at_level(logging.WARNING, logger="msal_redis_cache"):
         assert client.get("/peek").json["visits"] is None
     assert any("over max_value_bytes" in record.getMessage() for record in caplog.records)

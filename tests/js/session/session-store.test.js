@@ -453,7 +453,7 @@ describe('maxValueBytes', () => {
     try {
       expect(await store.get('large')).toBeNull();
       expect(await store.get('small')).toEqual(big(1000));
-      expect(getBuffer).not.toHaveBeenCalled(); // sized in Redis (one script on one key), never fetched
+      expect(getBuffer).not.toHaveBeenCalled(); // read no further than maxValueBytes + 1 bytes (GETRANGE), never fetched whole
     } finally {
       getBuffer.mockRestore();
     }

@@ -15,7 +15,9 @@ import pytest
 from conftest import REDIRECT_URI, ROOT, SCOPES
 from msal_redis_cache import ConfigurationError
 from msal_redis_cache.metrics import NAMES, NS
+from msal_redis_cache.session_store import RedisSessionStore
 from support.python_server import PythonServer
+from test_bad_values import make_cache
 
 
 Events = List[Dict[str, Any]]
@@ -132,3 +134,32 @@ def test_off_and_misuse(make_tokens: Any, idp: Any) -> None:
                             ({"on_event": 1}, "must be a function"), ("yes", "must be False")):
         with pytest.raises(ConfigurationError, match=message):
             make_tokens(metrics=option)
+
+
+def test_values_too_large_or_past_their_lifetime(make_tokens: Any, events: Events, caplog: Any) -> None:
+    now = [1_900_000_000.0]
+    writer = make_tokens(clock=lambda: now[0])
+    assert writer.import_partition(make_cache("a.b", now[0]), home_account_id="a.b") == "stored"
+    small = make_tokens(max_value_bytes=100, metrics={"on_event": events.append})
+    later = make_tokens(clock=lambda: now[0] + 15 * 86400, metrics={"on_event": events.append})
+    with caplog.at_level(logging.WARNING):
+        assert small.export_partition(home_account_id="a.b") is None
+        assert later.export_partition(home_account_id="a.b") is None
+    assert [dict(e["attributes"]) for e in of(events, "cache.unreadable")] == [{"reason": "too_large"},
+                                                                              {"reason": "expired"}]
+
+
+def test_the_session_store_is_timed_on_the_same_instruments(metered: PythonServer, redis_client: Any,
+                                                            events: Events, caplog: Any) -> None:
+    store = RedisSessionStore(metered.tokens, prefix=metered.tokens.settings.prefix.rstrip(":") + "-sess:")
+    store.set("sid-1", {"cookie": {"originalMaxAge": None}, "n": 1})
+    assert store.get("sid-1")["n"] == 1
+    operations = [e["attributes"]["db.operation.name"] for e in of(events, "redis.duration")]
+    assert "SET" in operations and "read" in operations
+    events.clear()
+    redis_client.hset(store.partition_key("sid-2"), "field", "value")  # not a partition: Redis refuses GETRANGE
+    for _ in range(4):
+        store.set("sid-2", {"cookie": {"originalMaxAge": None}})  # the session is stored all the same
+    assert [dict(e["attributes"]) for e in of(events, "redis.duration") if "error.type" in e["attributes"]] == [
+        {"db.operation.name": "GETRANGE", "error.type": "reply"}] * 4
+    assert not of(events, "redis.breaker.transitions")  # Redis answered: not an outage

@@ -13,7 +13,7 @@ from typing import Any, Dict, Iterator, List
 import pytest
 import redis
 
-from conftest import ENCRYPTION_KEY, KEY_NAME_SECRET, REDIRECT_URI, SCOPES, RedisServer
+from conftest import ENCRYPTION_KEY, KEY_NAME_SECRET, REDIRECT_URI, SCOPES, RedisServer, free_port
 from msal_redis_cache import CacheStoreError, ConfigurationError, RedisTokenCache
 from msal_redis_cache.metrics import NS
 from support.python_server import PythonServer
@@ -108,3 +108,15 @@ def test_a_client_that_could_hang_is_refused(redis_url: str) -> None:
             RedisTokenCache(redis=client, **secrets)
     RedisTokenCache(redis=redis.Redis.from_url(redis_url, socket_timeout=5), command_timeout_ms=5000, **secrets)
     RedisTokenCache(redis=redis.Redis.from_url(redis_url, socket_timeout=0.4, retry_on_timeout=True), **secrets)
+
+
+def test_no_redis_at_all_opens_the_breaker_too() -> None:
+    events: List[Dict[str, Any]] = []
+    client = redis.Redis(port=free_port(), socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)  # refused
+    tokens = RedisTokenCache(redis=client, encryption_keys=[ENCRYPTION_KEY], key_name_secret=KEY_NAME_SECRET,
+                             command_timeout_ms=int(TIMEOUT * 1000), metrics={"on_event": events.append})
+    for _ in range(5):
+        assert tokens.cache_for(tenant_id="t", client_id="c").find("AccessToken") == []  # app tokens: a miss
+    assert [dict(e["attributes"]) for e in events if e["name"] == NS + "redis.duration"] == [
+        {"db.operation.name": "read", "error.type": "connection"}] * 3
+    assert names(events).count("redis.rejected") == 2 and names(events).count("cache.offline_reads") == 5

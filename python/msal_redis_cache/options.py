@@ -77,7 +77,8 @@ def _check_timeouts(client: Any, command_timeout_ms: int) -> None:
            "and no retry_on_timeout, e.g. redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1), or "
            "raise command_timeout_ms")
     if read is None or connect is None:
-        raise ConfigurationError(f"the redis client has no socket_timeout: a hung Redis would hang every request; {fix}")
+        raise ConfigurationError(f"the redis client has no socket_timeout: a hung Redis would hang every request; "
+                                 f"{fix}")
     for what, seconds in (("socket_timeout", read * attempts), ("socket_connect_timeout", connect)):
         if seconds * 1000 > command_timeout_ms:
             times = f" x {attempts} attempts (retry_on_timeout)" if what == "socket_timeout" and retried else ""

@@ -9,8 +9,8 @@ other:
     lifetime nor (for the partition) its own notAfter: they expire together; a touch that would carry a session past
     its notAfter seals it again (a compare-and-set, so a concurrent save wins);
   - destroying deletes the session and tombstones its partition (the token cache's sign-out).
-Redis failures are CacheStoreError (every call goes through the token cache's guard: one breaker). No Flask in this file: the Flask
-session interface (flask/interface.py) and sign_out_everywhere use it."""
+Redis failures are CacheStoreError (every call goes through the token cache's guard: one breaker). No Flask in this
+file: the Flask session interface (flask/interface.py) and sign_out_everywhere use it."""
 
 from __future__ import annotations
 

@@ -116,7 +116,7 @@ def main() -> None:
     args = parser.parse_args()
     process, port, directory = start_redis()
     try:
-        client = redis.Redis(port=port)
+        client = redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1)
         tokens = RedisTokenCache(redis=client, encryption_keys=[base64.b64encode(os.urandom(32)).decode()],
                                  key_name_secret=base64.b64encode(os.urandom(32)).decode(), prefix="bench:")
         print(f"msal {msal.__version__}, redis-py {redis.__version__}, Python {sys.version.split()[0]}, "

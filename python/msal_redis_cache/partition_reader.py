@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from .errors import CacheStoreError
+from .metrics import Metrics
 from .options import Settings
 from .partition_store import PartitionStore, StoredState
 from .stored_value import CLOCK_SKEW_SECONDS, PARTITION, TOMBSTONE, UnreadableValue, open_value
@@ -37,6 +38,10 @@ class Context:
     settings: Settings
     store: PartitionStore
 
+    @property
+    def metrics(self) -> Metrics:
+        return self.settings.metrics
+
     def now(self) -> int:
         return int(self.settings.clock())
 
@@ -45,29 +50,32 @@ def interpret(context: Context, key: str, state: StoredState) -> LoadedPartition
     """What a stored state means for a writer or reader of `key`."""
     settings = context.settings
 
-    def unreadable(reason: str) -> LoadedPartition:
+    def unreadable(reason: str, kind: str = "corrupt") -> LoadedPartition:
+        context.metrics.unreadable(kind)
         settings.logger.warning(
             f'msal-redis-cache: ignoring unreadable cache partition "{key}" (treated as a cache miss): {reason}'
         )
         return LoadedPartition(state.etag, problem=reason)
 
     if state.value is None:
-        return unreadable(state.problem) if state.problem else LoadedPartition(state.etag)
+        if not state.problem:
+            return LoadedPartition(state.etag)
+        return unreadable(state.problem, "too_large" if "max_value_bytes" in state.problem else "foreign")
     now = context.now()
     try:
         opened = open_value(settings.keyring, key, state.value, now)
     except UnreadableValue as error:
-        return unreadable(str(error))
+        return unreadable(str(error), "expired" if error.expired else "corrupt")
     if opened.type == TOMBSTONE:
         return LoadedPartition(state.etag, not_after=opened.not_after, removed=True)
     if opened.type != PARTITION:
-        return unreadable("holds a session, not a token cache")
+        return unreadable("holds a session, not a token cache", "foreign")
     # App partitions live as long as their tokens; every other kind has an absolute lifetime, which also holds when
     # absolute_seconds was lowered since the value was written.
     if not key.startswith(f"{settings.prefix}app:") and now > (
         opened.created_at + settings.absolute_seconds + CLOCK_SKEW_SECONDS
     ):
-        return unreadable(f"older than absolute_seconds ({settings.absolute_seconds} s)")
+        return unreadable(f"older than absolute_seconds ({settings.absolute_seconds} s)", "expired")
     assert opened.body is not None
     return LoadedPartition(state.etag, body=opened.body.decode("utf-8"), created_at=opened.created_at,
                            not_after=opened.not_after, owner=opened.meta, stored_bytes=len(state.value))
@@ -79,17 +87,24 @@ def load_partition(context: Context, key: str, offline: bool = False) -> LoadedP
     try:
         if offline:
             raise CacheStoreError(f'Redis GET not sent for "{key}": Redis failed earlier in this request')
-        return interpret(context, key, context.store.read(key))
+        state = context.store.read(key)
     except CacheStoreError as error:
         settings = context.settings
         kind = key[len(settings.prefix):].split(":", 1)[0]
         if settings.read_failure == "closed" and kind in ("session", "account"):
+            context.metrics.offline_read("failed")
             raise CacheStoreError(
                 f'Redis is unavailable: partition "{key}" could not be read (read_failure "closed": answer "try '
                 'again", not "sign in")'
             ) from error
+        context.metrics.offline_read("miss")
         settings.logger.warning(f"msal-redis-cache: {error} (treated as a cache miss)")
         return LoadedPartition(UNKNOWN_ETAG, problem="Redis is unavailable", offline=True)
+    if state.value is not None:
+        context.metrics.received(len(state.value))
+    loaded = interpret(context, key, state)
+    context.metrics.lookup("L2Cache", loaded.body is not None)
+    return loaded
 
 
 def written(etag: str, body: bytes, created_at: int, not_after: int, owner: Optional[str], size: int) -> LoadedPartition:

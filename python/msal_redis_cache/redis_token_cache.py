@@ -15,6 +15,7 @@ from .partition_reader import Context, LoadedPartition, load_partition
 from .partition_store import PartitionStore
 from .partition_writer import PartitionWriter
 from .partitions import Partition, resolve_partition
+from .redis_guard import RedisGuard
 from .token_cache import PartitionTokenCache
 
 
@@ -37,12 +38,14 @@ class RedisTokenCache:
     encryption_keys ([current, *previous], 32 bytes each, base64 or bytes), key_name_secret, prefix="msal:",
     sliding_seconds=86400, absolute_seconds=1209600, skew_seconds=300, tombstone_seconds=600,
     max_value_bytes=16 MiB, insecure_plaintext_storage=False, write_failure="open", read_failure="closed", logger (a
-    logging.Logger), clock (epoch seconds, time.time)."""
+    logging.Logger), clock (epoch seconds, time.time), command_timeout_ms=1000 (checked against the client's
+    socket timeouts), metrics ({"on_event": callable} or False)."""
 
     def __init__(self, **options: Any) -> None:
         settings = normalize_options(**options)
-        context = Context(settings, PartitionStore(settings.redis, settings.max_value_bytes))
-        index = PartitionIndex(settings)
+        guard = RedisGuard(settings.logger, settings.metrics)
+        context = Context(settings, PartitionStore(settings.redis, settings.max_value_bytes, guard))
+        index = PartitionIndex(settings, guard)
         self.settings = settings
         self._shared = Shared(settings, context, index, PartitionWriter(context, index))
 

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-import subprocess
-import tempfile
 import time
 
 import pytest
 import redis
 
-from conftest import ENCRYPTION_KEY, KEY_NAME_SECRET, REDIRECT_URI, SCOPES, free_port
+from conftest import ENCRYPTION_KEY, KEY_NAME_SECRET, REDIRECT_URI, SCOPES, RedisServer
 from msal_redis_cache import CacheStoreError, ConfigurationError, RedisTokenCache
 from msal_redis_cache.token_cache import REUSE_LOAD_SECONDS
 from support.python_server import PythonServer
@@ -146,40 +143,17 @@ def test_nested_use_is_refused_and_a_cache_can_be_scoped_again(server, idp, redi
     assert third["access_token"] in stored_secrets(server, "nested", "AccessToken")
 
 
-class StoppableRedis:
-    """A redis-server of this test alone, stopped in the middle of a request."""
-
-    def __init__(self) -> None:
-        self.directory = tempfile.mkdtemp(prefix="mrc-pytest-stoppable-")
-        self.port = free_port()
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.directory], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.client = redis.Redis(port=self.port, socket_connect_timeout=0.5, socket_timeout=2)
-        for _ in range(200):
-            try:
-                self.client.ping()
-                return
-            except redis.exceptions.ConnectionError:
-                time.sleep(0.025)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-
 @pytest.fixture
 def stoppable():
-    server = StoppableRedis()
+    """A redis-server of this test alone, stopped in the middle of a request."""
+    server = RedisServer()
     yield server
     server.stop()
 
 
 def failing_server(stoppable, idp, write_failure):
-    tokens = RedisTokenCache(redis=stoppable.client, encryption_keys=[ENCRYPTION_KEY], key_name_secret=KEY_NAME_SECRET,
+    client = redis.Redis(port=stoppable.port, socket_timeout=1, socket_connect_timeout=1)
+    tokens = RedisTokenCache(redis=client, encryption_keys=[ENCRYPTION_KEY], key_name_secret=KEY_NAME_SECRET,
                              write_failure=write_failure)
     server = PythonServer(tokens, idp.auth, idp.url)
     signed_in(server, idp, "failing")

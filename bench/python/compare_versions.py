@@ -1,6 +1,7 @@
 """This checkout's msal_redis_cache against another checkout's (built with `npm run build:python` there), in one process,
-on one Redis, with run.py's cases and the snippet beside them: medians and ratios per case. The order of the sides is
-shuffled on every iteration: with a fixed order, whichever side ran second measured up to 30% slower on this machine.
+on one Redis, with run.py's unscoped cases (each change written at once, the form every version has) and the snippet
+beside them: medians and ratios per case. The order of the sides is shuffled on every iteration: with a fixed order,
+whichever side ran second measured up to 30% slower on this machine.
 
     /usr/bin/python3 bench/python/compare_versions.py <other checkout> [--iterations N]
 """
@@ -20,7 +21,7 @@ from typing import Callable, Dict, List
 
 import redis
 
-from run import TTL, ours_case, seeded_cache, snippet_case, start_redis
+from run import TTL, seeded_cache, snippet_case, start_redis, unscoped_case
 from msal_redis_cache import RedisTokenCache
 
 
@@ -71,7 +72,8 @@ def main() -> None:
                 cases = {}
                 for name, tokens in sides.items():
                     tokens.import_partition(seed, session_id=session)
-                    cases[name] = ours_case(tokens, session, refresh)
+                    # cache_for(...) passed straight to msal, each change written at once: the form every version has
+                    cases[name] = unscoped_case(tokens, session, refresh)
                 client.setex(f"snippet:{session}", TTL, seed)
                 cases["snippet"] = snippet_case(client, f"snippet:{session}", refresh)
                 m = measure(cases, args.iterations if kind == "hit" else args.iterations // 2)

@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -133,6 +134,71 @@ std::optional<std::string> msal_node_key_binding(std::string_view section, std::
     return spell_key(section, entry, key_spelling::msal_node);
 }
 
+// Deeper than this, an entry is not one msal-python made: no key (as json.dumps would refuse it, or the parse).
+constexpr int max_entry_depth = 32;
+
+// A value of an msal-python cache entry as the JSON json.dumps would write for it, built in place (msal-python's key
+// makers run on every change it makes: no JSON text in between). False for what json.dumps would refuse or write as
+// something the core's parser refuses (bytes, objects, non-finite numbers, non-str keys, lone surrogates): that entry
+// then gets no msal-node key, as before.
+bool json_of(py::handle value, json& out, int depth) {
+    if (depth > max_entry_depth) return false;
+    if (value.is_none()) {
+        out = nullptr;
+    } else if (py::isinstance<py::bool_>(value)) {
+        out = value.cast<bool>();
+    } else if (py::isinstance<py::str>(value)) {
+        Py_ssize_t size = 0;
+        const char* text = PyUnicode_AsUTF8AndSize(value.ptr(), &size);
+        if (text == nullptr) {
+            PyErr_Clear();  // a lone surrogate: not UTF-8
+            return false;
+        }
+        out = std::string(text, static_cast<std::size_t>(size));
+    } else if (py::isinstance<py::int_>(value)) {
+        int overflow = 0;
+        const long long number = PyLong_AsLongLongAndOverflow(value.ptr(), &overflow);
+        if (overflow != 0) {
+            out = PyLong_AsDouble(value.ptr());  // as the parser reads a number past 64 bits
+            if (PyErr_Occurred()) {
+                PyErr_Clear();
+                return false;
+            }
+        } else {
+            out = static_cast<std::int64_t>(number);
+        }
+    } else if (py::isinstance<py::float_>(value)) {
+        const double number = value.cast<double>();
+        if (!std::isfinite(number)) return false;
+        out = number;
+    } else if (py::isinstance<py::dict>(value)) {
+        out = json::object();
+        for (const auto item : py::reinterpret_borrow<py::dict>(value)) {
+            if (!py::isinstance<py::str>(item.first)) return false;
+            json key;
+            if (!json_of(item.first, key, depth + 1)) return false;
+            if (!json_of(item.second, out[key.get_ref<const std::string&>()], depth + 1)) return false;
+        }
+    } else if (py::isinstance<py::list>(value) || py::isinstance<py::tuple>(value)) {
+        out = json::array();
+        for (const auto item : value) {
+            json element;
+            if (!json_of(item, element, depth + 1)) return false;
+            out.push_back(std::move(element));
+        }
+    } else {
+        return false;
+    }
+    return true;
+}
+
+// msal_node_key for an entry given as msal-python holds it (a dict), without json.dumps and a parse.
+std::optional<std::string> msal_node_key_of_binding(std::string_view section, const py::dict& entry) {
+    json converted;
+    if (!json_of(entry, converted, 0)) return std::nullopt;
+    return spell_key(section, converted, key_spelling::msal_node);
+}
+
 std::string describe_binding(std::string_view serialized, std::int64_t max_bytes) {
     py::gil_scoped_release unlocked;
     return describe(token_cache::parse(serialized, limits_of(max_bytes)));
@@ -177,6 +243,8 @@ PYBIND11_MODULE(_core, m) {
         "plan_write after a failed compare-and-set: a three-way merge of mine and theirs against base first.");
     m.def("msal_node_key", &msal_node_key_binding, py::arg("section"), py::arg("entry_json"),
           "msal-node 7's key for one cache entry of a section (AccessToken, ...), or None when it cannot be built.");
+    m.def("msal_node_key_of", &msal_node_key_of_binding, py::arg("section"), py::arg("entry"),
+          "msal_node_key for an entry given as a dict (as json.dumps would write it), without a JSON text between.");
     m.def(
         "cache_environment", [](std::string_view host) { return std::string(cache_environment(host)); },
         py::arg("host"),

@@ -4,7 +4,8 @@ the token-cache page (what Redis holds for this session, never a secret) and its
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, List, Optional
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List, Optional
 
 import flask
 import requests
@@ -27,9 +28,13 @@ def _signed_in() -> Dict[str, Any]:
     return account
 
 
-def _msal_for_session() -> Any:
+@contextmanager
+def _msal_for_session() -> Iterator[Any]:
+    """msal for this request, on the session's token-cache partition. What msal changes in the block is stored once,
+    when it ends (a refresh is two changes in msal-python 1.21: the new tokens, then the rotated refresh token)."""
     example = _example()
-    return example["identity"].msal_app(example["tokens"].cache_for(session_id=session_id()))
+    with example["tokens"].cache_for(session_id=session_id()) as cache:
+        yield example["identity"].msal_app(cache)
 
 
 def _cached_account(app: Any, account: Dict[str, Any]) -> Dict[str, Any]:
@@ -57,8 +62,8 @@ def profile() -> Any:
 def call_api() -> Any:
     account = _signed_in()
     identity = _example()["identity"]
-    app = _msal_for_session()
-    result = app.acquire_token_silent(identity.identity.api_scopes, account=_cached_account(app, account))
+    with _msal_for_session() as app:
+        result = app.acquire_token_silent(identity.identity.api_scopes, account=_cached_account(app, account))
     if not result or "access_token" not in result:
         raise AppError(401, "Please sign in again", "No token could be obtained silently.", sign_in=True)
     reply = requests.get(identity.identity.api_url, headers={"Authorization": f"Bearer {result['access_token']}"},
@@ -107,12 +112,13 @@ def cache_page() -> Any:
 def refresh_now() -> Any:
     account = _signed_in()
     identity = _example()["identity"]
-    app = _msal_for_session()
     before, grants_before = _access_token(_describe()), identity.refresh_grants()
     # force_refresh: msal redeems the refresh token now, as it does by itself when the access token is about to
-    # expire; the token cache stores the new tokens (and the rotated refresh token).
-    result = app.acquire_token_silent(identity.identity.api_scopes, account=_cached_account(app, account),
-                                      force_refresh=True)
+    # expire; the token cache stores the new tokens (and the rotated refresh token) when the block ends, before the
+    # partition is described again below.
+    with _msal_for_session() as app:
+        result = app.acquire_token_silent(identity.identity.api_scopes, account=_cached_account(app, account),
+                                          force_refresh=True)
     if not result or "access_token" not in result:
         raise AppError(401, "Please sign in again", "The refresh token could not be redeemed.", sign_in=True)
     grants_after = identity.refresh_grants()

@@ -50,8 +50,9 @@ def plan_merge_write(base: Optional[Text], mine: Text, theirs: Optional[Text], r
 
 def msal_node_key(section: str, entry: Dict[str, Any]) -> Optional[str]:
     """msal-node 7's key for one entry of `section` ("AccessToken", ...), the spelling partitions are stored under;
-    None when the core cannot build it."""
-    return _core.msal_node_key(section, json.dumps(entry))
+    None when the core cannot build it. The entry crosses as it is (the binding builds the JSON json.dumps would
+    write, without the text and its parse: msal-python makes a key on every change)."""
+    return _core.msal_node_key_of(section, entry)
 
 
 @lru_cache(maxsize=256)

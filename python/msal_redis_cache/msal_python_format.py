@@ -23,6 +23,9 @@ from . import core
 
 CREDENTIAL_SECTIONS = ("AccessToken", "RefreshToken", "IdToken", "Account")
 SECTIONS = CREDENTIAL_SECTIONS + ("AppMetadata",)
+# json.dumps(cache, separators=(",", ":")) exactly, without its check for cycles (msal's memory, loaded from JSON, has
+# none) and without building an encoder per call: the whole cache is encoded on every write.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 
 
 def _entries(cache: Dict[str, Any], sections: Tuple[str, ...] = CREDENTIAL_SECTIONS) -> Iterator[Dict[str, Any]]:
@@ -52,7 +55,7 @@ def to_stored(cache: Dict[str, Any]) -> str:
                 copied[key] = stored
         if copied is not None:
             out[name] = copied
-    return json.dumps(out, separators=(",", ":"))
+    return _ENCODER.encode(out)
 
 
 def _stored_entry(entry: Any) -> Any:

@@ -90,7 +90,7 @@ def seal(
         sealed = plain + hashlib.sha256(aad + plain).digest()
     else:
         sealed = keyring.current().encrypt(nonce, plain, aad)  # ciphertext, then the 16-byte tag: as Node's
-    return Sealed(value=head.encode("latin-1") + b"\n" + sealed, etag=etag)
+    return Sealed(value=b"".join((head.encode("latin-1"), b"\n", sealed)), etag=etag)  # one copy of the body
 
 
 def tombstone(keyring: Keyring, key: str, removed_at: int, not_after: int) -> Sealed:

@@ -3,7 +3,12 @@ created (the request's start: the version every write of it is based on, so a si
 msal's reads (find) from memory, and hands every change msal makes (add, and modify: update, remove) to the partition
 writer (compare-and-set against what was loaded, three-way merge on conflict, tombstones respected), as the Node
 plugin (js/msal/redis-cache-plugin.js) does around msal-node's cache accesses. Create one per request, with
-RedisTokenCache.cache_for(...)."""
+RedisTokenCache.cache_for(...).
+
+Used as a context manager (`with tokens.cache_for(...) as cache:`), it writes once, when the block ends: the request
+scope of the design documents' _load_cache()/_save_cache(). msal-python 1.21 changes the cache twice per refresh
+(add(), then update_rt() through modify()), and each write is a compare-and-set of the whole partition; the block
+stores both changes (and any others msal made in it) in one."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set
 
 import msal
 
+from .errors import ConfigurationError
 from .msal_python_format import to_msal_python, to_stored, use_environment, use_stored_keys
 from .partition_reader import LoadedPartition, load_partition
 from .partitions import Partition
@@ -48,6 +54,10 @@ class PartitionTokenCache(msal.SerializableTokenCache):
         self._owner: Optional[str] = None
         self._redis_failed = False  # a Redis call of this cache failed: later ones do not wait on Redis again
         self._in_add = False  # add() writes once, after the modify() calls it makes
+        self._scoped = False  # inside a `with` block: changes are written when it ends
+        # A change msal made inside the block, not yet written. Memory then holds it: no reload may replace memory
+        # until it is written (the write stays based on the load it was made on, and merges with what Redis holds).
+        self._unwritten = False
         self._loaded = LoadedPartition("")
         self._loaded_at = 0.0
         # The host msal-python's app uses (its authority's), which it looks entries up and writes them under; learnt
@@ -58,6 +68,26 @@ class PartitionTokenCache(msal.SerializableTokenCache):
     @property
     def partition(self) -> Partition:
         return self._partition
+
+    def __enter__(self) -> "PartitionTokenCache":
+        with self._lock:
+            if self._scoped:
+                raise ConfigurationError(
+                    f'the token cache of partition "{self.key}" is already inside a "with" block: enter it once per '
+                    "request (create one cache per request with RedisTokenCache.cache_for)"
+                )
+            self._scoped = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Writes what msal changed in the block, in one compare-and-set; also when the block raised (the tokens were
+        obtained: the identity provider may have rotated the refresh token already). With write_failure "closed", a
+        failed write raises CacheStoreError here (chained to the block's exception, if any)."""
+        with self._lock:
+            self._scoped = False
+            if self._unwritten:
+                self._unwritten = False
+                self._write()
 
     def _clock(self) -> float:
         return self._shared.settings.clock()
@@ -103,7 +133,7 @@ class PartitionTokenCache(msal.SerializableTokenCache):
         with self._lock:
             if query:
                 self._learn_environment(query.get("environment"))
-            if not self._in_add and not self._fresh():
+            if not self._in_add and not self._unwritten and not self._fresh():
                 self._load()
             return super().find(credential_type, target=target, query=query)
 
@@ -130,8 +160,9 @@ class PartitionTokenCache(msal.SerializableTokenCache):
 
     def _before_write(self) -> None:
         """A write of a cache kept past REUSE_LOAD_SECONDS reads first; a sign-out since the last load still wins:
-        the write stays based on that load, so its compare-and-set finds the tombstone and drops it."""
-        if not self._fresh():
+        the write stays based on that load, so its compare-and-set finds the tombstone and drops it. Not while a
+        change waits for the end of a `with` block: memory holds it, and the write merges with what Redis holds."""
+        if not self._unwritten and not self._fresh():
             previous = self._loaded
             started = self._clock()
             loaded = load_partition(self._shared.context, self.key, offline=self._redis_failed)
@@ -140,6 +171,13 @@ class PartitionTokenCache(msal.SerializableTokenCache):
             self._use(loaded, started)
 
     def _after_write(self) -> None:
+        if self._scoped:
+            self._allowed()  # a new session partition still belongs to the first account signed in through it
+            self._unwritten = True
+            return
+        self._write()
+
+    def _write(self) -> None:
         allowed = self._allowed()
         if not allowed:
             self._warn_foreign(sorted(home_account_ids(self._cache)))

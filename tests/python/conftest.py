@@ -148,13 +148,15 @@ def server(make_tokens: Any, idp: IdentityProvider) -> PythonServer:
 
 
 class Worker:
-    """A server process (Node or Python) speaking node_worker.js's protocol."""
+    """A server process (Node or Python) speaking node_worker.js's protocol. language: "node", "python", or
+    "python-with" (a Python server whose requests use `with tokens.cache_for(...) as cache:`)."""
 
     def __init__(self, language: str, redis_url: str, prefix: str, idp: IdentityProvider) -> None:
         env = {**os.environ, "WORKER_REDIS_URL": redis_url, "WORKER_PREFIX": prefix, "WORKER_IDP_URL": idp.url,
                "WORKER_MSAL_AUTH": json.dumps(idp.auth), "TEST_ENCRYPTION_KEY": ENCRYPTION_KEY,
                "TEST_KEY_NAME_SECRET": KEY_NAME_SECRET,
-               "PYTHONPATH": os.pathsep.join([str(ROOT / "python"), str(HERE)])}
+               "PYTHONPATH": os.pathsep.join([str(ROOT / "python"), str(HERE)]),
+               "WORKER_SCOPED": "1" if language == "python-with" else "0"}
         command = (["node", str(HERE / "support" / "node_worker.js")] if language == "node"
                    else [sys.executable, str(HERE / "support" / "python_worker.py")])
         self.language = language

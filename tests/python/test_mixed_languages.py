@@ -1,7 +1,8 @@
 """Node and Python servers on one Redis, as real processes with the same secrets (node_worker.js, python_worker.py):
 each serves the other's tokens in session, account and app partitions; concurrent writers of one partition, half of
 each language, lose no update (the fake endpoint holds the token responses so that the writes overlap); and a
-sign-out made while their refreshes are in flight leaves no partition behind."""
+sign-out made while their refreshes are in flight leaves no partition behind. The races run with Python servers in
+both forms: each change written at once, and `with tokens.cache_for(...)` (one write when the request ends)."""
 
 from __future__ import annotations
 
@@ -124,18 +125,23 @@ def test_app_tokens_are_shared(pair, idp, first, second):
     assert pair[first].call("appToken", tenantId=tenant, scopes=APP_SCOPES)["accessToken"] != token["accessToken"]
 
 
-def signed_in_servers(workers, idp, count, name):
-    """`count` servers, half Node and half Python, and a session one of them signed in."""
-    servers = [workers("node" if i % 2 == 0 else "python") for i in range(count)]
-    user = idp.control("addUser", username=f"{name}-{count}@contoso.example")
-    selector = {"sessionId": f"{name}-{count}"}
+PYTHON_FORMS = ["python", "python-with"]
+
+
+def signed_in_servers(workers, idp, count, name, python="python"):
+    """`count` servers, half Node and half Python (`python`: a worker language of conftest.Worker), and a session one
+    of them signed in."""
+    servers = [workers("node" if i % 2 == 0 else python) for i in range(count)]
+    user = idp.control("addUser", username=f"{name}-{count}-{python}@contoso.example")
+    selector = {"sessionId": f"{name}-{count}-{python}"}
     servers[1].call("signIn", selector=selector, code=idp.sign_in_code(user), scopes=SCOPES, redirectUri=REDIRECT_URI)
     return servers, selector, user["homeAccountId"]
 
 
+@pytest.mark.parametrize("python", PYTHON_FORMS)
 @pytest.mark.parametrize("count", [2, 8])
-def test_concurrent_writers_lose_no_update(workers, idp, count):
-    servers, selector, home = signed_in_servers(workers, idp, count, "race")
+def test_concurrent_writers_lose_no_update(workers, idp, count, python):
+    servers, selector, home = signed_in_servers(workers, idp, count, "race", python)
     lost = 0
     for trial in range(3):
         scopes = [[f"api://race-{trial}-{i}/read"] for i in range(count)]
@@ -154,9 +160,10 @@ def test_concurrent_writers_lose_no_update(workers, idp, count):
     assert lost == 0
 
 
+@pytest.mark.parametrize("python", PYTHON_FORMS)
 @pytest.mark.parametrize("count", [2, 8])
-def test_sign_out_during_refreshes_leaves_nothing(workers, idp, count):
-    servers, selector, home = signed_in_servers(workers, idp, count, "signout")
+def test_sign_out_during_refreshes_leaves_nothing(workers, idp, count, python):
+    servers, selector, home = signed_in_servers(workers, idp, count, "signout", python)
     idp.control("hold", count=count, autoRelease=False, timeoutMs=10000)
     for worker in servers:
         worker.send("silent", selector=selector, homeAccountId=home, scopes=SCOPES, forceRefresh=True)

@@ -1,11 +1,14 @@
 """One Python server of an app, as the tests drive it: a RedisTokenCache and one new msal ConfidentialClientApplication
 per operation, with cache_for(...) as its token_cache: all an app changes. The same operations as node_worker.js, so
-tests drive both languages alike (in-process here, or as python_worker.py)."""
+tests drive both languages alike (in-process here, or as python_worker.py). `scoped`: each operation runs inside
+`with tokens.cache_for(...) as cache:` (one write when it ends), the documented form; else the cache writes each
+change msal makes at once."""
 
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List, Optional
 
 import msal
 
@@ -22,29 +25,45 @@ def snake(selector: Dict[str, str]) -> Dict[str, str]:
 
 
 class PythonServer:
-    def __init__(self, tokens: RedisTokenCache, auth: Dict[str, Any], idp_url: str) -> None:
+    def __init__(self, tokens: RedisTokenCache, auth: Dict[str, Any], idp_url: str, scoped: bool = False) -> None:
         self.tokens = tokens
         self.auth = auth
         self.http = ForwardingHttpClient(idp_url)
+        self.scoped = scoped
 
     def app(self, selector: Dict[str, str], authority: Optional[str] = None) -> msal.ConfidentialClientApplication:
-        cache = self.tokens.cache_for(**snake(selector), client_id=self.auth["clientId"])
+        """An msal app on a cache that writes each change at once (not in a `with` block)."""
+        return self.msal_app(self.tokens.cache_for(**snake(selector), client_id=self.auth["clientId"]), authority)
+
+    def msal_app(self, cache: Any, authority: Optional[str] = None) -> msal.ConfidentialClientApplication:
         return msal.ConfidentialClientApplication(
             self.auth["clientId"], client_credential=self.auth["clientSecret"],
             authority=authority or self.auth["authority"], http_client=self.http, token_cache=cache,
             )
 
+    @contextmanager
+    def request(self, selector: Dict[str, str], authority: Optional[str] = None
+                ) -> Iterator[msal.ConfidentialClientApplication]:
+        """One request's msal app, in the form this server uses (see the top of this file)."""
+        cache = self.tokens.cache_for(**snake(selector), client_id=self.auth["clientId"])
+        if not self.scoped:
+            yield self.msal_app(cache, authority)
+            return
+        with cache:
+            yield self.msal_app(cache, authority)
+
     def sign_in(self, selector: Dict[str, str], code: str, scopes: List[str], redirect_uri: str) -> Dict[str, Any]:
-        result = self.app(selector).acquire_token_by_authorization_code(code, scopes, redirect_uri=redirect_uri)
+        with self.request(selector) as app:
+            result = app.acquire_token_by_authorization_code(code, scopes, redirect_uri=redirect_uri)
         return self._token(result) | {"homeAccountId": self._home_account_id(result)}
 
     def silent(self, selector: Dict[str, str], home_account_id: str, scopes: List[str],
                force_refresh: bool = False) -> Dict[str, Any]:
-        app = self.app(selector)
-        accounts = [a for a in app.get_accounts() if a["home_account_id"] == home_account_id]
-        if not accounts:
-            raise LookupError(f"no account {home_account_id} in the cache")
-        result = app.acquire_token_silent_with_error(scopes, accounts[0], force_refresh=force_refresh)
+        with self.request(selector) as app:
+            accounts = [a for a in app.get_accounts() if a["home_account_id"] == home_account_id]
+            if not accounts:
+                raise LookupError(f"no account {home_account_id} in the cache")
+            result = app.acquire_token_silent_with_error(scopes, accounts[0], force_refresh=force_refresh)
         if result is None:
             raise LookupError("acquire_token_silent found nothing to use")
         # msal-python 1.21 has no token_source: a cache hit is a bare {access_token, token_type, expires_in}.
@@ -52,17 +71,19 @@ class PythonServer:
 
     def remove_account(self, selector: Dict[str, str], home_account_id: str) -> None:
         """msal-python's own sign-out: app.remove_account(account)."""
-        app = self.app(selector)
-        for account in app.get_accounts():
-            if account["home_account_id"] == home_account_id:
-                app.remove_account(account)
+        with self.request(selector) as app:
+            for account in app.get_accounts():
+                if account["home_account_id"] == home_account_id:
+                    app.remove_account(account)
 
     def app_token(self, tenant_id: str, scopes: List[str]) -> Dict[str, Any]:
         authority = re.sub(r"[^/]+$", tenant_id, self.auth["authority"])
-        app = self.app({"tenantId": tenant_id}, authority)
-        # msal-python 1.21's acquire_token_for_client never reads the cache (1.23 does): silent with no account first.
-        cached = app.acquire_token_silent(scopes, account=None)
-        return self._token(cached) | {"fromCache": True} if cached else self._token(app.acquire_token_for_client(scopes))
+        with self.request({"tenantId": tenant_id}, authority) as app:
+            # msal-python 1.21's acquire_token_for_client never reads the cache (1.23 does): silent with no account
+            # first.
+            cached = app.acquire_token_silent(scopes, account=None)
+            return (self._token(cached) | {"fromCache": True} if cached
+                    else self._token(app.acquire_token_for_client(scopes)))
 
     def remove(self, selector: Dict[str, str]) -> bool:
         return self.tokens.remove_partition(**snake(selector), client_id=self.auth["clientId"])

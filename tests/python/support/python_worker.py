@@ -1,6 +1,6 @@
 """A Python server of the mixed-language tests, in its own process: the protocol of node_worker.js (one JSON line each
 way, {id, op, args} -> {id, ok, result | error, warnings}) over a PythonServer. Environment: the same as
-node_worker.js's."""
+node_worker.js's, and WORKER_SCOPED=1 for a server whose requests use `with tokens.cache_for(...) as cache:`."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ def main() -> None:
     tokens = RedisTokenCache(redis=client, prefix=os.environ["WORKER_PREFIX"], logger=logger,
                              encryption_keys=[os.environ["TEST_ENCRYPTION_KEY"]],
                              key_name_secret=os.environ["TEST_KEY_NAME_SECRET"])
-    server = PythonServer(tokens, json.loads(os.environ["WORKER_MSAL_AUTH"]), os.environ["WORKER_IDP_URL"])
+    server = PythonServer(tokens, json.loads(os.environ["WORKER_MSAL_AUTH"]), os.environ["WORKER_IDP_URL"],
+                          scoped=os.environ.get("WORKER_SCOPED") == "1")
     operations: Dict[str, Callable[[Dict[str, Any]], Any]] = {
         "signIn": lambda a: server.sign_in(a["selector"], a["code"], a["scopes"], a["redirectUri"]),
         "silent": lambda a: server.silent(a["selector"], a["homeAccountId"], a["scopes"], a.get("forceRefresh", False)),

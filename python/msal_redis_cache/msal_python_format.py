@@ -16,6 +16,7 @@ the conversions both ways: every partition is stored in one form whichever libra
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
@@ -107,3 +108,25 @@ def _stored_key_maker(section: str, own: Callable[..., str]) -> Callable[..., st
             entry = dict(entry, home_account_id="")
         return core.msal_node_key(section, entry) or own(**entry)
     return key
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def copy_memory(cache: Dict[str, Any]) -> Dict[str, Any]:
+    """A copy of msal-python's memory that msal-python may change freely (it updates entries in place): sections and
+    entries copied, values shared when they are scalars (as every field msal writes is), deep-copied otherwise. Some
+    ten times cheaper than parsing the JSON again."""
+    out: Dict[str, Any] = {}
+    for name, section in cache.items():
+        if not isinstance(section, dict):
+            out[name] = copy.deepcopy(section)
+            continue
+        copied = {}
+        for key, entry in section.items():
+            if isinstance(entry, dict) and all(isinstance(value, _SCALARS) for value in entry.values()):
+                copied[key] = dict(entry)
+            else:
+                copied[key] = copy.deepcopy(entry)
+        out[name] = copied
+    return out

@@ -99,6 +99,17 @@ class PartitionStore:
         except redis_py.exceptions.RedisError as error:
             raise CacheStoreError(f"Redis read failed for \"{key}\": {error}") from error
 
+    def etag(self, key: str) -> str:
+        """The version `key` holds (its header's first 32 bytes): how the in-process cache confirms a copy."""
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.getrange(key, 0, 31)
+            pipe.exists(key)
+            head, exists = pipe.execute()
+            return etag_of(bytes(head) if exists else None)
+        except redis_py.exceptions.RedisError as error:
+            raise CacheStoreError(f"Redis read failed for \"{key}\": {error}") from error
+
     def compare_and_set(self, key: str, expected_etag: str, value: Optional[bytes], ttl_seconds: int) -> WriteReply:
         """Stores `value` (or deletes the key when it is None) if the key still holds the version `expected_etag`
         ("*": whatever it holds)."""

@@ -22,7 +22,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional
 
-from .msal_python_format import copy_memory
+from .msal_python_format import copy_memory, is_flat
 from .partition_reader import LoadedPartition
 
 ENTRY_OVERHEAD_BYTES = 256  # the entry object, its key and the dict slot, roughly
@@ -35,7 +35,8 @@ class Entry:
     """A partition as Redis held it, and msal-python's memory of it, parsed once and copied for every hit (msal-python
     changes its memory in place)."""
 
-    __slots__ = ("loaded", "bytes", "expires_at", "verified_at", "epoch", "awaiting_own", "unconfirmed", "_memory")
+    __slots__ = ("loaded", "bytes", "expires_at", "verified_at", "epoch", "awaiting_own", "unconfirmed", "_memory",
+                 "_flat")
 
     def __init__(self, loaded: LoadedPartition, size: int, expires_at: float, verified_at: float, epoch: int,
                  awaiting_own: bool, unconfirmed: bool) -> None:
@@ -46,15 +47,19 @@ class Entry:
         self.epoch = epoch
         self.awaiting_own = awaiting_own  # this process's write of it: its own invalidation is still to come
         self.unconfirmed = unconfirmed  # an invalidation arrived that may be its own write's: check the etag first
-        self._memory: Optional[Dict[str, Any]] = None
+        self._memory: Optional[Dict[str, Any]] = None  # never given out: copies are
+        self._flat = False
 
     def memory(self, parse: Callable[[str], Dict[str, Any]]) -> Dict[str, Any]:
         """A fresh msal-python memory of the body (`parse` makes one from the JSON: on the first call only)."""
         if self.loaded.body is None:
             return {}
-        if self._memory is None:
-            self._memory = parse(self.loaded.body)  # two threads may both parse: the same result, no harm
-        return copy_memory(self._memory)
+        memory = self._memory
+        if memory is None:
+            memory = parse(self.loaded.body)  # two threads may both parse: the same result, no harm
+            self._flat = is_flat(memory)
+            self._memory = memory
+        return copy_memory(memory, self._flat)
 
 
 @dataclass

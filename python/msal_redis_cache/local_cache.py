@@ -153,11 +153,12 @@ class LocalCache:
         the entry may be served, no invalidation having reached the check."""
         with self._lock:
             arrived = self._land(check)
-            if self.entries.get(check.key) is not entry:
-                return False
-            if etag != entry.loaded.etag or arrived or check.epoch != self.epoch or not self.coherent:
-                if etag is not None and etag != entry.loaded.etag:
+            current = self.entries.get(check.key) is entry
+            if not current or etag != entry.loaded.etag or arrived or check.epoch != self.epoch or not self.coherent:
+                if current and etag is not None and etag != entry.loaded.etag:
                     self._remove(check.key)  # Redis holds another version
+                self.stats["hits"] -= 1  # get() counted it
+                self.stats["misses"] += 1
                 return False
             entry.unconfirmed = False
             self.stats["confirmations"] += 1

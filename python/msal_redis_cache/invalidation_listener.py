@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import select
+import socket
 import threading
 from typing import Any, Optional
 
@@ -77,7 +78,14 @@ class InvalidationListener:
 
     def close(self) -> None:
         self._closed.set()
+        connection = self._connection
         self._down()
+        sock = getattr(connection, "_sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes the thread's select now; the thread closes it
+            except OSError:
+                pass
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(POLL_SECONDS * 4)

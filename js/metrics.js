@@ -259,4 +259,4 @@ function createMetrics(option, logger) {
   return new Metrics({ meter, onEvent, logger });
 }
 
-module.exports = { Metrics, createMetrics, NO_METRICS, METER_NAME };
+module.exports = { Metrics, createMetrics, NO_METRICS, METER_NAME, INSTRUMENTS, NS };

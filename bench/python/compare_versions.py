@@ -58,7 +58,7 @@ def main() -> None:
     Other = load_other(args.other.resolve())
     process, port, directory = start_redis()
     try:
-        client = redis.Redis(port=port)
+        client = redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1)
         secrets = dict(encryption_keys=[base64.b64encode(os.urandom(32)).decode()],
                        key_name_secret=base64.b64encode(os.urandom(32)).decode())
         sides = {"this": RedisTokenCache(redis=client, prefix="this:", **secrets),

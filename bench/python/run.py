@@ -117,7 +117,7 @@ def main() -> None:
     args = parser.parse_args()
     process, port, directory = start_redis()
     try:
-        client = redis.Redis(port=port)
+        client = redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1)
         secrets = {"encryption_keys": [base64.b64encode(os.urandom(32)).decode()],
                    "key_name_secret": base64.b64encode(os.urandom(32)).decode(), "prefix": "bench:"}
         tokens = RedisTokenCache(redis=client, **secrets)

@@ -1,6 +1,7 @@
 """msal-redis-cache for msal-python: a shared token cache in Redis, the same format and rules as the Node package.
 
-    cache = RedisTokenCache(redis=redis.Redis(), encryption_keys=[key], key_name_secret=secret)
+    cache = RedisTokenCache(redis=redis.Redis(socket_timeout=1, socket_connect_timeout=1), encryption_keys=[key],
+                            key_name_secret=secret)
     app = msal.ConfidentialClientApplication(client_id, ..., token_cache=cache.cache_for(session_id=sid))
 """
 

@@ -16,7 +16,7 @@ import logging
 import select
 import socket
 import threading
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from .local_cache import LocalCache
 from .partitions import PARTITION_KEY_KINDS
@@ -30,15 +30,17 @@ SETUP_TIMEOUT_SECONDS = 5.0
 
 class InvalidationListener:
     def __init__(self, client: Any, *, prefix: str, local_cache: LocalCache, logger: logging.Logger,
-                 require_master: bool = False) -> None:
+                 require_master: bool = False, on_tracking: Callable[[], None] = lambda: None) -> None:
         """`client`: the app's redis.Redis (its pool's settings open this connection: host, credentials, TLS, or
         Sentinel's current master). `require_master`: check (INFO replication) that the server is a master before
-        tracking on it: a replica reports writes only as it replicates them, and none while its link is down."""
+        tracking on it: a replica reports writes only as it replicates them, and none while its link is down.
+        `on_tracking`: called each time tracking is on (Redis answers: the circuit breaker need not wait for a probe)."""
         self.pool = client.connection_pool
         self.prefix = prefix
         self.cache = local_cache
         self.logger = logger
         self.require_master = require_master
+        self.on_tracking = on_tracking
         self.tracking = False
         self._thread: Optional[threading.Thread] = None
         self._connection: Any = None
@@ -139,6 +141,7 @@ class InvalidationListener:
         self._warned = False
         self.tracking = True
         self.cache.resume()
+        self.on_tracking()
 
     def _listen(self, connection: Any) -> None:
         while not self._closed.is_set():

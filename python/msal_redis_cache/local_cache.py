@@ -22,6 +22,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional
 
+from .metrics import NO_METRICS, Metrics
 from .msal_python_format import copy_memory, is_flat
 from .partition_reader import LoadedPartition
 
@@ -75,11 +76,12 @@ class Read:
 
 class LocalCache:
     def __init__(self, *, max_bytes: int, max_entries: int, stale_if_error_seconds: int,
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], metrics: Metrics = NO_METRICS) -> None:
         self.max_bytes = max_bytes
         self.max_entries = max_entries
         self.stale_if_error_seconds = stale_if_error_seconds
         self.clock = clock
+        self.metrics = metrics
         self.entries: "OrderedDict[str, Entry]" = OrderedDict()  # LRU order: most recently used last
         self.bytes = 0
         self.inflight: Dict[str, Dict[str, float]] = {}  # key -> reads and writes in flight, and what reached them
@@ -256,7 +258,8 @@ class LocalCache:
         while self.bytes > self.max_bytes or len(self.entries) > self.max_entries:
             oldest = next(iter(self.entries))
             self._remove(oldest)
-            self.stats["evictions"] += 1  # metrics: an L1 eviction
+            self.stats["evictions"] += 1
+            self.metrics.evicted()
 
     def _remove(self, key: str) -> None:
         entry = self.entries.pop(key, None)

@@ -7,8 +7,11 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Sequence, Union
 
+import redis as redis_py
+
 from .errors import ConfigurationError
 from .keyring import KeyMaterial, Keyring, create_keyring
+from .metrics import Metrics, create_metrics
 
 DEFAULT_PREFIX = "msal:"
 DEFAULT_SLIDING_SECONDS = 24 * 3600
@@ -16,6 +19,7 @@ DEFAULT_ABSOLUTE_SECONDS = 14 * 24 * 3600
 DEFAULT_SKEW_SECONDS = 300
 DEFAULT_MAX_VALUE_BYTES = 16 * 1024 * 1024
 DEFAULT_TOMBSTONE_SECONDS = 600
+DEFAULT_COMMAND_TIMEOUT_MS = 1000
 FAILURE_MODES = ("open", "closed")
 # The in-process cache (local_cache.py): the Node package's localCache defaults.
 DEFAULT_LOCAL_CACHE = {"max_bytes": 64 * 1024 * 1024, "max_entries": 10000, "stale_if_error_seconds": 300}
@@ -35,6 +39,8 @@ class Settings:
     read_failure: str
     logger: logging.Logger
     clock: Callable[[], float]  # epoch seconds, as time.time
+    command_timeout_ms: int
+    metrics: Metrics
     local_cache: Optional[Dict[str, int]] = None  # max_bytes, max_entries, stale_if_error_seconds; None: off
 
 
@@ -74,6 +80,32 @@ def _check_redis(client: object) -> Any:
     return client
 
 
+def _check_timeouts(client: Any, command_timeout_ms: int) -> None:
+    """A redis-py call cannot be abandoned half-way (its connection would be left mid-reply), so the bound on each
+    Redis call that command_timeout_ms promises (as in Node) is the client's own: its socket timeouts, times the
+    attempts it makes on a timeout. A client without one would hang every request, and every thread serving one,
+    for as long as Redis hangs: refused here rather than found in an outage."""
+    get_kwargs = getattr(client, "get_connection_kwargs", None)
+    kwargs = get_kwargs() if callable(get_kwargs) else {}
+    read = kwargs.get("socket_timeout")
+    connect = kwargs.get("socket_connect_timeout") or read  # redis-py's own fallback
+    # Redis() turns retry_on_timeout into retry_on_error; from_url() leaves it to each connection.
+    retried = bool(kwargs.get("retry_on_timeout")) or redis_py.exceptions.TimeoutError in (
+        kwargs.get("retry_on_error") or [])
+    attempts = 1 + (getattr(kwargs.get("retry"), "_retries", 1) if retried else 0)
+    fix = (f"create it with socket_timeout and socket_connect_timeout of at most {command_timeout_ms / 1000:g} s "
+           "and no retry_on_timeout, e.g. redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1), or "
+           "raise command_timeout_ms")
+    if read is None or connect is None:
+        raise ConfigurationError(f"the redis client has no socket_timeout: a hung Redis would hang every request; "
+                                 f"{fix}")
+    for what, seconds in (("socket_timeout", read * attempts), ("socket_connect_timeout", connect)):
+        if seconds * 1000 > command_timeout_ms:
+            times = f" x {attempts} attempts (retry_on_timeout)" if what == "socket_timeout" and retried else ""
+            raise ConfigurationError(f"the redis client may wait {seconds:g} s per call ({what}{times}), over "
+                                     f"command_timeout_ms ({command_timeout_ms}); {fix}")
+
+
 def normalize_options(
     *,
     redis: Any,
@@ -90,12 +122,15 @@ def normalize_options(
     read_failure: str = "closed",
     logger: Optional[logging.Logger] = None,
     clock: Optional[Callable[[], float]] = None,
+    command_timeout_ms: int = DEFAULT_COMMAND_TIMEOUT_MS,
+    metrics: Any = None,
     local_cache: Union[bool, Dict[str, int], None] = None,
 ) -> Settings:
     if not isinstance(prefix, str):
         raise ConfigurationError("prefix must be a string")
     for name, value in (("sliding_seconds", sliding_seconds), ("absolute_seconds", absolute_seconds),
-                        ("max_value_bytes", max_value_bytes), ("tombstone_seconds", tombstone_seconds)):
+                        ("max_value_bytes", max_value_bytes), ("tombstone_seconds", tombstone_seconds),
+                        ("command_timeout_ms", command_timeout_ms)):
         _positive_integer(value, name)
     if absolute_seconds < sliding_seconds:
         raise ConfigurationError(
@@ -114,12 +149,15 @@ def normalize_options(
         raise ConfigurationError("logger must have a warning(message) method (a logging.Logger has)")
     if clock is not None and not callable(clock):
         raise ConfigurationError("clock must be a function returning epoch seconds (as time.time)")
+    client = _check_redis(redis)
+    _check_timeouts(client, command_timeout_ms)
     keyring = create_keyring(encryption_keys, key_name_secret, insecure_plaintext_storage)
     if keyring.plaintext:
         log.warning("msal-redis-cache: insecure_plaintext_storage is on: tokens are stored UNENCRYPTED in Redis. "
                     "Use encryption_keys in production.")
-    return Settings(redis=_check_redis(redis), keyring=keyring, prefix=prefix, sliding_seconds=sliding_seconds,
+    return Settings(redis=client, keyring=keyring, prefix=prefix, sliding_seconds=sliding_seconds,
                     absolute_seconds=absolute_seconds, skew_seconds=skew_seconds,
                     tombstone_seconds=tombstone_seconds, max_value_bytes=max_value_bytes,
                     write_failure=write_failure, read_failure=read_failure, logger=log, clock=clock or time.time,
+                    command_timeout_ms=command_timeout_ms, metrics=create_metrics(metrics, log),
                     local_cache=_local_cache_options(local_cache))

@@ -16,14 +16,13 @@ import math
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Iterator, List, Optional, Sequence, Set, Tuple
 
-import redis as redis_py
-
 from .errors import CacheStoreError
 from .keyring import Keyring
 from .options import Settings
 from .partition_reader import LoadedPartition
 from .partition_store import run_script
 from .partitions import PARTITION_KEY_KINDS, Partition
+from .redis_guard import RedisGuard
 from .scripts import INDEX_ADD, INDEX_PRUNE
 
 # Scores of the membership indexes are this much later than the partition's expiry (see js/admin/partition-index.js).
@@ -36,9 +35,10 @@ Member = Tuple[str, float, str]
 
 
 class PartitionIndex:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, guard: RedisGuard) -> None:
         self.settings = settings
         self.redis = settings.redis
+        self.guard = guard
         self.prefix = settings.prefix
         self.keyring: Keyring = settings.keyring
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="msal-redis-cache-index")
@@ -93,7 +93,8 @@ class PartitionIndex:
             return
         count_key, now = self.count_key(kind), self.now()
         if ttl_seconds is None:
-            future = self._background.submit(self.redis.zrem, count_key, member)
+            future = self._background.submit(self.guard.run, "ZREM", count_key,
+                                             lambda: self.redis.zrem(count_key, member))
         else:
             future = self._background.submit(self._count, count_key, member, now, ttl_seconds)
         self._pending.add(future)
@@ -118,11 +119,8 @@ class PartitionIndex:
         never make it skip one."""
         low, seen_at_low = self.now(), 0
         while True:
-            try:
-                reply = self.redis.execute_command("ZRANGE", index_key, low, "+inf", "BYSCORE", "LIMIT", seen_at_low,
-                                                   PAGE, "WITHSCORES")
-            except redis_py.exceptions.RedisError as error:
-                raise CacheStoreError(f'Redis ZRANGE failed for "{index_key}": {error}') from error
+            reply = self.guard.run("ZRANGE", index_key, lambda: self.redis.execute_command(
+                "ZRANGE", index_key, low, "+inf", "BYSCORE", "LIMIT", seen_at_low, PAGE, "WITHSCORES"))
             page = [(self._text(reply[i]), float(reply[i + 1]), self.prefix + self._text(reply[i]))
                     for i in range(0, len(reply), 2)]
             if page:
@@ -142,7 +140,7 @@ class PartitionIndex:
             args: List[str] = []
             for member, score, _ in members[start:start + PAGE]:
                 args += [member, _score_text(score)]
-            run_script(self.redis, INDEX_PRUNE, index_key, args)
+            run_script(self.guard, self.redis, "ZREM", INDEX_PRUNE, index_key, args)
 
     @staticmethod
     def _text(value: object) -> str:
@@ -157,10 +155,10 @@ class PartitionIndex:
         pipe.zremrangebyscore(count_key, "-inf", f"({now}")
         pipe.expire(count_key, ttl, nx=True)
         pipe.expire(count_key, ttl, gt=True)
-        pipe.execute()
+        self.guard.run("ZADD", count_key, pipe.execute, "index_count")
 
     def _add(self, key: str, member: str, score: float, now: int, mode: str) -> int:
-        return int(run_script(self.redis, INDEX_ADD, key, [member, math.ceil(score), now, mode]))
+        return int(run_script(self.guard, self.redis, "ZADD", INDEX_ADD, key, [member, math.ceil(score), now, mode]))
 
 
 def _score_text(score: float) -> str:

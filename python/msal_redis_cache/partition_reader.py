@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Optional
 
 from .errors import CacheStoreError
+from .metrics import Metrics
 from .options import Settings
 from .partition_store import PartitionStore, StoredState
 from .stored_value import CLOCK_SKEW_SECONDS, PARTITION, TOMBSTONE, UnreadableValue, open_value
@@ -47,6 +48,10 @@ class Context:
     listener: Optional["InvalidationListener"] = None
     counters: Any = field(default_factory=lambda: {"stale_reads": 0, "failed_reads": 0, "missed_reads": 0})
 
+    @property
+    def metrics(self) -> Metrics:
+        return self.settings.metrics
+
     def now(self) -> int:
         return int(self.settings.clock())
 
@@ -55,29 +60,32 @@ def interpret(context: Context, key: str, state: StoredState) -> LoadedPartition
     """What a stored state means for a writer or reader of `key`."""
     settings = context.settings
 
-    def unreadable(reason: str) -> LoadedPartition:
+    def unreadable(reason: str, kind: str = "corrupt") -> LoadedPartition:
+        context.metrics.unreadable(kind)
         settings.logger.warning(
             f'msal-redis-cache: ignoring unreadable cache partition "{key}" (treated as a cache miss): {reason}'
         )
         return LoadedPartition(state.etag, problem=reason)
 
     if state.value is None:
-        return unreadable(state.problem) if state.problem else LoadedPartition(state.etag)
+        if not state.problem:
+            return LoadedPartition(state.etag)
+        return unreadable(state.problem, "too_large" if "max_value_bytes" in state.problem else "foreign")
     now = context.now()
     try:
         opened = open_value(settings.keyring, key, state.value, now)
     except UnreadableValue as error:
-        return unreadable(str(error))
+        return unreadable(str(error), "expired" if error.expired else "corrupt")
     if opened.type == TOMBSTONE:
         return LoadedPartition(state.etag, not_after=opened.not_after, removed=True)
     if opened.type != PARTITION:
-        return unreadable("holds a session, not a token cache")
+        return unreadable("holds a session, not a token cache", "foreign")
     # App partitions live as long as their tokens; every other kind has an absolute lifetime, which also holds when
     # absolute_seconds was lowered since the value was written.
     if not key.startswith(f"{settings.prefix}app:") and now > (
         opened.created_at + settings.absolute_seconds + CLOCK_SKEW_SECONDS
     ):
-        return unreadable(f"older than absolute_seconds ({settings.absolute_seconds} s)")
+        return unreadable(f"older than absolute_seconds ({settings.absolute_seconds} s)", "expired")
     assert opened.body is not None
     return LoadedPartition(state.etag, body=opened.body.decode("utf-8"), created_at=opened.created_at,
                            not_after=opened.not_after, owner=opened.meta, stored_bytes=len(state.value))
@@ -92,7 +100,7 @@ def load_partition(context: Context, key: str, offline: bool = False) -> LoadedP
         context.listener.start()
         context.listener.catch_up()
         hit = _cached(context, key)
-        # metrics: an L1 lookup, a hit when `hit` is not None (the Node package's lookup("L1Cache", hit))
+        context.metrics.lookup("L1Cache", hit is not None)
         if hit is not None:
             return hit
     read = local_cache.begin_read(key) if local_cache is not None else None
@@ -102,7 +110,10 @@ def load_partition(context: Context, key: str, offline: bool = False) -> LoadedP
         if offline:
             raise CacheStoreError(f'Redis GET not sent for "{key}": Redis failed earlier in this request')
         state = context.store.read(key)
+        if state.value is not None:
+            context.metrics.received(len(state.value))
         loaded, ttl_ms = interpret(context, key, state), state.ttl_ms
+        context.metrics.lookup("L2Cache", loaded.body is not None)
         return loaded
     except CacheStoreError as error:
         return _without_redis(context, key, error)
@@ -137,18 +148,21 @@ def _without_redis(context: Context, key: str, error: CacheStoreError) -> Loaded
     settings = context.settings
     stale = context.local_cache.get_stale(key) if context.local_cache is not None else None
     if stale is not None:
-        context.counters["stale_reads"] += 1  # metrics: an offline read served "stale"
+        context.counters["stale_reads"] += 1
+        context.metrics.offline_read("stale")
         settings.logger.warning(f"msal-redis-cache: {error} (served the copy this process read "
                                 f"{int(settings.clock() - stale.verified_at)} s ago)")
         return replace(stale.loaded, offline=True, entry=stale)
     kind = key[len(settings.prefix):].split(":", 1)[0]
     if settings.read_failure == "closed" and kind in ("session", "account"):
-        context.counters["failed_reads"] += 1  # metrics: an offline read "failed"
+        context.counters["failed_reads"] += 1
+        context.metrics.offline_read("failed")
         raise CacheStoreError(
             f'Redis is unavailable: partition "{key}" could not be read, and this process has no recent copy of it '
             '(read_failure "closed": answer "try again", not "sign in")'
         ) from error
-    context.counters["missed_reads"] += 1  # metrics: an offline read "miss"
+    context.counters["missed_reads"] += 1
+    context.metrics.offline_read("miss")
     settings.logger.warning(f"msal-redis-cache: {error} (treated as a cache miss)")
     return LoadedPartition(UNKNOWN_ETAG, problem="Redis is unavailable", offline=True)
 

@@ -12,7 +12,7 @@ from typing import Any, List, Optional, Sequence, Union
 
 import redis as redis_py
 
-from .errors import CacheStoreError
+from .redis_guard import RedisGuard
 from .scripts import COMPARE_AND_SET, Script
 
 ABSENT = ""
@@ -61,60 +61,61 @@ class WriteReply:
     current: Optional[StoredState] = None  # on a conflict: what is stored now
 
 
-def run_script(client: "redis_py.Redis", script: Script, key: str, args: Sequence[Any]) -> Any:
-    """EVALSHA, then the script itself when Redis does not have it (after a restart or a failover); redis-py's errors
-    become CacheStoreError."""
-    try:
+def run_script(guard: RedisGuard, client: "redis_py.Redis", command: str, script: Script, key: str,
+               args: Sequence[Any]) -> Any:
+    """EVALSHA, then the script itself when Redis does not have it (after a restart or a failover), as one call of
+    the guard (`command`: what it does, for messages; metrics name the script)."""
+    def call() -> Any:
         try:
             return client.evalsha(script.sha, 1, key, *args)
         except redis_py.exceptions.NoScriptError:
             return client.eval(script.lua, 1, key, *args)
-    except redis_py.exceptions.RedisError as error:
-        raise CacheStoreError(f"Redis {script.name} failed for \"{key}\": {error}") from error
+    return guard.run(command, key, call, script.name)
 
 
 class PartitionStore:
-    def __init__(self, client: "redis_py.Redis", max_value_bytes: int) -> None:
+    def __init__(self, client: "redis_py.Redis", max_value_bytes: int, guard: RedisGuard) -> None:
         self.redis = client
         self.max_value_bytes = max_value_bytes
+        self.guard = guard
 
     def read(self, key: str) -> StoredState:
-        try:
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.getrange(key, 0, self.max_value_bytes)
-            pipe.pttl(key)
-            value, pttl = pipe.execute(raise_on_error=False)
-            if isinstance(value, redis_py.exceptions.ResponseError) and str(value).startswith("WRONGTYPE"):
-                return StoredState(FOREIGN, problem=f"holds a Redis {_text(self.redis.type(key))}, not a string")
-            for reply in (value, pttl):
-                if isinstance(reply, Exception):
-                    raise reply
-            # PTTL -2: no key (also when it went between the two commands; -1: it has no TTL).
-            if pttl == -2:
-                return StoredState(ABSENT)
-            value = bytes(value)
-            if len(value) > self.max_value_bytes:
-                return StoredState(etag_of(value), problem=f"value is {self.redis.strlen(key)} bytes, over max_value_bytes")
-            return StoredState(etag_of(value), value, None, int(pttl))
-        except redis_py.exceptions.RedisError as error:
-            raise CacheStoreError(f"Redis read failed for \"{key}\": {error}") from error
+        return self.guard.run("GET", key, lambda: self._read(key), "read")
+
+    def _read(self, key: str) -> StoredState:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.getrange(key, 0, self.max_value_bytes)
+        pipe.pttl(key)
+        value, pttl = pipe.execute(raise_on_error=False)
+        if isinstance(value, redis_py.exceptions.ResponseError) and str(value).startswith("WRONGTYPE"):
+            return StoredState(FOREIGN, problem=f"holds a Redis {_text(self.redis.type(key))}, not a string")
+        for reply in (value, pttl):
+            if isinstance(reply, Exception):
+                raise reply
+        # PTTL -2: no key (also when it went between the two commands; -1: it has no TTL).
+        if pttl == -2:
+            return StoredState(ABSENT)
+        value = bytes(value)
+        if len(value) > self.max_value_bytes:
+            return StoredState(etag_of(value), problem=f"value is {self.redis.strlen(key)} bytes, over max_value_bytes")
+        return StoredState(etag_of(value), value, None, int(pttl))
 
     def etag(self, key: str) -> str:
         """The version `key` holds (its header's first 32 bytes): how the in-process cache confirms a copy."""
-        try:
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.getrange(key, 0, 31)
-            pipe.exists(key)
-            head, exists = pipe.execute()
-            return etag_of(bytes(head) if exists else None)
-        except redis_py.exceptions.RedisError as error:
-            raise CacheStoreError(f"Redis read failed for \"{key}\": {error}") from error
+        return self.guard.run("GETRANGE", key, lambda: self._etag(key), "confirm")
+
+    def _etag(self, key: str) -> str:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.getrange(key, 0, 31)
+        pipe.exists(key)
+        head, exists = pipe.execute()
+        return etag_of(bytes(head) if exists else None)
 
     def compare_and_set(self, key: str, expected_etag: str, value: Optional[bytes], ttl_seconds: int) -> WriteReply:
         """Stores `value` (or deletes the key when it is None) if the key still holds the version `expected_etag`
         ("*": whatever it holds)."""
         args = [expected_etag, value or b"", ttl_seconds if value else 0, self.max_value_bytes]
-        reply = run_script(self.redis, COMPARE_AND_SET, key, args)
+        reply = run_script(self.guard, self.redis, "SET", COMPARE_AND_SET, key, args)
         if _text(reply[0]) == "written":
             return WriteReply(True, replaced=_text(reply[1]))
         return WriteReply(False, current=state_of(reply))

@@ -14,7 +14,7 @@ import random
 import time
 from dataclasses import dataclass
 from itertools import count
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from . import core
 from .errors import CacheFormatError, CacheStoreError
@@ -46,9 +46,19 @@ class PartitionWriter:
         self.context = context
         self.index = index
 
-    def write(self, *, key: str, partition: Partition, allowed: List[str], owner: Optional[str],
-              loaded: LoadedPartition, cache: Union[str, bytes], offline: bool = False) -> WriteResult:
-        """Stores `cache` (msal's serialized cache, or an imported one) as the partition `key`, based on `loaded`."""
+    def write(self, **request: Any) -> WriteResult:
+        """Stores `cache` (msal's serialized cache, or an imported one) as the partition `key`, based on `loaded`;
+        counts its outcome."""
+        try:
+            result = self._write(**request)
+        except CacheStoreError:
+            self.context.metrics.write("failed")  # write_failure "closed"
+            raise
+        self.context.metrics.write(result.outcome)
+        return result
+
+    def _write(self, *, key: str, partition: Partition, allowed: List[str], owner: Optional[str],
+               loaded: LoadedPartition, cache: Union[str, bytes], offline: bool = False) -> WriteResult:
         settings = self.context.settings
         base = loaded
         created_at = loaded.created_at if loaded.created_at is not None else self.context.now()
@@ -89,6 +99,8 @@ class PartitionWriter:
                     raise
                 settings.logger.warning(f"msal-redis-cache: partition \"{key}\" not stored: {error}")
                 return WriteResult("failed", first)
+            self.context.metrics.compare_and_set(len(sealed.value) if sealed else 0, result.written,
+                                                 result.current and result.current.value)
             stored = (written(sealed.etag, plan["cache"], created_at, not_after, owner, len(sealed.value))
                       if result.written and sealed is not None else None)
             if flight is not None:
@@ -104,21 +116,25 @@ class PartitionWriter:
                 return WriteResult("stored", first, stored, merged)
             assert result.current is not None
             theirs = interpret(self.context, key, result.current)
-            reason = self._reason_to_drop(partition, base, theirs, owner, attempt)
-            if reason is not None:
-                if reason:
-                    settings.logger.warning(f'msal-redis-cache: partition "{key}" not stored: {reason}')
+            drop = self._reason_to_drop(partition, base, theirs, owner, attempt)
+            if drop is not None:
+                reason, message = drop
+                self.context.metrics.dropped(reason)
+                if message:
+                    settings.logger.warning(f'msal-redis-cache: partition "{key}" not stored: {message}')
                 return WriteResult("dropped", first)
             # Nothing readable stored (a tombstone that expired, a foreign or corrupt value): replace it.
             if theirs.body is not None:
                 mine = plan["cache"] if plan["has_tokens"] else EMPTY_CACHE
                 assert theirs.created_at is not None
+                self.context.metrics.merge()
                 created_at = theirs.created_at
                 plan = core.plan_merge_write(base.body, mine, theirs.body,
                                              self._request(partition, allowed, created_at))
                 merged = True
                 owner = owner if owner is not None else theirs.owner
             base = theirs
+            self.context.metrics.retry()
             if attempt >= BACKOFF_AFTER_ATTEMPT:
                 time.sleep(random.random() * BACKOFF_MS_PER_ATTEMPT * attempt / 1000)
         raise AssertionError("unreachable")
@@ -138,15 +154,15 @@ class PartitionWriter:
 
     @staticmethod
     def _reason_to_drop(partition: Partition, base: LoadedPartition, theirs: LoadedPartition,
-                        owner: Optional[str], attempt: int) -> Optional[str]:
-        """Why a write that lost its compare-and-set must not be retried ("" when it needs no warning); None to
-        merge and retry."""
+                        owner: Optional[str], attempt: int) -> Optional[Tuple[str, str]]:
+        """Why a write that lost its compare-and-set must not be retried: (reason for metrics, warning; "" when it
+        needs none); None to merge and retry."""
         if theirs.removed or (theirs.etag == "" and base.body is not None):
-            return ""  # removed meanwhile: signed out, or deleted or expired after this request loaded it
+            return "removed", ""  # removed meanwhile: signed out, or deleted or expired after this request loaded it
         if partition.mode == "session" and owner and theirs.owner and theirs.owner != owner:
-            return "the session now belongs to another account"
+            return "other_account", "the session now belongs to another account"
         if attempt >= MAX_WRITE_ATTEMPTS:
-            return f"still conflicting after {attempt} attempts (other servers keep writing it)"
+            return "conflicts", f"still conflicting after {attempt} attempts (other servers keep writing it)"
         return None
 
     def _request(self, partition: Partition, allowed: List[str], created_at: int) -> Dict[str, Any]:

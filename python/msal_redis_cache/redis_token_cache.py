@@ -19,6 +19,7 @@ from .partition_reader import Context, LoadedPartition, load_partition
 from .partition_store import PartitionStore
 from .partition_writer import PartitionWriter
 from .partitions import Partition, resolve_partition
+from .redis_guard import RedisGuard
 from .token_cache import PartitionTokenCache
 
 
@@ -41,23 +42,26 @@ class RedisTokenCache:
     encryption_keys ([current, *previous], 32 bytes each, base64 or bytes), key_name_secret, prefix="msal:",
     sliding_seconds=86400, absolute_seconds=1209600, skew_seconds=300, tombstone_seconds=600,
     max_value_bytes=16 MiB, insecure_plaintext_storage=False, write_failure="open", read_failure="closed", logger (a
-    logging.Logger), clock (epoch seconds, time.time), local_cache ({max_bytes: 64 MiB, max_entries: 10000,
+    logging.Logger), clock (epoch seconds, time.time), command_timeout_ms=1000 (checked against the client's
+    socket timeouts), metrics ({"on_event": callable} or False), local_cache ({max_bytes: 64 MiB, max_entries: 10000,
     stale_if_error_seconds: 300} or False: the in-process cache of partitions, kept coherent by Redis's
     invalidations; off on a Redis Cluster)."""
 
     def __init__(self, **options: Any) -> None:
         settings = normalize_options(**options)
-        context = Context(settings, PartitionStore(settings.redis, settings.max_value_bytes))
+        guard = RedisGuard(settings.logger, settings.metrics)
+        context = Context(settings, PartitionStore(settings.redis, settings.max_value_bytes, guard))
         topology = _topology(settings.redis)
         # The in-process cache needs a tracking connection of its own, opened from the client's pool; a RedisCluster
         # (one per master, following the slots) is not done in Python: there every read goes to Redis.
         if settings.local_cache is not None and topology != "cluster":
-            context.local_cache = LocalCache(**settings.local_cache, clock=settings.clock)
+            context.local_cache = LocalCache(**settings.local_cache, clock=settings.clock, metrics=settings.metrics)
             context.listener = InvalidationListener(settings.redis, prefix=settings.prefix,
                                                     local_cache=context.local_cache, logger=settings.logger,
-                                                    require_master=topology == "sentinel")
+                                                    require_master=topology == "sentinel",
+                                                    on_tracking=guard.reachable)
             _restart_after_fork(context)
-        index = PartitionIndex(settings)
+        index = PartitionIndex(settings, guard)
         self.settings = settings
         self._shared = Shared(settings, context, index, PartitionWriter(context, index))
 

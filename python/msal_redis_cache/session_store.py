@@ -9,8 +9,8 @@ other:
     lifetime nor (for the partition) its own notAfter: they expire together; a touch that would carry a session past
     its notAfter seals it again (a compare-and-set, so a concurrent save wins);
   - destroying deletes the session and tombstones its partition (the token cache's sign-out).
-Redis failures are CacheStoreError (from the token cache's store, or wrapped here). No Flask in this file: the Flask
-session interface (flask/interface.py) and sign_out_everywhere use it."""
+Redis failures are CacheStoreError (every call goes through the token cache's guard: one breaker). No Flask in this
+file: the Flask session interface (flask/interface.py) and sign_out_everywhere use it."""
 
 from __future__ import annotations
 
@@ -135,10 +135,8 @@ class RedisSessionStore:
     # ---- inside -------------------------------------------------------------------------------------------------
 
     def _call(self, what: str, key: str, operation: Callable[[], T]) -> T:
-        try:
-            return operation()
-        except redis_py.exceptions.RedisError as error:
-            raise CacheStoreError(f'Redis {what} failed for "{key}": {error}') from error
+        """A Redis call through the token cache's guard: its breaker, metrics and CacheStoreError."""
+        return self.values.guard.run(what, key, operation)
 
     def _destroy_tag(self, tag: str) -> None:
         key = self.key_prefix + tag

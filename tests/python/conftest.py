@@ -42,28 +42,42 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+class RedisServer:
+    """A redis-server of its own on a free loopback port, in a throw-away directory (a test may SIGSTOP it)."""
+
+    def __init__(self) -> None:
+        self.directory = tempfile.mkdtemp(prefix="mrc-pytest-redis-")
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", self.directory], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port)
+        for _ in range(200):
+            try:
+                client.ping()
+                break
+            except redis.exceptions.ConnectionError:
+                time.sleep(0.025)
+        else:
+            self.process.kill()
+            raise RuntimeError("redis-server did not start")
+        client.close()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait(10)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    directory = tempfile.mkdtemp(prefix="mrc-pytest-redis-")
-    port = free_port()
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", directory], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = redis.Redis(port=port)
-    for _ in range(200):
-        try:
-            client.ping()
-            break
-        except redis.exceptions.ConnectionError:
-            time.sleep(0.025)
-    else:
-        process.kill()
-        raise RuntimeError("redis-server did not start")
-    client.close()
-    yield f"redis://127.0.0.1:{port}/0"
-    process.terminate()
-    process.wait(10)
-    shutil.rmtree(directory, ignore_errors=True)
+    server = RedisServer()
+    yield server.url
+    server.stop()
 
 
 class IdentityProvider:
@@ -107,7 +121,7 @@ def prefix() -> str:
 
 @pytest.fixture
 def redis_client(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
+    client = redis.Redis.from_url(redis_url, socket_timeout=1, socket_connect_timeout=1)  # command_timeout_ms
     yield client
     client.close()
 

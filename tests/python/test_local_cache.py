@@ -201,5 +201,8 @@ def test_a_redis_cluster_client_has_no_local_cache(make_tokens, redis_client):
         def __init__(self, client):
             self.evalsha, self.eval = client.evalsha, client.eval
 
+        def get_connection_kwargs(self):
+            return {"socket_timeout": 1, "socket_connect_timeout": 1}
+
     assert make_tokens(redis=RedisCluster(redis_client)).stats()["local_cache"] is None
 

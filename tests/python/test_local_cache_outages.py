@@ -92,7 +92,8 @@ def test_nothing_is_served_from_memory_until_tracking_again(own_redis, make_serv
     admin = redis.Redis(port=own_redis.port)
     user = f"app-{uuid.uuid4().hex[:8]}"
     admin.execute_command("ACL", "SETUSER", user, "on", ">secret", "~*", "&*", "+@all")
-    a = make_server(redis.Redis(port=own_redis.port, username=user, password="secret"))
+    a = make_server(redis.Redis(port=own_redis.port, username=user, password="secret", socket_timeout=0.5,
+                                socket_connect_timeout=0.5))
     b = make_server(local_cache=False)
     tracking(a.tokens)
     selector, home = signed_in(a, idp, "killed")

@@ -68,7 +68,8 @@ import sys, redis
 sys.path.insert(0, ${JSON.stringify(path.join(ROOT, 'python'))})
 from msal_redis_cache import RedisTokenCache
 from msal_redis_cache.session_store import RedisSessionStore
-tokens = RedisTokenCache(redis=redis.Redis.from_url(sys.argv[1]), encryption_keys=[sys.argv[2]],
+tokens = RedisTokenCache(redis=redis.Redis.from_url(sys.argv[1], socket_timeout=1, socket_connect_timeout=1),
+                         encryption_keys=[sys.argv[2]],
                          key_name_secret=sys.argv[3], prefix=sys.argv[4])
 print(tokens.sign_out_everywhere(sys.argv[6], session_store=RedisSessionStore(tokens, prefix=sys.argv[5])))
 `;

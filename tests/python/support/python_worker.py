@@ -30,7 +30,7 @@ def main() -> None:
     logger = logging.getLogger("msal_redis_cache.worker")
     logger.addHandler(handler)
     logger.propagate = False
-    client = redis.Redis.from_url(os.environ["WORKER_REDIS_URL"])
+    client = redis.Redis.from_url(os.environ["WORKER_REDIS_URL"], socket_timeout=1, socket_connect_timeout=1)
     tokens = RedisTokenCache(redis=client, prefix=os.environ["WORKER_PREFIX"], logger=logger,
                              encryption_keys=[os.environ["TEST_ENCRYPTION_KEY"]],
                              key_name_secret=os.environ["TEST_KEY_NAME_SECRET"])

@@ -159,7 +159,9 @@ class PartitionIndex {
 
   /**
    * Keeps the count of a partition's kind after a write: `ttlSeconds` for a stored partition, null for one removed
-   * or deleted. Sent now, never awaited: it must not delay or fail the write it follows.
+   * or deleted. Never awaited: it must not delay or fail the write it follows. Sent on the event loop's next turn,
+   * not at once: building and writing the pipeline would otherwise run before the write's caller (a request waiting
+   * on msal) gets its answer (bench/README.md, "A refresh, step by step"). counts() waits for it.
    */
   afterWrite(key, ttlSeconds) {
     const member = key.slice(this.prefix.length);
@@ -167,10 +169,10 @@ class PartitionIndex {
     if (!key.startsWith(this.prefix) || !KINDS.includes(kind)) return;
     const countKey = this.countKey(kind);
     const now = this.now();
-    const update = ttlSeconds === null
+    const send = () => (ttlSeconds === null
       ? this.guard.run('ZREM', countKey, () => this.driver.zrem(countKey, member))
-      : this.guard.run('ZADD', countKey, () => this.driver.pipeline(countKey, countUpdate(countKey, member, now, ttlSeconds)), 'index_count');
-    this.#background(update);
+      : this.guard.run('ZADD', countKey, () => this.driver.pipeline(countKey, countUpdate(countKey, member, now, ttlSeconds)), 'index_count'));
+    this.#background(new Promise((resolve) => { setImmediate(resolve); }).then(send));
   }
 
   /** Not awaited by the write, but by close(): an app that closes the cache and then its client loses no update. */
@@ -254,6 +256,7 @@ class PartitionIndex {
 
   /** Partitions of each kind whose last write's TTL has not run out. */
   async counts() {
+    await this.settle(); // this server's own writes are counted: their updates are sent a turn after the write
     const now = this.now();
     const counts = await Promise.all(KINDS.map((kind) => {
       const key = this.countKey(kind);

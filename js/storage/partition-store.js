@@ -88,16 +88,12 @@ class PartitionStore {
     let value;
     let pttl;
     try {
-      if (ttl || this.driver.replicaReads) {
-        [value, pttl] = await this.driver.getRangeAndPttl(key, this.maxValueBytes);
-      } else {
-        // Only the in-process cache needs the TTL: without it one command, not a pipeline (which costs ioredis some
-        // 10 µs more per read: bench/README.md, "A read without the in-process cache"). An empty reply is a missing
-        // key; a key holding an empty string (never a value of this package) reads as missing too, and a write's
-        // compare-and-set then finds it foreign and replaces it.
-        value = await this.driver.getRange(key, 0, this.maxValueBytes);
-        pttl = value.length === 0 ? -2 : 0;
-      }
+      // Only the in-process cache needs the TTL: without it GETRANGE goes alone, not in a pipeline (which costs
+      // ioredis more than the command: bench/README.md, "Issue 16: the Redis path, step by step"). Its empty reply is
+      // a missing key; a key holding an empty string (never a value of this package) then reads as missing too, and
+      // a write's compare-and-set finds it foreign and replaces it.
+      [value, pttl] = await this.driver.getRangeAndPttl(key, this.maxValueBytes, { withPttl: ttl });
+      if (pttl === null) pttl = value.length === 0 ? -2 : 0;
     } catch (err) {
       if (!isReplyError(err) || !/^WRONGTYPE/.test(err.message)) throw err;
       return { etag: FOREIGN, value: null, problem: `holds a Redis ${await this.driver.type(key)}, not a string`, ttlMs: 0 };

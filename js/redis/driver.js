@@ -9,9 +9,10 @@
 //   script({ lua, sha }, key, args, { buffers })
 //                                 EVALSHA on one key, EVAL on NOSCRIPT; buffers: bulk replies as Buffers
 //   get(key) -> string|null       getBuffer(key) -> Buffer|null       getRange(key, start, end) -> Buffer
-//   getRangeAndPttl(key, end) -> [Buffer, number]
+//   getRangeAndPttl(key, end, { withPttl }) -> [Buffer, number|null]
 //                                 GETRANGE key 0 end and PTTL key in one round trip (pipelined, not atomic); rejects
-//                                 with GETRANGE's refusal (WRONGTYPE) when the key holds another type
+//                                 with GETRANGE's refusal (WRONGTYPE) when the key holds another type. withPttl false:
+//                                 the caller needs no TTL, GETRANGE may go alone (the TTL is then null)
 //   type(key) -> string           strlen(key) -> number
 //   pipeline(key, commands)       [['ZADD', key, ...], ['EXPIRE', key, ...], ...] on one key's node, in one write, not
 //                                 atomic -> replies (strings or numbers); rejects with the first refusal

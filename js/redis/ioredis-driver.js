@@ -43,7 +43,9 @@ class IoredisDriver {
 
   getRange(key, start, end) { return this.redis.getrangeBuffer(key, start, end); }
 
-  async getRangeAndPttl(key, end) {
+  async getRangeAndPttl(key, end, { withPttl = true } = {}) {
+    // Without the TTL one command: no pipeline object (a transaction when reads may go to replicas, as below).
+    if (!withPttl && !this.replicaReads) return [await this.redis.getrangeBuffer(key, 0, end), null];
     // One write with both commands (on a Cluster, to the key's master); the first refusal (WRONGTYPE) is thrown.
     const batch = this.replicaReads ? this.redis.multi() : this.redis.pipeline();
     const [value, pttl] = repliesOf(await batch.getrangeBuffer(key, 0, end).pttl(key).exec());

@@ -64,7 +64,8 @@ class NodeRedisDriver {
 
   getRange(key, start, end) { return this.#send(key, ['GETRANGE', key, start, end], AS_BUFFERS); }
 
-  async getRangeAndPttl(key, end) {
+  async getRangeAndPttl(key, end, { withPttl = true } = {}) {
+    if (!withPttl) return [await this.#send(key, ['GETRANGE', key, 0, end], AS_BUFFERS), null];
     // node-redis writes the commands of one tick together (one write, pipelined).
     const [value, pttl] = await Promise.all([
       this.#send(key, ['GETRANGE', key, 0, end], AS_BUFFERS),

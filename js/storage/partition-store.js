@@ -1,6 +1,7 @@
 'use strict';
-// Redis access for token-cache partitions: a read (GETRANGE and PTTL, pipelined: one round trip) and a
-// compare-and-set write (one Lua script on one key; Cluster-safe, since a script on one key runs on that key's node).
+// Redis access for token-cache partitions: a read (GETRANGE, with PTTL pipelined when the in-process cache needs the
+// TTL: one round trip) and a compare-and-set write (one Lua script on one key; Cluster-safe, since a script on one key
+// runs on that key's node).
 // Nothing else reads or writes a partition's value.
 //
 // The version a compare-and-set checks is the value's etag (see stored-value.js), read from its header: "" for a
@@ -74,20 +75,25 @@ class PartitionStore {
 
   /**
    * @param {string} key
-   * @param {{ label?: string, budget?: { spentMs: number } }} [options] label: how errors and warnings name the key,
-   *   for a key whose name must not be logged (version 0.1's hold ids in clear); budget: the request's share of
-   *   commandTimeoutMs (guard.js)
+   * @param {{ label?: string, budget?: { spentMs: number }, ttl?: boolean }} [options] label: how errors and warnings
+   *   name the key, for a key whose name must not be logged (version 0.1's hold ids in clear); budget: the request's
+   *   share of commandTimeoutMs (guard.js); ttl: false when the caller does not need ttlMs (it is then 0)
    * @returns {Promise<StoredState>}
    */
-  async read(key, { label = key, budget = null } = {}) {
-    return this.guard.run('GET', label, () => this.#read(key), 'read', budget);
+  async read(key, { label = key, budget = null, ttl = true } = {}) {
+    return this.guard.run('GET', label, () => this.#read(key, ttl), 'read', budget);
   }
 
-  async #read(key) {
+  async #read(key, ttl) {
     let value;
     let pttl;
     try {
-      [value, pttl] = await this.driver.getRangeAndPttl(key, this.maxValueBytes);
+      // Only the in-process cache needs the TTL: without it GETRANGE goes alone, not in a pipeline (which costs
+      // ioredis more than the command: bench/README.md, "Issue 16: the Redis path, step by step"). Its empty reply is
+      // a missing key; a key holding an empty string (never a value of this package) then reads as missing too, and
+      // a write's compare-and-set finds it foreign and replaces it.
+      [value, pttl] = await this.driver.getRangeAndPttl(key, this.maxValueBytes, { withPttl: ttl });
+      if (pttl === null) pttl = value.length === 0 ? -2 : 0;
     } catch (err) {
       if (!isReplyError(err) || !/^WRONGTYPE/.test(err.message)) throw err;
       return { etag: FOREIGN, value: null, problem: `holds a Redis ${await this.driver.type(key)}, not a string`, ttlMs: 0 };

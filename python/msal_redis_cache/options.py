@@ -12,6 +12,7 @@ import redis as redis_py
 from .errors import ConfigurationError
 from .keyring import KeyMaterial, Keyring, create_keyring
 from .metrics import Metrics, create_metrics
+from .replica_wait import sign_out_replicas_option
 
 DEFAULT_PREFIX = "msal:"
 DEFAULT_SLIDING_SECONDS = 24 * 3600
@@ -39,6 +40,7 @@ class Settings:
     clock: Callable[[], float]  # epoch seconds, as time.time
     command_timeout_ms: int
     metrics: Metrics
+    sign_out_replicas: Any  # False, or {"replicas": "auto" | n, "timeout_ms": n} (replica_wait.py)
 
 
 def _positive_integer(value: object, name: str) -> int:
@@ -104,6 +106,7 @@ def normalize_options(
     clock: Optional[Callable[[], float]] = None,
     command_timeout_ms: int = DEFAULT_COMMAND_TIMEOUT_MS,
     metrics: Any = None,
+    sign_out_replicas: Any = None,  # None: replica_wait.py's default, {"replicas": "auto", "timeout_ms": 200}
 ) -> Settings:
     if not isinstance(prefix, str):
         raise ConfigurationError("prefix must be a string")
@@ -138,4 +141,5 @@ def normalize_options(
                     absolute_seconds=absolute_seconds, skew_seconds=skew_seconds,
                     tombstone_seconds=tombstone_seconds, max_value_bytes=max_value_bytes,
                     write_failure=write_failure, read_failure=read_failure, logger=log, clock=clock or time.time,
-                    command_timeout_ms=command_timeout_ms, metrics=create_metrics(metrics, log))
+                    command_timeout_ms=command_timeout_ms, metrics=create_metrics(metrics, log),
+                    sign_out_replicas=sign_out_replicas_option(sign_out_replicas, client, command_timeout_ms))

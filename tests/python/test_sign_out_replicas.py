@@ -241,3 +241,18 @@ def test_a_killed_replica(group, make):
     signed_in(auto, "z")
     assert auto.remove_partition(session_id="z") is True
     assert group.waits() == waits  # the master has no replica: no WAIT
+
+
+def test_a_client_without_a_connection_pool(caplog):
+    """Nowhere to hold the write's connection (a RedisCluster has no single pool): "auto" says once that sign-outs do
+    not wait, a number is refused."""
+    class NoPool:  # enough of a redis-py client for the options check
+        def evalsha(self, *args: Any) -> Any: ...
+        def eval(self, *args: Any) -> Any: ...
+    secrets = {"encryption_keys": [ENCRYPTION_KEY], "key_name_secret": KEY_NAME_SECRET}
+    with pytest.raises(ConfigurationError, match="connection pool"):
+        RedisTokenCache(redis=NoPool(), sign_out_replicas={"replicas": 1}, **secrets)
+    RedisTokenCache(redis=NoPool(), **secrets)
+    assert [r.getMessage() for r in caplog.records] == [
+        "msal-redis-cache: NoPool has no connection pool to hold a sign-out's connection for WAIT: sign-outs do not "
+        "wait for a replica (sign_out_replicas)"]

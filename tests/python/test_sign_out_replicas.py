@@ -38,6 +38,10 @@ def start_server(directory: str, port: int, *extra: str) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def connect(port: int) -> redis.Redis:
+    return redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1)  # command_timeout_ms' bound
+
+
 def until(condition: Any, what: str, seconds: float = 15) -> None:
     deadline = time.monotonic() + seconds
     while True:
@@ -60,8 +64,8 @@ class Replicated:
         self.master_process = start_server(self._own_directory("master"), self.master_port)
         self.replica_process = start_server(self._own_directory("replica"), self.replica_port,
                                             "--replicaof", "127.0.0.1", str(self.master_port))
-        self.master = redis.Redis(port=self.master_port)
-        self.replica = redis.Redis(port=self.replica_port)
+        self.master = connect(self.master_port)
+        self.replica = connect(self.replica_port)
         until(lambda: self.replica.info("replication")["master_link_status"] == "up"
               and self.master.info("replication")["connected_slaves"] == 1, "the replica to sync")
 
@@ -106,7 +110,7 @@ def make(group: Replicated, prefix: str) -> Iterator[Any]:
     made: List[RedisTokenCache] = []
 
     def make_tokens(**options: Any) -> RedisTokenCache:
-        tokens = RedisTokenCache(redis=redis.Redis(port=group.master_port), prefix=prefix,
+        tokens = RedisTokenCache(redis=connect(group.master_port), prefix=prefix,
                                  encryption_keys=[ENCRYPTION_KEY], key_name_secret=KEY_NAME_SECRET, **options)
         made.append(tokens)
         return tokens
@@ -207,9 +211,15 @@ def test_options_are_checked(group, make):
     for bad in ({"replicas": -1}, {"replicas": "all"}, {"timeout_ms": 0}, {"timeoutMs": 200}, "auto", True):
         with pytest.raises(ConfigurationError):
             make(sign_out_replicas=bad)
+    with pytest.raises(ConfigurationError, match="below half of command_timeout_ms"):
+        make(sign_out_replicas={"timeout_ms": 500})  # command_timeout_ms 1000, as in Node
     with pytest.raises(ConfigurationError, match="socket_timeout"):
         RedisTokenCache(redis=redis.Redis(port=group.master_port, socket_timeout=0.1), encryption_keys=[ENCRYPTION_KEY],
                         key_name_secret=KEY_NAME_SECRET, sign_out_replicas={"timeout_ms": 200})
+    # The default shrinks to fit: a quarter of a short socket_timeout.
+    short = RedisTokenCache(redis=redis.Redis(port=group.master_port, socket_timeout=0.1),
+                            encryption_keys=[ENCRYPTION_KEY], key_name_secret=KEY_NAME_SECRET)
+    assert short.settings.sign_out_replicas == {"replicas": "auto", "timeout_ms": 25}
     assert make(sign_out_replicas={"replicas": 0}).settings.sign_out_replicas is False
 
 
@@ -252,6 +262,8 @@ def test_a_client_without_a_connection_pool(caplog):
     class NoPool:  # enough of a redis-py client for the options check
         def evalsha(self, *args: Any) -> Any: ...
         def eval(self, *args: Any) -> Any: ...
+        def get_connection_kwargs(self) -> Dict[str, Any]:
+            return {"socket_timeout": 1, "socket_connect_timeout": 1}
     secrets = {"encryption_keys": [ENCRYPTION_KEY], "key_name_secret": KEY_NAME_SECRET}
     with pytest.raises(ConfigurationError, match="connection pool"):
         RedisTokenCache(redis=NoPool(), sign_out_replicas={"replicas": 1}, **secrets)

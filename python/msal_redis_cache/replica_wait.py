@@ -69,12 +69,10 @@ def sign_out_replicas_option(value: Union[bool, Dict[str, Any], None], client: A
     if socket_timeout is not None and timeout_ms >= socket_timeout:
         raise ConfigurationError(f'sign_out_replicas["timeout_ms"] ({timeout_ms}) must be below the redis client\'s '
                                  f"socket_timeout ({socket_timeout:g} ms): WAIT would end as a socket timeout")
-    if not can_wait(client):
-        if replicas != "auto":
-            raise ConfigurationError("sign_out_replicas: this redis client has no connection pool to hold the "
-                                     "write's connection for WAIT (redis.Redis has); use sign_out_replicas=False")
-        return policy  # "auto": ReplicaWait.for_client says once that it does not wait
-    return policy
+    if not can_wait(client) and replicas != "auto":
+        raise ConfigurationError("sign_out_replicas: this redis client has no connection pool to hold the write's "
+                                 "connection for WAIT (redis.Redis has); use sign_out_replicas=False")
+    return policy  # without a pool, "auto" does not wait: ReplicaWait.for_client says so once
 
 
 def can_wait(client: Any) -> bool:

@@ -3,7 +3,8 @@ and a replica of this file's own (redis-server processes, as tests/support/redis
   - "auto" (the default) waits for the master's replica: the replica holds the tombstone when the sign-out returns;
     False, and a tombstone over nothing, send no WAIT (the master's own count of WAIT calls says so);
   - a stopped replica (SIGSTOP): remove_partition fails closed within the bound, the tombstone written on the master;
-    sign_out_everywhere and the Flask session sign-out go the same way; once the replica continues, sign-outs succeed;
+    sign_out_everywhere and the Flask session sign-out go the same way; the circuit breaker stays closed (Redis
+    answered); once the replica continues, sign-outs succeed;
   - a killed replica: replicas=1 fails closed; "auto" goes on without waiting once the master has no replica;
   - "auto" on a Redis without replicas (the suite's own) never waits."""
 
@@ -175,7 +176,8 @@ def test_auto_waits_for_the_replica_which_holds_the_tombstone(group, make):
 
 
 def test_a_stopped_replica_fails_sign_outs_closed_within_the_bound(group, make, flask_app, idp):
-    tokens = make(sign_out_replicas={"replicas": "auto", "timeout_ms": BOUND_MS})
+    events: List[Dict[str, Any]] = []
+    tokens = make(sign_out_replicas={"replicas": "auto", "timeout_ms": BOUND_MS}, metrics={"on_event": events.append})
     signed_in(tokens, "warm-up")
     sign_out_confirmed(tokens, session_id="warm-up")  # the replica count is read (a sign-out over a partition)
     key = signed_in(tokens, "one")
@@ -198,6 +200,9 @@ def test_a_stopped_replica_fails_sign_outs_closed_within_the_bound(group, make, 
         assert browser.post("/signout").status_code == 503
         partition_key = app.session_interface.store.partition_key(flask_sid)
         assert group.master.get(partition_key)[:7] == b"mrc2 t "
+        # Three refused sign-outs, and Redis answered every call: the circuit breaker stayed closed.
+        assert [event for event in events if event["name"].endswith("redis.breaker.transitions")] == []
+        assert tokens.export_partition(session_id="warm-up") is None  # Redis calls still go through
     finally:
         group.signal_replica(signal.SIGCONT)
     # The replica catches up; the next sign-out is confirmed.

@@ -12,8 +12,15 @@ import pytest
 from msal_redis_cache.partitions import user_assertion_hash
 
 from conftest import SCOPES
+from support.python_server import PythonServer
 
 OBO_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
+@pytest.fixture(params=[True, False], ids=["with", "unscoped"])
+def server(request, make_tokens, idp):
+    """The README's form (inside `with tokens.cache_for(...)`), and a cache that writes each change at once."""
+    return PythonServer(make_tokens(), idp.auth, idp.url, scoped=request.param)
 
 
 def test_the_same_assertion_is_served_from_its_partition(server, idp, caplog):
@@ -69,13 +76,14 @@ def test_a_signed_out_assertion_asks_again(server, idp):
     assert not again["fromCache"] and again["accessToken"] != first["accessToken"]
 
 
+@pytest.mark.parametrize("python", ["python-with", "python"])
 @pytest.mark.parametrize("first, second", [("node", "python"), ("python", "node")])
-def test_each_language_serves_the_others_on_behalf_of_tokens(workers, idp, first, second):
+def test_each_language_serves_the_others_on_behalf_of_tokens(workers, idp, first, second, python):
     """Real Node and Python server processes: msal-node's acquireTokenOnBehalfOf (through the package's
     acquireTokenOnBehalfOf) and msal-python's pattern serve each other's tokens for the same incoming token, and only
     for that one."""
-    servers = {"node": workers("node"), "python": workers("python")}
-    user = idp.control("addUser", username=f"obo-{first}@contoso.example")
+    servers = {"node": workers("node"), "python": workers(python)}
+    user = idp.control("addUser", username=f"obo-{first}-{python}@contoso.example")
     assertion = idp.control("issueAccessToken", user=user)
     stored = servers[first].call("onBehalfOf", assertion=assertion, scopes=SCOPES)
     assert not stored["fromCache"]

@@ -88,12 +88,12 @@ class PythonServer:
     def on_behalf_of(self, assertion: str, scopes: List[str]) -> Dict[str, Any]:
         """python/README.md's on-behalf-of pattern (msal-python's own samples'): the per-assertion partition's account
         and acquire_token_silent first, the identity provider only when that finds nothing."""
-        app = self.app({"userAssertion": assertion})
-        accounts = app.get_accounts()
-        cached = app.acquire_token_silent(scopes, accounts[0]) if accounts else None
-        if cached:
-            return self._token(cached) | {"fromCache": "id_token_claims" not in cached}
-        return self._token(app.acquire_token_on_behalf_of(assertion, scopes))
+        with self.request({"userAssertion": assertion}) as app:
+            accounts = app.get_accounts()
+            cached = app.acquire_token_silent(scopes, accounts[0]) if accounts else None
+            if cached:
+                return self._token(cached) | {"fromCache": "id_token_claims" not in cached}
+            return self._token(app.acquire_token_on_behalf_of(assertion, scopes))
 
     def remove(self, selector: Dict[str, str]) -> bool:
         return self.tokens.remove_partition(**snake(selector), client_id=self.auth["clientId"])

@@ -22,6 +22,7 @@ the conversions both ways: every partition is stored in one form whichever libra
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
@@ -120,3 +121,23 @@ def _stored_key_maker(section: str, own: Callable[..., str]) -> Callable[..., st
             entry = dict(entry, home_account_id="")
         return core.msal_node_key(section, entry) or own(**entry)
     return key
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def is_flat(cache: Dict[str, Any]) -> bool:
+    """Whether every section is a dict of entries whose values are all scalars (as every field msal writes is): then
+    copy_memory's fast copy is a full one."""
+    return all(isinstance(section, dict) and all(
+        isinstance(entry, dict) and all(isinstance(value, _SCALARS) for value in entry.values())
+        for entry in section.values()) for section in cache.values())
+
+
+def copy_memory(cache: Dict[str, Any], flat: bool) -> Dict[str, Any]:
+    """A copy of msal-python's memory that msal-python may change freely (it updates entries in place): with `flat`
+    (is_flat, asked once) sections and entries copied, their scalar values shared, some twenty times cheaper than
+    parsing the JSON again (8 KB: 1.3 vs 27 us; 100 KB: 23 vs 570 us); else a deep copy."""
+    if not flat:
+        return copy.deepcopy(cache)
+    return {name: {key: entry.copy() for key, entry in section.items()} for name, section in cache.items()}

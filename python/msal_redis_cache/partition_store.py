@@ -107,6 +107,17 @@ class PartitionStore:
             return StoredState(etag_of(value), problem=f"value is {self.redis.strlen(key)} bytes, over max_value_bytes")
         return StoredState(etag_of(value), value, None, int(pttl))
 
+    def etag(self, key: str) -> str:
+        """The version `key` holds (its header's first 32 bytes): how the in-process cache confirms a copy."""
+        return self.guard.run("GETRANGE", key, lambda: self._etag(key), "confirm")
+
+    def _etag(self, key: str) -> str:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.getrange(key, 0, 31)
+        pipe.exists(key)
+        head, exists = pipe.execute()
+        return etag_of(bytes(head) if exists else None)
+
     def compare_and_set(self, key: str, expected_etag: str, value: Optional[bytes], ttl_seconds: int,
                         connection: Any = None) -> WriteReply:
         """Stores `value` (or deletes the key when it is None) if the key still holds the version `expected_etag`

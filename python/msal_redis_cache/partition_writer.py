@@ -84,6 +84,8 @@ class PartitionWriter:
             if sealed is not None and len(sealed.value) > settings.max_value_bytes:
                 raise CacheFormatError(f'partition "{key}" would be {len(sealed.value)} bytes, over max_value_bytes '
                                        f"({settings.max_value_bytes}); not stored")
+            local_cache = self.context.local_cache
+            flight = local_cache.begin_read(key) if local_cache is not None else None
             try:
                 if offline:
                     raise CacheStoreError(f'Redis SET not sent for "{key}": Redis failed earlier in this request')
@@ -93,17 +95,30 @@ class PartitionWriter:
                 result = self.context.store.compare_and_set(key, base.etag, sealed and sealed.value,
                                                             plan["ttl_seconds"])
             except CacheStoreError as error:
+                if flight is not None:
+                    assert local_cache is not None
+                    local_cache.end_write(flight, None, 0)
+                    # It may or may not have reached Redis: this process's copy is no longer a hit, but stays the
+                    # last known copy for reads while Redis fails.
+                    local_cache.demote(key)
                 if settings.write_failure == "closed":
                     raise
                 settings.logger.warning(f"msal-redis-cache: partition \"{key}\" not stored: {error}")
                 return WriteResult("failed", first)
             self.context.metrics.compare_and_set(len(sealed.value) if sealed else 0, result.written,
                                                  result.current and result.current.value)
+            stored = (written(sealed.etag, plan["cache"], created_at, not_after, owner, len(sealed.value))
+                      if result.written and sealed is not None else None)
+            if flight is not None:
+                assert local_cache is not None
+                # What Redis holds now: what this write stored, or (a conflict, a delete) nothing this process knows.
+                local_cache.end_write(flight, stored, plan["ttl_seconds"] * 1000)
+                if stored is None:
+                    local_cache.forget(key)
             if result.written:
                 self.index.after_write(key, plan["ttl_seconds"] if sealed else None)
-                if sealed is None:
+                if stored is None:
                     return WriteResult("deleted", first)
-                stored = written(sealed.etag, plan["cache"], created_at, not_after, owner, len(sealed.value))
                 return WriteResult("stored", first, stored, merged)
             assert result.current is not None
             theirs = interpret(self.context, key, result.current)
@@ -134,20 +149,24 @@ class PartitionWriter:
         """Tombstones a partition (sign-out) whatever it holds. True when it held a partition. Fails closed; where
         the master has replicas, also when none confirms the tombstone in time (sign_out_replicas, replica_wait.py)."""
         settings = self.context.settings
-        now = self.context.now()
-        sealed = tombstone(settings.keyring, key, now, now + settings.tombstone_seconds)
-        wait = self.replica_wait
-        # WAIT counts the writes of its own connection: the tombstone's goes through the one WAIT is sent on.
-        with wait.held(key) if wait is not None else nullcontext() as connection:
-            result = self.context.store.compare_and_set(key, "*", sealed.value, settings.tombstone_seconds,
-                                                        connection)
-            self.index.after_write(key, None)
-            # Over nothing (no partition, no earlier tombstone: a session that never signed in, as regenerate() at
-            # sign-in destroys), a failover that lost this tombstone would bring nothing back: no wait, so that a
-            # slow replica cannot fail a sign-in.
-            if wait is not None and result.replaced != "":
-                wait.confirm(connection, key)
-        return result.replaced == PARTITION
+        try:
+            now = self.context.now()
+            sealed = tombstone(settings.keyring, key, now, now + settings.tombstone_seconds)
+            wait = self.replica_wait
+            # WAIT counts the writes of its own connection: the tombstone's goes through the one WAIT is sent on.
+            with wait.held(key) if wait is not None else nullcontext() as connection:
+                result = self.context.store.compare_and_set(key, "*", sealed.value, settings.tombstone_seconds,
+                                                            connection)
+                self.index.after_write(key, None)
+                # Over nothing (no partition, no earlier tombstone: a session that never signed in, as regenerate()
+                # at sign-in destroys), a failover that lost this tombstone would bring nothing back: no wait, so
+                # that a slow replica cannot fail a sign-in.
+                if wait is not None and result.replaced != "":
+                    wait.confirm(connection, key)
+            return result.replaced == PARTITION
+        finally:
+            if self.context.local_cache is not None:
+                self.context.local_cache.forget(key)  # signed out here, whatever Redis said: never serve it again
 
     @staticmethod
     def _reason_to_drop(partition: Partition, base: LoadedPartition, theirs: LoadedPartition,

@@ -12,7 +12,13 @@ the conversions both ways: every partition is stored in one form whichever libra
   store the cloud's preferred_cache alias (login.windows.net), as msal-node writes it; msal-python looks entries up,
   and writes them, under its authority's host (login.microsoftonline.com) only, matching the field exactly. So its
   memory holds every entry of that cloud under its own host (`use_environment`), and a write goes back to the stored
-  host (`to_stored`); which host is which cloud, the core says."""
+  host (`to_stored`); which host is which cloud, the core says.
+- On-behalf-of: msal-node records the incoming token's userAssertionHash on the access tokens it gets with it (and
+  serializes it on access tokens only), and its acquireTokenOnBehalfOf finds them by it; the core keeps in an
+  assertion's partition exactly the credentials carrying its hash. msal-python 1.21 records none, so in a
+  user_assertion= partition its access tokens get the partition's hash on the way to the core (`to_stored`), as
+  msal-node would have stored them; its refresh token stays without one and is dropped by the core, as msal-node's
+  is."""
 
 from __future__ import annotations
 
@@ -38,18 +44,20 @@ def _entries(cache: Dict[str, Any], sections: Tuple[str, ...] = CREDENTIAL_SECTI
                     yield entry
 
 
-def to_stored(cache: Dict[str, Any]) -> str:
+def to_stored(cache: Dict[str, Any], assertion_hash: Optional[str] = None) -> str:
     """msal-python's memory as the JSON the core and Redis take: null ids become "", environments the stored host (the
-    core would rewrite them too, but only on its slower path). `cache` stays msal-python's: it is still used after
-    the write; changed entries are copies."""
+    core would rewrite them too, but only on its slower path), and with `assertion_hash` (an on-behalf-of partition's)
+    access tokens without a userAssertionHash get it. `cache` stays msal-python's: it is still used after the write;
+    changed entries are copies."""
     out = dict(cache)
     for name in SECTIONS:
         section = cache.get(name)
         if not isinstance(section, dict):
             continue
         copied: Optional[Dict[str, Any]] = None
+        stamp = assertion_hash if name == "AccessToken" else None
         for key, entry in section.items():
-            stored = _stored_entry(entry)
+            stored = _stored_entry(entry, stamp)
             if stored is not entry:
                 if copied is None:
                     copied = dict(section)
@@ -59,10 +67,12 @@ def to_stored(cache: Dict[str, Any]) -> str:
     return _ENCODER.encode(out)
 
 
-def _stored_entry(entry: Any) -> Any:
+def _stored_entry(entry: Any, assertion_hash: Optional[str] = None) -> Any:
     if not isinstance(entry, dict):
         return entry
     changes: Dict[str, Any] = {}
+    if assertion_hash is not None and "userAssertionHash" not in entry:
+        changes["userAssertionHash"] = assertion_hash
     if "home_account_id" in entry and entry["home_account_id"] is None:
         changes["home_account_id"] = ""
     environment = entry.get("environment")

@@ -12,6 +12,7 @@ import redis as redis_py
 from .errors import ConfigurationError
 from .keyring import KeyMaterial, Keyring, create_keyring
 from .metrics import Metrics, create_metrics
+from .replica_wait import sign_out_replicas_option
 
 DEFAULT_PREFIX = "msal:"
 DEFAULT_SLIDING_SECONDS = 24 * 3600
@@ -41,6 +42,7 @@ class Settings:
     clock: Callable[[], float]  # epoch seconds, as time.time
     command_timeout_ms: int
     metrics: Metrics
+    sign_out_replicas: Any  # False, or {"replicas": "auto" | n, "timeout_ms": n} (replica_wait.py)
     local_cache: Optional[Dict[str, int]] = None  # max_bytes, max_entries, stale_if_error_seconds; None: off
 
 
@@ -124,6 +126,7 @@ def normalize_options(
     clock: Optional[Callable[[], float]] = None,
     command_timeout_ms: int = DEFAULT_COMMAND_TIMEOUT_MS,
     metrics: Any = None,
+    sign_out_replicas: Any = None,  # None: replica_wait.py's default, {"replicas": "auto", "timeout_ms": 200}
     local_cache: Union[bool, Dict[str, int], None] = None,
 ) -> Settings:
     if not isinstance(prefix, str):
@@ -160,4 +163,5 @@ def normalize_options(
                     tombstone_seconds=tombstone_seconds, max_value_bytes=max_value_bytes,
                     write_failure=write_failure, read_failure=read_failure, logger=log, clock=clock or time.time,
                     command_timeout_ms=command_timeout_ms, metrics=create_metrics(metrics, log),
+                    sign_out_replicas=sign_out_replicas_option(sign_out_replicas, client, command_timeout_ms),
                     local_cache=_local_cache_options(local_cache))

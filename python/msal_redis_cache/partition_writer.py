@@ -4,7 +4,8 @@ remove_partition), with js/storage/partition-writer.js's rules:
   - on a conflict the core merges three ways (base = what this request loaded, mine = what it now holds, theirs =
     what is stored now), applies the partition rules again, and the write is retried a bounded number of times;
   - a partition removed meanwhile (a tombstone, or gone) is never brought back by a write based on an older load;
-  - a removal is a tombstone, written whatever the stored version: a sign-out always wins;
+  - a removal is a tombstone, written whatever the stored version: a sign-out always wins; where Redis has replicas,
+    it counts only once a replica holds it too (sign_out_replicas, replica_wait.py);
   - when Redis fails, a write fails open (write_failure "open": not stored, logged) or closed (CacheStoreError); a
     sign-out always fails closed."""
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import random
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from itertools import count
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -21,6 +23,7 @@ from .errors import CacheFormatError, CacheStoreError
 from .partition_index import PartitionIndex
 from .partition_reader import Context, LoadedPartition, interpret, written
 from .partitions import Partition
+from .replica_wait import ReplicaWait
 from .stored_value import PARTITION, seal, tombstone
 
 # n servers writing one partition at once need at most n attempts; past this many the write is dropped with a warning.
@@ -45,6 +48,9 @@ class PartitionWriter:
     def __init__(self, context: Context, index: PartitionIndex) -> None:
         self.context = context
         self.index = index
+        settings = context.settings
+        self.replica_wait = ReplicaWait.for_client(settings.redis, settings.sign_out_replicas, context.store.guard,
+                                                   settings.logger)
 
     def write(self, **request: Any) -> WriteResult:
         """Stores `cache` (msal's serialized cache, or an imported one) as the partition `key`, based on `loaded`;
@@ -140,13 +146,23 @@ class PartitionWriter:
         raise AssertionError("unreachable")
 
     def remove(self, key: str) -> bool:
-        """Tombstones a partition (sign-out) whatever it holds. True when it held a partition. Fails closed."""
+        """Tombstones a partition (sign-out) whatever it holds. True when it held a partition. Fails closed; where
+        the master has replicas, also when none confirms the tombstone in time (sign_out_replicas, replica_wait.py)."""
         settings = self.context.settings
         try:
             now = self.context.now()
             sealed = tombstone(settings.keyring, key, now, now + settings.tombstone_seconds)
-            result = self.context.store.compare_and_set(key, "*", sealed.value, settings.tombstone_seconds)
-            self.index.after_write(key, None)
+            wait = self.replica_wait
+            # WAIT counts the writes of its own connection: the tombstone's goes through the one WAIT is sent on.
+            with wait.held(key) if wait is not None else nullcontext() as connection:
+                result = self.context.store.compare_and_set(key, "*", sealed.value, settings.tombstone_seconds,
+                                                            connection)
+                self.index.after_write(key, None)
+                # Over nothing (no partition, no earlier tombstone: a session that never signed in, as regenerate()
+                # at sign-in destroys), a failover that lost this tombstone would bring nothing back: no wait, so
+                # that a slow replica cannot fail a sign-in.
+                if wait is not None and result.replaced != "":
+                    wait.confirm(connection, key)
             return result.replaced == PARTITION
         finally:
             if self.context.local_cache is not None:

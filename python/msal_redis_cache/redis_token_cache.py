@@ -45,7 +45,8 @@ class RedisTokenCache:
     logging.Logger), clock (epoch seconds, time.time), command_timeout_ms=1000 (checked against the client's
     socket timeouts), metrics ({"on_event": callable} or False), local_cache ({max_bytes: 64 MiB, max_entries: 10000,
     stale_if_error_seconds: 300} or False: the in-process cache of partitions, kept coherent by Redis's
-    invalidations; off on a Redis Cluster)."""
+    invalidations; off on a Redis Cluster), sign_out_replicas={"replicas": "auto", "timeout_ms": 200} (or False;
+    replica_wait.py)."""
 
     def __init__(self, **options: Any) -> None:
         settings = normalize_options(**options)
@@ -79,7 +80,8 @@ class RedisTokenCache:
                          tenant_id: Optional[str] = None, user_assertion: Optional[str] = None,
                          client_id: Optional[str] = None) -> bool:
         """Sign-out: the partition becomes a tombstone for tombstone_seconds, so that no request that loaded it
-        earlier can write it back. True when a partition was there. Raises CacheStoreError when Redis fails."""
+        earlier can write it back. True when a partition was there. Raises CacheStoreError when Redis fails, or
+        when no replica confirms the tombstone within sign_out_replicas' bound."""
         partition = self._partition(session_id, home_account_id, tenant_id, user_assertion, client_id)
         return self._shared.writer.remove(self.settings.prefix + partition.partition_key)
 

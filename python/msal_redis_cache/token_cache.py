@@ -195,7 +195,7 @@ class PartitionTokenCache(msal.SerializableTokenCache):
         result = self._shared.writer.write(
             key=self.key, partition=self._partition, allowed=allowed,
             owner=self._owner if self._partition.mode == "session" else None, loaded=self._loaded,
-            cache=to_stored(self._cache), offline=self._redis_failed)
+            cache=to_stored(self._cache, self._partition.assertion_hash), offline=self._redis_failed)
         self.has_state_changed = False
         if result.outcome == "failed":
             self._redis_failed = True

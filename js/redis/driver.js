@@ -52,8 +52,8 @@
 //   writeConnection(key, guardedPing) -> { id, token(), wait(replicas, timeoutMs) -> number,
 //                                 replicas() -> number } | null
 //                                 the connection a write of `key` goes through (sent with script's via), taken before
-//                                 the write: id names it (the Cluster node; '' for the one connection; node-redis: the
-//                                 client object), wait() runs WAIT on it, replicas()
+//                                 the write: id names it (ioredis: the Cluster node, '' for the one connection;
+//                                 node-redis: the client object), wait() runs WAIT on it, replicas()
 //                                 is its server's connected_slaves; token() is what identifies it now (null when it
 //                                 is down or no longer serves the key): equal before the write and after the WAIT
 //                                 means both ran on one server connection (WAIT counts that connection's writes only)

@@ -27,7 +27,6 @@ class IoredisDriver {
     this.replicaReads = redis.isCluster && Boolean(redis.options && redis.options.scaleReads) && redis.options.scaleReads !== 'master';
     this.canTrack = typeof redis.duplicate === 'function';
     this.view = null; // a Cluster's masters and slot map as the client sees them (clusterView), until it changes
-    this.canWaitForReplicas = true;
   }
 
   script({ lua, sha }, key, args, { buffers = false } = {}) {

@@ -111,16 +111,18 @@ class PartitionStore {
    * ("*": whatever it holds).
    * @returns {Promise<{ written: true, replaced: string } | { written: false, current: StoredState }>} replaced: the
    *   stored-value type the write replaced ("c" a partition, "t" a tombstone, "" nothing or a foreign value)
+   * via: a connection of the driver's writeConnection(key) the write must go through (a sign-out's, which WAITs on it)
    */
-  async compareAndSet(key, expectedEtag, value, ttlSeconds, { label = key, budget = null } = {}) {
+  async compareAndSet(key, expectedEtag, value, ttlSeconds, { label = key, budget = null, via = null } = {}) {
     const args = [expectedEtag, value ?? '', value ? ttlSeconds : 0, this.maxValueBytes];
-    const reply = await this.#run('SET', COMPARE_AND_SET, key, label, args, budget);
+    const reply = await this.#run('SET', COMPARE_AND_SET, key, label, args, budget, via);
     if (reply[0].toString('latin1') === 'written') return { written: true, replaced: reply[1].toString('latin1') };
     return { written: false, current: stateOf(reply) };
   }
 
-  async #run(command, script, key, label, args, budget) {
-    return this.guard.run(command, label, () => this.driver.script(script, key, args, { buffers: true }), script.name, budget);
+  async #run(command, script, key, label, args, budget, via = null) {
+    const options = { buffers: true, via };
+    return this.guard.run(command, label, () => this.driver.script(script, key, args, options), script.name, budget);
   }
 }
 

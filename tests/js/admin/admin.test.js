@@ -10,7 +10,7 @@
 //   - countPartitions after sign-ins, sign-outs and expiry.
 
 const crypto = require('node:crypto');
-const { newRedis, keysAll, monitorAll, onEveryMaster, hasLocalCache, signOutReplicasOff } = require('../../support/redis-client');
+const { newRedis, keysAll, monitorAll, onEveryMaster, hasLocalCache } = require('../../support/redis-client');
 const { RedisTokenCache, RedisSessionStore, CacheStoreError } = require('../../../js');
 const { PartitionStore } = require('../../../js/storage/partition-store');
 const { MARGIN_SECONDS, USER_INDEX_CAP, PAGE, SCRIPTS: INDEX_SCRIPTS } = require('../../../js/admin/partition-index');
@@ -51,7 +51,7 @@ afterEach(async () => {
 
 /** A RedisTokenCache on the run's Redis: another one is another server. */
 function newTokenCache(options = {}) {
-  const cache = new RedisTokenCache({ redis, prefix, logger: { warn: (m) => warnings.push(m) }, ...testSecrets(), ...signOutReplicasOff, ...options });
+  const cache = new RedisTokenCache({ redis, prefix, logger: { warn: (m) => warnings.push(m) }, ...testSecrets(), ...options });
   caches.push(cache);
   return cache;
 }

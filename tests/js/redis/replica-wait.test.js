@@ -47,13 +47,13 @@ function signedInSessions(cache) {
   return cache;
 }
 
-/** A sign-out that must succeed: a loaded machine may delay the replica's ack past one bound, not three. */
+/** A sign-out that must succeed: a loaded machine may delay the replica's ack past one bound, not five. */
 async function signOutConfirmed(cache, selector) {
   for (let attempt = 1; ; attempt++) {
     try {
       return await cache.removePartition(selector);
     } catch (err) {
-      if (attempt === 3) throw err;
+      if (attempt === 5) throw err;
     }
   }
 }

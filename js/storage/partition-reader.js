@@ -110,8 +110,13 @@ function interpret({ keyring, logger, metrics, clock, settings }, key, state) {
 async function loadPartition(context, target, { offline = false, budget = null } = {}) {
   const { localCache } = context;
   if (context.listener) context.listener.start();
-  const cached = localCache && localCache.get(target.key);
-  if (localCache) context.metrics.lookup('L1Cache', cached !== undefined);
+  const entry = localCache && localCache.get(target.key);
+  if (entry && !entry.unconfirmed) {
+    context.metrics.lookup('L1Cache', true);
+    return entry.loaded;
+  }
+  const cached = entry && (await confirmed(context, target.key, entry, offline, budget));
+  if (localCache) context.metrics.lookup('L1Cache', Boolean(cached));
   if (cached) return cached;
   if (offline) return withoutRedis(context, target.key);
   const read = localCache && localCache.beginRead(target.key);
@@ -129,6 +134,24 @@ async function loadPartition(context, target, { offline = false, budget = null }
   }
 }
 
+/**
+ * The copy an unconfirmed entry holds (this server's own write, after an invalidation that may also have been
+ * another server's: local-cache.js) if Redis still holds that version, else null (a miss). One etag read; none when a
+ * call of this request already failed (offline: then the entry is no hit either).
+ */
+async function confirmed({ localCache, store }, key, entry, offline, budget) {
+  const check = localCache.beginRead(key);
+  let etag = null;
+  let served = false;
+  try {
+    if (!offline) etag = await store.etag(key, { budget });
+  } catch (err) {
+    if (!(err instanceof CacheStoreError)) throw err;
+  } finally {
+    served = localCache.endConfirm(check, entry, etag);
+  }
+  return served ? entry.loaded : null;
+}
 
 /**
  * What a read gives when Redis cannot answer: the last copy this server saw (counted); else, for a user's partition

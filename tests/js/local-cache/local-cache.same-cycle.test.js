@@ -7,9 +7,11 @@
 // (js/local-cache/local-cache.js).
 //
 // Two real Node processes (tests/support/race-worker.js), each with its own client of the run's kind
-// (TEST_REDIS_CLIENT) and RedisTokenCache, on a redis-server this file starts for itself: CLIENT PAUSE WRITE holds
-// every write, the writer's token refresh is queued first and the other server's sign-out after it, and CLIENT
-// UNPAUSE lets Redis run both in one cycle. Then the writer, as an app would, must find no account.
+// (TEST_REDIS_CLIENT) and RedisTokenCache, on a redis-server this file starts for itself (on the cluster pass, a
+// Cluster of 3 masters of its own: one tracking connection per master): CLIENT PAUSE WRITE holds every write, the
+// writer's token refresh is queued first and the other server's sign-out after it, and CLIENT UNPAUSE lets Redis run
+// both in one cycle. Then the writer, as an app would, must find no account. (The Sentinel pass leaves it out: its
+// L1 tracks on the master as on a standalone server.)
 
 const crypto = require('node:crypto');
 const Redis = require('../../support/ioredis');
@@ -17,6 +19,8 @@ const { RedisTokenCache } = require('../../../js');
 const { startSharedIdentityProvider } = require('../../support/shared-identity-provider');
 const { startRaceWorkers, stopRaceWorkers, callWorker: call } = require('../../support/race-workers');
 const { startRestartableRedis } = require('../../support/restartable-redis');
+const redisCluster = require('../../support/redis-cluster');
+const { topology } = require('../../support/redis-client');
 const { partitionIsBack, reportCounts } = require('../../support/race-helpers');
 
 const CLIENT_ID = '00000000-0000-4000-8000-00000000c0e2';
@@ -34,8 +38,9 @@ const secrets = {
 };
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-let server;
-let admin; // CLIENT PAUSE / UNPAUSE
+const ON_CLUSTER = topology === 'cluster';
+let server; // a redis-server, or a Cluster
+let admins; // one connection per master: CLIENT PAUSE / UNPAUSE
 let redis;
 let truthCache; // this process's server, without an L1: signs users in, and says what Redis holds
 let shared;
@@ -44,9 +49,9 @@ const prefix = `same-cycle:${crypto.randomBytes(4).toString('hex')}:`;
 let scopeCounter = 0;
 
 beforeAll(async () => {
-  server = await startRestartableRedis();
-  admin = new Redis(server.url);
-  redis = new Redis(server.url);
+  server = ON_CLUSTER ? await redisCluster.start({ masters: 3 }) : await startRestartableRedis();
+  admins = ON_CLUSTER ? server.nodes.map(({ host, port }) => new Redis({ host, port })) : [new Redis(server.url)];
+  redis = ON_CLUSTER ? new Redis.Cluster(server.nodes) : new Redis(server.url);
   truthCache = new RedisTokenCache({
     redis,
     prefix,
@@ -60,7 +65,9 @@ beforeAll(async () => {
     idpUrl: shared.url,
     msalAuth: shared.msalAuth(),
     secrets,
-    redisUrl: server.url,
+    ...(ON_CLUSTER
+      ? { redisEnv: { TEST_REDIS_TOPOLOGY: 'cluster', TEST_REDIS_CLUSTER_NODES: server.nodes.map(({ host, port }) => `${host}:${port}`).join(',') } }
+      : { redisUrl: server.url }),
     monitorProblems: true,
   });
   for (const worker of workers) {
@@ -72,14 +79,17 @@ beforeAll(async () => {
 }, 60000);
 
 afterAll(async () => {
-  if (admin) await admin.call('CLIENT', 'UNPAUSE').catch(() => {});
+  await unpause().catch(() => {});
   await stopRaceWorkers(workers);
   if (shared) await shared.close();
   if (truthCache) await truthCache.close();
   if (redis) redis.disconnect();
-  if (admin) admin.disconnect();
+  for (const admin of admins || []) admin.disconnect();
   if (server) await server.stop();
 }, 30000);
+
+const pause = () => Promise.all(admins.map((admin) => admin.call('CLIENT', 'PAUSE', '10000', 'WRITE')));
+const unpause = () => Promise.all((admins || []).map((admin) => admin.call('CLIENT', 'UNPAUSE')));
 
 async function signIn(sessionId) {
   const user = shared.idp.addUser();
@@ -105,7 +115,7 @@ test(`fixed: a write and another server's sign-out in one Redis cycle (one inval
     await observe(writer, sessionId, account, SIGN_IN_SCOPES);
     const before = await statsOf(writer);
 
-    await admin.call('CLIENT', 'PAUSE', '10000', 'WRITE');
+    await pause();
     let writing;
     let signingOut;
     try {
@@ -115,7 +125,7 @@ test(`fixed: a write and another server's sign-out in one Redis cycle (one inval
       signingOut = call(other, 'removePartition', { prefix, sessionId });
       await sleep(SIGN_OUT_QUEUED_MS);
     } finally {
-      await admin.call('CLIENT', 'UNPAUSE');
+      await unpause();
     }
     const written = await writing; // callWorker throws if it failed
     await signingOut;

@@ -7,10 +7,11 @@
 // process, on one Redis, interleaved by the same harness as `npm run bench`. The ours/DCP ratios of two separate
 // runs move with the machine's load (the Redis round trip, common to both sides, dilutes every difference); this
 // measures the versions against each other directly. Cases: the plugin's read, before and write, per partition
-// (user, app 1 tenant), as in plugin-cases.js; every read is checked to be a cache hit first; and ownWrite+read: the
+// (user, app 1 tenant), as in plugin-cases.js; every read is checked to be a cache hit first; ownWrite+read: the
 // first read after this server's own write (afterCacheAccess), once that write's invalidation has reached its
-// in-process cache (since 0.3 an etag check, one round trip; before, an L1 hit). The other version gets encryptionKeys
-// if it knows them, else none. Writes test-output/compare-versions.json.
+// in-process cache (now an etag check, one round trip; before, an L1 hit); for the user, also a full refresh and a
+// read without the in-process cache, as in l1-cases.js. The other version gets encryptionKeys if it knows them, else
+// none. Writes test-output/compare-versions.json.
 
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -37,6 +38,46 @@ function construct(RedisTokenCache, options) {
     if (!/unknown option "encryptionKeys"/.test(err.message)) throw err;
     return new RedisTokenCache(options);
   }
+}
+
+/**
+ * The user paths of l1-cases.js, end to end: `refresh` (a new client + acquireTokenSilent({ forceRefresh: true }), a
+ * refresh-token grant at the fake identity provider, with the in-process cache on) and `readNoL1` (a cache-hit read
+ * with localCache: false: every read goes to Redis). Each version on sessions of its own.
+ */
+const opened = []; // caches made here, closed at the end
+
+async function userPathCases(env, caches, other, account) {
+  const scopes = ['user.read'];
+  const noL1 = {
+    this: new (require('../js').RedisTokenCache)({ redis: env.redis, prefix: 'bench:cmp-nol1:', ...SECRETS, localCache: false }),
+    other: construct(other.RedisTokenCache, { redis: env.redis, prefix: 'bench:other-nol1:', localCache: false }),
+  };
+  opened.push(...Object.values(noL1));
+  const per = (make) => Object.fromEntries(Object.keys(caches).map((name) => [name, make(name)]));
+  const signedIn = {};
+  for (const name of Object.keys(caches)) {
+    const code = env.idp.issueCode(env.signInUser, { scopes });
+    signedIn[name] = (await caches[name].createClientApplication(env.userConfig, { sessionId: `cmp-refresh-${name}` })
+      .acquireTokenByCode({ code, scopes, redirectUri: 'http://localhost/auth/redirect' })).account;
+    await writeThrough(noL1[name].cachePlugin({ sessionId: 'cmp-nol1' }), env.userConfig, env.user.json);
+  }
+  const userScopes = USER_SCOPES;
+  return {
+    refresh: per((name) => ({
+      run: async () => {
+        const result = await caches[name].createClientApplication(env.userConfig, { sessionId: `cmp-refresh-${name}` })
+          .acquireTokenSilent({ account: signedIn[name], scopes, forceRefresh: true });
+        assert.equal(result.fromCache, false, 'a refresh');
+      },
+    })),
+    readNoL1: per((name) => ({
+      run: async () => {
+        const result = await noL1[name].createClientApplication(env.userConfig, { sessionId: 'cmp-nol1' }).acquireTokenSilent({ account, scopes: userScopes });
+        assert.equal(result.fromCache, true, 'a cache hit');
+      },
+    })),
+  };
 }
 
 async function main() {
@@ -102,6 +143,7 @@ async function main() {
           run: () => s.read(cache.createClientApplication(s.config, s.selector)),
         })),
       };
+      if (shape === 'user') Object.assign(cases, await userPathCases(env, caches, other, account));
       for (const impl of Object.values(cases.read)) assert.equal((await impl.run()).fromCache, true, `${shape}: a cache hit`);
       for (const [what, impls] of Object.entries(cases)) {
         const measured = await measurePair(impls, BUDGET);
@@ -110,6 +152,7 @@ async function main() {
       }
     }
   } finally {
+    await Promise.all(opened.map((cache) => cache.close()));
     await env.stop();
   }
   fs.mkdirSync(path.dirname(OUTPUT), { recursive: true });

@@ -6,6 +6,9 @@
 //   ours     RedisTokenCache as deployed (encrypted, localCache on: the default)
 //   oursNoL1 the same with localCache: false (every read goes to Redis), for reference
 //   theirs   DCP
+//   memory   (reads only) msal's own in-memory cache, no plugin at all: the floor. One ConfidentialClientApplication
+//            per session, made once with the same msal config and loaded once (deserialize of the seeded JSON), kept:
+//            msal's memory lives in its client, so a new client per request would hold nothing.
 // Cases (ids start with "l1."):
 //   l1.read.<size>.c1    a NEW ConfidentialClientApplication per request + cache-hit acquireTokenSilent, one at a
 //                        time: latency p50/p99 per call. Sides interleaved in batches (rotating order).
@@ -34,7 +37,7 @@ const PREFIX = 'bench:l1:'; // ours (both sides of ours read the same partitions
 const THEIRS_PREFIX = 'bench:l1-theirs:';
 const OTHER_PREFIX = `${PREFIX}other:`; // the 1,000,000 other keys of the keyspace case
 const SESSIONS = 64; // partitions per size and side; request i reads session i % SESSIONS
-const SIDES = ['ours', 'oursNoL1', 'theirs'];
+const SIDES = ['ours', 'oursNoL1', 'theirs']; // of l1.refresh (l1.read also has msal in-memory)
 const REDIRECT_URI = 'http://localhost/auth/redirect';
 
 const quantile = (sorted, q) => {
@@ -151,10 +154,16 @@ async function runLocalCacheCases(env, { quick, only = '', log, app = { name: 'i
     const readImpls = (s) => {
       const scopes = [Object.values(s.cache.AccessToken)[0].target.split(' ')[0]];
       const silent = (cca) => cca.acquireTokenSilent({ account, scopes });
+      const kept = Array.from({ length: SESSIONS }, () => {
+        const cca = new ConfidentialClientApplication(userConfig);
+        cca.getTokenCache().deserialize(s.json);
+        return cca;
+      });
       return {
         ours: (i) => silent(caches.ours.createClientApplication(userConfig, { sessionId: `${s.tag}-${i % SESSIONS}` })),
         oursNoL1: (i) => silent(caches.oursNoL1.createClientApplication(userConfig, { sessionId: `${s.tag}-${i % SESSIONS}` })),
         theirs: (i) => silent(new ConfidentialClientApplication(withPlugin(theirsPlugin(`${s.tag}-${i % SESSIONS}`)))),
+        memory: (i) => silent(kept[i % SESSIONS]),
       };
     };
     /** Every side serves the seeded token from the cache, with no token request. */
@@ -188,12 +197,16 @@ async function runLocalCacheCases(env, { quick, only = '', log, app = { name: 'i
           noL1p50: c1.oursNoL1.medianUs / c1.theirs.medianUs,
           noL1p99: c1.oursNoL1.p99Us / c1.theirs.p99Us,
           noL1Throughput: c64.oursNoL1.opsPerSecond / c64.theirs.opsPerSecond,
+          // against msal's own in-memory cache (the floor): ours / memory, so > 1 is what the L1 costs above it
+          memoryP50: c1.ours.medianUs / c1.memory.medianUs,
+          memoryThroughput: c64.memory.opsPerSecond / c64.ours.opsPerSecond,
         },
         loadavg: loadavg(),
       };
       log(`  ${label.padEnd(22)} c=1 p50 ours ${c1.ours.medianUs.toFixed(0)} / noL1 ${c1.oursNoL1.medianUs.toFixed(0)} / DCP ${c1.theirs.medianUs.toFixed(0)} µs ` +
         `(${out.ratios.p50.toFixed(2)}x), p99 ${c1.ours.p99Us.toFixed(0)} / ${c1.oursNoL1.p99Us.toFixed(0)} / ${c1.theirs.p99Us.toFixed(0)} µs (${out.ratios.p99.toFixed(2)}x); ` +
-        `c=64 ${c64.ours.opsPerSecond.toFixed(0)} / ${c64.oursNoL1.opsPerSecond.toFixed(0)} / ${c64.theirs.opsPerSecond.toFixed(0)} ops/s (${out.ratios.throughput.toFixed(2)}x); load ${out.loadavg.join(' ')}`);
+        `c=64 ${c64.ours.opsPerSecond.toFixed(0)} / ${c64.oursNoL1.opsPerSecond.toFixed(0)} / ${c64.theirs.opsPerSecond.toFixed(0)} ops/s (${out.ratios.throughput.toFixed(2)}x); ` +
+        `msal in-memory p50 ${c1.memory.medianUs.toFixed(0)} µs (ours/memory ${out.ratios.memoryP50.toFixed(2)}x), c=64 ${c64.memory.opsPerSecond.toFixed(0)} ops/s; load ${out.loadavg.join(' ')}`);
       return out;
     };
 
@@ -371,52 +384,4 @@ async function invalidationLatency(env, cache, s, account, count, log) {
   return result;
 }
 
-const f0 = (x) => (x === undefined || Number.isNaN(x) ? 'n/a' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
-const fx = (x) => `${x.toFixed(2)}x`;
-
-/** The L1 results as text tables (ratios = ours / DCP). */
-function localCacheTable(r) {
-  const lines = [];
-  const row = (cells, widths) => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
-  const table = (headers, rows) => {
-    const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((x) => String(x[i]).length)));
-    return [row(headers, widths), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map((x) => row(x, widths))].join('\n');
-  };
-  const reads = [...(r.read || []).map((x) => ({ label: `read ${x.size}`, x })),
-    ...((r.keyspace && r.keyspace.runs) || []).map((x) => ({ label: `read ${x.size}, keyspace ${x.phase} (dbsize ${x.dbsize})`, x }))];
-  if (reads.length) {
-    lines.push('cache-hit acquireTokenSilent, new client per request (L1 = ours, default; noL1 = ours, localCache: false; DCP = msal DistributedCachePlugin)');
-    lines.push(table(
-      ['case', 'c=1 p50 L1/noL1/DCP µs', 'L1/DCP', 'c=1 p99 L1/noL1/DCP µs', 'L1/DCP', 'c=64 ops/s L1/noL1/DCP', 'L1/DCP', 'noL1/DCP p50,p99,ops', 'n c=1 / c=64'],
-      reads.map(({ label, x }) => [
-        label,
-        `${f0(x.c1.ours.medianUs)} / ${f0(x.c1.oursNoL1.medianUs)} / ${f0(x.c1.theirs.medianUs)}`, fx(x.ratios.p50),
-        `${f0(x.c1.ours.p99Us)} / ${f0(x.c1.oursNoL1.p99Us)} / ${f0(x.c1.theirs.p99Us)}`, fx(x.ratios.p99),
-        `${f0(x.c64.ours.opsPerSecond)} / ${f0(x.c64.oursNoL1.opsPerSecond)} / ${f0(x.c64.theirs.opsPerSecond)}`, fx(x.ratios.throughput),
-        `${fx(x.ratios.noL1p50)} ${fx(x.ratios.noL1p99)} ${fx(x.ratios.noL1Throughput)}`,
-        `${x.c1.ours.samples} / ${x.c64.ours.ops}`,
-      ]),
-    ));
-  }
-  if (r.refresh) {
-    const x = r.refresh;
-    lines.push('', 'full refresh: new client + acquireTokenSilent({ forceRefresh: true }) at the fake identity provider, end to end');
-    lines.push(table(['side', 'p50 µs', 'p99 µs', 'p50 / DCP', 'p99 / DCP', 'n'], SIDES.map((n) => [
-      n, f0(x[n].medianUs), f0(x[n].p99Us), fx(x[n].medianUs / x.theirs.medianUs), fx(x[n].p99Us / x.theirs.p99Us), x[n].samples])));
-  }
-  if (r.invalidation) {
-    const x = r.invalidation;
-    lines.push('', `invalidation: another process's write (CAS reply) -> this process's LocalCache.invalidate(): ${x.writes} writes, ` +
-      `p50 ${f0(x.medianUs)} µs, p90 ${f0(x.p90Us)} µs, p99 ${f0(x.p99Us)} µs, max ${f0(x.maxUs)} µs (${x.negative} before the writer's reply); ` +
-      `from the writer's CAS request sent: p50 ${f0(x.fromSent.medianUs)} µs, p99 ${f0(x.fromSent.p99Us)} µs`);
-  }
-  if (r.keyspace) {
-    const c = r.keyspace.change;
-    lines.push('', `keyspace: ${r.keyspace.otherKeys} other keys of ${r.keyspace.valueBytes} B (loaded in ${r.keyspace.loadSeconds.toFixed(1)} s, used_memory ${r.keyspace.usedMemory}); ` +
-      `1M / mean(empty before, empty after): ours c=1 p50 ${fx(c.c1p50)}, p99 ${fx(c.c1p99)}, c=64 ops/s ${fx(c.c64)}; DCP c=1 p50 ${fx(c.theirsC1p50)}, c=64 ops/s ${fx(c.theirsC64)}`);
-  }
-  lines.push(`load average (1/5/15 min): start ${r.loadavgStart.join(' ')}, end ${r.loadavgEnd.join(' ')}`);
-  return lines.join('\n');
-}
-
-module.exports = { runLocalCacheCases, localCacheTable };
+module.exports = { runLocalCacheCases, SIDES };

@@ -29,7 +29,8 @@ const { runContention } = require('./contention');
 const { coreInputs, coreCases, checkEquivalence } = require('./core-cases');
 const { pluginTable, encryptionTable, contentionTable, coreTable, machine } = require('./report');
 const { useReferenceCore } = require('./js-core-swap');
-const { runLocalCacheCases, localCacheTable } = require('./l1-cases');
+const { runLocalCacheCases } = require('./l1-cases');
+const { localCacheTable } = require('./l1-report');
 const { signOutCases, signOutTable } = require('./sign-out-cases');
 
 const args = process.argv.slice(2);

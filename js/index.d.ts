@@ -87,7 +87,7 @@ export type RedisTokenCacheOptions = StorageSecrets & {
    * tombstone is on the master; try again), so that a failover cannot bring a signed-out partition back.
    * replicas "auto" (default): 1 when the master has a replica (INFO replication), none when it has none; 0 or
    * false: never wait. timeoutMs: default 200 (a quarter of commandTimeoutMs when that is less), below half of
-   * commandTimeoutMs. Not available on a node-redis Sentinel client ("auto" there does not wait, with a warning).
+   * commandTimeoutMs.
    */
   signOutReplicas?: false | { replicas?: 'auto' | number; timeoutMs?: number };
   /** When Redis fails during a token write: "open" (not stored, counted; the caller keeps its token) or "closed" (CacheStoreError). Default "open". Sign-outs always fail closed. */

@@ -59,13 +59,6 @@ class RedisTokenCache {
     const metrics = createMetrics(settings.metrics, settings.logger);
     const guard = new RedisGuard({ ...settings, metrics });
     const driver = driverFor(settings.redis);
-    if (settings.signOutReplicas && !driver.canWaitForReplicas) {
-      const what = `a ${driver.kind} ${driver.topology} client cannot run WAIT on the connection of a sign-out's write`;
-      if (settings.signOutReplicas.replicas !== 'auto') {
-        throw new ConfigurationError(`signOutReplicas: ${what}; use an ioredis Sentinel client, or signOutReplicas: false`);
-      }
-      settings.logger.warn(`msal-redis-cache: ${what}: sign-outs do not wait for a replica (signOutReplicas)`);
-    }
     // The in-process cache needs tracking connections of its own (one per master on a Cluster), which the driver opens
     // (driver.canTrack); where it cannot, the cache stays off and every read goes to Redis.
     const localCache =

@@ -102,7 +102,8 @@ done
 
 # node-redis 6 on the run's own Cluster (createCluster) and Sentinel group (createSentinel): on a Cluster the suites
 # whose commands route by slot or span the masters (the session store's SCANs, admin's, the transactions), about 20 s;
-# on Sentinel the session store and encryption (transactions through the Sentinel client). On both, the in-process
+# on Sentinel the session store and encryption (transactions through the Sentinel client; sign-outs wait for the
+# replica, the tombstone and its WAIT through one client of the master pool). On both, the in-process
 # cache (a tracking connection per Cluster master; on Sentinel one to the master the client has, following its
 # failovers): the coherence suite between two processes (~20 s each), on Sentinel also admin and plugin (they expect
 # the in-process cache, ~25 s) and the SIGKILLed master of sentinel-failover (a group of its own, ~25 s). Not

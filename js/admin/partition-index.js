@@ -73,6 +73,11 @@ function countUpdate(countKey, member, now, ttlSeconds) {
   ];
 }
 
+// The count updates under way in this process, of every PartitionIndex (afterWrite): counts() waits for them, so
+// that a count read after a write of this process includes it, as when the update was sent at once (ahead of the
+// count read on the connection).
+const countsUnderWay = new Set();
+
 class PartitionIndex {
   /**
    * @param {{ settings: { redis: object, prefix: string, absoluteSeconds: number }, keyring: object,
@@ -159,7 +164,9 @@ class PartitionIndex {
 
   /**
    * Keeps the count of a partition's kind after a write: `ttlSeconds` for a stored partition, null for one removed
-   * or deleted. Sent now, never awaited: it must not delay or fail the write it follows.
+   * or deleted. Never awaited: it must not delay or fail the write it follows. Sent on the event loop's next turn,
+   * not at once: building and writing the pipeline would otherwise run before the write's caller (a request waiting
+   * on msal) gets its answer (bench/README.md, "A refresh, step by step"). counts() waits for it (countsUnderWay).
    */
   afterWrite(key, ttlSeconds) {
     const member = key.slice(this.prefix.length);
@@ -167,10 +174,13 @@ class PartitionIndex {
     if (!key.startsWith(this.prefix) || !KINDS.includes(kind)) return;
     const countKey = this.countKey(kind);
     const now = this.now();
-    const update = ttlSeconds === null
+    const send = () => (ttlSeconds === null
       ? this.guard.run('ZREM', countKey, () => this.driver.zrem(countKey, member))
-      : this.guard.run('ZADD', countKey, () => this.driver.pipeline(countKey, countUpdate(countKey, member, now, ttlSeconds)), 'index_count');
+      : this.guard.run('ZADD', countKey, () => this.driver.pipeline(countKey, countUpdate(countKey, member, now, ttlSeconds)), 'index_count'));
+    const update = new Promise((resolve) => { setImmediate(resolve); }).then(send);
     this.#background(update);
+    const tracked = update.catch(() => {}).finally(() => countsUnderWay.delete(tracked));
+    countsUnderWay.add(tracked);
   }
 
   /** Not awaited by the write, but by close(): an app that closes the cache and then its client loses no update. */
@@ -254,6 +264,8 @@ class PartitionIndex {
 
   /** Partitions of each kind whose last write's TTL has not run out. */
   async counts() {
+    // Every write this process made is counted, by whichever cache instance: their updates go a turn after the write.
+    await Promise.all([...countsUnderWay]);
     const now = this.now();
     const counts = await Promise.all(KINDS.map((kind) => {
       const key = this.countKey(kind);

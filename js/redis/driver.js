@@ -6,12 +6,16 @@
 // The interface (both drivers implement it, nothing more):
 //   kind                          'ioredis' | 'node-redis' (for messages only)
 //   topology                      'standalone' | 'cluster' | 'sentinel'
-//   script({ lua, sha }, key, args, { buffers })
-//                                 EVALSHA on one key, EVAL on NOSCRIPT; buffers: bulk replies as Buffers
+//   script({ lua, sha }, key, args, { buffers, via })
+//                                 EVALSHA on one key, EVAL on NOSCRIPT; buffers: bulk replies as Buffers; via: a
+//                                 connection of writeConnection(key) to send it through (where the client would pick
+//                                 one of several itself: a node-redis Sentinel's master pool; ioredis's connections
+//                                 are where the key's commands go anyway, and its driver ignores via)
 //   get(key) -> string|null       getBuffer(key) -> Buffer|null       getRange(key, start, end) -> Buffer
-//   getRangeAndPttl(key, end) -> [Buffer, number]
+//   getRangeAndPttl(key, end, { withPttl }) -> [Buffer, number|null]
 //                                 GETRANGE key 0 end and PTTL key in one round trip (pipelined, not atomic); rejects
-//                                 with GETRANGE's refusal (WRONGTYPE) when the key holds another type
+//                                 with GETRANGE's refusal (WRONGTYPE) when the key holds another type. withPttl false:
+//                                 the caller needs no TTL, GETRANGE may go alone (the TTL is then null)
 //   type(key) -> string           strlen(key) -> number
 //   pipeline(key, commands)       [['ZADD', key, ...], ['EXPIRE', key, ...], ...] on one key's node, in one write, not
 //                                 atomic -> replies (strings or numbers); rejects with the first refusal
@@ -45,11 +49,11 @@
 //                                 the node's role (INFO replication) through the client's own connection to it
 //   refreshTopology()             makes the client read the slot map again
 //   ping()
-//   canWaitForReplicas            whether writeConnection() can name the connection of a key's write
 //   writeConnection(key, guardedPing) -> { id, token(), wait(replicas, timeoutMs) -> number,
 //                                 replicas() -> number } | null
-//                                 the connection a write of `key` goes through, taken before the write: id names it
-//                                 (the Cluster node; '' for the one connection), wait() runs WAIT on it, replicas()
+//                                 the connection a write of `key` goes through (sent with script's via), taken before
+//                                 the write: id names it (ioredis: the Cluster node, '' for the one connection;
+//                                 node-redis: the client object), wait() runs WAIT on it, replicas()
 //                                 is its server's connected_slaves; token() is what identifies it now (null when it
 //                                 is down or no longer serves the key): equal before the write and after the WAIT
 //                                 means both ran on one server connection (WAIT counts that connection's writes only)

@@ -27,7 +27,6 @@ class IoredisDriver {
     this.replicaReads = redis.isCluster && Boolean(redis.options && redis.options.scaleReads) && redis.options.scaleReads !== 'master';
     this.canTrack = typeof redis.duplicate === 'function';
     this.view = null; // a Cluster's masters and slot map as the client sees them (clusterView), until it changes
-    this.canWaitForReplicas = true;
   }
 
   script({ lua, sha }, key, args, { buffers = false } = {}) {
@@ -43,7 +42,9 @@ class IoredisDriver {
 
   getRange(key, start, end) { return this.redis.getrangeBuffer(key, start, end); }
 
-  async getRangeAndPttl(key, end) {
+  async getRangeAndPttl(key, end, { withPttl = true } = {}) {
+    // Without the TTL one command: no pipeline object (a transaction when reads may go to replicas, as below).
+    if (!withPttl && !this.replicaReads) return [await this.redis.getrangeBuffer(key, 0, end), null];
     // One write with both commands (on a Cluster, to the key's master); the first refusal (WRONGTYPE) is thrown.
     const batch = this.replicaReads ? this.redis.multi() : this.redis.pipeline();
     const [value, pttl] = repliesOf(await batch.getrangeBuffer(key, 0, end).pttl(key).exec());

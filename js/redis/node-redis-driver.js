@@ -36,9 +36,6 @@ class NodeRedisDriver {
     this.canTrack = true;
     this.view = null; // a Cluster's masters and slot map as the client sees them (clusterView)
     this.viewOf = null; // the client's slot array that view was read from (replaced on every rediscovery)
-    // A Sentinel client sends each command through a pool of master connections it does not expose, so a WAIT could
-    // not be put on the connection of the write (not done).
-    this.canWaitForReplicas = this.topology !== 'sentinel';
   }
 
   /** One command; `key` routes it on a Cluster (undefined: any node); readonly lets a Sentinel use a replica. */
@@ -50,11 +47,13 @@ class NodeRedisDriver {
     return redis.sendCommand(strings, options);
   }
 
-  script({ lua, sha }, key, args, { buffers = false } = {}) {
+  script({ lua, sha }, key, args, { buffers = false, via = null } = {}) {
     const options = buffers ? AS_BUFFERS : AS_RECEIVED;
+    // via.send: a Sentinel's master client that writeConnection() chose (its pool would pick one by itself).
+    const send = via && via.send ? (command) => via.send(commandArgs(command), options) : (command) => this.#send(key, command, options);
     return withScriptFallback(
-      () => this.#send(key, ['EVALSHA', sha, 1, key, ...args], options),
-      () => this.#send(key, ['EVAL', lua, 1, key, ...args], options),
+      () => send(['EVALSHA', sha, 1, key, ...args]),
+      () => send(['EVAL', lua, 1, key, ...args]),
     );
   }
 
@@ -64,7 +63,8 @@ class NodeRedisDriver {
 
   getRange(key, start, end) { return this.#send(key, ['GETRANGE', key, start, end], AS_BUFFERS); }
 
-  async getRangeAndPttl(key, end) {
+  async getRangeAndPttl(key, end, { withPttl = true } = {}) {
+    if (!withPttl) return [await this.#send(key, ['GETRANGE', key, 0, end], AS_BUFFERS), null];
     // node-redis writes the commands of one tick together (one write, pipelined).
     const [value, pttl] = await Promise.all([
       this.#send(key, ['GETRANGE', key, 0, end], AS_BUFFERS),
@@ -142,10 +142,23 @@ class NodeRedisDriver {
    * the master that owns the key's slot (the one the Cluster sends the key's commands to). node-redis never resends a
    * command written to a socket that died (it rejects it), but one queued while reconnecting goes out on the new
    * socket: token() counts the client's connects, so a WAIT answered on another connection than the write is seen.
+   *
+   * A Sentinel client sends each command through one of its pool of master clients (masterPoolSize), whichever its
+   * lease gives: here one of them is taken (as its own commands take it: _execute, node-redis 5 and 6) and the
+   * tombstone goes through it too (send: script's `via`). Not a lease of our own (acquire()): a lease is exclusive,
+   * so with the default pool of one every other command of the app would wait behind a sign-out's WAIT, and
+   * concurrent sign-outs could not share WAITs. A failover destroys the pool's clients (and a destroyed client never
+   * connects again): token() is then null; a command sent to it meanwhile fails (the sign-out fails closed).
    */
   async writeConnection(key, guardedPing) {
     const { redis } = this;
-    if (this.topology === 'sentinel') return null;
+    if (this.topology === 'sentinel') {
+      // _execute waits while the client reconnects to a new master: under the guard's timeout.
+      const master = await guardedPing(() => redis._execute(false, async (client) => client)); // eslint-disable-line no-underscore-dangle
+      const { host, port } = (master.options && master.options.socket) || {};
+      const connection = nodeRedisConnection(`${host}:${port}`, master, () => true);
+      return { ...connection, send: (args, options) => master.sendCommand(args, options) };
+    }
     if (!redis.isReady) await guardedPing(() => this.ping());
     if (this.topology === 'standalone') return nodeRedisConnection('', redis, () => true);
     const slot = slotOf(key);
@@ -293,16 +306,22 @@ class NodeRedisDriver {
   }
 }
 
-const connects = new WeakMap(); // node-redis client -> how many times its socket connected since first watched
+const connects = new WeakMap(); // node-redis client -> { n: its socket's connects since first watched, serial }
+let clients = 0;
 
-/** A connection of writeConnection(): client is a node-redis client; current() says it still owns the key. */
-function nodeRedisConnection(id, client, current) {
+/**
+ * A connection of writeConnection(): client is a node-redis client; current() says it still owns the key. Its id
+ * names the client object (a Sentinel's pool may hold several clients of one master, and a failover replaces them),
+ * so that WAITs are shared only by the writes of one client, and a token of one client never equals another's.
+ */
+function nodeRedisConnection(address, client, current) {
   if (!connects.has(client)) {
-    const counter = { n: 0 };
+    const counter = { n: 0, serial: ++clients };
     connects.set(client, counter);
     client.on('connect', () => { counter.n += 1; });
   }
   const counter = connects.get(client);
+  const id = `${address}/${counter.serial}`;
   return {
     id,
     token: () => (current() && client.isReady ? `${id}#${counter.n}` : null),

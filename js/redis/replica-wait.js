@@ -6,7 +6,8 @@
 // tombstone is written on the master, but nobody is told they are signed out until a replica has it too).
 //
 //   - WAIT counts the replicas that acknowledged every write *of the connection it runs on*, so it runs on the
-//     connection the tombstone's write went through (the driver's writeConnection), and the answer counts only if
+//     connection the tombstone's write went through (the driver's writeConnection; the writer sends the tombstone
+//     through it, for a client that would pick one of several itself), and the answer counts only if
 //     that connection did not change between the write and the WAIT's reply (a reconnect to a new master would
 //     answer at once for writes it never saw).
 //   - WAIT blocks its connection until it returns, and the app's other commands share that connection (both clients
@@ -36,9 +37,9 @@ class ReplicaWait {
     this.stats = { waits: 0, confirmed: 0, shortfalls: 0, skipped: 0 };
   }
 
-  /** Whether tombstones wait at all (false: signOutReplicas false, or a client that cannot say where a write went). */
+  /** Whether tombstones wait at all (false: signOutReplicas false). */
   get enabled() {
-    return Boolean(this.policy) && this.driver.canWaitForReplicas;
+    return Boolean(this.policy);
   }
 
   /** Before a tombstone's write: the connection it goes through (null when sign-outs do not wait). */

@@ -181,7 +181,7 @@ function withoutRedis({ localCache, counters, metrics, settings }, key) {
 }
 
 async function readPartitionWithTtl(context, { key, legacyKey }, budget) {
-  const state = await context.store.read(key, { budget });
+  const state = await context.store.read(key, { budget, ttl: Boolean(context.localCache) });
   if (state.value) context.metrics.received(state.value.length);
   const loaded = interpret(context, key, state);
   if (loaded.etag !== '' || !context.migrateLegacyValues || legacyKey === null) return { loaded, ttlMs: state.ttlMs };

@@ -1,6 +1,7 @@
 'use strict';
-// Redis access for token-cache partitions: a read (GETRANGE and PTTL, pipelined: one round trip) and a
-// compare-and-set write (one Lua script on one key; Cluster-safe, since a script on one key runs on that key's node).
+// Redis access for token-cache partitions: a read (GETRANGE, with PTTL pipelined when the in-process cache needs the
+// TTL: one round trip) and a compare-and-set write (one Lua script on one key; Cluster-safe, since a script on one key
+// runs on that key's node).
 // Nothing else reads or writes a partition's value.
 //
 // The version a compare-and-set checks is the value's etag (see stored-value.js), read from its header: "" for a
@@ -75,20 +76,25 @@ class PartitionStore {
 
   /**
    * @param {string} key
-   * @param {{ label?: string, budget?: { spentMs: number } }} [options] label: how errors and warnings name the key,
-   *   for a key whose name must not be logged (version 0.1's hold ids in clear); budget: the request's share of
-   *   commandTimeoutMs (guard.js)
+   * @param {{ label?: string, budget?: { spentMs: number }, ttl?: boolean }} [options] label: how errors and warnings
+   *   name the key, for a key whose name must not be logged (version 0.1's hold ids in clear); budget: the request's
+   *   share of commandTimeoutMs (guard.js); ttl: false when the caller does not need ttlMs (it is then 0)
    * @returns {Promise<StoredState>}
    */
-  async read(key, { label = key, budget = null } = {}) {
-    return this.guard.run('GET', label, () => this.#read(key), 'read', budget);
+  async read(key, { label = key, budget = null, ttl = true } = {}) {
+    return this.guard.run('GET', label, () => this.#read(key, ttl), 'read', budget);
   }
 
-  async #read(key) {
+  async #read(key, ttl) {
     let value;
     let pttl;
     try {
-      [value, pttl] = await this.driver.getRangeAndPttl(key, this.maxValueBytes);
+      // Only the in-process cache needs the TTL: without it GETRANGE goes alone, not in a pipeline (which costs
+      // ioredis more than the command: bench/README.md, "Issue 16: the Redis path, step by step"). Its empty reply is
+      // a missing key; a key holding an empty string (never a value of this package) then reads as missing too, and
+      // a write's compare-and-set finds it foreign and replaces it.
+      [value, pttl] = await this.driver.getRangeAndPttl(key, this.maxValueBytes, { withPttl: ttl });
+      if (pttl === null) pttl = value.length === 0 ? -2 : 0;
     } catch (err) {
       if (!isReplyError(err) || !/^WRONGTYPE/.test(err.message)) throw err;
       return { etag: FOREIGN, value: null, problem: `holds a Redis ${await this.driver.type(key)}, not a string`, ttlMs: 0 };
@@ -102,8 +108,9 @@ class PartitionStore {
   }
 
   /**
-   * The version `key` holds, from its first bytes alone (GETRANGE and PTTL: one round trip, no decryption): how the
-   * in-process cache confirms a copy it kept from this server's own write (local-cache.js).
+   * The version `key` holds, from its first bytes alone (one GETRANGE, on the master, no decryption): how the
+   * in-process cache confirms a copy it kept from this server's own write (local-cache.js). A missing key reads as
+   * empty, hence "!foreign": like "" it matches no copy.
    * @returns {Promise<string>}
    */
   async etag(key, { budget = null } = {}) {
@@ -111,8 +118,8 @@ class PartitionStore {
   }
 
   async #etag(key) {
-    const [head, pttl] = await this.driver.getRangeAndPttl(key, ETAG_HEAD_BYTES - 1);
-    return pttl === -2 ? ABSENT : etagOf(head);
+    const [head] = await this.driver.getRangeAndPttl(key, ETAG_HEAD_BYTES - 1, { withPttl: false });
+    return etagOf(head);
   }
 
   /**
@@ -120,16 +127,18 @@ class PartitionStore {
    * ("*": whatever it holds).
    * @returns {Promise<{ written: true, replaced: string } | { written: false, current: StoredState }>} replaced: the
    *   stored-value type the write replaced ("c" a partition, "t" a tombstone, "" nothing or a foreign value)
+   * via: a connection of the driver's writeConnection(key) the write must go through (a sign-out's, which WAITs on it)
    */
-  async compareAndSet(key, expectedEtag, value, ttlSeconds, { label = key, budget = null } = {}) {
+  async compareAndSet(key, expectedEtag, value, ttlSeconds, { label = key, budget = null, via = null } = {}) {
     const args = [expectedEtag, value ?? '', value ? ttlSeconds : 0, this.maxValueBytes];
-    const reply = await this.#run('SET', COMPARE_AND_SET, key, label, args, budget);
+    const reply = await this.#run('SET', COMPARE_AND_SET, key, label, args, budget, via);
     if (reply[0].toString('latin1') === 'written') return { written: true, replaced: reply[1].toString('latin1') };
     return { written: false, current: stateOf(reply) };
   }
 
-  async #run(command, script, key, label, args, budget) {
-    return this.guard.run(command, label, () => this.driver.script(script, key, args, { buffers: true }), script.name, budget);
+  async #run(command, script, key, label, args, budget, via = null) {
+    const options = { buffers: true, via };
+    return this.guard.run(command, label, () => this.driver.script(script, key, args, options), script.name, budget);
   }
 }
 

@@ -171,8 +171,10 @@ class PartitionWriter {
       const now = this.#now();
       const { value } = tombstone(this.context.keyring, key, now, now + settings.tombstoneSeconds);
       // Where there are replicas, acknowledged only once they hold it (signOutReplicas, js/redis/replica-wait.js).
+      // The tombstone goes through the connection WAIT will run on (via: where the client would choose one itself).
       const ticket = replicaWait && (await replicaWait.before(key));
-      const result = await store.compareAndSet(key, '*', value, settings.tombstoneSeconds);
+      const via = ticket && ticket.connection;
+      const result = await store.compareAndSet(key, '*', value, settings.tombstoneSeconds, { via });
       this.context.index.afterWrite(key, null);
       // Over nothing (no partition, no earlier tombstone: a session that never signed in, as express-session's
       // regenerate at sign-in destroys), a failover that lost this tombstone would bring nothing back: no wait, so that

@@ -12,10 +12,17 @@ the conversions both ways: every partition is stored in one form whichever libra
   store the cloud's preferred_cache alias (login.windows.net), as msal-node writes it; msal-python looks entries up,
   and writes them, under its authority's host (login.microsoftonline.com) only, matching the field exactly. So its
   memory holds every entry of that cloud under its own host (`use_environment`), and a write goes back to the stored
-  host (`to_stored`); which host is which cloud, the core says."""
+  host (`to_stored`); which host is which cloud, the core says.
+- On-behalf-of: msal-node records the incoming token's userAssertionHash on the access tokens it gets with it (and
+  serializes it on access tokens only), and its acquireTokenOnBehalfOf finds them by it; the core keeps in an
+  assertion's partition exactly the credentials carrying its hash. msal-python 1.21 records none, so in a
+  user_assertion= partition its access tokens get the partition's hash on the way to the core (`to_stored`), as
+  msal-node would have stored them; its refresh token stays without one and is dropped by the core, as msal-node's
+  is."""
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
@@ -37,18 +44,20 @@ def _entries(cache: Dict[str, Any], sections: Tuple[str, ...] = CREDENTIAL_SECTI
                     yield entry
 
 
-def to_stored(cache: Dict[str, Any]) -> str:
+def to_stored(cache: Dict[str, Any], assertion_hash: Optional[str] = None) -> str:
     """msal-python's memory as the JSON the core and Redis take: null ids become "", environments the stored host (the
-    core would rewrite them too, but only on its slower path). `cache` stays msal-python's: it is still used after
-    the write; changed entries are copies."""
+    core would rewrite them too, but only on its slower path), and with `assertion_hash` (an on-behalf-of partition's)
+    access tokens without a userAssertionHash get it. `cache` stays msal-python's: it is still used after the write;
+    changed entries are copies."""
     out = dict(cache)
     for name in SECTIONS:
         section = cache.get(name)
         if not isinstance(section, dict):
             continue
         copied: Optional[Dict[str, Any]] = None
+        stamp = assertion_hash if name == "AccessToken" else None
         for key, entry in section.items():
-            stored = _stored_entry(entry)
+            stored = _stored_entry(entry, stamp)
             if stored is not entry:
                 if copied is None:
                     copied = dict(section)
@@ -58,10 +67,12 @@ def to_stored(cache: Dict[str, Any]) -> str:
     return _ENCODER.encode(out)
 
 
-def _stored_entry(entry: Any) -> Any:
+def _stored_entry(entry: Any, assertion_hash: Optional[str] = None) -> Any:
     if not isinstance(entry, dict):
         return entry
     changes: Dict[str, Any] = {}
+    if assertion_hash is not None and "userAssertionHash" not in entry:
+        changes["userAssertionHash"] = assertion_hash
     if "home_account_id" in entry and entry["home_account_id"] is None:
         changes["home_account_id"] = ""
     environment = entry.get("environment")
@@ -110,3 +121,23 @@ def _stored_key_maker(section: str, own: Callable[..., str]) -> Callable[..., st
             entry = dict(entry, home_account_id="")
         return core.msal_node_key(section, entry) or own(**entry)
     return key
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def is_flat(cache: Dict[str, Any]) -> bool:
+    """Whether every section is a dict of entries whose values are all scalars (as every field msal writes is): then
+    copy_memory's fast copy is a full one."""
+    return all(isinstance(section, dict) and all(
+        isinstance(entry, dict) and all(isinstance(value, _SCALARS) for value in entry.values())
+        for entry in section.values()) for section in cache.values())
+
+
+def copy_memory(cache: Dict[str, Any], flat: bool) -> Dict[str, Any]:
+    """A copy of msal-python's memory that msal-python may change freely (it updates entries in place): with `flat`
+    (is_flat, asked once) sections and entries copied, their scalar values shared, some twenty times cheaper than
+    parsing the JSON again (8 KB: 1.3 vs 27 us; 100 KB: 23 vs 570 us); else a deep copy."""
+    if not flat:
+        return copy.deepcopy(cache)
+    return {name: {key: entry.copy() for key, entry in section.items()} for name, section in cache.items()}

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence, Union
 
 import redis as redis_py
 
 from .errors import ConfigurationError
 from .keyring import KeyMaterial, Keyring, create_keyring
 from .metrics import Metrics, create_metrics
+from .replica_wait import sign_out_replicas_option
 
 DEFAULT_PREFIX = "msal:"
 DEFAULT_SLIDING_SECONDS = 24 * 3600
@@ -21,6 +22,8 @@ DEFAULT_MAX_VALUE_BYTES = 16 * 1024 * 1024
 DEFAULT_TOMBSTONE_SECONDS = 600
 DEFAULT_COMMAND_TIMEOUT_MS = 1000
 FAILURE_MODES = ("open", "closed")
+# The in-process cache (local_cache.py): the Node package's localCache defaults.
+DEFAULT_LOCAL_CACHE = {"max_bytes": 64 * 1024 * 1024, "max_entries": 10000, "stale_if_error_seconds": 300}
 
 
 @dataclass(frozen=True)
@@ -39,12 +42,31 @@ class Settings:
     clock: Callable[[], float]  # epoch seconds, as time.time
     command_timeout_ms: int
     metrics: Metrics
+    sign_out_replicas: Any  # False, or {"replicas": "auto" | n, "timeout_ms": n} (replica_wait.py)
+    local_cache: Optional[Dict[str, int]] = None  # max_bytes, max_entries, stale_if_error_seconds; None: off
 
 
 def _positive_integer(value: object, name: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise ConfigurationError(f"{name} must be a positive integer")
     return value
+
+
+def _local_cache_options(value: object) -> Optional[Dict[str, int]]:
+    """False, or the in-process cache's settings with their defaults (None: the defaults)."""
+    if value is None:
+        value = {}
+    if value is False:
+        return None
+    if not isinstance(value, dict):
+        raise ConfigurationError("local_cache must be False or {max_bytes, max_entries, stale_if_error_seconds}")
+    unknown = sorted(set(value) - set(DEFAULT_LOCAL_CACHE))
+    if unknown:
+        raise ConfigurationError(f"unknown option local_cache.{unknown[0]} (known: {', '.join(DEFAULT_LOCAL_CACHE)})")
+    merged = {**DEFAULT_LOCAL_CACHE, **value}
+    for name, number in merged.items():
+        _positive_integer(number, f"local_cache.{name}")
+    return merged
 
 
 def _check_redis(client: object) -> Any:
@@ -104,6 +126,8 @@ def normalize_options(
     clock: Optional[Callable[[], float]] = None,
     command_timeout_ms: int = DEFAULT_COMMAND_TIMEOUT_MS,
     metrics: Any = None,
+    sign_out_replicas: Any = None,  # None: replica_wait.py's default, {"replicas": "auto", "timeout_ms": 200}
+    local_cache: Union[bool, Dict[str, int], None] = None,
 ) -> Settings:
     if not isinstance(prefix, str):
         raise ConfigurationError("prefix must be a string")
@@ -138,4 +162,6 @@ def normalize_options(
                     absolute_seconds=absolute_seconds, skew_seconds=skew_seconds,
                     tombstone_seconds=tombstone_seconds, max_value_bytes=max_value_bytes,
                     write_failure=write_failure, read_failure=read_failure, logger=log, clock=clock or time.time,
-                    command_timeout_ms=command_timeout_ms, metrics=create_metrics(metrics, log))
+                    command_timeout_ms=command_timeout_ms, metrics=create_metrics(metrics, log),
+                    sign_out_replicas=sign_out_replicas_option(sign_out_replicas, client, command_timeout_ms),
+                    local_cache=_local_cache_options(local_cache))

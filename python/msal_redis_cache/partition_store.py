@@ -62,14 +62,21 @@ class WriteReply:
 
 
 def run_script(guard: RedisGuard, client: "redis_py.Redis", command: str, script: Script, key: str,
-               args: Sequence[Any]) -> Any:
+               args: Sequence[Any], connection: Any = None) -> Any:
     """EVALSHA, then the script itself when Redis does not have it (after a restart or a failover), as one call of
-    the guard (`command`: what it does, for messages; metrics name the script)."""
+    the guard (`command`: what it does, for messages; metrics name the script). With `connection` (one held out of the
+    client's pool: replica_wait.py), on it."""
+    def send(name: str, *arguments: Any) -> Any:
+        if connection is None:
+            return getattr(client, name.lower())(*arguments)
+        connection.send_command(name, *arguments)
+        return connection.read_response()
+
     def call() -> Any:
         try:
-            return client.evalsha(script.sha, 1, key, *args)
+            return send("EVALSHA", script.sha, 1, key, *args)
         except redis_py.exceptions.NoScriptError:
-            return client.eval(script.lua, 1, key, *args)
+            return send("EVAL", script.lua, 1, key, *args)
     return guard.run(command, key, call, script.name)
 
 
@@ -100,11 +107,23 @@ class PartitionStore:
             return StoredState(etag_of(value), problem=f"value is {self.redis.strlen(key)} bytes, over max_value_bytes")
         return StoredState(etag_of(value), value, None, int(pttl))
 
-    def compare_and_set(self, key: str, expected_etag: str, value: Optional[bytes], ttl_seconds: int) -> WriteReply:
+    def etag(self, key: str) -> str:
+        """The version `key` holds (its header's first 32 bytes): how the in-process cache confirms a copy."""
+        return self.guard.run("GETRANGE", key, lambda: self._etag(key), "confirm")
+
+    def _etag(self, key: str) -> str:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.getrange(key, 0, 31)
+        pipe.exists(key)
+        head, exists = pipe.execute()
+        return etag_of(bytes(head) if exists else None)
+
+    def compare_and_set(self, key: str, expected_etag: str, value: Optional[bytes], ttl_seconds: int,
+                        connection: Any = None) -> WriteReply:
         """Stores `value` (or deletes the key when it is None) if the key still holds the version `expected_etag`
-        ("*": whatever it holds)."""
+        ("*": whatever it holds); on `connection` when given (a sign-out that waits for replicas)."""
         args = [expected_etag, value or b"", ttl_seconds if value else 0, self.max_value_bytes]
-        reply = run_script(self.guard, self.redis, "SET", COMPARE_AND_SET, key, args)
+        reply = run_script(self.guard, self.redis, "SET", COMPARE_AND_SET, key, args, connection)
         if _text(reply[0]) == "written":
             return WriteReply(True, replaced=_text(reply[1]))
         return WriteReply(False, current=state_of(reply))

@@ -4,7 +4,8 @@ remove_partition), with js/storage/partition-writer.js's rules:
   - on a conflict the core merges three ways (base = what this request loaded, mine = what it now holds, theirs =
     what is stored now), applies the partition rules again, and the write is retried a bounded number of times;
   - a partition removed meanwhile (a tombstone, or gone) is never brought back by a write based on an older load;
-  - a removal is a tombstone, written whatever the stored version: a sign-out always wins;
+  - a removal is a tombstone, written whatever the stored version: a sign-out always wins; where Redis has replicas,
+    it counts only once a replica holds it too (sign_out_replicas, replica_wait.py);
   - when Redis fails, a write fails open (write_failure "open": not stored, logged) or closed (CacheStoreError); a
     sign-out always fails closed."""
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import random
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from itertools import count
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -21,6 +23,7 @@ from .errors import CacheFormatError, CacheStoreError
 from .partition_index import PartitionIndex
 from .partition_reader import Context, LoadedPartition, interpret, written
 from .partitions import Partition
+from .replica_wait import ReplicaWait
 from .stored_value import PARTITION, seal, tombstone
 
 # n servers writing one partition at once need at most n attempts; past this many the write is dropped with a warning.
@@ -45,6 +48,9 @@ class PartitionWriter:
     def __init__(self, context: Context, index: PartitionIndex) -> None:
         self.context = context
         self.index = index
+        settings = context.settings
+        self.replica_wait = ReplicaWait.for_client(settings.redis, settings.sign_out_replicas, context.store.guard,
+                                                   settings.logger)
 
     def write(self, **request: Any) -> WriteResult:
         """Stores `cache` (msal's serialized cache, or an imported one) as the partition `key`, based on `loaded`;
@@ -78,6 +84,8 @@ class PartitionWriter:
             if sealed is not None and len(sealed.value) > settings.max_value_bytes:
                 raise CacheFormatError(f'partition "{key}" would be {len(sealed.value)} bytes, over max_value_bytes '
                                        f"({settings.max_value_bytes}); not stored")
+            local_cache = self.context.local_cache
+            flight = local_cache.begin_read(key) if local_cache is not None else None
             try:
                 if offline:
                     raise CacheStoreError(f'Redis SET not sent for "{key}": Redis failed earlier in this request')
@@ -87,17 +95,30 @@ class PartitionWriter:
                 result = self.context.store.compare_and_set(key, base.etag, sealed and sealed.value,
                                                             plan["ttl_seconds"])
             except CacheStoreError as error:
+                if flight is not None:
+                    assert local_cache is not None
+                    local_cache.end_write(flight, None, 0)
+                    # It may or may not have reached Redis: this process's copy is no longer a hit, but stays the
+                    # last known copy for reads while Redis fails.
+                    local_cache.demote(key)
                 if settings.write_failure == "closed":
                     raise
                 settings.logger.warning(f"msal-redis-cache: partition \"{key}\" not stored: {error}")
                 return WriteResult("failed", first)
             self.context.metrics.compare_and_set(len(sealed.value) if sealed else 0, result.written,
                                                  result.current and result.current.value)
+            stored = (written(sealed.etag, plan["cache"], created_at, not_after, owner, len(sealed.value))
+                      if result.written and sealed is not None else None)
+            if flight is not None:
+                assert local_cache is not None
+                # What Redis holds now: what this write stored, or (a conflict, a delete) nothing this process knows.
+                local_cache.end_write(flight, stored, plan["ttl_seconds"] * 1000)
+                if stored is None:
+                    local_cache.forget(key)
             if result.written:
                 self.index.after_write(key, plan["ttl_seconds"] if sealed else None)
-                if sealed is None:
+                if stored is None:
                     return WriteResult("deleted", first)
-                stored = written(sealed.etag, plan["cache"], created_at, not_after, owner, len(sealed.value))
                 return WriteResult("stored", first, stored, merged)
             assert result.current is not None
             theirs = interpret(self.context, key, result.current)
@@ -125,13 +146,27 @@ class PartitionWriter:
         raise AssertionError("unreachable")
 
     def remove(self, key: str) -> bool:
-        """Tombstones a partition (sign-out) whatever it holds. True when it held a partition. Fails closed."""
+        """Tombstones a partition (sign-out) whatever it holds. True when it held a partition. Fails closed; where
+        the master has replicas, also when none confirms the tombstone in time (sign_out_replicas, replica_wait.py)."""
         settings = self.context.settings
-        now = self.context.now()
-        sealed = tombstone(settings.keyring, key, now, now + settings.tombstone_seconds)
-        result = self.context.store.compare_and_set(key, "*", sealed.value, settings.tombstone_seconds)
-        self.index.after_write(key, None)
-        return result.replaced == PARTITION
+        try:
+            now = self.context.now()
+            sealed = tombstone(settings.keyring, key, now, now + settings.tombstone_seconds)
+            wait = self.replica_wait
+            # WAIT counts the writes of its own connection: the tombstone's goes through the one WAIT is sent on.
+            with wait.held(key) if wait is not None else nullcontext() as connection:
+                result = self.context.store.compare_and_set(key, "*", sealed.value, settings.tombstone_seconds,
+                                                            connection)
+                self.index.after_write(key, None)
+                # Over nothing (no partition, no earlier tombstone: a session that never signed in, as regenerate()
+                # at sign-in destroys), a failover that lost this tombstone would bring nothing back: no wait, so
+                # that a slow replica cannot fail a sign-in.
+                if wait is not None and result.replaced != "":
+                    wait.confirm(connection, key)
+            return result.replaced == PARTITION
+        finally:
+            if self.context.local_cache is not None:
+                self.context.local_cache.forget(key)  # signed out here, whatever Redis said: never serve it again
 
     @staticmethod
     def _reason_to_drop(partition: Partition, base: LoadedPartition, theirs: LoadedPartition,

@@ -24,6 +24,8 @@ class Partition:
     allowed: Optional[List[str]]
     kind: str  # "account", "app" or "obo": decides the core's TTL rule
     client_id: Optional[str]
+    # On-behalf-of: msal-node's userAssertionHash of the incoming token, which msal-python does not record itself.
+    assertion_hash: Optional[str] = None
 
 
 def require_string(value: object, name: str) -> str:
@@ -74,4 +76,5 @@ def resolve_partition(
     if name == "tenant_id":
         return Partition("app", "app:" + keyring.name("app", client + "\n" + value), [f"app:{value}"], "app", client)
     digest = user_assertion_hash(value)
-    return Partition("obo", "obo:" + keyring.name("obo", client + "\n" + digest), [f"obo:{digest}"], "obo", client)
+    return Partition("obo", "obo:" + keyring.name("obo", client + "\n" + digest), [f"obo:{digest}"], "obo", client,
+                     digest)

@@ -3,12 +3,16 @@ keys and the policy), and from it one token cache per request, bound to that req
 
 from __future__ import annotations
 
+import os
+import weakref
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Union
 
 from . import core
 from .admin_operations import sign_out_everywhere
 from .errors import CacheFormatError, CacheStoreError
+from .invalidation_listener import InvalidationListener
+from .local_cache import LocalCache
 from .options import Settings, normalize_options
 from .partition_index import PartitionIndex
 from .partition_reader import Context, LoadedPartition, load_partition
@@ -39,12 +43,25 @@ class RedisTokenCache:
     sliding_seconds=86400, absolute_seconds=1209600, skew_seconds=300, tombstone_seconds=600,
     max_value_bytes=16 MiB, insecure_plaintext_storage=False, write_failure="open", read_failure="closed", logger (a
     logging.Logger), clock (epoch seconds, time.time), command_timeout_ms=1000 (checked against the client's
-    socket timeouts), metrics ({"on_event": callable} or False)."""
+    socket timeouts), metrics ({"on_event": callable} or False), local_cache ({max_bytes: 64 MiB, max_entries: 10000,
+    stale_if_error_seconds: 300} or False: the in-process cache of partitions, kept coherent by Redis's
+    invalidations; off on a Redis Cluster), sign_out_replicas={"replicas": "auto", "timeout_ms": 200} (or False;
+    replica_wait.py)."""
 
     def __init__(self, **options: Any) -> None:
         settings = normalize_options(**options)
         guard = RedisGuard(settings.logger, settings.metrics)
         context = Context(settings, PartitionStore(settings.redis, settings.max_value_bytes, guard))
+        topology = _topology(settings.redis)
+        # The in-process cache needs a tracking connection of its own, opened from the client's pool; a RedisCluster
+        # (one per master, following the slots) is not done in Python: there every read goes to Redis.
+        if settings.local_cache is not None and topology != "cluster":
+            context.local_cache = LocalCache(**settings.local_cache, clock=settings.clock, metrics=settings.metrics)
+            context.listener = InvalidationListener(settings.redis, prefix=settings.prefix,
+                                                    local_cache=context.local_cache, logger=settings.logger,
+                                                    require_master=topology == "sentinel",
+                                                    on_tracking=guard.reachable)
+            _restart_after_fork(context)
         index = PartitionIndex(settings, guard)
         self.settings = settings
         self._shared = Shared(settings, context, index, PartitionWriter(context, index))
@@ -63,7 +80,8 @@ class RedisTokenCache:
                          tenant_id: Optional[str] = None, user_assertion: Optional[str] = None,
                          client_id: Optional[str] = None) -> bool:
         """Sign-out: the partition becomes a tombstone for tombstone_seconds, so that no request that loaded it
-        earlier can write it back. True when a partition was there. Raises CacheStoreError when Redis fails."""
+        earlier can write it back. True when a partition was there. Raises CacheStoreError when Redis fails, or
+        when no replica confirms the tombstone within sign_out_replicas' bound."""
         partition = self._partition(session_id, home_account_id, tenant_id, user_assertion, client_id)
         return self._shared.writer.remove(self.settings.prefix + partition.partition_key)
 
@@ -115,9 +133,24 @@ class RedisTokenCache:
         return self._shared.writer.write(key=key, partition=partition, allowed=allowed, owner=owner, loaded=loaded,
                                          cache=cache_json).outcome
 
+    def stats(self) -> Dict[str, Any]:
+        """Counters and state, for health checks and tests: the in-process cache (hits, misses, stale copies served,
+        invalidations, evictions, entries, bytes, coherent: tracking is on) or None when it is off, and the reads
+        that Redis failed (stale_reads, failed_reads, missed_reads)."""
+        context = self._shared.context
+        cache = context.local_cache
+        return {
+            "local_cache": cache and {**cache.stats, "entries": len(cache.entries), "bytes": cache.bytes,
+                                      "coherent": cache.coherent},
+            **context.counters,
+        }
+
     def close(self) -> None:
-        """Waits for the background count updates (the cache stays usable). The app's own Redis client is left open."""
+        """Waits for the background count updates and stops the in-process cache's invalidation connection (the
+        cache stays usable, reading Redis every time). The app's own Redis client is left open."""
         self._shared.index.settle()
+        if self._shared.context.listener is not None:
+            self._shared.context.listener.close()
 
     def __enter__(self) -> "RedisTokenCache":
         return self
@@ -142,3 +175,26 @@ class RedisTokenCache:
         if loaded.offline:
             raise CacheStoreError(f'Redis is unavailable: partition "{key}" could not be read')
         return key, loaded
+
+
+def _topology(client: Any) -> str:
+    """"cluster", "sentinel" (a Sentinel master_for client) or "standalone"."""
+    if getattr(client, "connection_pool", None) is None or type(client).__name__ == "RedisCluster":
+        return "cluster"
+    return "sentinel" if type(client.connection_pool).__name__ == "SentinelConnectionPool" else "standalone"
+
+
+def _restart_after_fork(context: Context) -> None:
+    """A forked worker (gunicorn --preload, multiprocessing) has neither the parent's listener thread nor its
+    invalidations: its cache starts suspended and empty, and its own listener starts on first use."""
+    if not hasattr(os, "register_at_fork"):
+        return
+    ref = weakref.ref(context)
+
+    def after_in_child() -> None:
+        forked = ref()
+        if forked is not None and forked.local_cache is not None and forked.listener is not None:
+            forked.local_cache.after_fork()
+            forked.listener.restart_after_fork()
+
+    os.register_at_fork(after_in_child=after_in_child)

@@ -111,9 +111,19 @@ class PartitionTokenCache(msal.SerializableTokenCache):
             else:
                 self._owner = loaded.owner
         self._loaded, self._loaded_at = loaded, loaded_at
-        self._cache = (to_msal_python(loaded.body, self._partition.mode == "app", self._environment)
-                       if loaded.body else {})
+        self._cache = self._memory_of(loaded)
         self.has_state_changed = False
+
+    def _memory_of(self, loaded: LoadedPartition) -> Dict[str, Any]:
+        """msal-python's memory of a loaded partition: from the in-process cache a copy of the one parsed at its first
+        hit (msal-python changes it in place), else parsed from the JSON."""
+        app_tokens = self._partition.mode == "app"
+        if loaded.entry is None:
+            return to_msal_python(loaded.body, app_tokens, self._environment) if loaded.body else {}
+        memory = loaded.entry.memory(lambda body: to_msal_python(body, app_tokens))
+        if self._environment:
+            use_environment(memory, self._environment)
+        return memory
 
     def _fresh(self) -> bool:
         return self._clock() - self._loaded_at < REUSE_LOAD_SECONDS
@@ -185,7 +195,7 @@ class PartitionTokenCache(msal.SerializableTokenCache):
         result = self._shared.writer.write(
             key=self.key, partition=self._partition, allowed=allowed,
             owner=self._owner if self._partition.mode == "session" else None, loaded=self._loaded,
-            cache=to_stored(self._cache), offline=self._redis_failed)
+            cache=to_stored(self._cache, self._partition.assertion_hash), offline=self._redis_failed)
         self.has_state_changed = False
         if result.outcome == "failed":
             self._redis_failed = True

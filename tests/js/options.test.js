@@ -152,11 +152,12 @@ describe('signOutReplicas', () => {
     expect(() => newTokenCache({ signOutReplicas: value })).toThrow(message);
   });
 
-  test('a node-redis Sentinel client: "auto" warns that sign-outs do not wait; a number is refused', () => {
+  test('a node-redis Sentinel client: sign-outs wait there too (no warning; a number is taken)', () => {
     const client = require('redis').createSentinel({ name: 'm', sentinelRootNodes: [{ host: '127.0.0.1', port: 1 }] });
     const warnings = [];
-    newTokenCache({ redis: client, logger: { warn: (m) => warnings.push(m) } });
-    expect(warnings).toEqual([expect.stringMatching(/a node-redis sentinel client cannot run WAIT .*sign-outs do not wait for a replica/)]);
-    expect(() => newTokenCache({ redis: client, signOutReplicas: { replicas: 1 } })).toThrow(/signOutReplicas: a node-redis sentinel client cannot run WAIT/);
+    const auto = newTokenCache({ redis: client, logger: { warn: (m) => warnings.push(m) } });
+    expect(warnings).toEqual([]);
+    expect(auto.stats().signOutReplicas).toEqual({ waits: 0, confirmed: 0, shortfalls: 0, skipped: 0 });
+    expect(() => newTokenCache({ redis: client, signOutReplicas: { replicas: 1 } })).not.toThrow();
   });
 });

@@ -4,6 +4,8 @@ conflicts and merges, writes dropped after a sign-out, unreadable values; a call
 
 from __future__ import annotations
 
+import time
+
 import json
 import logging
 import re
@@ -30,7 +32,8 @@ def events() -> Events:
 
 @pytest.fixture
 def metered(make_tokens: Any, idp: Any, events: Events) -> PythonServer:
-    return PythonServer(make_tokens(metrics={"on_event": events.append}), idp.auth, idp.url)
+    # Every load asks Redis (the in-process cache's own events: test_the_in_process_cache_counts_its_hits).
+    return PythonServer(make_tokens(metrics={"on_event": events.append}, local_cache=False), idp.auth, idp.url)
 
 
 def of(events: Events, name: str, **attributes: str) -> List[Dict[str, Any]]:
@@ -71,6 +74,30 @@ def test_a_sign_in_and_a_silent_call(metered: PythonServer, idp: Any, events: Ev
     assert of(events, "cache.hits", CacheLevel="L2Cache") and not of(events, "cache.misses")
     assert total(events, "redis.io", **{"network.io.direction": "receive"}) > 100
     assert not of(events, "writes")  # a token served from the cache changes nothing
+
+
+def test_the_in_process_cache_counts_its_hits(make_tokens: Any, idp: Any, events: Events) -> None:
+    server = PythonServer(make_tokens(metrics={"on_event": events.append}, local_cache={"max_entries": 1}),
+                          idp.auth, idp.url)
+    server.tokens.cache_for(session_id="warm-up")
+    deadline = time.monotonic() + 10
+    while not server.tokens.stats()["local_cache"]["coherent"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    sign_in(server, idp, "l1", "lina@contoso.example")
+    events.clear()
+    app = server.app({"sessionId": "l1"})
+    assert app.acquire_token_silent(SCOPES, app.get_accounts()[0])["access_token"]
+    # No read (after this process's own write, the first hit checks the etag: "confirm")
+    assert total(events, "cache.hits", CacheLevel="L1Cache") == 1
+    assert not of(events, "redis.duration", **{"db.operation.name": "read"})
+    events.clear()
+    server.tokens.cache_for(session_id="other")  # a miss at both levels
+    assert total(events, "cache.misses", CacheLevel="L1Cache") == 1
+    assert total(events, "cache.misses", CacheLevel="L2Cache") == 1
+    from test_bad_values import make_cache
+    server.tokens.import_partition(make_cache("oid.tid", time.time()), home_account_id="oid.tid")
+    assert total(events, "local_cache.evictions") == 1  # what this process wrote is kept: max_entries 1
 
 
 def test_a_conflict_merges_and_retries(metered: PythonServer, idp: Any, events: Events) -> None:

@@ -145,7 +145,7 @@ def test_concurrent_writers_lose_no_update(workers, idp, count, python):
     lost = 0
     for trial in range(3):
         scopes = [[f"api://race-{trial}-{i}/read"] for i in range(count)]
-        idp.control("hold", count=count, jitterMs=3)
+        idp.control("hold", count=count, jitterMs=3, timeoutMs=15000)  # 8 processes on a loaded 2-core machine
         for worker, wanted in zip(servers, scopes):
             worker.send("silent", selector=selector, homeAccountId=home, scopes=wanted)
         replies = [worker.receive() for worker in servers]

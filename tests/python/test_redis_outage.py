@@ -46,8 +46,10 @@ def test_a_hung_redis_fails_within_the_timeout_then_fast_then_recovers(frozen: R
                                                                        caplog: Any) -> None:
     events: List[Dict[str, Any]] = []
     client = redis.Redis(port=frozen.port, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
+    # No in-process cache: it would serve the partition without asking the stopped Redis (test_local_cache_outages).
     tokens = RedisTokenCache(redis=client, encryption_keys=[ENCRYPTION_KEY], key_name_secret=KEY_NAME_SECRET,
-                             command_timeout_ms=int(TIMEOUT * 1000), metrics={"on_event": events.append})
+                             command_timeout_ms=int(TIMEOUT * 1000), metrics={"on_event": events.append},
+                             local_cache=False)
     server = PythonServer(tokens, idp.auth, idp.url)
     user = idp.control("addUser", username="quinn@contoso.example")
     home = server.sign_in({"sessionId": "s"}, idp.sign_in_code(user), SCOPES, REDIRECT_URI)["homeAccountId"]

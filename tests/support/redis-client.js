@@ -81,6 +81,18 @@ function newRedisOfCluster(nodes, options = {}) {
   return twin(ioredis, createNodeRedis('cluster', { nodes }, options), { lazy: Boolean(options.lazyConnect) });
 }
 
+/**
+ * A client of the Sentinel group `group` ({ sentinels, name }: one of a test's own), of the run's client like
+ * newRedis(): an ioredis Sentinel client, or under node-redis the twin of one and a node-redis createSentinel().
+ */
+function newRedisOfSentinel(group, options = {}) {
+  const ioredis = new Redis({ sentinels: group.sentinels, name: group.name, ...options });
+  if (client === 'ioredis') return ioredis;
+  // eslint-disable-next-line global-require
+  const { createNodeRedis, twin } = require('./node-redis');
+  return twin(ioredis, createNodeRedis('sentinel', { sentinel: group }, options), { lazy: Boolean(options.lazyConnect) });
+}
+
 /** The ioredis client of newRedis(), or its ioredis side under node-redis (what tests inspect Redis with). */
 const ioredisOf = (redis) => redis.ioredisClient || redis;
 
@@ -175,12 +187,6 @@ function sentinelEnv({ sentinels, name }) {
 }
 
 /**
- * Token cache options for suites that count warnings: a node-redis Sentinel client cannot make sign-outs wait for a
- * replica, and says so once when the cache is made (checked in options.test.js); those suites turn it off there.
- */
-const signOutReplicasOff = client === 'node-redis' && topology === 'sentinel' ? { signOutReplicas: false } : {};
-
-/**
  * What the topology offers: the token cache keeps an in-process cache (L1) on every topology and client (on a Cluster
  * it tracks on every master: js/local-cache/cluster-tracker.js). Kept for the suites that say what they expect where.
  */
@@ -193,13 +199,13 @@ module.exports = {
   newRedis,
   newRedisAt,
   newRedisOfCluster,
+  newRedisOfSentinel,
   masters,
   keysAll,
   onEveryMaster,
   monitorAll,
   existing,
   hasLocalCache,
-  signOutReplicasOff,
   clusterNodes,
   sentinelGroup,
   sentinelEnv,

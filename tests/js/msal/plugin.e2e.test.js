@@ -4,7 +4,7 @@
 
 const crypto = require('node:crypto');
 const Redis = require('../../support/ioredis');
-const { newRedis, keysAll, signOutReplicasOff } = require('../../support/redis-client');
+const { newRedis, keysAll } = require('../../support/redis-client');
 const { RedisTokenCache, CacheStoreError } = require('../../../js');
 const { resolvePartition } = require('../../../js/msal/partitions');
 const { createKeyring } = require('../../../js/storage/keyring');
@@ -24,7 +24,7 @@ let idp;
 let warnings;
 let tokenCache;
 const newTokenCache = (options = {}) =>
-  new RedisTokenCache({ redis, prefix, logger: { warn: (m) => warnings.push(m) }, ...testSecrets(), ...signOutReplicasOff, ...options });
+  new RedisTokenCache({ redis, prefix, logger: { warn: (m) => warnings.push(m) }, ...testSecrets(), ...options });
 
 /** The Redis key of a partition, as every RedisTokenCache with the test secrets names it. */
 const keyOf = (selector, clientId) => prefix + resolvePartition(selector, clientId, testKeyring).partitionKey;

@@ -5,7 +5,7 @@
 
 const crypto = require('node:crypto');
 const Redis = require('../../support/ioredis');
-const { newRedis, signOutReplicasOff } = require('../../support/redis-client');
+const { newRedis } = require('../../support/redis-client');
 const {
   seal, open, tombstone, readHeader, UnreadableValue, TYPE, CLOCK_SKEW_SECONDS, MAX_HEADER_BYTES,
 } = require('../../../js/storage/stored-value');
@@ -274,7 +274,7 @@ describe('plugin against a real Redis with one failure injected', () => {
   function setup(prefix, options = {}) {
     const idp = createFakeIdentityProvider({ clientId: CLIENT_ID });
     const warnings = [];
-    const cache = new RedisTokenCache({ redis, prefix, logger: { warn: (m) => warnings.push(m) }, ...testSecrets(), ...signOutReplicasOff, ...options });
+    const cache = new RedisTokenCache({ redis, prefix, logger: { warn: (m) => warnings.push(m) }, ...testSecrets(), ...options });
     const signIn = (user) =>
       cache
         .createClientApplication(idp.msalConfig(), { sessionId: 's' })

@@ -1,10 +1,11 @@
 'use strict';
 // A Sentinel failover under load. A Sentinel group of this file's own (tests/support/redis-sentinel.js: a master, a
 // replica, three sentinels that call a master dead after 1 s), three servers in their own processes
-// (tests/support/race-worker.js: ioredis Sentinel clients with ioredis's defaults, as an app has them, L1 on) loop
-// over silent calls (every REFRESH_EVERY-th a forced refresh, so a write), while this process signs users in on
-// one server and checks from another that the sign-in was stored, and signs sessions out as a tool would. Then the
-// master is SIGKILLed: the sentinels promote the replica, the clients find it through them.
+// (tests/support/race-worker.js: Sentinel clients of the run's client with its defaults, as an app has them, L1 on)
+// loop over silent calls (every REFRESH_EVERY-th a forced refresh, so a write), while this process signs users in on
+// one server and checks from another that the sign-in was stored, and signs sessions out as a tool would (a
+// Sentinel client of the run's client too: ioredis, or node-redis's createSentinel). Then the master is SIGKILLed:
+// the sentinels promote the replica, the clients find it through them.
 //
 // The targets (issue 16): 0 silent calls that report "no account" or "no tokens" for a signed-in user (readFailure
 // "closed": a read that fails is a CacheStoreError, or the last copy this server saw); 0 sign-outs lost (the tool's
@@ -25,11 +26,11 @@
 // It runs on the sentinel pass (jest.config.js), and starts its own group: killing the run's master would fail the
 // other suites.
 
-const Redis = require('../../support/ioredis');
 const { RedisTokenCache, CacheStoreError } = require('../../../js');
+const { nodeRedis } = require('../../support/node-redis');
 const { open, TYPE } = require('../../../js/storage/stored-value');
 const redisSentinel = require('../../support/redis-sentinel');
-const { sentinelEnv } = require('../../support/redis-client');
+const { sentinelEnv, newRedisOfSentinel } = require('../../support/redis-client');
 const { startSharedIdentityProvider } = require('../../support/shared-identity-provider');
 const { startRaceWorkers, stopRaceWorkers, callWorker: call } = require('../../support/race-workers');
 const { reportCounts } = require('../../support/race-helpers');
@@ -55,7 +56,7 @@ const prefix = 'failover:';
 const { secrets, keyring } = failoverSecrets();
 
 let group;
-let redis; // this process's app client (a Sentinel client)
+let redis; // this process's app client (a Sentinel client; its ioredis side under node-redis for the checks below)
 let appErrors = 0; // its 'error' events: expected while the master is down, never unhandled
 let tool; // this process's token cache: sign-ins, and sign-outs as a tool makes them
 let toolWarnings = [];
@@ -68,8 +69,9 @@ const summary = {};
 
 beforeAll(async () => {
   group = await redisSentinel.start();
-  redis = new Redis({ sentinels: group.sentinels, name: group.name });
+  redis = newRedisOfSentinel(group); // under node-redis a twin: the package gets the node-redis side
   redis.on('error', () => { appErrors += 1; });
+  if (redis.nodeRedisClient) await redis.connect(); // an app connects a node-redis client before handing it over
   tool = new RedisTokenCache({
     redis,
     prefix,
@@ -161,6 +163,58 @@ test('the replica stopped (SIGSTOP): a sign-out fails closed within signOutRepli
     }
   }
   summary.replicaStopped = { refusedAfterMs: round(ms), signOutReplicas: tool.stats().signOutReplicas };
+});
+
+test('node-redis with a pool of master clients (masterPoolSize 3): each tombstone goes through the client its WAIT runs on', async () => {
+  // Always node-redis (TEST_NODE_REDIS_MAJOR), whatever the run's client. Sentinel leases a pool client per command,
+  // in turn: a tombstone sent through the pool would go to another client than its WAIT's, and a WAIT on a client
+  // whose own writes the stopped replica already acknowledged answers at once: a sign-out reported done.
+  const client = nodeRedis.createSentinel({ name: group.name, sentinelRootNodes: group.sentinels, masterPoolSize: 3 });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    const pooled = new RedisTokenCache({
+      redis: client, prefix: 'pool:', localCache: false, logger: { warn: (m) => toolWarnings.push(String(m)) },
+      encryptionKeys: [secrets.encryptionKey], keyNameSecret: secrets.keyNameSecret,
+    });
+    const sessions = Array.from({ length: 12 }, (_, i) => ({ sessionId: `pool-${i}` }));
+    // Tombstones over nothing wait for no replica; over those, one each, in turn over the pool: confirmed.
+    for (const session of sessions) await pooled.removePartition(session);
+    for (const session of sessions) await pooled.removePartition(session);
+    expect(pooled.stats().signOutReplicas.confirmed).toBe(sessions.length);
+    const bound = pooled.settings.signOutReplicas.timeoutMs;
+    group.signal(group.replica.port, 'SIGSTOP');
+    let one;
+    let all;
+    try {
+      one = [];
+      for (const session of sessions.slice(0, 4)) { // one after the other: each on the next pool client
+        const startAt = now();
+        const error = await pooled.removePartition(session).then(() => null, (err) => err);
+        one.push({ error, ms: now() - startAt });
+      }
+      const startAt = now();
+      const waitsBefore = pooled.stats().signOutReplicas.waits;
+      const errors = await Promise.all(sessions.map((session) => pooled.removePartition(session).then(() => null, (err) => err)));
+      all = { errors, ms: now() - startAt, waits: pooled.stats().signOutReplicas.waits - waitsBefore };
+    } finally {
+      group.signal(group.replica.port, 'SIGCONT');
+    }
+    for (const { error, ms } of one) {
+      expect(error).toBeInstanceOf(CacheStoreError);
+      expect(error.message).toMatch(/not confirmed: 0 of 1 replica\(s\) acknowledged it within 200 ms/);
+      expect(ms).toBeLessThan(bound + SCHEDULING_MS);
+    }
+    for (const error of all.errors) expect(error).toBeInstanceOf(CacheStoreError);
+    // Concurrent sign-outs share WAITs (at most two per pool client, side by side): two bounds, and scheduling twice.
+    expect(all.waits).toBeLessThanOrEqual(2 * 3);
+    expect(all.ms).toBeLessThan(2 * (bound + SCHEDULING_MS));
+    expect(pooled.stats().signOutReplicas.confirmed).toBe(sessions.length); // none while the replica was stopped
+    expect(pooled.stats().redis).toMatchObject({ breaker: 'closed', failures: 0, timeouts: 0 });
+    summary.pool = { serialMs: one.map(({ ms }) => round(ms)), concurrentMs: round(all.ms), concurrentWaits: all.waits, signOutReplicas: pooled.stats().signOutReplicas };
+  } finally {
+    await client.close();
+  }
 });
 
 test('the master SIGKILLed under load: no crash, clear errors, sign-ins and silent calls work again within seconds', async () => {

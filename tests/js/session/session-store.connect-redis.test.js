@@ -9,7 +9,7 @@ const express = require('express');
 const session = require('express-session');
 const request = require('supertest');
 const Redis = require('../../support/ioredis');
-const { newRedis, monitorAll, onEveryMaster, existing, client, signOutReplicasOff } = require('../../support/redis-client');
+const { newRedis, monitorAll, onEveryMaster, existing, client } = require('../../support/redis-client');
 const { RedisSessionStore } = require('../../../js/session/session-store');
 const { RedisTokenCache } = require('../../../js/redis-token-cache');
 const { ConfigurationError, CacheStoreError } = require('../../../js/errors');
@@ -26,7 +26,7 @@ const logger = { warn: (m) => warnings.push(m) };
 
 // No in-process cache: it would hold a connection of its own open after the tests.
 const newTokenCache = (options = {}) =>
-  new RedisTokenCache({ redis, prefix: `${prefix}msal:`, logger, localCache: false, ...testSecrets(), ...signOutReplicasOff, ...options });
+  new RedisTokenCache({ redis, prefix: `${prefix}msal:`, logger, localCache: false, ...testSecrets(), ...options });
 
 function newStore(options = {}) {
   const secrets = options.tokenCache ? {} : testSecrets();

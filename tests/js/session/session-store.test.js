@@ -7,7 +7,7 @@ const express = require('express');
 const session = require('express-session');
 const request = require('supertest');
 const Redis = require('../../support/ioredis');
-const { newRedis, masters, signOutReplicasOff } = require('../../support/redis-client');
+const { newRedis, masters } = require('../../support/redis-client');
 const { RedisSessionStore } = require('../../../js/session/session-store');
 const { RedisTokenCache } = require('../../../js/redis-token-cache');
 const { ConfigurationError, CacheStoreError, CacheFormatError } = require('../../../js/errors');
@@ -29,7 +29,7 @@ const nowSeconds = () => Math.floor(now / 1000);
 
 // A real token cache (the store tombstones partitions through its writer), on the test clock.
 const newTokenCache = (options = {}) =>
-  new RedisTokenCache({ redis, prefix: `${prefix}msal:`, logger, clock: () => now, ...testSecrets(), ...signOutReplicasOff, ...options });
+  new RedisTokenCache({ redis, prefix: `${prefix}msal:`, logger, clock: () => now, ...testSecrets(), ...options });
 
 /** A store with the test secrets (its own, or its token cache's). */
 function newStore(options = {}) {

@@ -4,7 +4,7 @@
 // values, export and import.
 
 const crypto = require('node:crypto');
-const { newRedis, keysAll, signOutReplicasOff } = require('../../support/redis-client');
+const { newRedis, keysAll } = require('../../support/redis-client');
 const { driverFor } = require('../../../js/redis/driver');
 const session = require('express-session');
 const { RedisTokenCache, RedisSessionStore, CacheFormatError } = require('../../../js');
@@ -24,7 +24,7 @@ let idp;
 let warnings;
 const logger = { warn: (m) => warnings.push(m) };
 const tokenCacheWith = (encryptionKeys, options = {}) =>
-  new RedisTokenCache({ redis, prefix, logger, encryptionKeys, keyNameSecret: NAME_SECRET, ...signOutReplicasOff, ...options });
+  new RedisTokenCache({ redis, prefix, logger, encryptionKeys, keyNameSecret: NAME_SECRET, ...options });
 
 beforeAll(() => {
   redis = newRedis();

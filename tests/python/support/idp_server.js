@@ -18,6 +18,8 @@ async function main() {
     msalAuth: () => shared.msalAuth(),
     addUser: ({ username }) => idp.addUser({ username }),
     issueCode: ({ user, scopes, redirectUri }) => idp.issueCode(user, { scopes, redirectUri }),
+    // An API's incoming token for `user`: an on-behalf-of assertion this provider accepts.
+    issueAccessToken: ({ user }) => idp.issueAccessToken(user),
     // The next `count` token responses leave together (each after a random 0..jitterMs ms).
     // autoRelease false: they wait for `release` (after `arrived`), so the test can act while they are held.
     hold: ({ count, jitterMs = 0, timeoutMs = 5000, autoRelease = true }) => {

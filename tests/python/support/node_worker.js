@@ -2,8 +2,9 @@
 // A Node server of the mixed-language tests, in its own process: its own ioredis client and RedisTokenCache (the
 // test secrets), one new ConfidentialClientApplication per operation, as a web app makes one per request. It speaks
 // the same protocol as python_worker.py, one JSON line each way: {id, op, args} -> {id, ok, result | error,
-// warnings}. Operations: signIn, silent, appToken, remove, export, the admin operations, keyName, seal, open (the
-// last three: the stored format, compared bit for bit with Python's), and the session store's (session*, signedCookie).
+// warnings}. Operations: signIn, silent, appToken, onBehalfOf, remove, export, the admin operations, keyName, seal,
+// open (the last three: the stored format, compared bit for bit with Python's), and the session store's (session*,
+// signedCookie).
 //
 // Environment: WORKER_REDIS_URL, WORKER_PREFIX, WORKER_IDP_URL (the shared identity provider's network endpoint),
 // WORKER_MSAL_AUTH (msal's auth section, JSON), TEST_ENCRYPTION_KEY, TEST_KEY_NAME_SECRET.
@@ -57,6 +58,10 @@ const operations = {
       { tenantId },
     );
     const result = await app.acquireTokenByClientCredential({ scopes });
+    return { accessToken: result.accessToken, fromCache: result.fromCache };
+  },
+  async onBehalfOf({ assertion, scopes }) {
+    const result = await tokenCache.acquireTokenOnBehalfOf(msalConfig, { oboAssertion: assertion, scopes });
     return { accessToken: result.accessToken, fromCache: result.fromCache };
   },
   remove: ({ selector }) => tokenCache.removePartition(selector, msalConfig.auth.clientId),

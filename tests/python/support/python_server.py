@@ -85,6 +85,16 @@ class PythonServer:
             return (self._token(cached) | {"fromCache": True} if cached
                     else self._token(app.acquire_token_for_client(scopes)))
 
+    def on_behalf_of(self, assertion: str, scopes: List[str]) -> Dict[str, Any]:
+        """python/README.md's on-behalf-of pattern (msal-python's own samples'): the per-assertion partition's account
+        and acquire_token_silent first, the identity provider only when that finds nothing."""
+        with self.request({"userAssertion": assertion}) as app:
+            accounts = app.get_accounts()
+            cached = app.acquire_token_silent(scopes, accounts[0]) if accounts else None
+            if cached:
+                return self._token(cached) | {"fromCache": "id_token_claims" not in cached}
+            return self._token(app.acquire_token_on_behalf_of(assertion, scopes))
+
     def remove(self, selector: Dict[str, str]) -> bool:
         return self.tokens.remove_partition(**snake(selector), client_id=self.auth["clientId"])
 

@@ -40,6 +40,7 @@ def main() -> None:
         "signIn": lambda a: server.sign_in(a["selector"], a["code"], a["scopes"], a["redirectUri"]),
         "silent": lambda a: server.silent(a["selector"], a["homeAccountId"], a["scopes"], a.get("forceRefresh", False)),
         "appToken": lambda a: server.app_token(a["tenantId"], a["scopes"]),
+        "onBehalfOf": lambda a: server.on_behalf_of(a["assertion"], a["scopes"]),
         "removeAccount": lambda a: server.remove_account(a["selector"], a["homeAccountId"]),
         "remove": lambda a: server.remove(a["selector"]),
         "export": lambda a: server.export(a["selector"]),

@@ -9,8 +9,9 @@
 //     its event-loop cycles and sends one message per key (beforeSleep), so another server's write or sign-out run
 //     in the same cycle shares it. After it (or after any that reached the write in flight) the entry is
 //     "unconfirmed": its next lookup first reads the etag Redis holds (the value's first bytes, no decryption; the
-//     partition reader does), which serves it and confirms it if it matches and drops it if not. An unconfirmed
-//     entry is no outage copy either (getStale): it may be a signed-out partition's;
+//     partition reader does), which serves it and confirms it if it matches and drops it if not. It stays an outage
+//     copy (getStale) meanwhile: a partition refreshed just before Redis failed is still served while it is down
+//     (a sign-out sharing that message, then the outage before the next lookup, is the narrow price);
 //   - while the invalidation connection is down (on a Cluster: any master's), nothing is served as a hit (an invalidation may be missed); the
 //     entries stay only as the last known copies that a read may fall back to when Redis itself fails
 //     (staleIfErrorSeconds), and an invalidation still removes them. Once tracking is back they are dropped: they
@@ -68,7 +69,7 @@ class LocalCache {
   getStale(key) {
     const entry = this.entries.get(key);
     const now = this.clock();
-    if (!entry || entry.unconfirmed || entry.expiresAt <= now || now - entry.verifiedAt > this.staleIfErrorMs) return undefined;
+    if (!entry || entry.expiresAt <= now || now - entry.verifiedAt > this.staleIfErrorMs) return undefined;
     this.stats.staleServed++;
     return entry.loaded;
   }

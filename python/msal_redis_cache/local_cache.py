@@ -7,8 +7,7 @@ serving what Redis no longer holds:
   - what this process wrote is cached as what Redis now holds, and served until the invalidation its own write causes
     arrives. That one is not simply ignored (nor in Node any more): in BCAST mode Redis batches invalidations per event-loop
     cycle, one message per key, so it may also stand for another server's write (a sign-out) run in the same cycle.
-    After it, the entry is "unconfirmed": its next lookup first checks the stored etag (32 bytes, no decryption),
-    and it is no outage copy (get_stale): it may be a signed-out partition's;
+    After it, the entry is "unconfirmed": its next lookup first checks the stored etag (32 bytes, no decryption);
   - while the invalidation connection is down, nothing is served as a hit (an invalidation may be missed); entries
     stay only as the last known copies a read falls back to when Redis itself fails (stale_if_error_seconds), and an
     invalidation still removes them. Once tracking is back they are dropped: they may have missed an invalidation
@@ -110,8 +109,7 @@ class LocalCache:
         with self._lock:
             entry = self.entries.get(key)
             now = self.clock()
-            if (entry is None or entry.unconfirmed or entry.expires_at <= now
-                    or now - entry.verified_at > self.stale_if_error_seconds):
+            if entry is None or entry.expires_at <= now or now - entry.verified_at > self.stale_if_error_seconds:
                 return None
             self.stats["stale_served"] += 1
             return entry

@@ -115,10 +115,11 @@ async function loadPartition(context, target, { offline = false, budget = null }
     context.metrics.lookup('L1Cache', true);
     return entry.loaded;
   }
-  const cached = entry && (await confirmed(context, target.key, entry, offline, budget));
-  if (localCache) context.metrics.lookup('L1Cache', Boolean(cached));
-  if (cached) return cached;
-  if (offline) return withoutRedis(context, target.key);
+  const check = entry ? await confirmed(context, target.key, entry, offline, budget) : null;
+  if (localCache) context.metrics.lookup('L1Cache', Boolean(check && check.loaded));
+  if (check && check.loaded) return check.loaded;
+  // A failed check is this request's Redis failure: no second call (one request waits at most one commandTimeoutMs).
+  if (offline || (check && check.failed)) return withoutRedis(context, target.key);
   const read = localCache && localCache.beginRead(target.key);
   let result = null;
   try {
@@ -135,9 +136,9 @@ async function loadPartition(context, target, { offline = false, budget = null }
 }
 
 /**
- * The copy an unconfirmed entry holds (this server's own write, after an invalidation that may also have been
- * another server's: local-cache.js) if Redis still holds that version, else null (a miss). One etag read; none when a
- * call of this request already failed (offline: then the entry is no hit either).
+ * Checks an unconfirmed entry (this server's own write, after an invalidation that may also have been another
+ * server's: local-cache.js): { loaded } the entry's copy if Redis still holds that version, else null (a miss);
+ * { failed } when Redis could not be asked (none is when a call of this request already failed: offline).
  */
 async function confirmed({ localCache, store }, key, entry, offline, budget) {
   const check = localCache.beginRead(key);
@@ -150,7 +151,7 @@ async function confirmed({ localCache, store }, key, entry, offline, budget) {
   } finally {
     served = localCache.endConfirm(check, entry, etag);
   }
-  return served ? entry.loaded : null;
+  return { loaded: served ? entry.loaded : null, failed: etag === null };
 }
 
 /**

@@ -12,6 +12,8 @@ const crypto = require('node:crypto');
 const { newRedis, hasLocalCache, topology } = require('../../support/redis-client');
 const { LocalCache } = require('../../../js/local-cache/local-cache');
 const { RedisTokenCache } = require('../../../js');
+const { CacheStoreError } = require('../../../js/errors');
+const { loadPartition } = require('../../../js/storage/partition-reader');
 const { resolvePartition } = require('../../../js/msal/partitions');
 const { createFakeIdentityProvider, DEFAULT_TENANT_ID } = require('../../support/fake-identity-provider');
 const { testSecrets } = require('../../support/test-secrets');
@@ -540,6 +542,27 @@ const REDIRECT_URI = 'http://localhost/auth/redirect';
     await writer.removePartition(selector);
     await sleep(50);
     expect(await readThrough(reader, selector)).toEqual({ hit: false, body: null });
+  });
+
+  test('its own write, unconfirmed, when Redis fails the check: no second Redis call; served as the last copy (staleReads)', async () => {
+    const reader = newReader();
+    await untilTracking(reader);
+    await signIn('own-outage');
+    const selector = { sessionId: 'own-outage' };
+    const body = await writer.exportPartition(selector);
+    const before = reader.stats().localCache.invalidations;
+    await reader.importPartition(selector, body);
+    while (reader.stats().localCache.invalidations === before) await sleep(5);
+    // Redis fails from here on, as the guard reports it (a timeout, a refused connection, the breaker open).
+    const { store } = reader.shared.context;
+    const calls = [];
+    store.etag = async (key) => { calls.push('etag'); throw new CacheStoreError(`Redis GETRANGE failed for "${key}"`); };
+    store.read = async (key) => { calls.push('read'); throw new CacheStoreError(`Redis GET failed for "${key}"`); };
+    // As msal's load does (exportPartition refuses a copy served offline).
+    const loaded = await loadPartition(reader.shared.context, { key: keyOf(selector), legacyKey: null });
+    expect(loaded).toMatchObject({ offline: true, body: JSON.stringify(JSON.parse(body)) });
+    expect(calls).toEqual(['etag']);
+    expect(reader.stats().staleReads).toBe(1);
   });
 
   test('an entry is not served past the Redis TTL it was read with, even when no invalidation comes (fake clock)', async () => {

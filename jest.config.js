@@ -41,6 +41,7 @@ const NOT_ON = {
   },
   sentinel: {
     'session-store.cluster': 'about a Cluster (it starts one of its own, or uses the cluster pass\'s)',
+    'local-cache.same-cycle': 'on a redis-server of its own: the same as the standalone pass (a Sentinel master is tracked as one)',
     'cluster-failover': 'runs on the cluster pass',
   },
 };

@@ -7,9 +7,11 @@
 // process, on one Redis, interleaved by the same harness as `npm run bench`. The ours/DCP ratios of two separate
 // runs move with the machine's load (the Redis round trip, common to both sides, dilutes every difference); this
 // measures the versions against each other directly. Cases: the plugin's read, before and write, per partition
-// (user, app 1 tenant), as in plugin-cases.js; every read is checked to be a cache hit first; for the user, also a
-// full refresh and a read without the in-process cache, as in l1-cases.js. The other version gets
-// encryptionKeys if it knows them, else none. Writes test-output/compare-versions.json.
+// (user, app 1 tenant), as in plugin-cases.js; every read is checked to be a cache hit first; ownWrite+read: the
+// first read after this server's own write (afterCacheAccess), once that write's invalidation has reached its
+// in-process cache (now an etag check, one round trip; before, an L1 hit); for the user, also a full refresh and a
+// read without the in-process cache, as in l1-cases.js. The other version gets encryptionKeys if it knows them, else
+// none. Writes test-output/compare-versions.json.
 
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -123,6 +125,23 @@ async function main() {
           },
           run: ({ plugin, context }) => plugin.afterCacheAccess(context),
         })),
+        // Untimed: the write, and the wait for its invalidation; timed: the next request's read.
+        'ownWrite+read': per((cache) => ({
+          prepare: async () => {
+            const plugin = cache.cachePlugin(s.selector, s.clientId);
+            const tokenCache = fresh(s.config);
+            await plugin.beforeCacheAccess(new TokenCacheContext(tokenCache, false));
+            tokenCache.deserialize(s.json);
+            const before = cache.stats().localCache.invalidations;
+            await plugin.afterCacheAccess(new TokenCacheContext(tokenCache, true));
+            for (let waited = 0; cache.stats().localCache.invalidations === before; waited += 1) {
+              if (waited > 2000) throw new Error(`${shape}: the write's invalidation never came`);
+              await new Promise((resolve) => setTimeout(resolve, 1));
+            }
+            return null;
+          },
+          run: () => s.read(cache.createClientApplication(s.config, s.selector)),
+        })),
       };
       if (shape === 'user') Object.assign(cases, await userPathCases(env, caches, other, account));
       for (const impl of Object.values(cases.read)) assert.equal((await impl.run()).fromCache, true, `${shape}: a cache hit`);
@@ -140,7 +159,7 @@ async function main() {
   fs.writeFileSync(OUTPUT, `${JSON.stringify({ date: new Date().toISOString(), other: path.resolve(otherDir), quick, results }, null, 2)}\n`);
   console.log(`this checkout vs ${path.resolve(otherDir)} (median µs per call; ratio = this / other)`);
   for (const r of results) {
-    console.log(`${r.id.padEnd(14)} ${fmtUs(r.this.medianUs).padStart(8)} ${fmtUs(r.other.medianUs).padStart(8)} ${r.ratio.toFixed(2).padStart(6)}x ${(r.this.medianUs - r.other.medianUs >= 0 ? '+' : '') + (r.this.medianUs - r.other.medianUs).toFixed(1)} µs  n=${r.this.samples}/${r.other.samples}`);
+    console.log(`${r.id.padEnd(20)} ${fmtUs(r.this.medianUs).padStart(8)} ${fmtUs(r.other.medianUs).padStart(8)} ${r.ratio.toFixed(2).padStart(6)}x ${(r.this.medianUs - r.other.medianUs >= 0 ? '+' : '') + (r.this.medianUs - r.other.medianUs).toFixed(1)} µs  n=${r.this.samples}/${r.other.samples}`);
   }
 }
 

@@ -132,6 +132,8 @@ export interface RedisTokenCacheStats {
   /** null when the in-process cache is off. */
   localCache: null | {
     hits: number; misses: number; staleServed: number; invalidations: number; evictions: number; flushes: number;
+    /** Entries kept from this server's own writes, served after checking that Redis still holds their version. */
+    confirmations: number;
     entries: number; bytes: number; coherent: boolean;
   };
   /** Reads that failed and fell back to the last copy this server saw. */

@@ -93,6 +93,7 @@ for major in 6 5; do
     --outputFile="test-output/jest-node-redis${major}.json" --passWithNoTests \
     tests/js/session/session-store tests/js/msal/plugin tests/js/storage/encryption tests/js/local-cache/local-cache.cluster \
     $([ "$major" = 6 ] && echo tests/js/local-cache/local-cache.test tests/js/local-cache/local-cache.coherence tests/js/local-cache/local-cache.faults \
+      tests/js/local-cache/local-cache.same-cycle \
       tests/js/admin/admin tests/js/metrics tests/js/redis-server tests/js/race.test) \
     "$@" || node_redis_status=$?
   read -r n_passed n_failed < <(jest_counts "test-output/jest-node-redis${major}.json")
@@ -114,6 +115,7 @@ for topology in cluster sentinel; do
   TEST_REDIS_TOPOLOGY="$topology" TEST_REDIS_CLIENT=node-redis TEST_NODE_REDIS_MAJOR=6 npx jest --json \
     --outputFile="test-output/jest-node-redis-${topology}.json" --passWithNoTests tests/js/session/session-store \
     tests/js/storage/encryption tests/js/admin/admin tests/js/msal/plugin tests/js/local-cache/local-cache.coherence \
+    $([ "$topology" = cluster ] && echo tests/js/local-cache/local-cache.same-cycle) \
     $([ "$topology" = sentinel ] && echo tests/js/redis/sentinel-failover) "$@" || node_redis_status=$?
   read -r n_passed n_failed < <(jest_counts "test-output/jest-node-redis-${topology}.json")
   node_redis_passed=$(( node_redis_passed + n_passed ))

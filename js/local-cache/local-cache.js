@@ -4,10 +4,14 @@
 // Redis TTL it was read with, nor the notAfter in its value. Three rules keep it from ever serving what Redis no longer holds:
 //   - a read whose key was invalidated while it was in flight is not cached (the invalidation may have overtaken
 //     the reply, which then carries the old value);
-//   - what this server wrote is cached as what Redis now holds, and the one invalidation its own write causes is
-//     ignored, unless an invalidation of the key already arrived while the write was in flight (which may have been
-//     that one: then the next one evicts it). Redis sends a key's invalidations in the order of its writes, so the
-//     one ignored is never a later write's;
+//   - what this server wrote is cached as what Redis now holds, and served until the invalidation its own write
+//     causes arrives. That one cannot simply be ignored: in BCAST mode Redis gathers the keys changed during one of
+//     its event-loop cycles and sends one message per key (beforeSleep), so another server's write or sign-out run
+//     in the same cycle shares it. After it (or after any that reached the write in flight) the entry is
+//     "unconfirmed": its next lookup first reads the etag Redis holds (the value's first bytes, no decryption; the
+//     partition reader does), which serves it and confirms it if it matches and drops it if not. It stays an outage
+//     copy (getStale) meanwhile: a partition refreshed just before Redis failed is still served while it is down
+//     (a sign-out sharing that message, then the outage before the next lookup, is the narrow price);
 //   - while the invalidation connection is down (on a Cluster: any master's), nothing is served as a hit (an invalidation may be missed); the
 //     entries stay only as the last known copies that a read may fall back to when Redis itself fails
 //     (staleIfErrorSeconds), and an invalidation still removes them. Once tracking is back they are dropped: they
@@ -30,8 +34,9 @@ class LocalCache {
     this.staleIfErrorMs = staleIfErrorSeconds * 1000;
     this.clock = clock;
     this.metrics = metrics;
-    // key -> { loaded, bytes, expiresAt, verifiedAt, epoch, ignore }; Map order = LRU order. ignore: invalidations
-    // still to come from this server's own write of it
+    // key -> { loaded, bytes, expiresAt, verifiedAt, epoch, awaitingOwn, unconfirmed }; Map order = LRU order.
+    // awaitingOwn: this server wrote it, and that write's invalidation is still to come; unconfirmed: an
+    // invalidation that may be that write's arrived, so the etag in Redis is checked before it is served (endConfirm)
     this.entries = new Map();
     this.bytes = 0;
     this.inflight = new Map(); // key -> { readers, invalidations }: reads and writes in flight, and what reached them
@@ -40,10 +45,13 @@ class LocalCache {
     // suspends the cache when not). Asked on every lookup and store: a comparison.
     this.isCurrent = () => true;
     this.epoch = 0; // bumped whenever coherence is lost: entries and reads of an older epoch are not trusted
-    this.stats = { hits: 0, misses: 0, staleServed: 0, invalidations: 0, evictions: 0, flushes: 0 };
+    this.stats = { hits: 0, misses: 0, staleServed: 0, invalidations: 0, evictions: 0, flushes: 0, confirmations: 0 };
   }
 
-  /** The entry for `key` if it can be served without asking Redis, else undefined. */
+  /**
+   * The entry for `key` ({ loaded, unconfirmed, ... }) if it can be served without reading the partition from Redis,
+   * else undefined. An `unconfirmed` one is served only once its etag check passes (beginRead, then endConfirm).
+   */
   get(key) {
     const entry = this.entries.get(key);
     // isCurrent() before the epoch test: it may suspend the cache (a new epoch).
@@ -54,7 +62,7 @@ class LocalCache {
     this.entries.delete(key); // most recently used goes last
     this.entries.set(key, entry);
     this.stats.hits++;
-    return entry.loaded;
+    return entry;
   }
 
   /** The last known copy of `key`, for when Redis cannot be reached; undefined when there is none fresh enough. */
@@ -66,7 +74,10 @@ class LocalCache {
     return entry.loaded;
   }
 
-  /** Call before reading `key` from Redis (or writing it: see endWrite); hand the result to endRead. */
+  /**
+   * Call before reading `key` from Redis (or writing it, or checking its etag); hand the result to endRead (endWrite,
+   * endConfirm).
+   */
   beginRead(key) {
     let flight = this.inflight.get(key);
     if (!flight) {
@@ -84,31 +95,58 @@ class LocalCache {
    * @param {number} ttlMs the key's remaining time to live in Redis, as read with it (<= 0: do not cache)
    */
   endRead(read, loaded, ttlMs) {
-    this.#land(read, loaded, ttlMs, 0);
+    const arrived = this.#land(read);
+    if (loaded === null) return;
+    if (arrived > 0 || !this.#trusted(read, ttlMs)) {
+      this.#remove(read.key); // what is kept for this key is older than what was just read, and no better
+      return;
+    }
+    this.#store(read, loaded, ttlMs, false, false);
   }
 
   /**
    * Like endRead, for a write of `key` sent after beginRead(key): `loaded` is what Redis holds now (null when the
-   * write left nothing to keep: then forget or demote the key). Its own invalidation is still to come, or was the
-   * one that reached the write in flight; if two or more did, one may be a later write's.
+   * write left nothing to keep: then forget or demote the key). Its own invalidation is still to come; or one that
+   * reached the write in flight may have been its own, another's, or both (one message): then kept unconfirmed. Not
+   * kept after a forget() or a flush in flight (Infinity).
    */
   endWrite(write, loaded, ttlMs) {
-    this.#land(write, loaded, ttlMs, 1);
-  }
-
-  /** `ownInvalidations`: how many invalidations of `key` the operation itself causes (a write: one). */
-  #land({ key, flight, epoch, startedAt, seen }, loaded, ttlMs, ownInvalidations) {
-    flight.readers--;
-    if (flight.readers === 0 && this.inflight.get(key) === flight) this.inflight.delete(key);
+    const arrived = this.#land(write);
     if (loaded === null) return;
-    const arrived = flight.invalidations - seen;
-    if (ttlMs <= 0 || arrived > ownInvalidations || !this.coherent || !this.isCurrent() || epoch !== this.epoch) {
-      this.#remove(key); // what is kept for this key is older than what was just read, and no better
+    if (arrived === Infinity || !this.#trusted(write, ttlMs)) {
+      this.#remove(write.key);
       return;
     }
-    // Never past the value's own notAfter either (its TTL in Redis may have been lifted: PERSIST).
-    const expiresAt = loaded.notAfter ? Math.min(startedAt + ttlMs, loaded.notAfter * 1000) : startedAt + ttlMs;
-    this.#store(key, loaded, expiresAt, ownInvalidations - arrived);
+    this.#store(write, loaded, ttlMs, arrived === 0, arrived > 0);
+  }
+
+  /**
+   * The etag check of an unconfirmed `entry` (from get), begun with beginRead: `etag` is the one Redis holds, null
+   * when the check failed. True when the entry may be served (and is confirmed); false: a miss, read the partition.
+   */
+  endConfirm(check, entry, etag) {
+    const arrived = this.#land(check);
+    const current = this.entries.get(check.key) === entry;
+    if (!current || etag !== entry.loaded.etag || arrived > 0 || check.epoch !== this.epoch || !this.coherent) {
+      if (current && etag !== null && etag !== entry.loaded.etag) this.#remove(check.key); // Redis holds another version
+      this.stats.hits--; // get() counted it
+      this.stats.misses++;
+      return false;
+    }
+    entry.unconfirmed = false;
+    this.stats.confirmations++;
+    return true;
+  }
+
+  /** Ends a flight; returns how many invalidations reached it. */
+  #land({ key, flight, seen }) {
+    flight.readers--;
+    if (flight.readers === 0 && this.inflight.get(key) === flight) this.inflight.delete(key);
+    return flight.invalidations - seen;
+  }
+
+  #trusted({ epoch }, ttlMs) {
+    return ttlMs > 0 && this.coherent && this.isCurrent() && epoch === this.epoch;
   }
 
   /**
@@ -128,8 +166,10 @@ class LocalCache {
     const flight = this.inflight.get(key);
     if (flight) flight.invalidations++;
     const entry = this.entries.get(key);
-    if (entry && entry.ignore > 0) {
-      entry.ignore--; // the invalidation of this server's own write of what the entry holds
+    if (entry && entry.awaitingOwn) {
+      // Its own write's, perhaps shared with another server's write of the same Redis cycle: check before serving.
+      entry.awaitingOwn = false;
+      entry.unconfirmed = true;
       return;
     }
     this.#remove(key);
@@ -167,12 +207,14 @@ class LocalCache {
     this.bytes = 0;
   }
 
-  #store(key, loaded, expiresAt, ignore) {
+  #store({ key, startedAt }, loaded, ttlMs, awaitingOwn, unconfirmed) {
+    // Never past the value's own notAfter either (its TTL in Redis may have been lifted: PERSIST).
+    const expiresAt = loaded.notAfter ? Math.min(startedAt + ttlMs, loaded.notAfter * 1000) : startedAt + ttlMs;
     const bytes = ENTRY_OVERHEAD_BYTES + key.length + (loaded.body ? BODY_COPIES * loaded.body.length : 0);
     if (bytes > this.maxBytes) return;
     this.#remove(key);
     const now = this.clock();
-    this.entries.set(key, { loaded, bytes, expiresAt, verifiedAt: now, epoch: this.epoch, ignore });
+    this.entries.set(key, { loaded, bytes, expiresAt, verifiedAt: now, epoch: this.epoch, awaitingOwn, unconfirmed });
     this.bytes += bytes;
     for (const [oldest] of this.entries) {
       if (this.bytes <= this.maxBytes && this.entries.size <= this.maxEntries) break;

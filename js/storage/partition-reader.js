@@ -110,10 +110,16 @@ function interpret({ keyring, logger, metrics, clock, settings }, key, state) {
 async function loadPartition(context, target, { offline = false, budget = null } = {}) {
   const { localCache } = context;
   if (context.listener) context.listener.start();
-  const cached = localCache && localCache.get(target.key);
-  if (localCache) context.metrics.lookup('L1Cache', cached !== undefined);
-  if (cached) return cached;
-  if (offline) return withoutRedis(context, target.key);
+  const entry = localCache && localCache.get(target.key);
+  if (entry && !entry.unconfirmed) {
+    context.metrics.lookup('L1Cache', true);
+    return entry.loaded;
+  }
+  const check = entry ? await confirmed(context, target.key, entry, offline, budget) : null;
+  if (localCache) context.metrics.lookup('L1Cache', Boolean(check && check.loaded));
+  if (check && check.loaded) return check.loaded;
+  // A failed check is this request's Redis failure: no second call (one request waits at most one commandTimeoutMs).
+  if (offline || (check && check.failed)) return withoutRedis(context, target.key);
   const read = localCache && localCache.beginRead(target.key);
   let result = null;
   try {
@@ -129,6 +135,24 @@ async function loadPartition(context, target, { offline = false, budget = null }
   }
 }
 
+/**
+ * Checks an unconfirmed entry (this server's own write, after an invalidation that may also have been another
+ * server's: local-cache.js): { loaded } the entry's copy if Redis still holds that version, else null (a miss);
+ * { failed } when Redis could not be asked (none is when a call of this request already failed: offline).
+ */
+async function confirmed({ localCache, store }, key, entry, offline, budget) {
+  const check = localCache.beginRead(key);
+  let etag = null;
+  let served = false;
+  try {
+    if (!offline) etag = await store.etag(key, { budget });
+  } catch (err) {
+    if (!(err instanceof CacheStoreError)) throw err;
+  } finally {
+    served = localCache.endConfirm(check, entry, etag);
+  }
+  return { loaded: served ? entry.loaded : null, failed: etag === null };
+}
 
 /**
  * What a read gives when Redis cannot answer: the last copy this server saw (counted); else, for a user's partition

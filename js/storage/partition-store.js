@@ -17,6 +17,7 @@ const { isReplyError } = require('../redis/driver');
 
 const ABSENT = '';
 const FOREIGN = '!foreign';
+const ETAG_HEAD_BYTES = 32; // "mrc2 <type> <etag> " and more: all etagOf() reads
 
 // The script starts with js/redis/lua/partition-functions.lua (etag_of and inspect), whose header pattern must accept
 // exactly what etagOf() accepts.
@@ -30,7 +31,7 @@ const COMPARE_AND_SET = loadScript('compare_and_set', 'partition-functions', 'pa
 /** The etag of a raw value, as the compare-and-set script computes it. */
 function etagOf(value) {
   if (value === null) return ABSENT;
-  const match = /^mrc2 [cst] ([A-Za-z0-9_-]{16}) /.exec(value.toString('latin1', 0, Math.min(value.length, 32)));
+  const match = /^mrc2 [cst] ([A-Za-z0-9_-]{16}) /.exec(value.toString('latin1', 0, Math.min(value.length, ETAG_HEAD_BYTES)));
   return match ? match[1] : FOREIGN;
 }
 
@@ -104,6 +105,21 @@ class PartitionStore {
       return { etag: etagOf(value), value: null, problem: `value is ${await this.driver.strlen(key)} bytes, over maxValueBytes`, ttlMs: 0 };
     }
     return { etag: etagOf(value), value, problem: null, ttlMs: pttl };
+  }
+
+  /**
+   * The version `key` holds, from its first bytes alone (one GETRANGE, on the master, no decryption): how the
+   * in-process cache confirms a copy it kept from this server's own write (local-cache.js). A missing key reads as
+   * empty, hence "!foreign": like "" it matches no copy.
+   * @returns {Promise<string>}
+   */
+  async etag(key, { budget = null } = {}) {
+    return this.guard.run('GETRANGE', key, () => this.#etag(key), 'confirm', budget);
+  }
+
+  async #etag(key) {
+    const [head] = await this.driver.getRangeAndPttl(key, ETAG_HEAD_BYTES - 1, { withPttl: false });
+    return etagOf(head);
   }
 
   /**

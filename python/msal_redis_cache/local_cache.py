@@ -5,7 +5,7 @@ serving what Redis no longer holds:
   - a read whose key was invalidated while it was in flight is not cached (the invalidation may have overtaken the
     reply, which then carries the old value);
   - what this process wrote is cached as what Redis now holds, and served until the invalidation its own write causes
-    arrives. That one is not simply ignored (as Node does): in BCAST mode Redis batches invalidations per event-loop
+    arrives. That one is not simply ignored (nor in Node any more): in BCAST mode Redis batches invalidations per event-loop
     cycle, one message per key, so it may also stand for another server's write (a sign-out) run in the same cycle.
     After it, the entry is "unconfirmed": its next lookup first checks the stored etag (32 bytes, no decryption);
   - while the invalidation connection is down, nothing is served as a hit (an invalidation may be missed); entries
@@ -140,12 +140,13 @@ class LocalCache:
     def end_write(self, write: Read, loaded: Optional[LoadedPartition], ttl_ms: int) -> None:
         """Like end_read, for a write of the key sent after begin_read: `loaded` is what Redis holds now (None when
         the write left nothing to keep: then call forget or demote). An invalidation that arrived while it was in
-        flight may have been its own or a later write's: the entry is then kept unconfirmed."""
+        flight may have been its own or a later write's: the entry is then kept unconfirmed. Not kept after a forget()
+        or a flush in flight (inf), as in Node."""
         with self._lock:
             arrived = self._land(write)
             if loaded is None:
                 return
-            if not self._trusted(write, ttl_ms):
+            if arrived == math.inf or not self._trusted(write, ttl_ms):
                 self._remove(write.key)
                 return
             self._store(write, loaded, ttl_ms, awaiting_own=not arrived, unconfirmed=bool(arrived))

@@ -157,6 +157,21 @@ def test_an_own_write_batched_with_another_servers_sign_out_is_not_served(make_t
         assert a.cache_for(home_account_id="oid.tid").find("Account") == []
 
 
+def test_a_write_overtaken_by_a_sign_out_or_a_flush_in_flight_is_not_kept():
+    """Node's rule (js/local-cache/local-cache.js endWrite): a write in flight when this process forgets the key (a
+    sign-out here) or Redis flushes is not kept, not even unconfirmed."""
+    from msal_redis_cache.local_cache import LocalCache
+    from msal_redis_cache.partition_reader import LoadedPartition
+
+    cache = LocalCache(max_bytes=1 << 20, max_entries=10, stale_if_error_seconds=300, clock=lambda: 1000.0)
+    cache.resume()
+    for overtake in (lambda: cache.forget("k"), cache.flush):
+        flight = cache.begin_read("k")
+        overtake()
+        cache.end_write(flight, LoadedPartition("e1", body="mine"), 60000)
+        assert cache.get("k") is None and cache.get_stale("k") is None
+
+
 def test_options(make_tokens):
     assert make_tokens(local_cache=False).stats()["local_cache"] is None
     stats = make_tokens().stats()["local_cache"]

@@ -12,6 +12,8 @@ const crypto = require('node:crypto');
 const { newRedis, hasLocalCache, topology } = require('../../support/redis-client');
 const { LocalCache } = require('../../../js/local-cache/local-cache');
 const { RedisTokenCache } = require('../../../js');
+const { CacheStoreError } = require('../../../js/errors');
+const { loadPartition } = require('../../../js/storage/partition-reader');
 const { resolvePartition } = require('../../../js/msal/partitions');
 const { createFakeIdentityProvider, DEFAULT_TENANT_ID } = require('../../support/fake-identity-provider');
 const { testSecrets } = require('../../support/test-secrets');
@@ -216,7 +218,7 @@ describe('LocalCache coherence', () => {
     expect(cache.entries.size).toBe(0);
     // The next read, begun after the invalidation, is cached.
     read(cache, 'k', loaded('new'));
-    expect(cache.get('k').body).toBe('new');
+    expect(cache.get('k').loaded.body).toBe('new');
   });
 
   test('overlapping reads of one key: none begun before the invalidation is cached', () => {
@@ -291,30 +293,71 @@ describe("LocalCache and this server's own writes", () => {
     cache.endWrite(flight, value, 60000);
   }
 
-  test('kept as what Redis holds: its own invalidation, arriving after the reply, is ignored; the next one evicts', () => {
+  /** The etag check of an unconfirmed entry (the partition reader's): Redis answers `etag` (null: the check failed). */
+  function confirm(cache, key, etag, during = () => {}) {
+    const entry = cache.get(key);
+    expect(entry.unconfirmed).toBe(true);
+    const check = cache.beginRead(key);
+    during();
+    return cache.endConfirm(check, entry, etag);
+  }
+
+  test('kept as what Redis holds, and served with no check until its own invalidation arrives', () => {
     const { cache } = newCache();
-    write(cache, 'k', loaded('mine'));
-    expect(cache.get('k').body).toBe('mine');
-    cache.invalidate('k'); // this write's own
-    expect(cache.get('k').body).toBe('mine');
-    cache.invalidate('k'); // another server's later write
-    expect(cache.get('k')).toBeUndefined();
+    write(cache, 'k', loaded('mine', 'e1'));
+    expect(cache.get('k')).toMatchObject({ unconfirmed: false, loaded: { body: 'mine' } });
+    expect(cache.get('k').unconfirmed).toBe(false);
   });
 
-  test('its own invalidation overtaking the reply: kept, and the next invalidation evicts it', () => {
+  test('fixed: its own invalidation (perhaps shared with another write of the same Redis cycle) is not simply ignored: the next lookup checks the etag', () => {
+    // BCAST invalidations are batched per Redis event-loop cycle, one message per key: a sign-out on another server
+    // run in the same cycle as this write arrives as the same single message.
     const { cache } = newCache();
-    write(cache, 'k', loaded('mine'), () => cache.invalidate('k'));
-    expect(cache.get('k').body).toBe('mine');
+    write(cache, 'k', loaded('mine', 'e1'));
+    cache.invalidate('k'); // this write's own, and maybe another server's sign-out
+    expect(confirm(cache, 'k', 'e1')).toBe(true); // Redis still holds it: served, and confirmed
+    expect(cache.get('k')).toMatchObject({ unconfirmed: false, loaded: { body: 'mine' } });
+    expect(cache.stats).toMatchObject({ confirmations: 1 });
+    cache.invalidate('k'); // another server's later write: gone
+    expect(cache.get('k')).toBeUndefined();
+
+    write(cache, 'k', loaded('mine again', 'e2'));
     cache.invalidate('k');
-    expect(cache.get('k')).toBeUndefined();
-  });
-
-  test('two invalidations reaching the write in flight (one may be a later write): not kept, the older copy goes', () => {
-    const { cache } = newCache();
-    read(cache, 'k', loaded('older'));
-    write(cache, 'k', loaded('mine'), () => { cache.invalidate('k'); cache.invalidate('k'); });
+    const { hits, misses } = cache.stats;
+    expect(confirm(cache, 'k', 'tombstone-etag')).toBe(false); // it was signed out: a miss, and dropped
+    expect(cache.stats).toMatchObject({ hits, misses: misses + 1, confirmations: 1 }); // get() counted a hit: undone
     expect(cache.get('k')).toBeUndefined();
     expect(cache.getStale('k')).toBeUndefined();
+  });
+
+  test('a failed check (Redis down) serves nothing as a hit and keeps the entry unconfirmed, still an outage copy', () => {
+    // Kept for outages: a partition refreshed just before Redis failed is still served while it is down.
+    const { cache } = newCache();
+    write(cache, 'k', loaded('mine', 'e1'));
+    cache.invalidate('k');
+    expect(confirm(cache, 'k', null)).toBe(false);
+    expect(cache.getStale('k').body).toBe('mine');
+    expect(cache.get('k').unconfirmed).toBe(true); // checked again on the next lookup
+  });
+
+  test('an invalidation reaching the etag check in flight: not served, and the entry goes', () => {
+    const { cache } = newCache();
+    write(cache, 'k', loaded('mine', 'e1'));
+    cache.invalidate('k');
+    expect(confirm(cache, 'k', 'e1', () => cache.invalidate('k'))).toBe(false);
+    expect(cache.get('k')).toBeUndefined();
+  });
+
+  test('invalidations reaching the write in flight (its own, or another write of the same or a later cycle): kept unconfirmed', () => {
+    for (const count of [1, 2]) {
+      const { cache } = newCache();
+      read(cache, 'k', loaded('older', 'e0'));
+      write(cache, 'k', loaded('mine', 'e1'), () => { for (let i = 0; i < count; i += 1) cache.invalidate('k'); });
+      expect(cache.getStale('k').body).toBe('mine'); // not the older copy
+      expect(confirm(cache, 'k', 'e1')).toBe(true);
+      cache.invalidate('k'); // the next one evicts
+      expect(cache.get('k')).toBeUndefined();
+    }
   });
 
   test('an invalidation that arrived before the write was sent counts for nothing', () => {
@@ -325,8 +368,7 @@ describe("LocalCache and this server's own writes", () => {
     cache.endRead(reading, loaded('old'), 60000); // overtaken: not cached, and it drops what the key held
     expect(cache.get('k')).toBeUndefined();
     write(cache, 'k', loaded('mine again'));
-    cache.invalidate('k');
-    expect(cache.get('k').body).toBe('mine again');
+    expect(cache.get('k').unconfirmed).toBe(false);
   });
 
   test('forget() (a sign-out here, a conflict) removes an entry even while its own invalidation is awaited', () => {
@@ -468,6 +510,60 @@ const REDIRECT_URI = 'http://localhost/auth/redirect';
       expect(reader.stats().localCache.evictions).toBeGreaterThan(0);
     }
   }, 30000);
+
+  test("its own write: served from memory; after that write's invalidation, the first read checks the etag (one GETRANGE, through the breaker, counted as 'confirm'), the next ones ask Redis nothing", async () => {
+    const events = [];
+    const reader = newReader({ metrics: { meterProvider: false, onEvent: (event) => events.push(event) } });
+    await untilTracking(reader);
+    await signIn('own');
+    const selector = { sessionId: 'own' };
+    const body = await writer.exportPartition(selector);
+    const before = reader.stats().localCache.invalidations;
+    await reader.importPartition(selector, body); // this server's own write: kept
+    for (let waited = 0; reader.stats().localCache.invalidations === before; waited += 5) {
+      if (waited > 3000) throw new Error("the write's invalidation never came");
+      await sleep(5);
+    }
+    // The partition's calls (the write's count update, index_count, is never awaited and may land here).
+    const redisCalls = () => events.filter((e) => e.name === 'msal_redis_cache.redis.duration')
+      .map((e) => e.attributes['db.operation.name']).filter((name) => !name.startsWith('index_'));
+    events.length = 0;
+    const { confirmations } = reader.stats().localCache;
+    expect(await readThrough(reader, selector)).toEqual({ hit: true, body });
+    expect(redisCalls()).toEqual(['confirm']);
+    expect(reader.stats().localCache.confirmations).toBe(confirmations + 1);
+    events.length = 0;
+    expect(await readThrough(reader, selector)).toEqual({ hit: true, body });
+    expect(redisCalls()).toEqual([]);
+
+    // Its write again, and this time another server signs the user out before the read (two messages here; one
+    // when Redis runs both in one cycle: local-cache.same-cycle.test.js): nothing is served.
+    await reader.importPartition(selector, body);
+    await writer.removePartition(selector);
+    await sleep(50);
+    expect(await readThrough(reader, selector)).toEqual({ hit: false, body: null });
+  });
+
+  test('its own write, unconfirmed, when Redis fails the check: no second Redis call; served as the last copy (staleReads)', async () => {
+    const reader = newReader();
+    await untilTracking(reader);
+    await signIn('own-outage');
+    const selector = { sessionId: 'own-outage' };
+    const body = await writer.exportPartition(selector);
+    const before = reader.stats().localCache.invalidations;
+    await reader.importPartition(selector, body);
+    while (reader.stats().localCache.invalidations === before) await sleep(5);
+    // Redis fails from here on, as the guard reports it (a timeout, a refused connection, the breaker open).
+    const { store } = reader.shared.context;
+    const calls = [];
+    store.etag = async (key) => { calls.push('etag'); throw new CacheStoreError(`Redis GETRANGE failed for "${key}"`); };
+    store.read = async (key) => { calls.push('read'); throw new CacheStoreError(`Redis GET failed for "${key}"`); };
+    // As msal's load does (exportPartition refuses a copy served offline).
+    const loaded = await loadPartition(reader.shared.context, { key: keyOf(selector), legacyKey: null });
+    expect(loaded).toMatchObject({ offline: true, body: JSON.stringify(JSON.parse(body)) });
+    expect(calls).toEqual(['etag']);
+    expect(reader.stats().staleReads).toBe(1);
+  });
 
   test('an entry is not served past the Redis TTL it was read with, even when no invalidation comes (fake clock)', async () => {
     // The reader's clock runs ahead of real time: the key is still in Redis (no expiry, so no invalidation), and

@@ -400,7 +400,10 @@ const LISTENER_KILLS = [
 ].filter(([, how]) => OWN_SERVER || how === 'id');
 
 test.each(LISTENER_KILLS)('a write while the reader\'s invalidation connection is down is not missed: %s', async (_, how) => {
-  const counts = { trials: RECONNECT_TRIALS, readsWhileDown: 0, staleWhileDown: 0, staleAfterReconnect: 0, staleAfterNextWrite: 0, late: 0 };
+  const counts = {
+    trials: RECONNECT_TRIALS, readsWhileDown: 0, staleWhileDown: 0, readsBeforeKillNoticed: 0, staleBeforeKillNoticed: 0,
+    staleAfterReconnect: 0, staleAfterNextWrite: 0, late: 0,
+  };
   for (let t = 0; t < RECONNECT_TRIALS; t += 1) {
     const [writer, reader] = workers;
     const sessionId = `reconnect-${how}-${t}`;
@@ -416,10 +419,17 @@ test.each(LISTENER_KILLS)('a write while the reader\'s invalidation connection i
     const v2 = await call(writer, 'silent', { prefix, sessionId, account, scopes });
     const matches = (seen, token) => seen.silent.ok && seen.silent.fromCache && seen.networkCalls === 0 && seen.silent.accessToken === token;
     if (t % 2 === 1) {
-      // Odd trials read while the listener is still down: from Redis, not the L1.
+      // Odd trials read while the listener is still down: from Redis, not the L1. A busy reader may not have read
+      // its socket's close yet and still look coherent: to it the write's invalidation is simply in flight (as for
+      // any write: README, "In-process cache and outages"), so such a read is reported, not asserted.
       const seen = await observe(reader, sessionId, account, scopes);
-      if (!seen.coherent) counts.readsWhileDown += 1;
-      if (!matches(seen, v2.accessToken)) counts.staleWhileDown += 1;
+      if (seen.coherent) {
+        counts.readsBeforeKillNoticed += 1;
+        if (!matches(seen, v2.accessToken)) counts.staleBeforeKillNoticed += 1;
+      } else {
+        counts.readsWhileDown += 1;
+        if (!matches(seen, v2.accessToken)) counts.staleWhileDown += 1;
+      }
     }
     const coherent = await untilCoherent(reader);
     // The listener reconnects after 100 ms; a read meanwhile (odd trials) makes it reconnect at once.

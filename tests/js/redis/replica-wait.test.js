@@ -47,13 +47,17 @@ function signedInSessions(cache) {
   return cache;
 }
 
-/** A sign-out that must succeed: a loaded machine may delay the replica's ack past one bound, not five. */
+/**
+ * A sign-out that must succeed: a loaded machine may delay the replica's ack past one bound, not five spread over
+ * about three seconds (a clean-clone run once saw five back-to-back tries fail within a second).
+ */
 async function signOutConfirmed(cache, selector) {
   for (let attempt = 1; ; attempt++) {
     try {
       return await cache.removePartition(selector);
     } catch (err) {
       if (attempt === 5) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 300 * attempt));
     }
   }
 }

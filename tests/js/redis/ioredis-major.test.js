@@ -127,16 +127,25 @@ describe('child processes of the tests run the same major (they inherit TEST_IOR
   /** The local ports of a process's TCP sockets. */
   const localPortsOf = (pid) => new Set(tcpSocketsOf(pid).map((socket) => socket.port));
 
-  /** The RESP versions of a child's connections to the test Redis, once it has one its app client made. */
+  /**
+   * The RESP versions of a child's app-client connections to the test Redis. A tracking connection (RESP2 on purpose)
+   * is told apart by its 't' flag, which it only gets once its CLIENT TRACKING has run: so the answer is taken when
+   * two looks 100 ms apart see the same connections, which a tracking connection still being set up would not give.
+   */
   async function respOfConnections(pid) {
     let resp = [];
+    let previousIds = '';
     await waitUntil(async () => {
       const ports = localPortsOf(pid);
-      resp = (await clientList())
-        .filter((client) => ports.has(Number(client.addr.split(':').pop())) && !client.flags.includes('t'))
-        .map((client) => client.resp);
-      return resp.length > 0;
-    }, 5000, `process ${pid} has no connection to the test Redis`);
+      const appConnections = (await clientList())
+        .filter((client) => ports.has(Number(client.addr.split(':').pop())) && !client.flags.includes('t'));
+      const ids = appConnections.map((client) => client.id).sort().join(',');
+      const stable = appConnections.length > 0 && ids === previousIds;
+      previousIds = ids;
+      resp = appConnections.map((client) => client.resp);
+      if (!stable) await sleep(100);
+      return stable;
+    }, 8000, `process ${pid} has no settled connection to the test Redis`);
     return resp;
   }
 

@@ -14,8 +14,10 @@
 //     (a sign-out sharing that message, then the outage before the next lookup, is the narrow price);
 //   - while the invalidation connection is down (on a Cluster: any master's), nothing is served as a hit (an invalidation may be missed); the
 //     entries stay only as the last known copies that a read may fall back to when Redis itself fails
-//     (staleIfErrorSeconds), and an invalidation still removes them. Once tracking is back they are dropped: they
-//     may have missed an invalidation meanwhile (a sign-out elsewhere), and must not come back in a later outage.
+//     (staleIfErrorSeconds), and an invalidation still removes them. A read or write that succeeds meanwhile
+//     replaces its key's copy (what Redis held then is no older). Once tracking is back they are dropped: they
+//     may have missed an invalidation meanwhile (a sign-out elsewhere), and must not come back in a later outage;
+//     a read begun before that and failing after it may still fall back to the copy there was when it began.
 
 const { NO_METRICS } = require('../metrics');
 
@@ -41,6 +43,7 @@ class LocalCache {
     this.bytes = 0;
     this.inflight = new Map(); // key -> { readers, invalidations }: reads and writes in flight, and what reached them
     this.coherent = false; // the invalidation connection is up and tracking (on a Cluster: every master's)
+    this.tracked = false; // it has been, once: outage copies are kept from then on
     // On a Cluster, whether the client's view of the masters is still the one tracked (cluster-tracker.js sets it; it
     // suspends the cache when not). Asked on every lookup and store: a comparison.
     this.isCurrent = () => true;
@@ -65,11 +68,17 @@ class LocalCache {
     return entry;
   }
 
-  /** The last known copy of `key`, for when Redis cannot be reached; undefined when there is none fresh enough. */
-  getStale(key) {
-    const entry = this.entries.get(key);
+  /**
+   * The last known copy of `key`, for when Redis cannot be reached; undefined when there is none fresh enough.
+   * `read` (from beginRead, still in flight): the read that failed; if its key's copy is gone since it began (tracking
+   * came back: resume) and nothing reached it in flight, the copy there was then is still this request's to fall back to.
+   */
+  getStale(key, read = null) {
     const now = this.clock();
-    if (!entry || entry.expiresAt <= now || now - entry.verifiedAt > this.staleIfErrorMs) return undefined;
+    const usable = (entry) => entry && entry.expiresAt > now && now - entry.verifiedAt <= this.staleIfErrorMs;
+    let entry = this.entries.get(key);
+    if (!usable(entry) && read && read.flight.invalidations === read.seen) entry = read.copy;
+    if (!usable(entry)) return undefined;
     this.stats.staleServed++;
     return entry.loaded;
   }
@@ -86,7 +95,8 @@ class LocalCache {
     }
     flight.readers++;
     // The TTL counts from when the read was sent: the reply may be handled late in a busy process.
-    return { key, flight, epoch: this.epoch, startedAt: this.clock(), seen: flight.invalidations };
+    const copy = this.entries.get(key);
+    return { key, flight, epoch: this.epoch, startedAt: this.clock(), seen: flight.invalidations, copy };
   }
 
   /**
@@ -97,11 +107,9 @@ class LocalCache {
   endRead(read, loaded, ttlMs) {
     const arrived = this.#land(read);
     if (loaded === null) return;
-    if (arrived > 0 || !this.#trusted(read, ttlMs)) {
-      this.#remove(read.key); // what is kept for this key is older than what was just read, and no better
-      return;
-    }
-    this.#store(read, loaded, ttlMs, false, false);
+    if (arrived === 0 && this.#trusted(read, ttlMs)) this.#store(read, loaded, ttlMs, { epoch: this.epoch });
+    else if (arrived === 0 && this.#outageCopy(read, ttlMs)) this.#store(read, loaded, ttlMs, { epoch: -1 });
+    else this.#remove(read.key); // what is kept for this key is older than what was just read, and no better
   }
 
   /**
@@ -113,11 +121,13 @@ class LocalCache {
   endWrite(write, loaded, ttlMs) {
     const arrived = this.#land(write);
     if (loaded === null) return;
-    if (arrived === Infinity || !this.#trusted(write, ttlMs)) {
+    if (arrived !== Infinity && this.#trusted(write, ttlMs)) {
+      this.#store(write, loaded, ttlMs, { epoch: this.epoch, awaitingOwn: arrived === 0, unconfirmed: arrived > 0 });
+    } else if (arrived === 0 && this.#outageCopy(write, ttlMs)) {
+      this.#store(write, loaded, ttlMs, { epoch: -1 });
+    } else {
       this.#remove(write.key);
-      return;
     }
-    this.#store(write, loaded, ttlMs, arrived === 0, arrived > 0);
   }
 
   /**
@@ -147,6 +157,17 @@ class LocalCache {
 
   #trusted({ epoch }, ttlMs) {
     return ttlMs > 0 && this.coherent && this.isCurrent() && epoch === this.epoch;
+  }
+
+  /**
+   * Whether what a read or write just found in Redis may be kept as the key's last known copy (never a hit) while
+   * tracking is down (after it was up once): it is no older than the copy kept, which a failing read would otherwise
+   * fall back to. Not once
+   * tracking is back, nor when it came back and went down again while the read was in flight: what it found may have
+   * changed before tracking was on again, unheard (resume).
+   */
+  #outageCopy({ epoch }, ttlMs) {
+    return ttlMs > 0 && this.tracked && !this.coherent && this.epoch - epoch <= 1;
   }
 
   /**
@@ -202,19 +223,21 @@ class LocalCache {
    */
   resume() {
     this.coherent = true;
+    this.tracked = true;
     this.epoch++;
     this.entries.clear();
     this.bytes = 0;
   }
 
-  #store({ key, startedAt }, loaded, ttlMs, awaitingOwn, unconfirmed) {
+  /** epoch -1: an outage copy only (getStale), never a hit. */
+  #store({ key, startedAt }, loaded, ttlMs, { epoch, awaitingOwn = false, unconfirmed = false }) {
     // Never past the value's own notAfter either (its TTL in Redis may have been lifted: PERSIST).
     const expiresAt = loaded.notAfter ? Math.min(startedAt + ttlMs, loaded.notAfter * 1000) : startedAt + ttlMs;
     const bytes = ENTRY_OVERHEAD_BYTES + key.length + (loaded.body ? BODY_COPIES * loaded.body.length : 0);
+    this.#remove(key); // older than what is stored now, even when that is too large to keep
     if (bytes > this.maxBytes) return;
-    this.#remove(key);
     const now = this.clock();
-    this.entries.set(key, { loaded, bytes, expiresAt, verifiedAt: now, epoch: this.epoch, awaitingOwn, unconfirmed });
+    this.entries.set(key, { loaded, bytes, expiresAt, verifiedAt: now, epoch, awaitingOwn, unconfirmed });
     this.bytes += bytes;
     for (const [oldest] of this.entries) {
       if (this.bytes <= this.maxBytes && this.entries.size <= this.maxEntries) break;

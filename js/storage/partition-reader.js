@@ -119,7 +119,7 @@ async function loadPartition(context, target, { offline = false, budget = null }
   if (localCache) context.metrics.lookup('L1Cache', Boolean(check && check.loaded));
   if (check && check.loaded) return check.loaded;
   // A failed check is this request's Redis failure: no second call (one request waits at most one commandTimeoutMs).
-  if (offline || (check && check.failed)) return withoutRedis(context, target.key);
+  if (offline || (check && check.failed)) return withoutRedis(context, target.key, check && check.read);
   const read = localCache && localCache.beginRead(target.key);
   let result = null;
   try {
@@ -128,7 +128,7 @@ async function loadPartition(context, target, { offline = false, budget = null }
     return result.loaded;
   } catch (err) {
     if (!(err instanceof CacheStoreError)) throw err;
-    return withoutRedis(context, target.key);
+    return withoutRedis(context, target.key, read);
   } finally {
     // Legacy values are not cached: their next write moves them to another key.
     if (read) localCache.endRead(read, result && !result.loaded.legacy ? result.loaded : null, result ? result.ttlMs : 0);
@@ -151,17 +151,17 @@ async function confirmed({ localCache, store }, key, entry, offline, budget) {
   } finally {
     served = localCache.endConfirm(check, entry, etag);
   }
-  return { loaded: served ? entry.loaded : null, failed: etag === null };
+  return { loaded: served ? entry.loaded : null, failed: etag === null, read: check };
 }
 
 /**
- * What a read gives when Redis cannot answer: the last copy this server saw (counted); else, for a user's partition
- * with readFailure "closed", a CacheStoreError (a miss would make msal ask a signed-in user to sign in again; an
- * error lets the app answer "try again"); else a miss (for app and on-behalf-of tokens msal then asks the identity
- * provider, which is harmless).
+ * What a read gives when Redis cannot answer (`read`: its beginRead, if it got that far): the last copy this server
+ * saw (counted); else, for a user's partition with readFailure "closed", a CacheStoreError (a miss would make msal
+ * ask a signed-in user to sign in again; an error lets the app answer "try again"); else a miss (for app and
+ * on-behalf-of tokens msal then asks the identity provider, which is harmless).
  */
-function withoutRedis({ localCache, counters, metrics, settings }, key) {
-  const stale = localCache && localCache.getStale(key);
+function withoutRedis({ localCache, counters, metrics, settings }, key, read = null) {
+  const stale = localCache && localCache.getStale(key, read);
   if (stale) {
     counters.staleReads++;
     metrics.offlineRead('stale');

@@ -245,16 +245,10 @@ test('redis-server SIGKILLed under load and started again on the same port ~1 s 
   // Without its invalidation connection the L1 serves no hits: the reads go to Redis and wait (ioredis queues them
   // while it reconnects); those that time out fall back to the last copy (staleReads), the later ones are answered
   // once Redis is back. Both count as served from the cache.
-  // Known, not yet explained: about one run in three, one hit call of a session refreshed around the kill finds no
-  // copy to fall back to (a CacheStoreError, never a sign-in prompt). A second kill must then pass; the first one's
-  // numbers stay in the report (sigkill.firstAttempt).
-  const result = await sigkill('sigkill');
-  try {
-    expectSurvived(result);
-  } catch {
-    summary['sigkill.firstAttempt'] = result;
-    expectSurvived(await sigkill('sigkill'));
-  }
+  // Redis may answer again before the reader tracks again (its listener backs off): a read then succeeds but is no
+  // hit, and replaces the key's last copy rather than dropping it, so a read failing next (calls queued during the
+  // outage timing out, the breaker open) still has one (local-cache.test.js, "a read that succeeds while ...").
+  expectSurvived(await sigkill('sigkill'));
 }, 60000);
 
 test('redis-server SIGSTOPped under load for ~2 s, then SIGCONTed', async () => {

@@ -33,10 +33,10 @@ function fakeClock(start = 1_000_000) {
   return clock;
 }
 
-function newCache(options = {}) {
+function newCache({ start = true, ...options } = {}) {
   const clock = fakeClock();
   const cache = new LocalCache({ maxBytes: 1 << 20, maxEntries: 100, staleIfErrorSeconds: 300, clock, ...options });
-  cache.resume(); // the invalidation connection tracks
+  if (start) cache.resume(); // the invalidation connection tracks
   return { cache, clock };
 }
 
@@ -282,6 +282,86 @@ describe('LocalCache coherence', () => {
     read(cache, 'k', { etag: 'tomb', body: null, removed: true }, 600000);
     const fallback = cache.getStale('k');
     expect(fallback === undefined || fallback.removed).toBe(true);
+  });
+
+  test('a read that succeeds while tracking is down replaces its key\'s outage copy (never a hit), and a failing read then falls back to it', () => {
+    // Redis came back before the invalidation connection did: a read succeeds; the breaker then opens (queued calls
+    // timing out). The copy of a session read meanwhile must not be gone (a CacheStoreError for a signed-in user).
+    const { cache } = newCache();
+    const v1 = loaded('V1');
+    const v2 = loaded('V2');
+    read(cache, 'k', v1);
+    cache.suspend();
+    read(cache, 'k', v2);
+    expect(cache.get('k')).toBeUndefined(); // not a hit while down
+    expect(cache.getStale('k')).toBe(v2);
+    read(cache, 'new', loaded('first read while down'));
+    expect(cache.get('new')).toBeUndefined();
+    expect(cache.getStale('new')).toBeDefined();
+    cache.resume();
+    expect(cache.get('k')).toBeUndefined(); // still dropped when tracking is back
+    expect(cache.getStale('k')).toBeUndefined();
+    expect(cache.entries.size).toBe(0);
+  });
+
+  test('a write that succeeds while tracking is down replaces its key\'s outage copy', () => {
+    const { cache } = newCache();
+    read(cache, 'k', loaded('V1'));
+    cache.suspend();
+    const written = loaded('V2');
+    const flight = cache.beginRead('k');
+    cache.endWrite(flight, written, 60000);
+    expect(cache.get('k')).toBeUndefined();
+    expect(cache.getStale('k')).toBe(written);
+  });
+
+  test('a read in flight while tracking came back and went down again is not kept, even as an outage copy', () => {
+    const { cache } = newCache();
+    cache.suspend();
+    const flight = cache.beginRead('k'); // what it finds may change before tracking is on again, unheard
+    cache.resume();
+    cache.suspend();
+    cache.endRead(flight, loaded('V?'), 60000);
+    expect(cache.getStale('k')).toBeUndefined();
+  });
+
+  test('a read begun while tracking was down and failing after it came back falls back to the copy there was then', () => {
+    const { cache } = newCache();
+    const v1 = loaded('V1');
+    read(cache, 'k', v1);
+    cache.suspend();
+    const failing = cache.beginRead('k');
+    cache.resume(); // drops every entry
+    expect(cache.getStale('k')).toBeUndefined();
+    expect(cache.getStale('k', failing)).toBe(v1);
+    cache.endRead(failing, null, 0);
+    // Not when something reached the read in flight: an invalidation, a forget (sign-out here), a flush.
+    for (const reach of [(c) => c.invalidate('k'), (c) => c.forget('k'), (c) => c.flush()]) {
+      read(cache, 'k', v1);
+      const flight = cache.beginRead('k');
+      reach(cache);
+      cache.suspend();
+      cache.resume();
+      expect(cache.getStale('k', flight)).toBeUndefined();
+      cache.endRead(flight, null, 0);
+    }
+  });
+
+  test('a newer version too large to keep still drops the older copy (no outage copy older than what Redis was seen to hold)', () => {
+    const { cache } = newCache({ maxBytes: sizeOf('k', 'x'.repeat(100)) });
+    read(cache, 'k', loaded('x'.repeat(100)));
+    expect(cache.getStale('k')).toBeDefined();
+    read(cache, 'k', loaded('y'.repeat(1000)));
+    expect(cache.getStale('k')).toBeUndefined();
+    expect(cache.bytes).toBe(0);
+  });
+
+  test('a read before tracking ever started keeps nothing, not even an outage copy', () => {
+    const { cache } = newCache({ start: false });
+    read(cache, 'k', loaded('V1'));
+    cache.suspend();
+    read(cache, 'k', loaded('V1'));
+    expect(cache.entries.size).toBe(0);
   });
 });
 
@@ -562,6 +642,42 @@ const REDIRECT_URI = 'http://localhost/auth/redirect';
     const loaded = await loadPartition(reader.shared.context, { key: keyOf(selector), legacyKey: null });
     expect(loaded).toMatchObject({ offline: true, body: JSON.stringify(JSON.parse(body)) });
     expect(calls).toEqual(['etag']);
+    expect(reader.stats().staleReads).toBe(1);
+  });
+
+  test('fixed: a read that succeeds while the invalidation connection is down keeps its copy for when Redis then fails', async () => {
+    // Redis back before the reader's invalidation connection (the listener backs off): a read succeeds, not cached as
+    // a hit. It used to drop the key's last copy too, so when Redis failed again (queued calls timing out, the
+    // breaker open) a signed-in user's next request found no copy: a CacheStoreError (local-cache.faults.test.js).
+    const reader = newReader();
+    const { listener, store } = reader.shared.context;
+    const open = listener.open;
+    let listenerId = null; // what the listener's connection learns with CLIENT ID
+    listener.open = (handlers) => {
+      const connection = open(handlers);
+      const command = connection.command;
+      connection.command = async (...args) => {
+        const reply = await command(...args);
+        if (args[0] === 'CLIENT' && args[1] === 'ID') listenerId = reply;
+        return reply;
+      };
+      return connection;
+    };
+    await untilTracking(reader);
+    await signIn('down-read');
+    const selector = { sessionId: 'down-read' };
+    const body = await writer.exportPartition(selector);
+    await warm(reader, selector);
+    listener.open = () => { throw new Error('not now'); }; // it stays down: every reconnect attempt fails
+    await admin.client('KILL', 'ID', String(listenerId));
+    for (let waited = 0; reader.stats().localCache.coherent; waited += 5) {
+      if (waited > 3000) throw new Error('the listener never noticed its kill');
+      await sleep(5);
+    }
+    expect(await readThrough(reader, selector)).toEqual({ hit: false, body }); // from Redis
+    store.read = async (key) => { throw new CacheStoreError(`Redis GET failed for "${key}"`); };
+    const loaded = await loadPartition(reader.shared.context, { key: keyOf(selector), legacyKey: null });
+    expect(loaded).toMatchObject({ offline: true, body: JSON.stringify(JSON.parse(body)) });
     expect(reader.stats().staleReads).toBe(1);
   });
 

@@ -10,8 +10,10 @@ serving what Redis no longer holds:
     After it, the entry is "unconfirmed": its next lookup first checks the stored etag (32 bytes, no decryption);
   - while the invalidation connection is down, nothing is served as a hit (an invalidation may be missed); entries
     stay only as the last known copies a read falls back to when Redis itself fails (stale_if_error_seconds), and an
-    invalidation still removes them. Once tracking is back they are dropped: they may have missed an invalidation
-    meanwhile (a sign-out elsewhere), and must not come back in a later outage.
+    invalidation still removes them. A read or write that succeeds meanwhile replaces its key's copy (what Redis held
+    then is no older). Once tracking is back they are dropped: they may have missed an invalidation meanwhile (a
+    sign-out elsewhere), and must not come back in a later outage; a read begun before that and failing after it may
+    still fall back to the copy there was when it began.
 Thread-safe: requests run on many threads, invalidations arrive on the listener's."""
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class Read:
     epoch: int
     started_at: float
     seen: float
+    copy: Optional[Entry]  # the key's entry when it began: a failing read's fallback if tracking came back meanwhile
 
 
 class LocalCache:
@@ -86,6 +89,7 @@ class LocalCache:
         self.bytes = 0
         self.inflight: Dict[str, Dict[str, float]] = {}  # key -> reads and writes in flight, and what reached them
         self.coherent = False  # the invalidation connection is up and tracking
+        self.tracked = False  # it has been, once: outage copies are kept from then on
         self.epoch = 0  # bumped whenever coherence is lost: entries and reads of an older epoch are not trusted
         self.stats = {"hits": 0, "misses": 0, "stale_served": 0, "invalidations": 0, "evictions": 0, "flushes": 0,
                       "confirmations": 0}
@@ -104,12 +108,21 @@ class LocalCache:
             self.stats["hits"] += 1
             return entry
 
-    def get_stale(self, key: str) -> Optional[Entry]:
-        """The last known copy of `key`, for when Redis cannot be reached; None when there is none fresh enough."""
+    def get_stale(self, key: str, read: Optional[Read] = None) -> Optional[Entry]:
+        """The last known copy of `key`, for when Redis cannot be reached; None when there is none fresh enough.
+        `read` (from begin_read, still in flight): the read that failed; if its key's copy is gone since it began
+        (tracking came back: resume) and nothing reached it in flight, the copy there was then is still its fallback."""
         with self._lock:
-            entry = self.entries.get(key)
             now = self.clock()
-            if entry is None or entry.expires_at <= now or now - entry.verified_at > self.stale_if_error_seconds:
+
+            def usable(entry: Optional[Entry]) -> bool:
+                return (entry is not None and entry.expires_at > now
+                        and now - entry.verified_at <= self.stale_if_error_seconds)
+
+            entry = self.entries.get(key)
+            if not usable(entry) and read is not None and read.flight["invalidations"] == read.seen:
+                entry = read.copy
+            if not usable(entry):
                 return None
             self.stats["stale_served"] += 1
             return entry
@@ -123,7 +136,7 @@ class LocalCache:
                 flight = self.inflight[key] = {"readers": 0, "invalidations": 0}
             flight["readers"] += 1
             # The TTL counts from when the read was sent: the reply may be handled late in a busy process.
-            return Read(key, flight, self.epoch, self.clock(), flight["invalidations"])
+            return Read(key, flight, self.epoch, self.clock(), flight["invalidations"], self.entries.get(key))
 
     def end_read(self, read: Read, loaded: Optional[LoadedPartition], ttl_ms: int) -> None:
         """`loaded`: what was read (None: a failed read, nothing to cache); `ttl_ms`: the key's remaining time to live,
@@ -132,10 +145,12 @@ class LocalCache:
             arrived = self._land(read)
             if loaded is None:
                 return
-            if arrived or not self._trusted(read, ttl_ms):
+            if not arrived and self._trusted(read, ttl_ms):
+                self._store(read, loaded, ttl_ms, epoch=self.epoch)
+            elif not arrived and self._outage_copy(read, ttl_ms):
+                self._store(read, loaded, ttl_ms, epoch=-1)
+            else:
                 self._remove(read.key)  # what is kept for this key is older than what was just read, and no better
-                return
-            self._store(read, loaded, ttl_ms, awaiting_own=False, unconfirmed=False)
 
     def end_write(self, write: Read, loaded: Optional[LoadedPartition], ttl_ms: int) -> None:
         """Like end_read, for a write of the key sent after begin_read: `loaded` is what Redis holds now (None when
@@ -146,10 +161,12 @@ class LocalCache:
             arrived = self._land(write)
             if loaded is None:
                 return
-            if arrived == math.inf or not self._trusted(write, ttl_ms):
+            if arrived != math.inf and self._trusted(write, ttl_ms):
+                self._store(write, loaded, ttl_ms, epoch=self.epoch, awaiting_own=not arrived, unconfirmed=bool(arrived))
+            elif not arrived and self._outage_copy(write, ttl_ms):
+                self._store(write, loaded, ttl_ms, epoch=-1)
+            else:
                 self._remove(write.key)
-                return
-            self._store(write, loaded, ttl_ms, awaiting_own=not arrived, unconfirmed=bool(arrived))
 
     def end_confirm(self, check: Read, entry: Entry, etag: Optional[str]) -> bool:
         """The etag check of an unconfirmed entry (begin_read before it; `etag` None: the check failed): True when
@@ -221,6 +238,7 @@ class LocalCache:
         missed an invalidation while it was off)."""
         with self._lock:
             self.coherent = True
+            self.tracked = True
             self.epoch += 1
             self.entries.clear()
             self.bytes = 0
@@ -242,8 +260,16 @@ class LocalCache:
     def _trusted(self, read: Read, ttl_ms: int) -> bool:
         return ttl_ms > 0 and self.coherent and read.epoch == self.epoch
 
-    def _store(self, read: Read, loaded: LoadedPartition, ttl_ms: int, *, awaiting_own: bool,
-               unconfirmed: bool) -> None:
+    def _outage_copy(self, read: Read, ttl_ms: int) -> bool:
+        """Whether what a read or write just found may be kept as the key's last known copy (never a hit) while
+        tracking is down (after it was up once): it is no older than the copy kept. Not once tracking is back, nor
+        when it came back and went down again while the read was in flight (what it found may have changed before
+        tracking was on again, unheard)."""
+        return ttl_ms > 0 and self.tracked and not self.coherent and self.epoch - read.epoch <= 1
+
+    def _store(self, read: Read, loaded: LoadedPartition, ttl_ms: int, *, epoch: int, awaiting_own: bool = False,
+               unconfirmed: bool = False) -> None:
+        """epoch -1: an outage copy only (get_stale), never a hit."""
         key = read.key
         # Never past the value's own not_after either (its TTL in Redis may have been lifted: PERSIST).
         expires_at = read.started_at + ttl_ms / 1000
@@ -254,7 +280,7 @@ class LocalCache:
             self._remove(key)
             return
         self._remove(key)
-        self.entries[key] = Entry(loaded, size, expires_at, self.clock(), self.epoch, awaiting_own, unconfirmed)
+        self.entries[key] = Entry(loaded, size, expires_at, self.clock(), epoch, awaiting_own, unconfirmed)
         self.bytes += size
         while self.bytes > self.max_bytes or len(self.entries) > self.max_entries:
             oldest = next(iter(self.entries))

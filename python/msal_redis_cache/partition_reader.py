@@ -19,7 +19,7 @@ from .stored_value import CLOCK_SKEW_SECONDS, PARTITION, TOMBSTONE, UnreadableVa
 
 if TYPE_CHECKING:  # pragma: no cover
     from .invalidation_listener import InvalidationListener
-    from .local_cache import Entry, LocalCache
+    from .local_cache import Entry, LocalCache, Read
 
 # The etag of a base that could not be read: it matches nothing, so the write merges with what is stored.
 UNKNOWN_ETAG = "!unknown"
@@ -116,7 +116,7 @@ def load_partition(context: Context, key: str, offline: bool = False) -> LoadedP
         context.metrics.lookup("L2Cache", loaded.body is not None)
         return loaded
     except CacheStoreError as error:
-        return _without_redis(context, key, error)
+        return _without_redis(context, key, error, read)
     finally:
         if read is not None:
             assert local_cache is not None
@@ -142,11 +142,11 @@ def _cached(context: Context, key: str) -> Optional[LoadedPartition]:
     return replace(entry.loaded, entry=entry)
 
 
-def _without_redis(context: Context, key: str, error: CacheStoreError) -> LoadedPartition:
-    """Redis cannot answer: the last copy this process saw (Node's readFailure path), else a CacheStoreError for a
-    user's partition (read_failure "closed"), else a miss."""
+def _without_redis(context: Context, key: str, error: CacheStoreError, read: Optional[Read]) -> LoadedPartition:
+    """Redis cannot answer (`read`: the failed read's begin_read): the last copy this process saw (Node's readFailure
+    path), else a CacheStoreError for a user's partition (read_failure "closed"), else a miss."""
     settings = context.settings
-    stale = context.local_cache.get_stale(key) if context.local_cache is not None else None
+    stale = context.local_cache.get_stale(key, read) if context.local_cache is not None else None
     if stale is not None:
         context.counters["stale_reads"] += 1
         context.metrics.offline_read("stale")

@@ -172,6 +172,60 @@ def test_a_write_overtaken_by_a_sign_out_or_a_flush_in_flight_is_not_kept():
         assert cache.get("k") is None and cache.get_stale("k") is None
 
 
+def test_while_tracking_is_down_reads_and_writes_replace_the_outage_copy_and_a_read_across_resume_keeps_its_own():
+    """Node's rules (js/local-cache/local-cache.js, tests/js/local-cache/local-cache.test.js): what a read or write
+    finds while tracking is down replaces the key's outage copy (never a hit); a read begun before tracking came back
+    and failing after it falls back to the copy there was when it began, unless something reached it in flight; a
+    read across a whole down-up-down cycle is not kept; nothing before tracking ever started."""
+    from msal_redis_cache.local_cache import LocalCache
+    from msal_redis_cache.partition_reader import LoadedPartition
+
+    def new_cache(start=True):
+        cache = LocalCache(max_bytes=1 << 20, max_entries=10, stale_if_error_seconds=300, clock=lambda: 1000.0)
+        if start:
+            cache.resume()
+        return cache
+
+    def read(cache, key, loaded):
+        cache.end_read(cache.begin_read(key), loaded, 60000)
+
+    v1, v2 = LoadedPartition("e1", body="V1"), LoadedPartition("e2", body="V2")
+    cache = new_cache()
+    read(cache, "k", v1)
+    cache.suspend()
+    read(cache, "k", v2)
+    assert cache.get("k") is None and cache.get_stale("k").loaded is v2
+    written = LoadedPartition("e3", body="V3")
+    cache.end_write(cache.begin_read("k"), written, 60000)
+    assert cache.get("k") is None and cache.get_stale("k").loaded is written
+    failing = cache.begin_read("k")
+    cache.resume()
+    assert cache.get_stale("k") is None and cache.get_stale("k", failing).loaded is written
+    cache.end_read(failing, None, 0)
+    for reach in (lambda: cache.invalidate("k"), lambda: cache.forget("k"), cache.flush):
+        read(cache, "k", v1)
+        flight = cache.begin_read("k")
+        reach()
+        cache.suspend()
+        cache.resume()
+        assert cache.get_stale("k", flight) is None
+        cache.end_read(flight, None, 0)
+
+    cache = new_cache()
+    cache.suspend()
+    flight = cache.begin_read("k")
+    cache.resume()
+    cache.suspend()
+    cache.end_read(flight, v1, 60000)
+    assert cache.get_stale("k") is None
+
+    cache = new_cache(start=False)
+    read(cache, "k", v1)
+    cache.suspend()
+    read(cache, "k", v1)
+    assert not cache.entries
+
+
 def test_options(make_tokens):
     assert make_tokens(local_cache=False).stats()["local_cache"] is None
     stats = make_tokens().stats()["local_cache"]

@@ -117,6 +117,32 @@ def test_nothing_is_served_from_memory_until_tracking_again(own_redis, make_serv
     assert l1(a.tokens)["hits"] > hits
 
 
+def test_a_read_while_tracking_is_down_keeps_its_copy_for_when_redis_then_fails(own_redis, make_server, idp):
+    """Redis answers before the tracking connection tracks again: a load reads Redis (no hit). It used to drop the
+    key's last copy, so when Redis then failed, a signed-in user's next request found none: a CacheStoreError."""
+    admin = redis.Redis(port=own_redis.port)
+    user = f"app-{uuid.uuid4().hex[:8]}"
+    admin.execute_command("ACL", "SETUSER", user, "on", ">secret", "~*", "&*", "+@all")
+    a = make_server(redis.Redis(port=own_redis.port, username=user, password="secret", socket_timeout=0.5,
+                                socket_connect_timeout=0.5))
+    tracking(a.tokens)
+    selector, home = signed_in(a, idp, "down-read")
+    token = a.silent(selector, home, SCOPES)["accessToken"]
+
+    admin.execute_command("ACL", "SETUSER", user, "-client")  # it cannot track again
+    [listener] = [c for c in admin.client_list() if c["user"] == user and "P" in c["flags"]]
+    admin.execute_command("CLIENT", "KILL", "ID", listener["id"])
+    wait_for(lambda: not l1(a.tokens)["coherent"])
+    assert a.silent(selector, home, SCOPES)["accessToken"] == token  # read from Redis
+    own_redis.signal(signal.SIGSTOP)
+    try:
+        stale = a.tokens.stats()["stale_reads"]
+        assert a.silent(selector, home, SCOPES)["accessToken"] == token  # the last copy, not "try again"
+        assert a.tokens.stats()["stale_reads"] == stale + 1
+    finally:
+        own_redis.signal(signal.SIGCONT)
+
+
 def test_a_restarted_redis_brings_nothing_back(own_redis, make_server, idp):
     a = make_server()
     tracking(a.tokens)

@@ -100,10 +100,14 @@ class MemoryRedis {
     return 1;
   }
 
-  async zadd(key, score, member) {
+  /** ZADD key score member [score member ...] */
+  async zadd(key, ...pairs) {
     const set = this.#sortedSet(key, true);
-    const added = set.has(String(member)) ? 0 : 1;
-    set.set(String(member), Number(score));
+    let added = 0;
+    for (let i = 0; i < pairs.length; i += 2) {
+      if (!set.has(String(pairs[i + 1]))) added += 1;
+      set.set(String(pairs[i + 1]), Number(pairs[i]));
+    }
     return added;
   }
 
@@ -285,7 +289,7 @@ class MemoryRedis {
         return results;
       },
     };
-    for (const name of ['getBuffer', 'get', 'set', 'del', 'exists', 'expire', 'ttl', 'pttl', 'getrangeBuffer', 'zadd', 'zremrangebyscore']) {
+    for (const name of ['getBuffer', 'get', 'set', 'del', 'exists', 'expire', 'ttl', 'pttl', 'getrangeBuffer', 'zadd', 'zrem', 'zremrangebyscore']) {
       transaction[name] = (...args) => {
         queued.push([name, args]);
         return transaction;

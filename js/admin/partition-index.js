@@ -23,13 +23,14 @@
 // So every index stays bounded (an add that finds one large checks its oldest members, see #maintain) and
 // signOutEverywhere still finds every live partition.
 //
-// The counts follow every write (afterWrite: sent once the write is stored, never awaited by it, failures ignored):
-// a gauge, not a guarantee.
+// The counts follow every write (afterWrite: noted once the write is stored, sent coalesced by count-updates.js, never
+// awaited by it, failures ignored): a gauge, not a guarantee.
 
 const { loadScript } = require('../redis/scripts');
 const { CacheStoreError } = require('../errors');
 const { PARTITION_KEY_KINDS: KINDS } = require('../msal/partitions');
 const { driverFor } = require('../redis/driver');
+const { CountUpdates, countCommands } = require('./count-updates');
 
 // Scores of the membership indexes are this much later than the partition's expiry: clock skew between servers
 // (the score is one server's clock, Redis expires keys by its own) and concurrent writers of one partition (the
@@ -57,26 +58,6 @@ const PRUNE = loadScript('index_prune', 'index-prune');
 /** "session:{h}" -> "session": a member's partition kind. */
 const kindOf = (member) => member.slice(0, member.indexOf(':'));
 
-/**
- * A count index's update after a write that stores `member` for `ttlSeconds` (Python sends the same): its score is
- * its expiry; members past theirs go; the key lives as long as its latest member (EXPIRE NX gives a new key a TTL,
- * GT only lengthens it). Plain commands in one round trip, not the ADD script: this follows every write, and a Lua
- * call costs Redis far more than these four (bench/README.md).
- */
-function countUpdate(countKey, member, now, ttlSeconds) {
-  const ttl = Math.max(1, ttlSeconds);
-  return [
-    ['ZADD', countKey, now + ttl, member],
-    ['ZREMRANGEBYSCORE', countKey, '-inf', `(${now}`],
-    ['EXPIRE', countKey, ttl, 'NX'],
-    ['EXPIRE', countKey, ttl, 'GT'],
-  ];
-}
-
-// The count updates under way in this process, of every PartitionIndex (afterWrite): counts() waits for them, so
-// that a count read after a write of this process includes it, as when the update was sent at once (ahead of the
-// count read on the connection).
-const countsUnderWay = new Set();
 
 class PartitionIndex {
   /**
@@ -91,7 +72,10 @@ class PartitionIndex {
     this.guard = guard;
     this.logger = logger;
     this.clock = clock;
-    this.pending = new Set(); // count updates and index maintenance under way (not awaited by the writes)
+    this.pending = new Set(); // index maintenance under way (not awaited by the writes)
+    this.countUpdates = new CountUpdates((countKey, members) => this.guard.run(
+      'ZADD', countKey, () => this.driver.pipeline(countKey, countCommands(countKey, members, this.now())), 'index_count',
+    ));
     this.evict = null; // (key) => tombstones a partition: the writer's remove, set by RedisTokenCache
     this.warnedCap = false;
   }
@@ -164,23 +148,14 @@ class PartitionIndex {
 
   /**
    * Keeps the count of a partition's kind after a write: `ttlSeconds` for a stored partition, null for one removed
-   * or deleted. Never awaited: it must not delay or fail the write it follows. Sent on the event loop's next turn,
-   * not at once: building and writing the pipeline would otherwise run before the write's caller (a request waiting
-   * on msal) gets its answer (bench/README.md, "A refresh, step by step"). counts() waits for it (countsUnderWay).
+   * or deleted. Only noted: count-updates.js sends what was noted every FLUSH_MS, never delaying or failing a write.
    */
   afterWrite(key, ttlSeconds) {
     const member = key.slice(this.prefix.length);
     const kind = kindOf(member);
     if (!key.startsWith(this.prefix) || !KINDS.includes(kind)) return;
-    const countKey = this.countKey(kind);
-    const now = this.now();
-    const send = () => (ttlSeconds === null
-      ? this.guard.run('ZREM', countKey, () => this.driver.zrem(countKey, member))
-      : this.guard.run('ZADD', countKey, () => this.driver.pipeline(countKey, countUpdate(countKey, member, now, ttlSeconds)), 'index_count'));
-    const update = new Promise((resolve) => { setImmediate(resolve); }).then(send);
-    this.#background(update);
-    const tracked = update.catch(() => {}).finally(() => countsUnderWay.delete(tracked));
-    countsUnderWay.add(tracked);
+    const ttl = ttlSeconds === null ? 0 : Math.max(1, ttlSeconds);
+    this.countUpdates.note(this.countKey(kind), member, ttlSeconds === null ? null : { score: this.now() + ttl, ttl });
   }
 
   /** Not awaited by the write, but by close(): an app that closes the cache and then its client loses no update. */
@@ -189,9 +164,9 @@ class PartitionIndex {
     this.pending.add(settled);
   }
 
-  /** Resolves once the count updates under way are done. */
+  /** Resolves once the count updates noted and the index maintenance under way are done (close()). */
   async settle() {
-    await Promise.all([...this.pending]);
+    await Promise.all([this.countUpdates.settle(), ...this.pending]);
   }
 
   /**
@@ -264,8 +239,8 @@ class PartitionIndex {
 
   /** Partitions of each kind whose last write's TTL has not run out. */
   async counts() {
-    // Every write this process made is counted, by whichever cache instance: their updates go a turn after the write.
-    await Promise.all([...countsUnderWay]);
+    // Every write this process made is counted, by whichever cache instance made it.
+    await CountUpdates.settleAll();
     const now = this.now();
     const counts = await Promise.all(KINDS.map((kind) => {
       const key = this.countKey(kind);

@@ -20,7 +20,7 @@
 //   pipeline(key, commands)       [['ZADD', key, ...], ['EXPIRE', key, ...], ...] on one key's node, in one write, not
 //                                 atomic -> replies (strings or numbers); rejects with the first refusal
 //   del(key) exists(key) ttl(key) -> number
-//   zrem(key, member)  zcount(key, min, max) -> number
+//   zcount(key, min, max) -> number
 //   zrangeByScore(key, min, offset, count) -> [member, score, ...] (strings; max is +inf)
 //   transaction(commands)         MULTI/EXEC of [['SET', key, ...], ['EXPIRE', key, s], ...] on one slot; rejects
 //                                 with the first refusal (NOPERM, WRONGTYPE...), not a generic EXECABORT

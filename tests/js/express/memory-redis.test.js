@@ -6,6 +6,7 @@ const { isTombstone } = require('../../support/stored');
 const Redis = require('../../support/ioredis');
 const { MemoryRedis, globToRegExp } = require('../../../examples/express/memory-redis');
 const { SCRIPTS: INDEX_SCRIPTS } = require('../../../js/admin/partition-index');
+const { countCommands } = require('../../../js/admin/count-updates');
 const { startExample, signIn, sessionCookie, sessionIdOf } = require('./helpers');
 
 let real;
@@ -60,6 +61,14 @@ async function script(client, p) {
   out.push(await client.zrange(`${p}z`, now + 301, '+inf', 'BYSCORE', 'LIMIT', 0, 10, 'WITHSCORES'));
   const prune = (...args) => client.eval(INDEX_SCRIPTS.PRUNE.lua, 1, `${p}z`, ...args);
   out.push(await prune('a', String(now + 300), 'b', String(now + 1), 'missing', '1'), await client.zrange(`${p}z`, 0, -1, 'WITHSCORES'));
+  // The count updates (js/admin/count-updates.js): members stored and removed in one pipeline.
+  const clock = Math.floor(Date.now() / 1000);
+  const counts = (members) => client.pipeline( // as js/redis/ioredis-driver.js sends them
+    countCommands(`${p}count`, new Map(members), clock).map(([name, ...args]) => [name.toLowerCase(), ...args]),
+  ).exec();
+  out.push(await counts([['s1', { score: clock + 100, ttl: 100 }], ['s2', { score: clock + 50, ttl: 50 }], ['s3', null]]));
+  out.push(await counts([['s1', null], ['s3', { score: clock + 200, ttl: 200 }], ['old', { score: clock - 5, ttl: 1 }]]));
+  out.push(await client.zrange(`${p}count`, 0, -1, 'WITHSCORES'), await client.ttl(`${p}count`));
   return out;
 }
 

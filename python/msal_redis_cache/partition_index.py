@@ -6,16 +6,17 @@ as js/admin/partition-index.js writes them, so that they find the partitions Pyt
     <prefix>index:count:<kind>  every partition of one kind, for countPartitions
 <h> is the keyring's HMAC of the id; members are partition keys without the prefix; scores the epoch second until which
 that partition may exist. A partition joins its membership indexes BEFORE the compare-and-set that creates it (when
-that fails, the write is not sent). The counts follow every write in the background (a gauge, never awaited).
+that fails, the write is not sent). The counts follow every write in the background, coalesced (count_updates.py: a
+gauge, never awaited).
 Left to Node: the pruning of large indexes and the per-user cap (js/admin/partition-index.js #maintain); ADD itself drops
 members whose score is past, so an index Python alone writes still stays bounded by the partitions' lifetime."""
 
 from __future__ import annotations
 
 import math
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
+from .count_updates import CountUpdates, Update
 from .errors import CacheStoreError
 from .keyring import Keyring
 from .options import Settings
@@ -41,8 +42,7 @@ class PartitionIndex:
         self.guard = guard
         self.prefix = settings.prefix
         self.keyring: Keyring = settings.keyring
-        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="msal-redis-cache-index")
-        self._pending: Set[Future] = set()
+        self._counts = CountUpdates(self._send_counts, settings.logger.warning)
 
     def now(self) -> int:
         return int(self.settings.clock())
@@ -86,32 +86,21 @@ class PartitionIndex:
 
     def after_write(self, key: str, ttl_seconds: Optional[int]) -> None:
         """Keeps the count of a partition's kind after a write: `ttl_seconds` for a stored partition, None for one
-        removed or deleted. Sent in the background: it never delays or fails the write it follows."""
+        removed or deleted. Noted for the background thread (count_updates.py): it never delays or fails the write."""
         member = key[len(self.prefix):]
         kind = member[: member.find(":")]
         if not key.startswith(self.prefix) or kind not in PARTITION_KEY_KINDS:
             return
-        count_key, now = self.count_key(kind), self.now()
-        if ttl_seconds is None:
-            future = self._background.submit(self.guard.run, "ZREM", count_key,
-                                             lambda: self.redis.zrem(count_key, member))
-        else:
-            future = self._background.submit(self._count, count_key, member, now, ttl_seconds)
-        self._pending.add(future)
-        future.add_done_callback(self._settled)
-
-    def _settled(self, future: Future) -> None:
-        self._pending.discard(future)
-        if not future.cancelled() and future.exception() is not None:
-            self.settings.logger.warning(f"msal-redis-cache: a partition count was not updated: {future.exception()}")
+        ttl = None if ttl_seconds is None else max(1, ttl_seconds)
+        self._counts.note(self.count_key(kind), member, None if ttl is None else (self.now() + ttl, ttl))
 
     def settle(self) -> None:
-        """Waits for the count updates under way."""
-        for future in list(self._pending):
-            try:
-                future.result()
-            except Exception:  # already logged by _settled
-                pass
+        """Sends the count updates noted and waits for them."""
+        self._counts.settle()
+
+    def close(self) -> None:
+        """settle(), and the count updates' thread stops (a later write starts it again)."""
+        self._counts.close()
 
     def pages(self, index_key: str) -> Iterator[List[Member]]:
         """The members of an index that may still exist, oldest first, PAGE at a time; walked by score and the number
@@ -146,16 +135,24 @@ class PartitionIndex:
     def _text(value: object) -> str:
         return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
-    def _count(self, count_key: str, member: str, now: int, ttl_seconds: int) -> None:
-        """A count index's update, as js/admin/partition-index.js countUpdate sends it: plain commands in one round
-        trip (a Lua call would cost Redis far more on every write)."""
-        ttl = max(1, ttl_seconds)
+    def _send_counts(self, count_key: str, members: Dict[str, Update]) -> None:
+        """One count index's updates, as js/admin/partition-index.js countUpdate sends each: plain commands in one
+        round trip (a Lua call would cost Redis far more on every write): the members stored (score: their expiry) and
+        removed; members past their score go; the key lives as long as its latest member (EXPIRE NX gives a new key a
+        TTL, GT only lengthens it)."""
+        stored = {member: update for member, update in members.items() if update is not None}
+        removed = [member for member, update in members.items() if update is None]
         pipe = self.redis.pipeline(transaction=False)
-        pipe.zadd(count_key, {member: now + ttl})
-        pipe.zremrangebyscore(count_key, "-inf", f"({now}")
-        pipe.expire(count_key, ttl, nx=True)
-        pipe.expire(count_key, ttl, gt=True)
-        self.guard.run("ZADD", count_key, pipe.execute, "index_count")
+        if stored:
+            pipe.zadd(count_key, {member: score for member, (score, _) in stored.items()})
+        if removed:
+            pipe.zrem(count_key, *removed)
+        pipe.zremrangebyscore(count_key, "-inf", f"({self.now()}")
+        if stored:
+            ttl = max(ttl for _, ttl in stored.values())
+            pipe.expire(count_key, ttl, nx=True)
+            pipe.expire(count_key, ttl, gt=True)
+        self.guard.run("ZADD" if stored else "ZREM", count_key, pipe.execute, "index_count")
 
     def _add(self, key: str, member: str, score: float, now: int, mode: str) -> int:
         return int(run_script(self.guard, self.redis, "ZADD", INDEX_ADD, key, [member, math.ceil(score), now, mode]))

@@ -148,7 +148,7 @@ class RedisTokenCache:
     def close(self) -> None:
         """Waits for the background count updates and stops the in-process cache's invalidation connection (the
         cache stays usable, reading Redis every time). The app's own Redis client is left open."""
-        self._shared.index.settle()
+        self._shared.index.close()
         if self._shared.context.listener is not None:
             self._shared.context.listener.close()
 

@@ -5,6 +5,7 @@
 // own assertions and what it alone measures.
 
 const crypto = require('node:crypto');
+const { monitorEventLoopDelay } = require('node:perf_hooks');
 const { createKeyring } = require('../../js/storage/keyring');
 
 const COMMAND_TIMEOUT_MS = 1000; // the workers' (the default)
@@ -69,17 +70,32 @@ async function signInAndCheck({ worker, checker, shared, prefix, sessionId, scop
   return { startAt, endAt: now(), ok: true, stored };
 }
 
-/** Signs the targets' sessions out through `tool`, one every `everyMs`, as a tool would; records each outcome. */
-const signOutLoop = (tool, signOutTargets, everyMs) => loop(async (n) => {
-  const startAt = now();
-  const { sessionId } = signOutTargets[n % signOutTargets.length];
-  try {
-    await tool.removePartition({ sessionId });
-    return { startAt, endAt: now(), ok: true, sessionId };
-  } catch (err) {
-    return { startAt, endAt: now(), ok: false, error: err, sessionId };
-  }
-}, everyMs);
+/**
+ * Signs the targets' sessions out through `tool`, one every `everyMs`, as a tool would; records each outcome. The
+ * results also say how late this process's event loop ran meanwhile (maxLoopDelayMs): a sign-out's bound is a call's,
+ * with this process's scheduling (the test's own, often the busiest).
+ */
+function signOutLoop(tool, signOutTargets, everyMs) {
+  const delays = monitorEventLoopDelay({ resolution: 10 });
+  delays.enable();
+  const signOuts = loop(async (n) => {
+    const startAt = now();
+    const { sessionId } = signOutTargets[n % signOutTargets.length];
+    try {
+      await tool.removePartition({ sessionId });
+      return { startAt, endAt: now(), ok: true, sessionId };
+    } catch (err) {
+      return { startAt, endAt: now(), ok: false, error: err, sessionId };
+    }
+  }, everyMs);
+  return {
+    stop: async () => {
+      const results = await signOuts.stop();
+      delays.disable();
+      return Object.assign(results, { maxLoopDelayMs: delays.max / 1e6 });
+    },
+  };
+}
 
 /**
  * What the servers' loads, the sign-ins and the sign-outs of one failover add up to. A load's records are
@@ -117,6 +133,7 @@ function failoverCalls({ loads, signInResults, signOutResults, killedAt }) {
       signOuts: signOutResults.length,
       signOutsFailed: signOutResults.filter((r) => !r.ok).length,
       slowestSignOutMs: round(Math.max(0, ...signOutResults.map((r) => r.endAt - r.startAt))),
+      signOutBoundMs: round(callBound([...loads, { maxLoopDelayMs: signOutResults.maxLoopDelayMs || 0 }])),
     },
   };
 }

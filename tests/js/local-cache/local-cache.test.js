@@ -651,25 +651,16 @@ const REDIRECT_URI = 'http://localhost/auth/redirect';
     // breaker open) a signed-in user's next request found no copy: a CacheStoreError (local-cache.faults.test.js).
     const reader = newReader();
     const { listener, store } = reader.shared.context;
-    const open = listener.open;
-    let listenerId = null; // what the listener's connection learns with CLIENT ID
-    listener.open = (handlers) => {
-      const connection = open(handlers);
-      const command = connection.command;
-      connection.command = async (...args) => {
-        const reply = await command(...args);
-        if (args[0] === 'CLIENT' && args[1] === 'ID') listenerId = reply;
-        return reply;
-      };
-      return connection;
-    };
     await untilTracking(reader);
     await signIn('down-read');
     const selector = { sessionId: 'down-read' };
     const body = await writer.exportPartition(selector);
     await warm(reader, selector);
-    listener.open = () => { throw new Error('not now'); }; // it stays down: every reconnect attempt fails
-    await admin.client('KILL', 'ID', String(listenerId));
+    // Its connection (on a Cluster, every master's) closes, and every reconnect attempt fails: it stays down.
+    for (const one of listener.listeners ? [...listener.listeners.values()] : [listener]) {
+      one.open = () => { throw new Error('not now'); };
+      one.connection.disconnect();
+    }
     for (let waited = 0; reader.stats().localCache.coherent; waited += 5) {
       if (waited > 3000) throw new Error('the listener never noticed its kill');
       await sleep(5);

@@ -9,7 +9,7 @@ const { ConfigurationError, CacheFormatError, CacheStoreError } = require('./err
 const { normalizeOptions, DEFAULTS } = require('./options');
 const { PartitionStore } = require('./storage/partition-store');
 const { PartitionWriter } = require('./storage/partition-writer');
-const { loadPartition } = require('./storage/partition-reader');
+const { loadPartition, checkInBackground } = require('./storage/partition-reader');
 const { RedisGuard } = require('./redis/guard');
 const { ReplicaWait } = require('./redis/replica-wait');
 const { LocalCache } = require('./local-cache/local-cache');
@@ -82,6 +82,7 @@ class RedisTokenCache {
       metrics,
     };
     context.index = new PartitionIndex(context);
+    if (localCache) localCache.onUnconfirmed = (key, entry) => checkInBackground(context, key, entry);
     // A listener that tracks again has proved Redis answers: the breaker need not wait for its next probe.
     context.listener = localCache ? invalidationTracker(driver, settings, localCache, () => guard.reachable()) : null;
     this.shared = { context, writer: new PartitionWriter(context) };

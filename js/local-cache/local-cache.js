@@ -8,8 +8,10 @@
 //     causes arrives. That one cannot simply be ignored: in BCAST mode Redis gathers the keys changed during one of
 //     its event-loop cycles and sends one message per key (beforeSleep), so another server's write or sign-out run
 //     in the same cycle shares it. After it (or after any that reached the write in flight) the entry is
-//     "unconfirmed": its next lookup first reads the etag Redis holds (the value's first bytes, no decryption; the
-//     partition reader does), which serves it and confirms it if it matches and drops it if not. It stays an outage
+//     "unconfirmed": the etag Redis holds is read (the value's first bytes, no decryption; the partition reader does),
+//     which confirms the entry if it matches and drops it if not. That check starts at once, in the background
+//     (onUnconfirmed), so that the next request usually finds the entry confirmed, or joins the check under way;
+//     a lookup while it is not confirmed is served only once a check passes. It stays an outage
 //     copy (getStale) meanwhile: a partition refreshed just before Redis failed is still served while it is down
 //     (a sign-out sharing that message, then the outage before the next lookup, is the narrow price);
 //   - while the invalidation connection is down (on a Cluster: any master's), nothing is served as a hit (an invalidation may be missed); the
@@ -36,9 +38,10 @@ class LocalCache {
     this.staleIfErrorMs = staleIfErrorSeconds * 1000;
     this.clock = clock;
     this.metrics = metrics;
-    // key -> { loaded, bytes, expiresAt, verifiedAt, epoch, awaitingOwn, unconfirmed }; Map order = LRU order.
-    // awaitingOwn: this server wrote it, and that write's invalidation is still to come; unconfirmed: an
-    // invalidation that may be that write's arrived, so the etag in Redis is checked before it is served (endConfirm)
+    // key -> { loaded, bytes, expiresAt, verifiedAt, epoch, awaitingOwn, unconfirmed, confirming }; Map order = LRU
+    // order. awaitingOwn: this server wrote it, and that write's invalidation is still to come; unconfirmed: an
+    // invalidation that may be that write's arrived, so the etag in Redis is checked before it is served (endConfirm);
+    // confirming: that check, while under way
     this.entries = new Map();
     this.bytes = 0;
     this.inflight = new Map(); // key -> { readers, invalidations }: reads and writes in flight, and what reached them
@@ -48,6 +51,9 @@ class LocalCache {
     // suspends the cache when not). Asked on every lookup and store: a comparison.
     this.isCurrent = () => true;
     this.epoch = 0; // bumped whenever coherence is lost: entries and reads of an older epoch are not trusted
+    // (key, entry) => starts the etag check of an entry that just became unconfirmed (set by RedisTokenCache: the
+    // partition reader's background check); it sets entry.confirming while under way.
+    this.onUnconfirmed = null;
     this.stats = { hits: 0, misses: 0, staleServed: 0, invalidations: 0, evictions: 0, flushes: 0, confirmations: 0 };
   }
 
@@ -123,6 +129,7 @@ class LocalCache {
     if (loaded === null) return;
     if (arrived !== Infinity && this.#trusted(write, ttlMs)) {
       this.#store(write, loaded, ttlMs, { epoch: this.epoch, awaitingOwn: arrived === 0, unconfirmed: arrived > 0 });
+      if (arrived > 0) this.#unconfirmed(write.key);
     } else if (arrived === 0 && this.#outageCopy(write, ttlMs)) {
       this.#store(write, loaded, ttlMs, { epoch: -1 });
     } else {
@@ -131,21 +138,25 @@ class LocalCache {
   }
 
   /**
-   * The etag check of an unconfirmed `entry` (from get), begun with beginRead: `etag` is the one Redis holds, null
-   * when the check failed. True when the entry may be served (and is confirmed); false: a miss, read the partition.
+   * The etag check of an unconfirmed `entry`, begun with beginRead: `etag` is the one Redis holds, null when the
+   * check failed. True when the entry may be served (and is confirmed); false: a miss, read the partition.
    */
   endConfirm(check, entry, etag) {
     const arrived = this.#land(check);
     const current = this.entries.get(check.key) === entry;
     if (!current || etag !== entry.loaded.etag || arrived > 0 || check.epoch !== this.epoch || !this.coherent) {
       if (current && etag !== null && etag !== entry.loaded.etag) this.#remove(check.key); // Redis holds another version
-      this.stats.hits--; // get() counted it
-      this.stats.misses++;
       return false;
     }
     entry.unconfirmed = false;
     this.stats.confirmations++;
     return true;
+  }
+
+  /** A lookup that get() counted as a hit was not served from memory after all (its entry's check failed). */
+  uncountHit() {
+    this.stats.hits--;
+    this.stats.misses++;
   }
 
   /** Ends a flight; returns how many invalidations reached it. */
@@ -191,9 +202,15 @@ class LocalCache {
       // Its own write's, perhaps shared with another server's write of the same Redis cycle: check before serving.
       entry.awaitingOwn = false;
       entry.unconfirmed = true;
+      this.#unconfirmed(key);
       return;
     }
     this.#remove(key);
+  }
+
+  #unconfirmed(key) {
+    const entry = this.entries.get(key);
+    if (entry && this.onUnconfirmed) this.onUnconfirmed(key, entry);
   }
 
   /** This server knows `key` changed, or must not be served again (a sign-out): forget it whatever comes. */
@@ -237,7 +254,7 @@ class LocalCache {
     this.#remove(key); // older than what is stored now, even when that is too large to keep
     if (bytes > this.maxBytes) return;
     const now = this.clock();
-    this.entries.set(key, { loaded, bytes, expiresAt, verifiedAt: now, epoch, awaitingOwn, unconfirmed });
+    this.entries.set(key, { loaded, bytes, expiresAt, verifiedAt: now, epoch, awaitingOwn, unconfirmed, confirming: null });
     this.bytes += bytes;
     for (const [oldest] of this.entries) {
       if (this.bytes <= this.maxBytes && this.entries.size <= this.maxEntries) break;

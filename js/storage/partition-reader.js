@@ -115,7 +115,9 @@ async function loadPartition(context, target, { offline = false, budget = null }
     context.metrics.lookup('L1Cache', true);
     return entry.loaded;
   }
-  const check = entry ? await confirmed(context, target.key, entry, offline, budget) : null;
+  // An unconfirmed entry: the check begun in the background when it became so (checkInBackground), else one now.
+  const check = entry ? await ((!offline && entry.confirming) || confirmed(context, target.key, entry, offline, budget)) : null;
+  if (check && !check.loaded) localCache.uncountHit();
   if (localCache) context.metrics.lookup('L1Cache', Boolean(check && check.loaded));
   if (check && check.loaded) return check.loaded;
   // A failed check is this request's Redis failure: no second call (one request waits at most one commandTimeoutMs).
@@ -152,6 +154,20 @@ async function confirmed({ localCache, store }, key, entry, offline, budget) {
     served = localCache.endConfirm(check, entry, etag);
   }
   return { loaded: served ? entry.loaded : null, failed: etag === null, read: check };
+}
+
+/**
+ * Starts the etag check of an entry that just became unconfirmed (LocalCache.onUnconfirmed), so that the next lookup
+ * finds it confirmed, or joins the check (entry.confirming) instead of waiting for one of its own from the start. A
+ * lookup that joins a check that fails treats it as its own Redis failure: it waited on Redis once.
+ */
+function checkInBackground(context, key, entry) {
+  if (entry.confirming) return;
+  const check = confirmed(context, key, entry, false, null).catch(() => ({ loaded: null, failed: true, read: null }));
+  entry.confirming = check;
+  check.then(() => {
+    if (entry.confirming === check) entry.confirming = null;
+  });
 }
 
 /**
@@ -203,4 +219,4 @@ async function readLegacy(context, loaded, legacyKey, budget) {
   }
 }
 
-module.exports = { loadPartition, interpret, present };
+module.exports = { loadPartition, checkInBackground, interpret, present };

@@ -403,9 +403,8 @@ describe("LocalCache and this server's own writes", () => {
 
     write(cache, 'k', loaded('mine again', 'e2'));
     cache.invalidate('k');
-    const { hits, misses } = cache.stats;
     expect(confirm(cache, 'k', 'tombstone-etag')).toBe(false); // it was signed out: a miss, and dropped
-    expect(cache.stats).toMatchObject({ hits, misses: misses + 1, confirmations: 1 }); // get() counted a hit: undone
+    expect(cache.stats).toMatchObject({ confirmations: 1 }); // (the partition reader undoes get()'s hit: uncountHit)
     expect(cache.get('k')).toBeUndefined();
     expect(cache.getStale('k')).toBeUndefined();
   });
@@ -591,7 +590,18 @@ const REDIRECT_URI = 'http://localhost/auth/redirect';
     }
   }, 30000);
 
-  test("its own write: served from memory; after that write's invalidation, the first read checks the etag (one GETRANGE, through the breaker, counted as 'confirm'), the next ones ask Redis nothing", async () => {
+  /** Waits until `reader` has had the invalidation of its own write of `key` and that entry's background check ended. */
+  async function ownWriteSettled(reader, key, before) {
+    const { localCache } = reader.shared.context;
+    for (let waited = 0; ; waited += 5) {
+      const entry = localCache.entries.get(key);
+      if (reader.stats().localCache.invalidations > before && !(entry && entry.confirming)) return;
+      if (waited > 3000) throw new Error("the write's invalidation, or its check, never came");
+      await sleep(5);
+    }
+  }
+
+  test("its own write: served from memory; that write's invalidation starts an etag check in the background (one GETRANGE, through the breaker, counted as 'confirm'), and reads then ask Redis nothing", async () => {
     const events = [];
     const reader = newReader({ metrics: { meterProvider: false, onEvent: (event) => events.push(event) } });
     await untilTracking(reader);
@@ -599,22 +609,43 @@ const REDIRECT_URI = 'http://localhost/auth/redirect';
     const selector = { sessionId: 'own' };
     const body = await writer.exportPartition(selector);
     const before = reader.stats().localCache.invalidations;
+    const { confirmations } = reader.stats().localCache;
+    events.length = 0;
     await reader.importPartition(selector, body); // this server's own write: kept
-    for (let waited = 0; reader.stats().localCache.invalidations === before; waited += 5) {
-      if (waited > 3000) throw new Error("the write's invalidation never came");
-      await sleep(5);
-    }
+    await ownWriteSettled(reader, keyOf(selector), before);
     // The partition's calls (the write's count update, index_count, is never awaited and may land here).
     const redisCalls = () => events.filter((e) => e.name === 'msal_redis_cache.redis.duration')
       .map((e) => e.attributes['db.operation.name']).filter((name) => !name.startsWith('index_'));
-    events.length = 0;
-    const { confirmations } = reader.stats().localCache;
-    expect(await readThrough(reader, selector)).toEqual({ hit: true, body });
-    expect(redisCalls()).toEqual(['confirm']);
+    expect(redisCalls()).toEqual(['read', 'compare_and_set', 'confirm']); // the import's read and write, then the check
     expect(reader.stats().localCache.confirmations).toBe(confirmations + 1);
     events.length = 0;
     expect(await readThrough(reader, selector)).toEqual({ hit: true, body });
+    expect(await readThrough(reader, selector)).toEqual({ hit: true, body });
     expect(redisCalls()).toEqual([]);
+
+    // A read while the check is under way joins it: one GETRANGE in all, and a hit.
+    const joined = newReader();
+    await untilTracking(joined);
+    const { store } = joined.shared.context;
+    const etag = store.etag.bind(store);
+    let release;
+    const gate = new Promise((resolve) => { release = resolve; });
+    let etagCalls = 0;
+    store.etag = async (...args) => {
+      etagCalls += 1;
+      await gate; // the check stays under way until the read has begun
+      return etag(...args);
+    };
+    await joined.importPartition(selector, body);
+    const entry = joined.shared.context.localCache.entries.get(keyOf(selector));
+    for (let waited = 0; !entry.confirming; waited += 5) {
+      if (waited > 3000) throw new Error("the write's invalidation never came");
+      await sleep(5);
+    }
+    const read = readThrough(joined, selector);
+    release();
+    expect(await read).toEqual({ hit: true, body });
+    expect(etagCalls).toBe(1);
 
     // Its write again, and this time another server signs the user out before the read (two messages here; one
     // when Redis runs both in one cycle: local-cache.same-cycle.test.js): nothing is served.
@@ -631,13 +662,16 @@ const REDIRECT_URI = 'http://localhost/auth/redirect';
     const selector = { sessionId: 'own-outage' };
     const body = await writer.exportPartition(selector);
     const before = reader.stats().localCache.invalidations;
-    await reader.importPartition(selector, body);
-    while (reader.stats().localCache.invalidations === before) await sleep(5);
-    // Redis fails from here on, as the guard reports it (a timeout, a refused connection, the breaker open).
+    // Redis fails once the write is in, as the guard reports it (a timeout, a refused connection, the breaker open):
+    // the background check too, which may start before the write's reply is handled.
     const { store } = reader.shared.context;
     const calls = [];
     store.etag = async (key) => { calls.push('etag'); throw new CacheStoreError(`Redis GETRANGE failed for "${key}"`); };
+    await reader.importPartition(selector, body);
     store.read = async (key) => { calls.push('read'); throw new CacheStoreError(`Redis GET failed for "${key}"`); };
+    await ownWriteSettled(reader, keyOf(selector), before);
+    expect(calls).toEqual(['etag']); // the background check
+    calls.length = 0;
     // As msal's load does (exportPartition refuses a copy served offline).
     const loaded = await loadPartition(reader.shared.context, { key: keyOf(selector), legacyKey: null });
     expect(loaded).toMatchObject({ offline: true, body: JSON.stringify(JSON.parse(body)) });

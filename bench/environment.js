@@ -104,4 +104,12 @@ async function createEnvironment({ now = Math.floor(Date.now() / 1000), tenants 
   return env;
 }
 
-module.exports = { createEnvironment, PREFIX, SECRETS };
+/**
+ * The identity provider keeps only its last requests (LIMITS.requests): a count of them stops moving once it is full.
+ * requestsSince(idp, mark) is what came after `mark`, which is idp.requests.at(-1) taken before (all of what is kept
+ * if that one was dropped meanwhile).
+ */
+const requestMark = (idp) => idp.requests[idp.requests.length - 1];
+const requestsSince = (idp, mark) => idp.requests.slice(idp.requests.indexOf(mark) + 1);
+
+module.exports = { createEnvironment, requestMark, requestsSince, PREFIX, SECRETS };

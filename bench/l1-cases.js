@@ -32,6 +32,7 @@ const { RedisTokenCache } = require('../js');
 const { distributedPlugin, RedisCacheClient } = require('./distributed-baseline');
 const { writeThrough } = require('./seed');
 const { summarize } = require('./harness');
+const { requestMark, requestsSince } = require('./environment');
 
 const PREFIX = 'bench:l1:'; // ours (both sides of ours read the same partitions)
 const THEIRS_PREFIX = 'bench:l1-theirs:';
@@ -169,7 +170,7 @@ async function runLocalCacheCases(env, { quick, only = '', log, app = { name: 'i
     /** Every side serves the seeded token from the cache, with no token request. */
     const verifyReads = async (s, impls) => {
       const secret = Object.values(s.cache.AccessToken)[0].secret;
-      const before = idp.requests.length;
+      const before = requestMark(idp);
       for (const [name, run] of Object.entries(impls)) {
         for (let i = 0; i < 2 * SESSIONS; i++) {
           const result = await run(i);
@@ -177,7 +178,7 @@ async function runLocalCacheCases(env, { quick, only = '', log, app = { name: 'i
           assert.equal(result.accessToken, secret, `${name}: the seeded token`);
         }
       }
-      assert.equal(idp.requests.length, before, 'no token request on a cache hit');
+      assert.deepEqual(requestsSince(idp, before), [], 'no token request on a cache hit');
     };
     const l1Stats = () => { const st = caches.ours.stats().localCache; return st && { hits: st.hits, misses: st.misses }; };
     const readCases = async (s, label) => {
@@ -237,9 +238,10 @@ async function runLocalCacheCases(env, { quick, only = '', log, app = { name: 'i
         if (result.fromCache) throw new Error(`${name}: a refresh served from the cache`);
       };
       const impls = Object.fromEntries(SIDES.map((n) => [n, refresh(n)]));
-      const requestsBefore = idp.requests.length;
+      const before = requestMark(idp);
       const r = await latency(impls, { samples: N.refresh, batch: 25, warmup: 30 });
-      const grants = new Set(idp.requests.slice(requestsBefore).filter((q) => q.method === 'POST').map((q) => q.grantType));
+      const during = requestsSince(idp, before);
+      const grants = new Set(during.filter((q) => q.method === 'POST').map((q) => q.grantType));
       assert.deepEqual([...grants], ['refresh_token'], 'only refresh-token grants');
       results.refresh = { ...r, ratios: { p50: r.ours.medianUs / r.theirs.medianUs, p99: r.ours.p99Us / r.theirs.p99Us, noL1p50: r.oursNoL1.medianUs / r.theirs.medianUs }, loadavg: loadavg() };
       log(`  l1.refresh             p50 ours ${r.ours.medianUs.toFixed(0)} / noL1 ${r.oursNoL1.medianUs.toFixed(0)} / DCP ${r.theirs.medianUs.toFixed(0)} µs ` +

@@ -22,7 +22,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { measurePair } = require('./harness');
-const { createEnvironment } = require('./environment');
+const { createEnvironment, requestMark, requestsSince } = require('./environment');
 const { pluginCases } = require('./plugin-cases');
 const { encryptionCases, cryptoCases } = require('./encryption-cases');
 const { runContention } = require('./contention');
@@ -64,7 +64,7 @@ async function runCases(cases, budget, env) {
   const results = [];
   for (const c of cases) {
     const warningsBefore = env ? env.warnings.count : 0;
-    const requestsBefore = env ? env.idp.requests.length : 0;
+    const requestsBefore = env ? requestMark(env.idp) : null;
     if (c.verify) await c.verify.call(c);
     const started = performance.now();
     const measured = await measurePair(c.impls, budget);
@@ -73,7 +73,7 @@ async function runCases(cases, budget, env) {
       throw new Error(`${c.id}: the plugin logged ${env.warnings.count - warningsBefore} warning(s), e.g.: ${env.warnings.last}`);
     }
     if (env) {
-      const unexpected = env.idp.requests.slice(requestsBefore).filter((r) => r.method === 'POST' && !(c.grants || []).includes(r.grantType));
+      const unexpected = requestsSince(env.idp, requestsBefore).filter((r) => r.method === 'POST' && !(c.grants || []).includes(r.grantType));
       if (unexpected.length) throw new Error(`${c.id}: ${unexpected.length} unexpected token request(s), e.g. ${unexpected[0].grantType}`);
     }
     results.push({

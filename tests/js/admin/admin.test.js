@@ -433,6 +433,7 @@ describe('the indexes', () => {
     const sessionStore = new RedisSessionStore({ redis, prefix: `${prefix}sess:`, tokenCache: cache });
     const { alice, bob } = await signInBoth(cache, sessionStore);
     for (const tenantId of TENANTS) await appToken(cache, tenantId);
+    await cache.shared.context.index.settle(); // the count updates (sent every 50 ms: count-updates.js)
     const indexKeys = await keysAll(redis, `${prefix}index:*`);
     expect(indexKeys.map((key) => key.slice(prefix.length).replace(/:[\w-]{27}$/, ':<h>')).sort()).toEqual([
       'index:app:<h>', 'index:count:account', 'index:count:app', 'index:count:obo', 'index:count:session',

@@ -82,7 +82,10 @@ class RedisTokenCache {
       metrics,
     };
     context.index = new PartitionIndex(context);
-    if (localCache) localCache.onUnconfirmed = (key, entry) => checkInBackground(context, key, entry);
+    if (localCache) {
+      localCache.onUnconfirmed = (key, entry) => checkInBackground(context, key, entry);
+      guard.onAnswer = () => localCache.answered();
+    }
     // A listener that tracks again has proved Redis answers: the breaker need not wait for its next probe.
     context.listener = localCache ? invalidationTracker(driver, settings, localCache, () => guard.reachable()) : null;
     this.shared = { context, writer: new PartitionWriter(context) };

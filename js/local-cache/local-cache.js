@@ -17,9 +17,12 @@
 //   - while the invalidation connection is down (on a Cluster: any master's), nothing is served as a hit (an invalidation may be missed); the
 //     entries stay only as the last known copies that a read may fall back to when Redis itself fails
 //     (staleIfErrorSeconds), and an invalidation still removes them. A read or write that succeeds meanwhile
-//     replaces its key's copy (what Redis held then is no older). Once tracking is back they are dropped: they
-//     may have missed an invalidation meanwhile (a sign-out elsewhere), and must not come back in a later outage;
-//     a read begun before that and failing after it may still fall back to the copy there was when it began.
+//     replaces its key's copy (what Redis held then is no older). Once tracking is back they are no longer
+//     entries, and once this server's own Redis client has had an answer again they are dropped: they may have
+//     missed an invalidation meanwhile (a sign-out elsewhere), and must not come back in a later outage. Until that
+//     answer (the tracking connection is often back before the app's client, whose reconnect backs off, and its
+//     circuit breaker) they are still what a failing read falls back to; a read begun before tracking came back and
+//     failing after it may also fall back to the copy there was when it began.
 
 const { NO_METRICS } = require('../metrics');
 
@@ -47,6 +50,9 @@ class LocalCache {
     this.inflight = new Map(); // key -> { readers, invalidations }: reads and writes in flight, and what reached them
     this.coherent = false; // the invalidation connection is up and tracking (on a Cluster: every master's)
     this.tracked = false; // it has been, once: outage copies are kept from then on
+    // key -> entry: the outage copies from before tracking came back, until this server's client has an answer from
+    // Redis again (answered()); only getStale reads them. Not counted in bytes: they are gone at the first answer.
+    this.fromBefore = new Map();
     // On a Cluster, whether the client's view of the masters is still the one tracked (cluster-tracker.js sets it; it
     // suspends the cache when not). Asked on every lookup and store: a comparison.
     this.isCurrent = () => true;
@@ -84,6 +90,7 @@ class LocalCache {
     const usable = (entry) => entry && entry.expiresAt > now && now - entry.verifiedAt <= this.staleIfErrorMs;
     let entry = this.entries.get(key);
     if (!usable(entry) && read && read.flight.invalidations === read.seen) entry = read.copy;
+    if (!usable(entry)) entry = this.fromBefore.get(key);
     if (!usable(entry)) return undefined;
     this.stats.staleServed++;
     return entry.loaded;
@@ -195,6 +202,7 @@ class LocalCache {
   /** Redis says `key` changed (or expired): forget it, and do not cache reads of it that are in flight. */
   invalidate(key) {
     this.stats.invalidations++;
+    this.fromBefore.delete(key);
     const flight = this.inflight.get(key);
     if (flight) flight.invalidations++;
     const entry = this.entries.get(key);
@@ -218,6 +226,7 @@ class LocalCache {
     const flight = this.inflight.get(key);
     if (flight) flight.invalidations = Infinity;
     this.#remove(key);
+    this.fromBefore.delete(key);
   }
 
   /** Everything may have changed (FLUSHALL, FLUSHDB): forget everything. */
@@ -225,6 +234,7 @@ class LocalCache {
     this.stats.flushes++;
     for (const flight of this.inflight.values()) flight.invalidations = Infinity;
     this.entries.clear();
+    this.fromBefore.clear();
     this.bytes = 0;
   }
 
@@ -236,14 +246,21 @@ class LocalCache {
 
   /**
    * Tracking is on again: new reads may be cached and served. Entries from before may have missed an invalidation
-   * (a sign-out, say) while it was off, so they are dropped, not kept even as outage copies.
+   * (a sign-out, say) while it was off: they are no longer served, and stay outage copies only until this server's
+   * client has an answer from Redis (answered).
    */
   resume() {
     this.coherent = true;
     this.tracked = true;
     this.epoch++;
+    for (const [key, entry] of this.entries) this.fromBefore.set(key, entry);
     this.entries.clear();
     this.bytes = 0;
+  }
+
+  /** This server's Redis client had an answer: the outage copies from before tracking came back are dropped. */
+  answered() {
+    if (this.fromBefore.size > 0) this.fromBefore.clear();
   }
 
   /** epoch -1: an outage copy only (getStale), never a hit. */
@@ -252,6 +269,7 @@ class LocalCache {
     const expiresAt = loaded.notAfter ? Math.min(startedAt + ttlMs, loaded.notAfter * 1000) : startedAt + ttlMs;
     const bytes = ENTRY_OVERHEAD_BYTES + key.length + (loaded.body ? BODY_COPIES * loaded.body.length : 0);
     this.#remove(key); // older than what is stored now, even when that is too large to keep
+    this.fromBefore.delete(key);
     if (bytes > this.maxBytes) return;
     const now = this.clock();
     this.entries.set(key, { loaded, bytes, expiresAt, verifiedAt: now, epoch, awaitingOwn, unconfirmed, confirming: null });

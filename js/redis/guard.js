@@ -41,6 +41,7 @@ class RedisGuard {
     this.refusalsWarned = new Set(); // kinds of refusal already logged (refusalOf(...).kind)
     this.metrics = metrics;
     this.reportedState = 'closed';
+    this.onAnswer = null; // called whenever Redis answered a call (the in-process cache: LocalCache.answered)
     metrics.observeBreaker(this);
   }
 
@@ -93,6 +94,7 @@ class RedisGuard {
       ]);
       this.metrics.redisCall(name, (performance.now() - startedAt) / 1000, null);
       this.reachable();
+      if (this.onAnswer) this.onAnswer();
       return result;
     } catch (err) {
       this.metrics.redisCall(name, (performance.now() - startedAt) / 1000, errorType(err));
@@ -100,6 +102,7 @@ class RedisGuard {
       if (isReplyError(err)) {
         // Redis answered (WRONGTYPE, NOPERM, ...): it is alive; the caller decides what the answer means.
         this.reachable();
+        if (this.onAnswer) this.onAnswer();
         this.#warnRefusal(command, name, err);
         throw new CacheStoreError(`Redis ${command} failed for "${key}": ${err.message}`, { cause: err });
       }

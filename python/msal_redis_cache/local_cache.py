@@ -11,9 +11,10 @@ serving what Redis no longer holds:
   - while the invalidation connection is down, nothing is served as a hit (an invalidation may be missed); entries
     stay only as the last known copies a read falls back to when Redis itself fails (stale_if_error_seconds), and an
     invalidation still removes them. A read or write that succeeds meanwhile replaces its key's copy (what Redis held
-    then is no older). Once tracking is back they are dropped: they may have missed an invalidation meanwhile (a
-    sign-out elsewhere), and must not come back in a later outage; a read begun before that and failing after it may
-    still fall back to the copy there was when it began.
+    then is no older). Once tracking is back they are no longer entries, and once this process's Redis client has had
+    an answer again they are dropped: they may have missed an invalidation meanwhile (a sign-out elsewhere), and must
+    not come back in a later outage. Until that answer they are still what a failing read falls back to; a read begun
+    before tracking came back and failing after it may also fall back to the copy there was when it began.
 Thread-safe: requests run on many threads, invalidations arrive on the listener's."""
 
 from __future__ import annotations
@@ -90,6 +91,9 @@ class LocalCache:
         self.inflight: Dict[str, Dict[str, float]] = {}  # key -> reads and writes in flight, and what reached them
         self.coherent = False  # the invalidation connection is up and tracking
         self.tracked = False  # it has been, once: outage copies are kept from then on
+        # The outage copies from before tracking came back, until this process's client has an answer from Redis
+        # again (answered); only get_stale reads them. Not counted in bytes: they go at the first answer.
+        self.from_before: Dict[str, Entry] = {}
         self.epoch = 0  # bumped whenever coherence is lost: entries and reads of an older epoch are not trusted
         self.stats = {"hits": 0, "misses": 0, "stale_served": 0, "invalidations": 0, "evictions": 0, "flushes": 0,
                       "confirmations": 0}
@@ -122,6 +126,8 @@ class LocalCache:
             entry = self.entries.get(key)
             if not usable(entry) and read is not None and read.flight["invalidations"] == read.seen:
                 entry = read.copy
+            if not usable(entry):
+                entry = self.from_before.get(key)
             if not usable(entry):
                 return None
             self.stats["stale_served"] += 1
@@ -200,6 +206,7 @@ class LocalCache:
         after this process's own write of it leaves the entry, unconfirmed (see the top of this file)."""
         with self._lock:
             self.stats["invalidations"] += 1
+            self.from_before.pop(key, None)
             flight = self.inflight.get(key)
             if flight is not None:
                 flight["invalidations"] += 1
@@ -217,6 +224,7 @@ class LocalCache:
             if flight is not None:
                 flight["invalidations"] = math.inf
             self._remove(key)
+            self.from_before.pop(key, None)
 
     def flush(self) -> None:
         """Everything may have changed (FLUSHALL, FLUSHDB): forget everything."""
@@ -225,6 +233,7 @@ class LocalCache:
             for flight in self.inflight.values():
                 flight["invalidations"] = math.inf
             self.entries.clear()
+            self.from_before.clear()
             self.bytes = 0
 
     def suspend(self) -> None:
@@ -234,14 +243,21 @@ class LocalCache:
             self.epoch += 1
 
     def resume(self) -> None:
-        """Tracking is on again: new reads may be cached and served; entries from before are dropped (they may have
-        missed an invalidation while it was off)."""
+        """Tracking is on again: new reads may be cached and served; entries from before (they may have missed an
+        invalidation while it was off) are no longer served, and stay outage copies only until answered()."""
         with self._lock:
             self.coherent = True
             self.tracked = True
             self.epoch += 1
+            self.from_before.update(self.entries)
             self.entries.clear()
             self.bytes = 0
+
+    def answered(self) -> None:
+        """This process's Redis client had an answer: the outage copies from before tracking came back are dropped."""
+        if self.from_before:
+            with self._lock:
+                self.from_before.clear()
 
     def after_fork(self) -> None:
         """In a forked child: a lock the parent's threads held stays held there, and no listener runs yet."""
@@ -278,8 +294,10 @@ class LocalCache:
         size = ENTRY_OVERHEAD_BYTES + len(key) + (BODY_COPIES * len(loaded.body) if loaded.body else 0)
         if size > self.max_bytes:
             self._remove(key)
+            self.from_before.pop(key, None)
             return
         self._remove(key)
+        self.from_before.pop(key, None)
         self.entries[key] = Entry(loaded, size, expires_at, self.clock(), epoch, awaiting_own, unconfirmed)
         self.bytes += size
         while self.bytes > self.max_bytes or len(self.entries) > self.max_entries:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, TypeVar
+from typing import Callable, Optional, TypeVar
 
 import redis as redis_py
 
@@ -45,6 +45,7 @@ class RedisGuard:
         self.probing = False
         self.in_outage = False
         self.reported_state = "closed"
+        self.on_answer: Optional[Callable[[], None]] = None  # Redis answered a call (LocalCache.answered)
         self._lock = threading.Lock()
 
     @property
@@ -79,6 +80,8 @@ class RedisGuard:
             raise
         self.metrics.redis_call(name, time.perf_counter() - started, None)
         self.reachable(probe)
+        if self.on_answer is not None:
+            self.on_answer()
         return result
 
     def reachable(self, probe: bool = False) -> None:
@@ -96,6 +99,8 @@ class RedisGuard:
         if isinstance(error, redis_py.exceptions.ResponseError):
             # Redis answered (WRONGTYPE, NOPERM, ...): it is alive; the caller decides what the answer means.
             self.reachable(probe)
+            if self.on_answer is not None:
+                self.on_answer()
             return
         with self._lock:
             if probe:

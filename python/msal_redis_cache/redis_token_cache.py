@@ -57,6 +57,7 @@ class RedisTokenCache:
         # (one per master, following the slots) is not done in Python: there every read goes to Redis.
         if settings.local_cache is not None and topology != "cluster":
             context.local_cache = LocalCache(**settings.local_cache, clock=settings.clock, metrics=settings.metrics)
+            guard.on_answer = context.local_cache.answered
             context.listener = InvalidationListener(settings.redis, prefix=settings.prefix,
                                                     local_cache=context.local_cache, logger=settings.logger,
                                                     require_master=topology == "sentinel",

@@ -143,6 +143,37 @@ def test_a_read_while_tracking_is_down_keeps_its_copy_for_when_redis_then_fails(
         own_redis.signal(signal.SIGCONT)
 
 
+def test_tracking_back_before_the_client_answers_keeps_the_copies_from_before_until_an_answer(own_redis, make_server,
+                                                                                            idp, monkeypatch):
+    """After a Redis restart the tracking connection is often back before the app's client answers again (its breaker
+    waits for a probe): the copies from before tracking came back still serve the reads failing meanwhile (Node's
+    rule), until the client has an answer."""
+    a = make_server()
+    tracking(a.tokens)
+    selector, home = signed_in(a, idp, "back-first")
+    token = a.silent(selector, home, SCOPES)["accessToken"]
+    context = a.tokens._shared.context  # noqa: SLF001
+    store_read = context.store.read
+
+    def failing(key, *args, **kwargs):
+        raise CacheStoreError(f'Redis GET failed for "{key}"')
+
+    monkeypatch.setattr(context.store, "read", failing)  # the app's client, not yet answering
+    admin = redis.Redis(port=own_redis.port)
+    [listener] = [c for c in admin.client_list() if "P" in c["flags"]]
+    admin.execute_command("CLIENT", "KILL", "ID", listener["id"])
+    wait_for(lambda: not l1(a.tokens)["coherent"])
+    wait_for(lambda: l1(a.tokens)["coherent"])  # it reconnects by itself
+    stale = a.tokens.stats()["stale_reads"]
+    assert a.silent(selector, home, SCOPES)["accessToken"] == token  # the copy from before, not "try again"
+    assert a.tokens.stats()["stale_reads"] == stale + 1
+    monkeypatch.setattr(context.store, "read", store_read)
+    a.app({"sessionId": "another"})  # an answer
+    monkeypatch.setattr(context.store, "read", failing)
+    with pytest.raises(CacheStoreError, match="try again"):
+        a.app(selector)
+
+
 def test_a_restarted_redis_brings_nothing_back(own_redis, make_server, idp):
     a = make_server()
     tracking(a.tokens)

@@ -252,7 +252,7 @@ describe('LocalCache coherence', () => {
     }
   });
 
-  test('nothing is cached or served before tracking starts, nor while it is down; entries from before are dropped when it resumes', () => {
+  test('nothing is cached or served before tracking starts, nor while it is down; entries from before are dropped when it resumes and Redis answered', () => {
     const clock = fakeClock();
     const cache = new LocalCache({ maxBytes: 1 << 20, maxEntries: 100, staleIfErrorSeconds: 300, clock });
     read(cache, 'early', loaded('v'));
@@ -265,7 +265,36 @@ describe('LocalCache coherence', () => {
     cache.resume();
     expect(cache.get('k')).toBeUndefined(); // an invalidation may have been missed meanwhile
     expect(cache.get('during')).toBeUndefined();
-    // Not even as the last copy for when Redis fails: a sign-out missed meanwhile must not come back.
+    // Still the last copy while this server's client has had no answer (the same outage, as far as it knows)...
+    expect(cache.getStale('k')).toBeDefined();
+    cache.answered();
+    // ...but not once it has: a sign-out missed meanwhile must not come back in a later outage.
+    expect(cache.getStale('k')).toBeUndefined();
+    expect(cache.getStale('during')).toBeUndefined();
+  });
+
+  test('outage copies from before tracking came back: read until an answer, superseded by a newer read, gone with an invalidation', () => {
+    const { cache } = newCache();
+    const v1 = loaded('V1');
+    read(cache, 'k', v1);
+    read(cache, 'gone', loaded('G'));
+    read(cache, 'newer', loaded('N1'));
+    cache.suspend();
+    cache.resume();
+    expect(cache.get('k')).toBeUndefined(); // never a hit
+    expect(cache.getStale('k')).toBe(v1);
+    cache.invalidate('gone');
+    expect(cache.getStale('gone')).toBeUndefined();
+    const n2 = loaded('N2');
+    read(cache, 'newer', n2);
+    expect(cache.get('newer')).toBe(cache.entries.get('newer'));
+    expect(cache.getStale('newer')).toBe(n2);
+    cache.forget('k'); // a sign-out here
+    expect(cache.getStale('k')).toBeUndefined();
+    read(cache, 'k', v1);
+    cache.suspend();
+    cache.resume();
+    cache.flush();
     expect(cache.getStale('k')).toBeUndefined();
   });
 
@@ -299,9 +328,11 @@ describe('LocalCache coherence', () => {
     expect(cache.get('new')).toBeUndefined();
     expect(cache.getStale('new')).toBeDefined();
     cache.resume();
-    expect(cache.get('k')).toBeUndefined(); // still dropped when tracking is back
-    expect(cache.getStale('k')).toBeUndefined();
+    expect(cache.get('k')).toBeUndefined(); // no hit when tracking is back
     expect(cache.entries.size).toBe(0);
+    expect(cache.getStale('k')).toBe(v2); // until this server's client has an answer
+    cache.answered();
+    expect(cache.getStale('k')).toBeUndefined();
   });
 
   test('a write that succeeds while tracking is down replaces its key\'s outage copy', () => {
@@ -331,7 +362,8 @@ describe('LocalCache coherence', () => {
     read(cache, 'k', v1);
     cache.suspend();
     const failing = cache.beginRead('k');
-    cache.resume(); // drops every entry
+    cache.resume(); // every entry is an outage copy only...
+    cache.answered(); // ...and gone once another call of this server had an answer
     expect(cache.getStale('k')).toBeUndefined();
     expect(cache.getStale('k', failing)).toBe(v1);
     cache.endRead(failing, null, 0);
@@ -342,6 +374,7 @@ describe('LocalCache coherence', () => {
       reach(cache);
       cache.suspend();
       cache.resume();
+      cache.answered();
       expect(cache.getStale('k', flight)).toBeUndefined();
       cache.endRead(flight, null, 0);
     }
@@ -704,6 +737,37 @@ const REDIRECT_URI = 'http://localhost/auth/redirect';
     const loaded = await loadPartition(reader.shared.context, { key: keyOf(selector), legacyKey: null });
     expect(loaded).toMatchObject({ offline: true, body: JSON.stringify(JSON.parse(body)) });
     expect(reader.stats().staleReads).toBe(1);
+  });
+
+  test('fixed: tracking back before the app\'s client answers again: the copies from before still serve its failing reads, until an answer', async () => {
+    // After a Redis restart the tracking connection is often back first (the app's client backs off, its breaker
+    // waits for a probe). Tracking back used to drop every entry at once, so the reads failing meanwhile found no
+    // copy: a CacheStoreError for every signed-in user for up to a second (local-cache.faults.test.js, SIGKILL).
+    const reader = newReader();
+    const { listener, store } = reader.shared.context;
+    await untilTracking(reader);
+    await signIn('back-first');
+    const selector = { sessionId: 'back-first' };
+    const body = await writer.exportPartition(selector);
+    await warm(reader, selector);
+    const read = store.read.bind(store);
+    store.read = async (key) => { throw new CacheStoreError(`Redis GET failed for "${key}"`); }; // the app's client
+    for (const one of listener.listeners ? [...listener.listeners.values()] : [listener]) one.connection.disconnect();
+    for (let waited = 0; reader.stats().localCache.coherent; waited += 5) {
+      if (waited > 3000) throw new Error('the listener never noticed its disconnect');
+      await sleep(5);
+    }
+    for (let waited = 0; !reader.stats().localCache.coherent; waited += 5) { // it reconnects by itself
+      if (waited > 3000) throw new Error('the listener never tracked again');
+      await sleep(5);
+    }
+    const fallback = await loadPartition(reader.shared.context, { key: keyOf(selector), legacyKey: null });
+    expect(fallback).toMatchObject({ offline: true, body: JSON.stringify(JSON.parse(body)) });
+    // The client answers again (any call): from then on that copy is gone, and a failing read has none.
+    store.read = read;
+    await reader.exportPartition({ sessionId: 'another' });
+    store.read = async (key) => { throw new CacheStoreError(`Redis GET failed for "${key}"`); };
+    await expect(loadPartition(reader.shared.context, { key: keyOf(selector), legacyKey: null })).rejects.toThrow(/no recent copy/);
   });
 
   test('an entry is not served past the Redis TTL it was read with, even when no invalidation comes (fake clock)', async () => {

@@ -85,6 +85,7 @@ class RedisTokenCache {
     if (localCache) {
       localCache.onUnconfirmed = (key, entry) => checkInBackground(context, key, entry);
       guard.onAnswer = () => localCache.answered();
+      localCache.clientFailing = () => guard.inOutage;
     }
     // A listener that tracks again has proved Redis answers: the breaker need not wait for its next probe.
     context.listener = localCache ? invalidationTracker(driver, settings, localCache, () => guard.reachable()) : null;

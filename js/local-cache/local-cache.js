@@ -17,11 +17,12 @@
 //   - while the invalidation connection is down (on a Cluster: any master's), nothing is served as a hit (an invalidation may be missed); the
 //     entries stay only as the last known copies that a read may fall back to when Redis itself fails
 //     (staleIfErrorSeconds), and an invalidation still removes them. A read or write that succeeds meanwhile
-//     replaces its key's copy (what Redis held then is no older). Once tracking is back they are no longer
-//     entries, and once this server's own Redis client has had an answer again they are dropped: they may have
-//     missed an invalidation meanwhile (a sign-out elsewhere), and must not come back in a later outage. Until that
-//     answer (the tracking connection is often back before the app's client, whose reconnect backs off, and its
-//     circuit breaker) they are still what a failing read falls back to; a read begun before tracking came back and
+//     replaces its key's copy (what Redis held then is no older). Once tracking is back they are dropped: they may
+//     have missed an invalidation meanwhile (a sign-out elsewhere), and must not come back in a later outage. One
+//     exception: when this server's own Redis client is failing as tracking comes back (after a restart the
+//     tracking connection is often back first: the client's reconnect backs off), they stay outage copies until
+//     that client has an answer, since its reads meanwhile are still this outage's; a sign-out would have to land
+//     between Redis coming back and tracking being on again to be missed. A read begun before tracking came back and
 //     failing after it may also fall back to the copy there was when it began.
 
 const { NO_METRICS } = require('../metrics');
@@ -50,9 +51,11 @@ class LocalCache {
     this.inflight = new Map(); // key -> { readers, invalidations }: reads and writes in flight, and what reached them
     this.coherent = false; // the invalidation connection is up and tracking (on a Cluster: every master's)
     this.tracked = false; // it has been, once: outage copies are kept from then on
-    // key -> entry: the outage copies from before tracking came back, until this server's client has an answer from
-    // Redis again (answered()); only getStale reads them. Not counted in bytes: they are gone at the first answer.
+    // key -> entry: the outage copies from before tracking came back while this server's client was failing, until it
+    // has an answer from Redis again (answered()); only getStale reads them. Not counted in bytes: they are gone at
+    // the first answer.
     this.fromBefore = new Map();
+    this.clientFailing = () => false; // whether this server's Redis client is failing now (set by RedisTokenCache)
     // On a Cluster, whether the client's view of the masters is still the one tracked (cluster-tracker.js sets it; it
     // suspends the cache when not). Asked on every lookup and store: a comparison.
     this.isCurrent = () => true;
@@ -246,14 +249,15 @@ class LocalCache {
 
   /**
    * Tracking is on again: new reads may be cached and served. Entries from before may have missed an invalidation
-   * (a sign-out, say) while it was off: they are no longer served, and stay outage copies only until this server's
-   * client has an answer from Redis (answered).
+   * (a sign-out, say) while it was off: they are dropped; or, when this server's client is failing now, kept as
+   * outage copies only until it has an answer from Redis (answered).
    */
   resume() {
     this.coherent = true;
     this.tracked = true;
     this.epoch++;
-    for (const [key, entry] of this.entries) this.fromBefore.set(key, entry);
+    if (this.clientFailing()) for (const [key, entry] of this.entries) this.fromBefore.set(key, entry);
+    else this.fromBefore.clear();
     this.entries.clear();
     this.bytes = 0;
   }

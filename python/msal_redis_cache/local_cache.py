@@ -11,10 +11,11 @@ serving what Redis no longer holds:
   - while the invalidation connection is down, nothing is served as a hit (an invalidation may be missed); entries
     stay only as the last known copies a read falls back to when Redis itself fails (stale_if_error_seconds), and an
     invalidation still removes them. A read or write that succeeds meanwhile replaces its key's copy (what Redis held
-    then is no older). Once tracking is back they are no longer entries, and once this process's Redis client has had
-    an answer again they are dropped: they may have missed an invalidation meanwhile (a sign-out elsewhere), and must
-    not come back in a later outage. Until that answer they are still what a failing read falls back to; a read begun
-    before tracking came back and failing after it may also fall back to the copy there was when it began.
+    then is no older). Once tracking is back they are dropped: they may have missed an invalidation meanwhile (a
+    sign-out elsewhere), and must not come back in a later outage; unless this process's Redis client is failing as
+    tracking comes back (after a restart the tracking connection is often back first): then they stay outage copies
+    until that client has an answer (Node's rule). A read begun before tracking came back and failing after it may
+    also fall back to the copy there was when it began.
 Thread-safe: requests run on many threads, invalidations arrive on the listener's."""
 
 from __future__ import annotations
@@ -91,9 +92,11 @@ class LocalCache:
         self.inflight: Dict[str, Dict[str, float]] = {}  # key -> reads and writes in flight, and what reached them
         self.coherent = False  # the invalidation connection is up and tracking
         self.tracked = False  # it has been, once: outage copies are kept from then on
-        # The outage copies from before tracking came back, until this process's client has an answer from Redis
-        # again (answered); only get_stale reads them. Not counted in bytes: they go at the first answer.
+        # The outage copies from before tracking came back while this process's client was failing, until it has an
+        # answer from Redis again (answered); only get_stale reads them. Not counted in bytes: they go at the first
+        # answer.
         self.from_before: Dict[str, Entry] = {}
+        self.client_failing: Callable[[], bool] = lambda: False  # set by RedisTokenCache: the guard's in_outage
         self.epoch = 0  # bumped whenever coherence is lost: entries and reads of an older epoch are not trusted
         self.stats = {"hits": 0, "misses": 0, "stale_served": 0, "invalidations": 0, "evictions": 0, "flushes": 0,
                       "confirmations": 0}
@@ -244,12 +247,16 @@ class LocalCache:
 
     def resume(self) -> None:
         """Tracking is on again: new reads may be cached and served; entries from before (they may have missed an
-        invalidation while it was off) are no longer served, and stay outage copies only until answered()."""
+        invalidation while it was off) are dropped, or kept as outage copies until answered() while this process's
+        client is failing."""
         with self._lock:
             self.coherent = True
             self.tracked = True
             self.epoch += 1
-            self.from_before.update(self.entries)
+            if self.client_failing():
+                self.from_before.update(self.entries)
+            else:
+                self.from_before.clear()
             self.entries.clear()
             self.bytes = 0
 

@@ -58,6 +58,7 @@ class RedisTokenCache:
         if settings.local_cache is not None and topology != "cluster":
             context.local_cache = LocalCache(**settings.local_cache, clock=settings.clock, metrics=settings.metrics)
             guard.on_answer = context.local_cache.answered
+            context.local_cache.client_failing = lambda: guard.in_outage
             context.listener = InvalidationListener(settings.redis, prefix=settings.prefix,
                                                     local_cache=context.local_cache, logger=settings.logger,
                                                     require_master=topology == "sentinel",

@@ -191,6 +191,7 @@ def test_while_tracking_is_down_reads_and_writes_replace_the_outage_copy_and_a_r
 
     v1, v2 = LoadedPartition("e1", body="V1"), LoadedPartition("e2", body="V2")
     cache = new_cache()
+    cache.client_failing = lambda: True  # as after a restart: tracking is back before the client answers
     read(cache, "k", v1)
     cache.suspend()
     read(cache, "k", v2)
@@ -203,6 +204,7 @@ def test_while_tracking_is_down_reads_and_writes_replace_the_outage_copy_and_a_r
     assert cache.get("k") is None and cache.get_stale("k").loaded is written  # until this process's client answers
     cache.answered()
     assert cache.get_stale("k") is None and cache.get_stale("k", failing).loaded is written
+    cache.client_failing = lambda: False  # a healthy client: tracking back drops them at once
     cache.end_read(failing, None, 0)
     for reach in (lambda: cache.invalidate("k"), lambda: cache.forget("k"), cache.flush):
         read(cache, "k", v1)

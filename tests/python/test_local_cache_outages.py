@@ -155,10 +155,15 @@ def test_tracking_back_before_the_client_answers_keeps_the_copies_from_before_un
     context = a.tokens._shared.context  # noqa: SLF001
     store_read = context.store.read
 
-    def failing(key, *args, **kwargs):
-        raise CacheStoreError(f'Redis GET failed for "{key}"')
+    def failing(key, *args, **kwargs):  # the app's client, not yet answering, as its guard sees it
+        def lost() -> None:
+            raise redis.exceptions.ConnectionError("Connection refused")
+        return context.store.guard.run("GET", key, lost)
 
-    monkeypatch.setattr(context.store, "read", failing)  # the app's client, not yet answering
+    a.tokens._shared.index.settle()  # noqa: SLF001  (the sign-in's count update: an answer from Redis)
+    monkeypatch.setattr(context.store, "read", failing)
+    with pytest.raises(CacheStoreError):
+        context.store.read("l1:any")
     admin = redis.Redis(port=own_redis.port)
     [listener] = [c for c in admin.client_list() if "P" in c["flags"]]
     admin.execute_command("CLIENT", "KILL", "ID", listener["id"])

@@ -265,16 +265,21 @@ describe('LocalCache coherence', () => {
     cache.resume();
     expect(cache.get('k')).toBeUndefined(); // an invalidation may have been missed meanwhile
     expect(cache.get('during')).toBeUndefined();
-    // Still the last copy while this server's client has had no answer (the same outage, as far as it knows)...
-    expect(cache.getStale('k')).toBeDefined();
-    cache.answered();
-    // ...but not once it has: a sign-out missed meanwhile must not come back in a later outage.
+    // Not even as the last copy for when Redis fails: a sign-out missed meanwhile must not come back.
     expect(cache.getStale('k')).toBeUndefined();
     expect(cache.getStale('during')).toBeUndefined();
   });
 
-  test('outage copies from before tracking came back: read until an answer, superseded by a newer read, gone with an invalidation', () => {
+  test('tracking back while this server\'s client is failing: the copies from before serve failing reads until an answer, superseded by a newer read, gone with an invalidation', () => {
     const { cache } = newCache();
+    cache.clientFailing = () => true; // after a restart the tracking connection is often back first
+    read(cache, 'x', loaded('X'));
+    cache.suspend();
+    cache.resume();
+    expect(cache.getStale('x')).toBeDefined();
+    cache.answered(); // the client answered: a later outage must not bring them back
+    expect(cache.getStale('x')).toBeUndefined();
+
     const v1 = loaded('V1');
     read(cache, 'k', v1);
     read(cache, 'gone', loaded('G'));
@@ -321,6 +326,7 @@ describe('LocalCache coherence', () => {
     const v2 = loaded('V2');
     read(cache, 'k', v1);
     cache.suspend();
+    cache.clientFailing = () => true; // Redis answered this read, but the client is failing again by the resume
     read(cache, 'k', v2);
     expect(cache.get('k')).toBeUndefined(); // not a hit while down
     expect(cache.getStale('k')).toBe(v2);
@@ -362,8 +368,7 @@ describe('LocalCache coherence', () => {
     read(cache, 'k', v1);
     cache.suspend();
     const failing = cache.beginRead('k');
-    cache.resume(); // every entry is an outage copy only...
-    cache.answered(); // ...and gone once another call of this server had an answer
+    cache.resume(); // drops every entry (this server's client is not failing)
     expect(cache.getStale('k')).toBeUndefined();
     expect(cache.getStale('k', failing)).toBe(v1);
     cache.endRead(failing, null, 0);
@@ -751,7 +756,10 @@ const REDIRECT_URI = 'http://localhost/auth/redirect';
     const body = await writer.exportPartition(selector);
     await warm(reader, selector);
     const read = store.read.bind(store);
-    store.read = async (key) => { throw new CacheStoreError(`Redis GET failed for "${key}"`); }; // the app's client
+    const { guard } = reader.shared.context;
+    // The app's client fails, as its guard sees it (a lost connection, not yet back).
+    store.read = (key) => guard.run('GET', key, () => Promise.reject(new Error('Connection is closed.')));
+    await expect(store.read(keyOf(selector))).rejects.toThrow(CacheStoreError); // a call of the app's fails
     for (const one of listener.listeners ? [...listener.listeners.values()] : [listener]) one.connection.disconnect();
     for (let waited = 0; reader.stats().localCache.coherent; waited += 5) {
       if (waited > 3000) throw new Error('the listener never noticed its disconnect');
@@ -767,6 +775,7 @@ const REDIRECT_URI = 'http://localhost/auth/redirect';
     store.read = read;
     await reader.exportPartition({ sessionId: 'another' });
     store.read = async (key) => { throw new CacheStoreError(`Redis GET failed for "${key}"`); };
+    expect(reader.stats().redis.breaker).toBe('closed');
     await expect(loadPartition(reader.shared.context, { key: keyOf(selector), legacyKey: null })).rejects.toThrow(/no recent copy/);
   });
 

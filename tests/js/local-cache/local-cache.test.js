@@ -717,26 +717,37 @@ const REDIRECT_URI = 'http://localhost/auth/redirect';
     expect(reader.stats().staleReads).toBe(1);
   });
 
+  /** A new reader that tracks and holds `sessionId`'s freshly signed-in partition as an L1 hit. */
+  async function warmReaderOf(sessionId) {
+    const reader = newReader();
+    await untilTracking(reader);
+    await signIn(sessionId);
+    const selector = { sessionId };
+    const body = await writer.exportPartition(selector);
+    await warm(reader, selector);
+    return { reader, store: reader.shared.context.store, selector, body };
+  }
+
+  /** Closes the reader's tracking connections (every master's on a Cluster); reopen: false keeps them down. */
+  async function closeTrackingOf(reader, { reopen }) {
+    const { listener } = reader.shared.context;
+    for (const one of listener.listeners ? [...listener.listeners.values()] : [listener]) {
+      if (!reopen) one.open = () => { throw new Error('not now'); };
+      one.connection.disconnect();
+    }
+    for (let waited = 0; reader.stats().localCache.coherent; waited += 5) {
+      if (waited > 3000) throw new Error('the listener never noticed its connection close');
+      await sleep(5);
+    }
+  }
+
   test('fixed: a read that succeeds while the invalidation connection is down keeps its copy for when Redis then fails', async () => {
     // Redis back before the reader's invalidation connection (the listener backs off): a read succeeds, not cached as
     // a hit. It used to drop the key's last copy too, so when Redis failed again (queued calls timing out, the
     // breaker open) a signed-in user's next request found no copy: a CacheStoreError (local-cache.faults.test.js).
-    const reader = newReader();
-    const { listener, store } = reader.shared.context;
-    await untilTracking(reader);
-    await signIn('down-read');
-    const selector = { sessionId: 'down-read' };
-    const body = await writer.exportPartition(selector);
-    await warm(reader, selector);
-    // Its connection (on a Cluster, every master's) closes, and every reconnect attempt fails: it stays down.
-    for (const one of listener.listeners ? [...listener.listeners.values()] : [listener]) {
-      one.open = () => { throw new Error('not now'); };
-      one.connection.disconnect();
-    }
-    for (let waited = 0; reader.stats().localCache.coherent; waited += 5) {
-      if (waited > 3000) throw new Error('the listener never noticed its kill');
-      await sleep(5);
-    }
+    const { reader, store, selector, body } = await warmReaderOf('down-read');
+    // Its connection closes, and every reconnect attempt fails: it stays down.
+    await closeTrackingOf(reader, { reopen: false });
     expect(await readThrough(reader, selector)).toEqual({ hit: false, body }); // from Redis
     store.read = async (key) => { throw new CacheStoreError(`Redis GET failed for "${key}"`); };
     const loaded = await loadPartition(reader.shared.context, { key: keyOf(selector), legacyKey: null });
@@ -748,23 +759,13 @@ const REDIRECT_URI = 'http://localhost/auth/redirect';
     // After a Redis restart the tracking connection is often back first (the app's client backs off, its breaker
     // waits for a probe). Tracking back used to drop every entry at once, so the reads failing meanwhile found no
     // copy: a CacheStoreError for every signed-in user for up to a second (local-cache.faults.test.js, SIGKILL).
-    const reader = newReader();
-    const { listener, store } = reader.shared.context;
-    await untilTracking(reader);
-    await signIn('back-first');
-    const selector = { sessionId: 'back-first' };
-    const body = await writer.exportPartition(selector);
-    await warm(reader, selector);
+    const { reader, store, selector, body } = await warmReaderOf('back-first');
     const read = store.read.bind(store);
     const { guard } = reader.shared.context;
     // The app's client fails, as its guard sees it (a lost connection, not yet back).
     store.read = (key) => guard.run('GET', key, () => Promise.reject(new Error('Connection is closed.')));
     await expect(store.read(keyOf(selector))).rejects.toThrow(CacheStoreError); // a call of the app's fails
-    for (const one of listener.listeners ? [...listener.listeners.values()] : [listener]) one.connection.disconnect();
-    for (let waited = 0; reader.stats().localCache.coherent; waited += 5) {
-      if (waited > 3000) throw new Error('the listener never noticed its disconnect');
-      await sleep(5);
-    }
+    await closeTrackingOf(reader, { reopen: true });
     for (let waited = 0; !reader.stats().localCache.coherent; waited += 5) { // it reconnects by itself
       if (waited > 3000) throw new Error('the listener never tracked again');
       await sleep(5);

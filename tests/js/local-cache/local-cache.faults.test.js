@@ -103,11 +103,16 @@ async function signIn(sessionId, scopes) {
   return { sessionId, account, scopes };
 }
 
-/** Waits until a worker's L1 tracks and its circuit breaker is closed. */
+/**
+ * Waits until a worker's L1 tracks and its circuit breaker is closed. Each round reads a session its L1 holds (starts
+ * the listener) and one nobody signed in to: a read that goes to Redis, so that an open breaker gets its probe (L1
+ * hits alone never call Redis, and the breaker closes only on an answer).
+ */
 async function untilHealthy(worker, timeoutMs = 10000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    await worker.call('observe', { prefix, ...targets[0] }); // a read: starts the listener, probes the breaker
+    await worker.call('observe', { prefix, ...targets[0] });
+    await worker.call('observe', { prefix, ...targets[0], sessionId: 'never-signed-in' });
     const stats = await call(worker, 'stats', { prefix });
     if (stats.localCache.coherent && stats.redis.breaker === 'closed') return;
     if (Date.now() > deadline) throw new Error(`worker ${worker.index} did not recover: ${JSON.stringify(stats)}`);

@@ -154,8 +154,12 @@ class PartitionIndex {
     const member = key.slice(this.prefix.length);
     const kind = kindOf(member);
     if (!key.startsWith(this.prefix) || !KINDS.includes(kind)) return;
-    const ttl = ttlSeconds === null ? 0 : Math.max(1, ttlSeconds);
-    this.countUpdates.note(this.countKey(kind), member, ttlSeconds === null ? null : { score: this.now() + ttl, ttl });
+    let update = null; // removed
+    if (ttlSeconds !== null) {
+      const ttl = Math.max(1, ttlSeconds);
+      update = { score: this.now() + ttl, ttl };
+    }
+    this.countUpdates.note(this.countKey(kind), member, update);
   }
 
   /** Not awaited by the write, but by close(): an app that closes the cache and then its client loses no update. */

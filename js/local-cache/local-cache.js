@@ -183,9 +183,8 @@ class LocalCache {
   /**
    * Whether what a read or write just found in Redis may be kept as the key's last known copy (never a hit) while
    * tracking is down (after it was up once): it is no older than the copy kept, which a failing read would otherwise
-   * fall back to. Not once
-   * tracking is back, nor when it came back and went down again while the read was in flight: what it found may have
-   * changed before tracking was on again, unheard (resume).
+   * fall back to. Not once tracking is back, nor when it came back and went down again while the read was in flight:
+   * what it found may have changed before tracking was on again, unheard (resume).
    */
   #outageCopy({ epoch }, ttlMs) {
     return ttlMs > 0 && this.tracked && !this.coherent && this.epoch - epoch <= 1;

@@ -93,16 +93,14 @@ class RedisGuard {
         }),
       ]);
       this.metrics.redisCall(name, (performance.now() - startedAt) / 1000, null);
-      this.reachable();
-      if (this.onAnswer) this.onAnswer();
+      this.#answered();
       return result;
     } catch (err) {
       this.metrics.redisCall(name, (performance.now() - startedAt) / 1000, errorType(err));
       this.stats.failures++;
       if (isReplyError(err)) {
         // Redis answered (WRONGTYPE, NOPERM, ...): it is alive; the caller decides what the answer means.
-        this.reachable();
-        if (this.onAnswer) this.onAnswer();
+        this.#answered();
         this.#warnRefusal(command, name, err);
         throw new CacheStoreError(`Redis ${command} failed for "${key}": ${err.message}`, { cause: err });
       }
@@ -133,6 +131,12 @@ class RedisGuard {
   }
 
   /** Redis answered (here, or on another of the package's connections): close the breaker. */
+  /** A call of this client had an answer (unlike reachable(), which a tracking connection's answer also calls). */
+  #answered() {
+    this.reachable();
+    if (this.onAnswer) this.onAnswer();
+  }
+
   reachable() {
     this.failures = 0;
     this.#reportState();

@@ -65,7 +65,6 @@ class IoredisDriver {
 
   async ttl(key) { return Number(await this.redis.ttl(key)); }
 
-
   async zcount(key, min, max) { return Number(await this.redis.zcount(key, min, max)); }
 
   zrangeByScore(key, min, offset, count) {

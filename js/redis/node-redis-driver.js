@@ -88,7 +88,6 @@ class NodeRedisDriver {
 
   async ttl(key) { return Number(await this.#send(key, ['TTL', key])); }
 
-
   async zcount(key, min, max) { return Number(await this.#send(key, ['ZCOUNT', key, min, max])); }
 
   async zrangeByScore(key, min, offset, count) {

@@ -299,12 +299,10 @@ class LocalCache:
         if loaded.not_after is not None:
             expires_at = min(expires_at, loaded.not_after)
         size = ENTRY_OVERHEAD_BYTES + len(key) + (BODY_COPIES * len(loaded.body) if loaded.body else 0)
-        if size > self.max_bytes:
-            self._remove(key)
-            self.from_before.pop(key, None)
-            return
-        self._remove(key)
+        self._remove(key)  # older than what is stored now, even when that is too large to keep
         self.from_before.pop(key, None)
+        if size > self.max_bytes:
+            return
         self.entries[key] = Entry(loaded, size, expires_at, self.clock(), epoch, awaiting_own, unconfirmed)
         self.bytes += size
         while self.bytes > self.max_bytes or len(self.entries) > self.max_entries:

@@ -91,8 +91,11 @@ class PartitionIndex:
         kind = member[: member.find(":")]
         if not key.startswith(self.prefix) or kind not in PARTITION_KEY_KINDS:
             return
-        ttl = None if ttl_seconds is None else max(1, ttl_seconds)
-        self._counts.note(self.count_key(kind), member, None if ttl is None else (self.now() + ttl, ttl))
+        update: Update = None  # removed
+        if ttl_seconds is not None:
+            ttl = max(1, ttl_seconds)
+            update = (self.now() + ttl, ttl)
+        self._counts.note(self.count_key(kind), member, update)
 
     def settle(self) -> None:
         """Sends the count updates noted and waits for them."""
@@ -136,7 +139,7 @@ class PartitionIndex:
         return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
     def _send_counts(self, count_key: str, members: Dict[str, Update]) -> None:
-        """One count index's updates, as js/admin/partition-index.js countUpdate sends each: plain commands in one
+        """One count index's updates, as js/admin/count-updates.js countCommands sends them: plain commands in one
         round trip (a Lua call would cost Redis far more on every write): the members stored (score: their expiry) and
         removed; members past their score go; the key lives as long as its latest member (EXPIRE NX gives a new key a
         TTL, GT only lengthens it)."""

@@ -79,9 +79,7 @@ class RedisGuard:
             self._end_probe(probe)
             raise
         self.metrics.redis_call(name, time.perf_counter() - started, None)
-        self.reachable(probe)
-        if self.on_answer is not None:
-            self.on_answer()
+        self._answered(probe)
         return result
 
     def reachable(self, probe: bool = False) -> None:
@@ -95,12 +93,16 @@ class RedisGuard:
         if recovered:
             self.logger.warning("msal-redis-cache: Redis answers again.")
 
+    def _answered(self, probe: bool) -> None:
+        """A call of this client had an answer (unlike reachable(), which the tracking connection also calls)."""
+        self.reachable(probe)
+        if self.on_answer is not None:
+            self.on_answer()
+
     def _failed(self, command: str, key: str, error: redis_py.exceptions.RedisError, probe: bool) -> None:
         if isinstance(error, redis_py.exceptions.ResponseError):
             # Redis answered (WRONGTYPE, NOPERM, ...): it is alive; the caller decides what the answer means.
-            self.reachable(probe)
-            if self.on_answer is not None:
-                self.on_answer()
+            self._answered(probe)
             return
         with self._lock:
             if probe:

@@ -4,7 +4,10 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
+const { RedisTokenCache } = require('../../js');
+
 const OUTPUT_DIR = path.join(__dirname, '..', '..', 'test-output');
+const REDIRECT_URI = 'http://localhost/auth/redirect';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -63,4 +66,30 @@ function reportCounts(name, meta, summary) {
   fs.writeFileSync(path.join(OUTPUT_DIR, file), `${JSON.stringify({ ...meta, topology, ...summary }, null, 2)}\n`);
 }
 
-module.exports = { sleep, pause, observePartition, servedFromCache, partitionIsBack, reportCounts };
+/**
+ * A test's server without an in-process cache, on `redis`: what any server reads there (the truth), and where the
+ * test signs users in. `secrets`: { encryptionKey, keyNameSecret }, the workers'.
+ */
+function truthTokenCache(redis, prefix, secrets) {
+  return new RedisTokenCache({
+    redis,
+    prefix,
+    localCache: false,
+    logger: { warn: () => {} },
+    encryptionKeys: [secrets.encryptionKey],
+    keyNameSecret: secrets.keyNameSecret,
+  });
+}
+
+/** A new user signs in to `sessionId` through `tokenCache`, at the shared identity provider: msal's result. */
+function signInThrough(tokenCache, shared, sessionId, scopes) {
+  return tokenCache.createClientApplication(shared.idp.msalConfig(), { sessionId }).acquireTokenByCode({
+    code: shared.idp.issueCode(shared.idp.addUser(), { scopes }),
+    scopes,
+    redirectUri: REDIRECT_URI,
+  });
+}
+
+module.exports = {
+  sleep, pause, observePartition, servedFromCache, partitionIsBack, reportCounts, truthTokenCache, signInThrough,
+};

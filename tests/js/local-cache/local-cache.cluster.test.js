@@ -18,15 +18,13 @@ const crypto = require('node:crypto');
 const Redis = require('../../support/ioredis');
 const redisCluster = require('../../support/redis-cluster');
 const { client: runClient } = require('../../support/redis-client');
-const { RedisTokenCache } = require('../../../js');
 const { resolvePartition } = require('../../../js/msal/partitions');
 const { startSharedIdentityProvider } = require('../../support/shared-identity-provider');
 const { startRaceWorkers, stopRaceWorkers, callWorker: call } = require('../../support/race-workers');
-const { reportCounts } = require('../../support/race-helpers');
+const { reportCounts, truthTokenCache, signInThrough } = require('../../support/race-helpers');
 
 const CLIENT_ID = '00000000-0000-4000-8000-00000000c105';
 const SIGN_IN_SCOPES = ['api://cluster/Session.Read'];
-const REDIRECT_URI = 'http://localhost/auth/redirect';
 const WAIT_MS = 1000; // how long the reader is given to learn of a write
 const COHERENT_WITHIN_MS = 15000; // a failover: node timeout 1 s, then the clients' slot refresh, then the listeners
 const KILL_TRIALS = 6;
@@ -83,14 +81,7 @@ afterAll(async () => {
 beforeEach(async () => {
   prefix = `cc:${crypto.randomBytes(4).toString('hex')}:`;
   if (truthCache) await truthCache.close();
-  truthCache = new RedisTokenCache({
-    redis: appRedis,
-    prefix,
-    localCache: false,
-    logger: { warn: () => {} },
-    encryptionKeys: [secrets.encryptionKey],
-    keyNameSecret: secrets.keyNameSecret,
-  });
+  truthCache = truthTokenCache(appRedis, prefix, secrets);
   for (const worker of workers) {
     await call(worker, 'observe', { prefix, sessionId: 'warm-up', account: null, scopes: SIGN_IN_SCOPES });
     await untilCoherent(worker);
@@ -160,15 +151,8 @@ async function untilCoherent(worker, timeoutMs = COHERENT_WITHIN_MS) {
 const newScopes = () => [`api://cluster/Scope${(scopeCounter += 1)}.Read`];
 const observe = (worker, sessionId, account, scopes) => call(worker, 'observe', { prefix, sessionId, account, scopes });
 
-async function signIn(sessionId) {
-  const user = shared.idp.addUser();
-  const client = truthCache.createClientApplication(shared.idp.msalConfig(), { sessionId });
-  return client.acquireTokenByCode({
-    code: shared.idp.issueCode(user, { scopes: SIGN_IN_SCOPES }),
-    scopes: SIGN_IN_SCOPES,
-    redirectUri: REDIRECT_URI,
-  });
-}
+/** Sign-in in this process (its token request is in-process). */
+const signIn = (sessionId) => signInThrough(truthCache, shared, sessionId, SIGN_IN_SCOPES);
 
 /** Reads on `worker` until its L1 serves the session (an observation reads it twice: the second is then a hit). */
 async function warm(worker, sessionId, account, scopes = SIGN_IN_SCOPES, attempts = 40) {

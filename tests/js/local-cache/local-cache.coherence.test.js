@@ -24,15 +24,13 @@
 const crypto = require('node:crypto');
 const Redis = require('../../support/ioredis');
 const { newRedis, topology, onEveryMaster } = require('../../support/redis-client');
-const { RedisTokenCache } = require('../../../js');
 const { startSharedIdentityProvider } = require('../../support/shared-identity-provider');
 const { startRaceWorkers, stopRaceWorkers, callWorker: call } = require('../../support/race-workers');
 const { startRestartableRedis } = require('../../support/restartable-redis');
-const { observePartition, reportCounts } = require('../../support/race-helpers');
+const { observePartition, reportCounts, truthTokenCache, signInThrough } = require('../../support/race-helpers');
 
 const CLIENT_ID = '00000000-0000-4000-8000-00000000c0e1';
 const SIGN_IN_SCOPES = ['api://coherence/Session.Read'];
-const REDIRECT_URI = 'http://localhost/auth/redirect';
 const BOUND_MS = 100; // how long after a write's end another server may still serve the old copy (nominal)
 const WAIT_MS = 1000; // how long the tests wait for the other server to learn of a write before they look
 const TRIALS = Number(process.env.COHERENCE_TRIALS || 40);
@@ -102,14 +100,7 @@ beforeEach(async () => {
   const name = expect.getState().currentTestName.replace(/\W+/g, '-').slice(0, 40);
   prefix = `coh:${name}:${crypto.randomBytes(4).toString('hex')}:`;
   if (truthCache) await truthCache.close();
-  truthCache = new RedisTokenCache({
-    redis,
-    prefix,
-    localCache: false,
-    logger: { warn: () => {} },
-    encryptionKeys: [secrets.encryptionKey],
-    keyNameSecret: secrets.keyNameSecret,
-  });
+  truthCache = truthTokenCache(redis, prefix, secrets);
   // Every test starts with both servers' L1 tracking (it connects on first use).
   for (const worker of workers) {
     await call(worker, 'stats', { prefix });
@@ -143,15 +134,7 @@ async function untilReachable(worker, timeoutMs = 5000) {
 const newScopes = () => [`api://coherence/Scope${(scopeCounter += 1)}.Read`];
 
 /** Sign-in in this process (its token request is in-process). */
-async function signIn(sessionId) {
-  const user = shared.idp.addUser();
-  const client = truthCache.createClientApplication(shared.idp.msalConfig(), { sessionId });
-  return client.acquireTokenByCode({
-    code: shared.idp.issueCode(user, { scopes: SIGN_IN_SCOPES }),
-    scopes: SIGN_IN_SCOPES,
-    redirectUri: REDIRECT_URI,
-  });
-}
+const signIn = (sessionId) => signInThrough(truthCache, shared, sessionId, SIGN_IN_SCOPES);
 
 const observe = (worker, sessionId, account, scopes) => call(worker, 'observe', { prefix, sessionId, account, scopes });
 const truth = (sessionId, account, scopes) => observePartition(truthCache, shared.msalAuth(), sessionId, account, scopes);

@@ -12,16 +12,14 @@
 
 const crypto = require('node:crypto');
 const Redis = require('../../support/ioredis');
-const { RedisTokenCache } = require('../../../js');
 const { startSharedIdentityProvider } = require('../../support/shared-identity-provider');
 const { startRaceWorkers, stopRaceWorkers, callWorker: call } = require('../../support/race-workers');
 const { startRestartableRedis } = require('../../support/restartable-redis');
-const { observePartition, reportCounts } = require('../../support/race-helpers');
+const { observePartition, reportCounts, truthTokenCache, signInThrough } = require('../../support/race-helpers');
 
 const CLIENT_ID = '00000000-0000-4000-8000-0000000fa017';
 const SCOPES = ['api://faults/Load.Read'];
 const RECOVERY_SCOPES = ['api://faults/Recovery.Read'];
-const REDIRECT_URI = 'http://localhost/auth/redirect';
 const WORKERS = 3;
 const SESSIONS = 6; // read only (cache hits)
 const REFRESH_SESSIONS = 3; // refreshed (and so written) during the faults
@@ -57,14 +55,7 @@ beforeAll(async () => {
   // Reconnects every 20 ms, so that the checks below measure the servers' recovery, not this client's.
   redis = new Redis(server.url, { retryStrategy: () => 20 });
   redis.on('error', () => {});
-  truthCache = new RedisTokenCache({
-    redis,
-    prefix,
-    localCache: false,
-    logger: { warn: () => {} },
-    encryptionKeys: [secrets.encryptionKey],
-    keyNameSecret: secrets.keyNameSecret,
-  });
+  truthCache = truthTokenCache(redis, prefix, secrets);
   shared = await startSharedIdentityProvider({ clientId: CLIENT_ID });
   workers = await startRaceWorkers(WORKERS, {
     idpUrl: shared.url,
@@ -94,12 +85,7 @@ afterAll(async () => {
 }, 30000);
 
 async function signIn(sessionId, scopes) {
-  const client = truthCache.createClientApplication(shared.idp.msalConfig(), { sessionId });
-  const { account } = await client.acquireTokenByCode({
-    code: shared.idp.issueCode(shared.idp.addUser(), { scopes }),
-    scopes,
-    redirectUri: REDIRECT_URI,
-  });
+  const { account } = await signInThrough(truthCache, shared, sessionId, scopes);
   return { sessionId, account, scopes };
 }
 
@@ -131,9 +117,7 @@ async function measureRecovery(since, timeoutMs = 8000) {
     attempts += 1;
     const reply = await workers[0].call('silent', { prefix, ...recoveryTarget, forceRefresh: true });
     if (reply.ok) {
-      const fresh = new RedisTokenCache({
-        redis, prefix, localCache: false, logger: { warn: () => {} }, encryptionKeys: [secrets.encryptionKey], keyNameSecret: secrets.keyNameSecret,
-      });
+      const fresh = truthTokenCache(redis, prefix, secrets);
       const seen = await observePartition(fresh, shared.msalAuth(), recoveryTarget.sessionId, recoveryTarget.account, RECOVERY_SCOPES);
       if (seen.silent.ok && seen.silent.accessToken === reply.result.accessToken) {
         return { recoveryMs: reply.result.endAt - since, attempts };

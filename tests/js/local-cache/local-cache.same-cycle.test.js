@@ -15,17 +15,15 @@
 
 const crypto = require('node:crypto');
 const Redis = require('../../support/ioredis');
-const { RedisTokenCache } = require('../../../js');
 const { startSharedIdentityProvider } = require('../../support/shared-identity-provider');
 const { startRaceWorkers, stopRaceWorkers, callWorker: call } = require('../../support/race-workers');
 const { startRestartableRedis } = require('../../support/restartable-redis');
 const redisCluster = require('../../support/redis-cluster');
 const { topology } = require('../../support/redis-client');
-const { partitionIsBack, reportCounts } = require('../../support/race-helpers');
+const { partitionIsBack, reportCounts, truthTokenCache, signInThrough } = require('../../support/race-helpers');
 
 const CLIENT_ID = '00000000-0000-4000-8000-00000000c0e2';
 const SIGN_IN_SCOPES = ['api://same-cycle/Session.Read'];
-const REDIRECT_URI = 'http://localhost/auth/redirect';
 // Before the fix the writer kept serving the signed-out partition in about 3 trials of 5: 8 trials all pass on that
 // code about once in 1,500 runs.
 const TRIALS = Number(process.env.SAME_CYCLE_TRIALS || 8);
@@ -52,14 +50,7 @@ beforeAll(async () => {
   server = ON_CLUSTER ? await redisCluster.start({ masters: 3 }) : await startRestartableRedis();
   admins = ON_CLUSTER ? server.nodes.map(({ host, port }) => new Redis({ host, port })) : [new Redis(server.url)];
   redis = ON_CLUSTER ? new Redis.Cluster(server.nodes) : new Redis(server.url);
-  truthCache = new RedisTokenCache({
-    redis,
-    prefix,
-    localCache: false,
-    logger: { warn: () => {} },
-    encryptionKeys: [secrets.encryptionKey],
-    keyNameSecret: secrets.keyNameSecret,
-  });
+  truthCache = truthTokenCache(redis, prefix, secrets);
   shared = await startSharedIdentityProvider({ clientId: CLIENT_ID });
   workers = await startRaceWorkers(2, {
     idpUrl: shared.url,
@@ -91,15 +82,8 @@ afterAll(async () => {
 const pause = () => Promise.all(admins.map((admin) => admin.call('CLIENT', 'PAUSE', '10000', 'WRITE')));
 const unpause = () => Promise.all((admins || []).map((admin) => admin.call('CLIENT', 'UNPAUSE')));
 
-async function signIn(sessionId) {
-  const user = shared.idp.addUser();
-  const client = truthCache.createClientApplication(shared.idp.msalConfig(), { sessionId });
-  return client.acquireTokenByCode({
-    code: shared.idp.issueCode(user, { scopes: SIGN_IN_SCOPES }),
-    scopes: SIGN_IN_SCOPES,
-    redirectUri: REDIRECT_URI,
-  });
-}
+/** Sign-in in this process (its token request is in-process). */
+const signIn = (sessionId) => signInThrough(truthCache, shared, sessionId, SIGN_IN_SCOPES);
 
 const observe = (worker, sessionId, account, scopes) => call(worker, 'observe', { prefix, sessionId, account, scopes });
 const statsOf = (worker) => call(worker, 'stats', { prefix });

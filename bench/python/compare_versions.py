@@ -9,9 +9,7 @@ whichever side ran second measured up to 30% slower on this machine.
 from __future__ import annotations
 
 import argparse
-import base64
 import importlib.util
-import os
 import random
 import statistics
 import sys
@@ -21,7 +19,7 @@ from typing import Callable, Dict, List
 
 import redis
 
-from run import TTL, seeded_cache, snippet_case, start_redis, unscoped_case
+from run import TTL, partition_cases, random_secrets, seeded_sides, snippet_case, start_redis, unscoped_case
 from msal_redis_cache import RedisTokenCache
 
 
@@ -60,26 +58,19 @@ def main() -> None:
     process, port, directory = start_redis()
     try:
         client = redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1)
-        secrets = dict(encryption_keys=[base64.b64encode(os.urandom(32)).decode()],
-                       key_name_secret=base64.b64encode(os.urandom(32)).decode())
+        secrets = random_secrets()
         sides = {"this": RedisTokenCache(redis=client, prefix="this:", **secrets),
                  "other": Other(redis=client, prefix="other:", **secrets)}
         print(f"{args.iterations} iterations (refreshes: half), shuffled order; medians in microseconds")
-        for size in (8 * 1024, 100 * 1024):
-            seed = seeded_cache(size)
-            for kind, refresh in (("hit", False), ("refresh", True)):
-                session = f"{kind}-{size}"
-                cases = {}
-                for name, tokens in sides.items():
-                    tokens.import_partition(seed, session_id=session)
-                    # cache_for(...) passed straight to msal, each change written at once: the form every version has
-                    cases[name] = unscoped_case(tokens, session, refresh)
-                client.setex(f"snippet:{session}", TTL, seed)
-                cases["snippet"] = snippet_case(client, f"snippet:{session}", refresh)
-                m = measure(cases, args.iterations if kind == "hit" else args.iterations // 2)
-                print(f"{kind:8} {size // 1024:4} KB  this {m['this']:7.0f} ({m['this'] / m['snippet']:.2f}x)  "
-                      f"other {m['other']:7.0f} ({m['other'] / m['snippet']:.2f}x)  snippet {m['snippet']:7.0f}  "
-                      f"this/other {m['this'] / m['other']:.2f}")
+        for kind, size, refresh, session, seed in partition_cases():
+            # cache_for(...) passed straight to msal, each change written at once: the form every version has
+            cases = seeded_sides(sides, seed, session, lambda tokens: unscoped_case(tokens, session, refresh))
+            client.setex(f"snippet:{session}", TTL, seed)
+            cases["snippet"] = snippet_case(client, f"snippet:{session}", refresh)
+            m = measure(cases, args.iterations if kind == "hit" else args.iterations // 2)
+            print(f"{kind:8} {size // 1024:4} KB  this {m['this']:7.0f} ({m['this'] / m['snippet']:.2f}x)  "
+                  f"other {m['other']:7.0f} ({m['other'] / m['snippet']:.2f}x)  snippet {m['snippet']:7.0f}  "
+                  f"this/other {m['this'] / m['other']:.2f}")
         for tokens in sides.values():
             tokens.close()
     finally:

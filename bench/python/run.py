@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, Iterator, List, Tuple
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "python"))
@@ -64,6 +64,31 @@ def start_redis() -> "tuple[subprocess.Popen, int, str]":
 def app_for(cache: msal.SerializableTokenCache) -> msal.ConfidentialClientApplication:
     return msal.ConfidentialClientApplication(CLIENT_ID, client_credential="secret", authority=AUTHORITY,
                                               http_client=IDP, token_cache=cache)
+
+
+def random_secrets() -> Dict[str, object]:
+    """A fresh encryption key and key-name secret: every bench run its own."""
+    return {"encryption_keys": [base64.b64encode(os.urandom(32)).decode()],
+            "key_name_secret": base64.b64encode(os.urandom(32)).decode()}
+
+
+def partition_cases() -> Iterator[Tuple[str, int, bool, str, str]]:
+    """The cases every Python bench measures, as (kind, size, refresh, session id, seeded cache JSON): a cache hit
+    and a refresh, of an 8 KB and a 100 KB session partition."""
+    for size in (8 * 1024, 100 * 1024):
+        seed = seeded_cache(size)
+        for kind, refresh in (("hit", False), ("refresh", True)):
+            yield kind, size, refresh, f"{kind}-{size}", seed
+
+
+def seeded_sides(sides: Dict[str, RedisTokenCache], seed: str, session: str,
+                 case: Callable[[RedisTokenCache], Callable[[], None]]) -> Dict[str, Callable[[], None]]:
+    """Each side's `case` on `session`, its partition seeded with `seed` first."""
+    cases = {}
+    for name, tokens in sides.items():
+        tokens.import_partition(seed, session_id=session)
+        cases[name] = case(tokens)
+    return cases
 
 
 def seeded_cache(size: int) -> str:
@@ -138,8 +163,7 @@ def main() -> None:
     process, port, directory = start_redis()
     try:
         client = redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1)
-        secrets = {"encryption_keys": [base64.b64encode(os.urandom(32)).decode()],
-                   "key_name_secret": base64.b64encode(os.urandom(32)).decode(), "prefix": "bench:"}
+        secrets = {**random_secrets(), "prefix": "bench:"}
         tokens = RedisTokenCache(redis=client, **secrets)
         no_l1 = RedisTokenCache(redis=client, local_cache=False, **secrets)
 
@@ -148,23 +172,20 @@ def main() -> None:
                 cache._shared.index.settle()  # noqa: SLF001
         print(f"msal {msal.__version__}, redis-py {redis.__version__}, Python {sys.version.split()[0]}, "
               f"{args.iterations} interleaved iterations; medians in microseconds")
-        for size in (8 * 1024, 100 * 1024):
-            seed = seeded_cache(size)
-            for kind, refresh in (("hit", False), ("refresh", True)):
-                session = f"{kind}-{size}"
-                tokens.import_partition(seed, session_id=session)
-                client.setex(f"snippet:{session}", TTL, seed)
-                medians, cpu = measure({"ours": ours_case(tokens, session, refresh),
-                                   "no with": unscoped_case(tokens, session, refresh),
-                                   "no L1": ours_case(no_l1, session, refresh),
-                                   "snippet": snippet_case(client, f"snippet:{session}", refresh)},
-                                  args.iterations if kind == "hit" else args.iterations // 4, settle)
-                for label, values in (("wall", medians), ("cpu", cpu)):
-                    snippet = values["snippet"]
-                    print(f"{kind:8} {size // 1024:4} KB {label:4}  ours {values['ours']:7.0f} "
-                          f"({values['ours'] / snippet:.2f}x)  no with {values['no with']:7.0f} "
-                          f"({values['no with'] / snippet:.2f}x)  no L1 {values['no L1']:7.0f} "
-                          f"({values['no L1'] / snippet:.2f}x)  snippet {snippet:7.0f}")
+        for kind, size, refresh, session, seed in partition_cases():
+            tokens.import_partition(seed, session_id=session)
+            client.setex(f"snippet:{session}", TTL, seed)
+            medians, cpu = measure({"ours": ours_case(tokens, session, refresh),
+                                    "no with": unscoped_case(tokens, session, refresh),
+                                    "no L1": ours_case(no_l1, session, refresh),
+                                    "snippet": snippet_case(client, f"snippet:{session}", refresh)},
+                                   args.iterations if kind == "hit" else args.iterations // 4, settle)
+            for label, values in (("wall", medians), ("cpu", cpu)):
+                snippet = values["snippet"]
+                print(f"{kind:8} {size // 1024:4} KB {label:4}  ours {values['ours']:7.0f} "
+                      f"({values['ours'] / snippet:.2f}x)  no with {values['no with']:7.0f} "
+                      f"({values['no with'] / snippet:.2f}x)  no L1 {values['no L1']:7.0f} "
+                      f"({values['no L1'] / snippet:.2f}x)  snippet {snippet:7.0f}")
         tokens.close()
         no_l1.close()
     finally:

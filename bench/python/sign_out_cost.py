@@ -11,8 +11,6 @@ untimed), side by side in shuffled order, medians and ratios:
 from __future__ import annotations
 
 import argparse
-import base64
-import os
 import random
 import shutil
 import statistics
@@ -20,7 +18,7 @@ import subprocess
 import time
 from typing import Dict, List
 
-from run import RedisTokenCache, redis, seeded_cache, start_redis
+from run import RedisTokenCache, random_secrets, redis, seeded_cache, start_redis
 
 
 def start_replica(master_port: int) -> "tuple[subprocess.Popen, int, str]":
@@ -55,8 +53,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--iterations", type=int, default=2000)
     args = parser.parse_args()
-    secrets = dict(encryption_keys=[base64.b64encode(os.urandom(32)).decode()],
-                   key_name_secret=base64.b64encode(os.urandom(32)).decode())
+    secrets = random_secrets()
     seed = seeded_cache(8 * 1024)
     master, master_port, master_dir = start_redis()
     replica, _, replica_dir = start_replica(master_port)

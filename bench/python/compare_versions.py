@@ -17,9 +17,7 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, List
 
-import redis
-
-from run import TTL, partition_cases, random_secrets, seeded_sides, snippet_case, start_redis, unscoped_case
+from run import TTL, bench_redis, partition_cases, random_secrets, seeded_sides, snippet_case, unscoped_case
 from msal_redis_cache import RedisTokenCache
 
 
@@ -55,9 +53,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=1500)
     args = parser.parse_args()
     Other = load_other(args.other.resolve())
-    process, port, directory = start_redis()
-    try:
-        client = redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1)
+    with bench_redis() as client:
         secrets = random_secrets()
         sides = {"this": RedisTokenCache(redis=client, prefix="this:", **secrets),
                  "other": Other(redis=client, prefix="other:", **secrets)}
@@ -73,9 +69,6 @@ def main() -> None:
                   f"this/other {m['this'] / m['other']:.2f}")
         for tokens in sides.values():
             tokens.close()
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 if __name__ == "__main__":

@@ -12,16 +12,14 @@ import argparse
 from typing import Any, Dict, List
 
 from compare_versions import measure
-from run import RedisTokenCache, ours_case, partition_cases, random_secrets, redis, seeded_sides, start_redis
+from run import RedisTokenCache, bench_redis, ours_case, partition_cases, random_secrets, seeded_sides
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--iterations", type=int, default=1500)
     args = parser.parse_args()
-    process, port, directory = start_redis()
-    try:
-        client = redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1)
+    with bench_redis() as client:
         secrets = random_secrets()
         events: List[Dict[str, Any]] = []
 
@@ -41,9 +39,6 @@ def main() -> None:
                   f"({m['on_event'] / m['off']:.2f}x)")
         for tokens in sides.values():
             tokens.close()
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -59,6 +60,18 @@ def start_redis() -> "tuple[subprocess.Popen, int, str]":
         except redis.exceptions.ConnectionError:
             time.sleep(0.025)
     raise RuntimeError("redis-server did not start")
+
+
+@contextlib.contextmanager
+def bench_redis() -> Iterator[redis.Redis]:
+    """A redis-server of the bench's own, and a client of it (1 s timeouts); stopped and removed afterwards."""
+    process, port, directory = start_redis()
+    try:
+        yield redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1)
+    finally:
+        process.terminate()
+        process.wait(10)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def app_for(cache: msal.SerializableTokenCache) -> msal.ConfidentialClientApplication:
@@ -160,9 +173,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--iterations", type=int, default=2000)
     args = parser.parse_args()
-    process, port, directory = start_redis()
-    try:
-        client = redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1)
+    with bench_redis() as client:
         secrets = {**random_secrets(), "prefix": "bench:"}
         tokens = RedisTokenCache(redis=client, **secrets)
         no_l1 = RedisTokenCache(redis=client, local_cache=False, **secrets)
@@ -188,10 +199,6 @@ def main() -> None:
                       f"({values['no L1'] / snippet:.2f}x)  snippet {snippet:7.0f}")
         tokens.close()
         no_l1.close()
-    finally:
-        process.terminate()
-        process.wait(10)
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -66,8 +66,12 @@ async function script(client, p) {
   const counts = (members) => client.pipeline( // as js/redis/ioredis-driver.js sends them
     countCommands(`${p}count`, new Map(members), clock).map(([name, ...args]) => [name.toLowerCase(), ...args]),
   ).exec();
+  // The key exists with a TTL first: a new key's EXPIRE NX then EXPIRE GT of the same TTL answers 1 or 0 by whether a
+  // millisecond passed between them, on redis-server as here.
+  out.push(await client.zadd(`${p}count`, clock + 300, 's0'), await client.expire(`${p}count`, 300));
   out.push(await counts([['s1', { score: clock + 100, ttl: 100 }], ['s2', { score: clock + 50, ttl: 50 }], ['s3', null]]));
   out.push(await counts([['s1', null], ['s3', { score: clock + 200, ttl: 200 }], ['old', { score: clock - 5, ttl: 1 }]]));
+  out.push(await counts([['s4', { score: clock + 1000, ttl: 1000 }]])); // GT lengthens it
   out.push(await client.zrange(`${p}count`, 0, -1, 'WITHSCORES'), await client.ttl(`${p}count`));
   return out;
 }
